@@ -1,0 +1,1 @@
+"""celeris: one Python web framework, from one file to a full stack."""

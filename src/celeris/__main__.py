@@ -1,0 +1,3 @@
+from celeris.cli import main
+
+main()

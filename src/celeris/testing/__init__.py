@@ -1,0 +1,1 @@
+"""celeris.testing."""

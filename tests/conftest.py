@@ -1,0 +1,49 @@
+"""Shared fixtures: real services (PostgreSQL, Redis, RabbitMQ) with skip-or-fail semantics."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("CELERIS_REQUIRE_SERVICES") == "1"
+
+POSTGRES_URL = os.environ.get("CELERIS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CELERIS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RABBITMQ_URL = os.environ.get("CELERIS_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, url: str, default_port: int) -> str:
+    """Return ``url`` if the service answers; otherwise skip, or fail under CELERIS_REQUIRE_SERVICES=1."""
+    if _reachable(url, default_port):
+        return url
+    message = f"{name} is not reachable at {url} (set the URL's env var or start the service)"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"CELERIS_REQUIRE_SERVICES=1 but {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    return require_service("PostgreSQL", POSTGRES_URL, 5432)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return require_service("Redis", REDIS_URL, 6379)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    return require_service("RabbitMQ", RABBITMQ_URL, 5672)
