@@ -1,1 +1,62 @@
-"""celeris.db."""
+"""celeris.db: the data layer on SQLAlchemy 2 (asyncio) and Alembic (extra ``celeris[db]``).
+
+```python
+from celeris.db import AsyncSession, CRUDRouter, Database, Model, get_or_404
+
+db = Database(app=app)                      # DATABASE_URL, else app.db next to the app
+app.include_router(CRUDRouter(Note, db))    # list / get / create / update / delete
+
+@app.get("/notes/{note_id}")
+async def read(note_id: int, session: AsyncSession = Depends(db.session)) -> NoteRead:
+    return await get_or_404(session, Note, note_id)
+```
+"""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from celeris.db.crud import CRUDRouter, get_or_404, page_schema
+from celeris.db.database import Database, PoolOptions, database_url
+from celeris.db.errors import DatabaseError, DatabaseUnavailable, Fault, classify
+from celeris.db.health import Health, add_health_route, check
+from celeris.db.migrations import MigrationError, Migrations
+from celeris.db.model import NAMING_CONVENTION, Model
+from celeris.db.pagination import (
+    CursorPage,
+    InvalidCursor,
+    OffsetPage,
+    Ordering,
+    paginate,
+    paginate_cursor,
+)
+from celeris.db.schemas import ModelSchemas, schemas_for, to_read, values_of
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "AsyncSession",
+    "CRUDRouter",
+    "CursorPage",
+    "Database",
+    "DatabaseError",
+    "DatabaseUnavailable",
+    "Fault",
+    "Health",
+    "InvalidCursor",
+    "MigrationError",
+    "Migrations",
+    "Model",
+    "ModelSchemas",
+    "OffsetPage",
+    "Ordering",
+    "PoolOptions",
+    "add_health_route",
+    "check",
+    "classify",
+    "database_url",
+    "get_or_404",
+    "page_schema",
+    "paginate",
+    "paginate_cursor",
+    "schemas_for",
+    "to_read",
+    "values_of",
+]

@@ -1,1 +1,41 @@
-"""celeris.server."""
+"""celeris.server: HTTP/1.1 and WebSockets on uvloop + httptools, for any ASGI 3 app.
+
+``run(target, **options)`` serves ``target`` (an ASGI app or a ``"module:attr"`` string) with
+the options of ``celeris.server.config.Config``. celeris apps are served by their fast lane.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celeris.server.config import Config
+from celeris.server.importer import ImportFromStringError, import_from_string
+from celeris.server.reload import Reloader
+from celeris.server.server import (
+    Server,
+    bind_sockets,
+    configure_logging,
+    exit_code_of,
+    make_config,
+    run_worker,
+)
+from celeris.server.workers import Supervisor
+from celeris.types import ASGIApp
+
+__all__ = ["Config", "ImportFromStringError", "Server", "import_from_string", "run"]
+
+
+def run(target: str | ASGIApp, **options: Any) -> None:
+    """Serve ``target`` until SIGTERM/SIGINT (exits the process with a non-zero code on failure)."""
+    config = make_config(**options)
+    configure_logging(config.log_level)
+    if config.reload:
+        if not isinstance(target, str):
+            raise TypeError("reload=True needs the app as an import string such as 'main:app'")
+        exit_code_of(Reloader(config, target).run())
+    elif config.workers > 1:
+        exit_code_of(Supervisor(config, target).run())
+    else:
+        if isinstance(target, str):
+            import_from_string(target, factory=config.factory)  # fail fast, before binding
+        exit_code_of(run_worker(config, target, bind_sockets(config)))

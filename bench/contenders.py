@@ -1,0 +1,86 @@
+"""The contender registry: one declarative entry per framework-on-server.
+
+To add a contender, write ``bench/apps/<name>_app.py`` answering the endpoints of
+``bench/README.md`` and add one ``Contender`` below. ``{port}`` and ``{bin}`` (the peer venv's
+``bin`` folder) are filled in at launch; every server runs one worker on uvloop/httptools
+where the server supports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+REFERENCE = "celeris"
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One framework on one server."""
+
+    name: str
+    framework: str
+    server: str
+    module: str
+    argv: tuple[str, ...]
+    skip: frozenset[str] = field(default_factory=frozenset)
+    note: str = ""
+
+    def command(self, bin_dir: str, port: int) -> list[str]:
+        """Return the launch command for ``port`` with the peer venv's ``bin_dir``."""
+        return [part.format(bin=bin_dir, port=port, module=self.module) for part in self.argv]
+
+
+UVICORN = (
+    "{bin}/uvicorn", "{module}:app", "--port", "{port}", "--workers", "1", "--loop", "uvloop",
+    "--http", "httptools", "--ws", "websockets-sansio", "--no-access-log", "--log-level", "warning",
+)  # fmt: skip
+GRANIAN = (
+    "{bin}/granian", "--interface", "asgi", "--port", "{port}", "--workers", "1",
+    "--loop", "uvloop", "--http", "1", "--log-level", "warning", "{module}:app",
+)  # fmt: skip
+
+
+NO_WS = frozenset({"websocket"})
+
+CONTENDERS: tuple[Contender, ...] = (
+    Contender(
+        "celeris", "celeris", "celeris", "bench.apps.celeris_app",
+        ("{bin}/python", "-m", "celeris", "serve", "{module}:app", "--port", "{port}",
+         "--workers", "1", "--no-access-log"),
+    ),
+    Contender("celeris-uvicorn", "celeris", "uvicorn", "bench.apps.celeris_app", UVICORN),
+    Contender("celeris-granian", "celeris", "granian", "bench.apps.celeris_app", GRANIAN),
+    Contender("fastapi", "fastapi", "uvicorn", "bench.apps.fastapi_app", UVICORN),
+    Contender("starlette", "starlette", "uvicorn", "bench.apps.starlette_app", UVICORN),
+    Contender("litestar", "litestar", "uvicorn", "bench.apps.litestar_app", UVICORN),
+    Contender(
+        "blacksheep-granian", "blacksheep", "granian", "bench.apps.blacksheep_app", GRANIAN
+    ),
+    Contender(
+        "blacksheep-uvicorn", "blacksheep", "uvicorn", "bench.apps.blacksheep_app", UVICORN
+    ),
+    Contender(
+        "sanic", "sanic", "sanic", "bench.apps.sanic_app",
+        ("{bin}/sanic", "{module}:app", "--port", "{port}", "--single-process",
+         "--no-access-logs", "--no-motd"),
+    ),
+    Contender("falcon", "falcon", "uvicorn", "bench.apps.falcon_app", UVICORN),
+    Contender(
+        "django", "django", "uvicorn", "bench.apps.django_app", UVICORN, skip=NO_WS,
+        note="Django has no WebSocket support without Channels",
+    ),
+    Contender(
+        "flask", "flask", "gunicorn", "bench.apps.flask_app",
+        ("{bin}/gunicorn", "{module}:app", "--bind", "127.0.0.1:{port}", "--workers", "1",
+         "--worker-class", "gthread", "--threads", "8", "--worker-connections", "20000",
+         "--log-level", "warning"),
+        skip=NO_WS, note="WSGI: no WebSockets; gthread worker, 8 threads, psycopg",
+    ),
+    Contender(
+        "raw-uvloop", "(none)", "uvloop+httptools", "bench.apps.raw_app",
+        ("{bin}/python", "-m", "{module}", "{port}"),
+        skip=NO_WS, note="the floor: no framework, no WebSockets",
+    ),
+)  # fmt: skip
+
+BY_NAME = {c.name: c for c in CONTENDERS}

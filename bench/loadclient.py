@@ -1,0 +1,193 @@
+"""WebSocket echo load, idle connections and the WebSocket check (run in the peer venv).
+
+Usage (the harness pins it to the load-generator CPU):
+  python bench/loadclient.py check PORT
+  python bench/loadclient.py ws PORT SECONDS CONNECTIONS   -> one JSON line
+  python bench/loadclient.py idle PORT COUNT               -> one JSON line, then holds the
+                                                              connections until stdin closes
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import sys
+import time
+from typing import cast
+
+import uvloop
+from websockets.asyncio.client import connect
+
+MESSAGE = b"Hello, World!"
+HANDSHAKE = (
+    b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def _masked_frame(payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes((0x81, 0x80 | len(payload))) + mask + body
+
+
+async def check(port: int) -> None:
+    """Require three text messages to come back unchanged."""
+    async with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=10) as ws:
+        for text in ("hello", "second message", "\u00e9t\u00e9 \u2603"):
+            await ws.send(text)
+            got = await asyncio.wait_for(ws.recv(), 10)
+            if got != text:
+                raise SystemExit(f"websocket: sent {text!r}, got {got!r}")
+
+
+class EchoClient(asyncio.Protocol):
+    """One connection sending a message and waiting for its echo, in a loop."""
+
+    def __init__(self, deadline: float, latencies: list[float], done: asyncio.Future[None]) -> None:
+        self.deadline = deadline
+        self.latencies = latencies
+        self.done = done
+        self.buffer = b""
+        self.upgraded = False
+        self.sent_at = 0.0
+        self.frame = _masked_frame(MESSAGE)
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        transport.write(HANDSHAKE)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.upgraded:
+            head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            if b" 101 " not in head.split(b"\r\n", 1)[0]:
+                self._finish(RuntimeError(f"handshake refused: {head[:80]!r}"))
+                return
+            self.upgraded, self.buffer = True, rest
+            self._send()
+        while len(self.buffer) >= 2:
+            length = self.buffer[1] & 0x7F
+            if len(self.buffer) < 2 + length:
+                return
+            payload, self.buffer = self.buffer[2 : 2 + length], self.buffer[2 + length :]
+            if payload != MESSAGE:
+                self._finish(RuntimeError(f"echo mismatch: {payload!r}"))
+                return
+            now = time.perf_counter()
+            self.latencies.append(now - self.sent_at)
+            if now >= self.deadline:
+                self._finish(None)
+                return
+            self._send()
+
+    def _send(self) -> None:
+        assert self.transport is not None
+        self.sent_at = time.perf_counter()
+        self.transport.write(self.frame)
+
+    def _finish(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        if not self.done.done():
+            if exc is None:
+                self.done.set_result(None)
+            else:
+                self.done.set_exception(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc or ConnectionError("closed by the server"))
+
+
+async def ws_load(port: int, seconds: float, connections: int) -> dict[str, object]:
+    """Run the echo loop on ``connections`` connections for ``seconds``."""
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    futures = []
+    for _ in range(connections):
+        done: asyncio.Future[None] = loop.create_future()
+        await loop.create_connection(
+            lambda d=done: EchoClient(deadline, latencies, d), "127.0.0.1", port
+        )
+        futures.append(done)
+    began = time.perf_counter()
+    results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), seconds + 30)
+    elapsed = time.perf_counter() - began
+    errors = [repr(r) for r in results if isinstance(r, BaseException)]
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0
+    p50 = latencies[len(latencies) // 2] * 1000 if latencies else 0.0
+    return {
+        "messages": len(latencies),
+        "per_sec": len(latencies) / elapsed,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "errors": errors[:3],
+    }
+
+
+async def _one_idle(
+    port: int, request: bytes, held: list[asyncio.StreamWriter], gate: asyncio.Semaphore
+) -> bool:
+    async with gate:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 20)
+        except (OSError, TimeoutError):
+            return False
+    try:
+        writer.write(request)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await asyncio.wait_for(reader.readexactly(length), 30)
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        writer.close()
+        return False
+    held.append(writer)
+    return head.startswith(b"HTTP/1.1 200")
+
+
+async def idle(port: int, count: int) -> None:
+    """Open ``count`` keep-alive connections, one request each, and hold them."""
+    request = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    held: list[asyncio.StreamWriter] = []
+    gate = asyncio.Semaphore(256)
+    began = time.perf_counter()
+    results = await asyncio.gather(*(_one_idle(port, request, held, gate) for _ in range(count)))
+    still_open = sum(1 for w in held if not w.is_closing())
+    report = {
+        "answered": sum(results),
+        "open": still_open,
+        "seconds": time.perf_counter() - began,
+    }
+    print(json.dumps(report), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for writer in held:
+        writer.close()
+
+
+def main(argv: list[str]) -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    mode, port = argv[0], int(argv[1])
+    if mode == "check":
+        uvloop.run(check(port))
+    elif mode == "ws":
+        print(json.dumps(uvloop.run(ws_load(port, float(argv[2]), int(argv[3])))), flush=True)
+    elif mode == "idle":
+        uvloop.run(idle(port, int(argv[2])))
+    else:
+        raise SystemExit(f"unknown mode {mode!r}; use check, ws or idle")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,120 @@
+"""Turn a run's results (the JSON next to the report) into the Markdown report."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from bench.contenders import REFERENCE
+from bench.workloads import BY_NAME, WORKLOADS
+
+LOWER_IS_BETTER = {"idle", "coldstart"}
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values)) if values else 0.0
+
+
+def summarize(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Reduce one contender's samples for one test to medians; invalid if any sample was."""
+    errors = [e for s in samples for e in s.get("errors", [])]
+    good = [s for s in samples if not s.get("errors")]
+    return {
+        "value": median([s["value"] for s in good]),
+        "p99_ms": median([s["p99_ms"] for s in good if "p99_ms" in s]),
+        "rounds": len(samples),
+        "valid": bool(samples) and not errors,
+        "errors": sorted(set(errors)),
+    }
+
+
+def _fmt(value: float, test: str) -> str:
+    if test == "idle":
+        return f"{value:.1f}"
+    if test == "coldstart":
+        return f"{value:.0f}"
+    return f"{value:,.0f}"
+
+
+def _ratio(value: float, reference: float | None, test: str) -> str:
+    if not reference or not value:
+        return "-"
+    return f"{value / reference:.2f}"
+
+
+def cell(result: dict[str, Any] | None, reference: dict[str, Any] | None, test: str) -> str:
+    """Render one 'value (ratio)' cell; INVALID and n/a say so."""
+    if result is None:
+        return "n/a"
+    if not result["valid"]:
+        return "INVALID"
+    ref = reference["value"] if reference and reference["valid"] else None
+    ratio = _ratio(result["value"], ref, test)
+    text = _fmt(result["value"], test)
+    return text if ratio == "-" else f"{text} ({ratio})"
+
+
+def render(data: dict[str, Any]) -> str:
+    """Return the whole Markdown report for ``data`` (as written by bench/run.py)."""
+    meta, contenders, results = data["meta"], data["contenders"], data["summary"]
+    tests = [w for w in WORKLOADS if w.name in results]
+    names = list(contenders)
+    out = [f"# celeris benchmark — {meta['date']}", ""]
+    if meta.get("quick"):
+        out += ["**Quick run** (CI smoke test): short durations, few contenders timed; "
+                "numbers mean nothing.", ""]  # fmt: skip
+    out += [
+        f"{meta['conditions']}",
+        "",
+        f"Method: server pinned to CPU {meta['server_cpu']}, wrk (1 thread) on CPU "
+        f"{meta['client_cpu']}; {meta['rounds']} round(s), contenders taken in turn each round; "
+        f"per test {meta['warmup']:g} s warm-up then {meta['duration']:g} s timed; medians over "
+        f"rounds. {meta['connections']} connections for HTTP tests, "
+        f"{BY_NAME['websocket'].connections} for WebSocket echo, {meta['idle_connections']:,} "
+        "idle connections. Every response checked for correctness before timing; any non-2xx "
+        "or socket error in a timed run marks the result INVALID.",
+        "",
+        "Cells read `value (ratio to celeris)`. Throughput: higher is better. "
+        "Idle memory (KiB per connection) and cold start (ms): lower is better.",
+        "",
+    ]
+    header = "| contender | server | " + " | ".join(f"{w.title} ({w.unit})" for w in tests) + " |"
+    out += [header, "|" + " --- |" * (len(tests) + 2)]
+    for name in names:
+        row = [name, contenders[name]["server"]]
+        for w in tests:
+            by = results[w.name]
+            row.append(cell(by.get(name), by.get(REFERENCE), w.name))
+        out.append("| " + " | ".join(row) + " |")
+    out += ["", "## p99 latency (ms)", ""]
+    timed = [w for w in tests if w.kind in ("wrk", "websocket")]
+    out += ["| contender | " + " | ".join(w.title for w in timed) + " |"]
+    out += ["|" + " --- |" * (len(timed) + 1)]
+    for name in names:
+        row = [name]
+        for w in timed:
+            r = results[w.name].get(name)
+            row.append("n/a" if r is None else f"{r['p99_ms']:.2f}" if r["valid"] else "INVALID")
+        out.append("| " + " | ".join(row) + " |")
+    problems = [
+        f"- {name} / {test}: {'; '.join(r['errors'])}"
+        for test, by in results.items()
+        for name, r in by.items()
+        if not r["valid"]
+    ]
+    problems += [f"- {n}: {c['problem']}" for n, c in contenders.items() if c.get("problem")]
+    problems += [
+        f"- {n} / {test}: {why}"
+        for n, c in contenders.items()
+        for test, why in c.get("failed_checks", {}).items()
+        if test not in results
+    ]
+    out += ["", "## Problems", ""] + (problems or ["None: every result is valid."])
+    notes = [f"- {n}: {c['note']}" for n, c in contenders.items() if c.get("note")]
+    if notes:
+        out += ["", "## Notes", "", *notes]
+    out += ["", "## Machine and versions", ""]
+    out += [f"- {k}: {v}" for k, v in meta["machine"].items()]
+    out += ["- " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())]
+    out += ["", f"Chart: `{meta['chart']}`. Raw samples: `{meta['json']}`.", ""]
+    return "\n".join(out)

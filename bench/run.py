@@ -1,0 +1,313 @@
+"""Run the benchmark suite: every contender, every test, one machine, one run.
+
+    python bench/run.py            # the full run: report in bench/results/<date>.md + .png
+    python bench/run.py --quick    # CI's minute-long smoke run: report in bench/.work/results/
+
+Exit status: 0 when the suite worked (results may still be INVALID, the report says so),
+1 when it is broken (set-up failed, or the raw floor itself fails its checks), 2 on bad usage.
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import environment, report, wrk  # noqa: E402
+from bench.checks import CHECKS, CheckFailed  # noqa: E402
+from bench.contenders import BY_NAME, CONTENDERS, REFERENCE, Contender  # noqa: E402
+from bench.server import Server, ServerError  # noqa: E402
+from bench.workloads import BY_NAME as WORKLOADS_BY_NAME  # noqa: E402
+from bench.workloads import WORKLOADS, Workload  # noqa: E402
+
+FLOOR = "raw-uvloop"
+SERVER_CPU, CLIENT_CPU = 0, 1
+QUICK_TIMED = ("celeris", "starlette", FLOOR)
+QUICK_TESTS = ("plaintext", "json", "db", "websocket", "idle", "coldstart")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="CI smoke run (about a minute)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
+    parser.add_argument("--duration", type=float, default=10.0, help="timed seconds per test")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per test")
+    parser.add_argument("--connections", type=int, default=64, help="HTTP connections")
+    parser.add_argument("--idle-connections", type=int, default=15_000)
+    parser.add_argument("--contenders", help="comma-separated subset (default: all)")
+    parser.add_argument("--tests", help="comma-separated subset (default: all)")
+    parser.add_argument("--port", type=int, default=18_080)
+    parser.add_argument("--out", type=Path, help="folder for the report (default bench/results)")
+    parser.add_argument("--conditions", default="", help="a sentence on the machine's load")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.duration, args.warmup = 1, 2.0, 1.0
+        args.idle_connections = min(args.idle_connections, 1_000)
+        args.tests = args.tests or ",".join(QUICK_TESTS)
+    for option, known in (("contenders", BY_NAME), ("tests", WORKLOADS_BY_NAME)):
+        chosen = getattr(args, option)
+        if chosen:
+            unknown = [n for n in chosen.split(",") if n not in known]
+            if unknown:
+                parser.error(f"unknown {option}: {', '.join(unknown)}; known: {', '.join(known)}")
+    return args
+
+
+class Bench:
+    """One run: the chosen contenders and tests, and the samples they give."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.contenders = [
+            c for c in CONTENDERS if not args.contenders or c.name in args.contenders.split(",")
+        ]
+        self.tests = [w for w in WORKLOADS if not args.tests or w.name in args.tests.split(",")]
+        self.bin = str(environment.peer_bin())
+        self.samples: dict[str, dict[str, list[dict[str, Any]]]] = {w.name: {} for w in self.tests}
+        self.failed_checks: dict[str, dict[str, str]] = {}
+        self.problems: dict[str, str] = {}
+        self.logs = ROOT / "bench" / ".work" / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    def timed(self, contender: Contender) -> bool:
+        return not self.args.quick or contender.name in QUICK_TIMED
+
+    def add(self, test: str, contender: str, sample: dict[str, Any]) -> None:
+        self.samples[test].setdefault(contender, []).append(sample)
+
+    def run(self) -> None:
+        for round_no in range(1, self.args.rounds + 1):
+            # NOTE: rotate the order each round so no contender always follows the same one.
+            shift = (round_no - 1) % len(self.contenders)
+            for contender in self.contenders[shift:] + self.contenders[:shift]:
+                if contender.name in self.problems:
+                    continue
+                print(f"bench: round {round_no}/{self.args.rounds}: {contender.name}", flush=True)
+                self.run_contender(contender, first=round_no == 1)
+
+    def run_contender(self, contender: Contender, first: bool) -> None:
+        log = self.logs / f"{contender.name}.log"
+        server = Server(contender, self.bin, self.args.port, SERVER_CPU, log)
+        try:
+            server.start()
+        except ServerError as exc:
+            self.problems[contender.name] = f"did not start: {exc}"
+            print(f"bench:   {contender.name} did not start: {exc}", flush=True)
+            return
+        try:
+            if first:
+                self.check(contender, server)
+            if self.timed(contender):
+                self.measure(contender, server)
+            if not server.alive():
+                self.problems[contender.name] = f"server died during the run; see {log}"
+        finally:
+            server.stop()
+
+    def check(self, contender: Contender, server: Server) -> None:
+        failed: dict[str, str] = {}
+        # NOTE: every test is checked, even those not timed in this run: checks are cheap.
+        for test in WORKLOADS:
+            if test.name in contender.skip:
+                continue
+            try:
+                if test.kind == "wrk":
+                    CHECKS[test.name](server.port)
+                elif test.kind == "websocket":
+                    self.client(["check", str(server.port)], timeout=30)
+            except (CheckFailed, OSError, RuntimeError, ValueError) as exc:
+                failed[test.name] = f"check failed: {exc}"
+                print(f"bench:   {contender.name} {test.name}: {exc}", flush=True)
+        self.failed_checks[contender.name] = failed
+
+    def client(self, args: list[str], timeout: float) -> str:
+        argv = ["taskset", "-c", str(CLIENT_CPU), f"{self.bin}/python"]
+        argv += [str(ROOT / "bench" / "loadclient.py"), *args]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise RuntimeError((done.stderr.strip().splitlines() or ["no output"])[-1])
+        return done.stdout
+
+    def measure(self, contender: Contender, server: Server) -> None:
+        failed = self.failed_checks.get(contender.name, {})
+        url = f"http://127.0.0.1:{server.port}"
+        for test in self.tests:
+            if test.name in contender.skip:
+                continue
+            if test.name in failed:
+                self.add(test.name, contender.name, {"errors": [failed[test.name]]})
+                continue
+            try:
+                sample = self.measure_one(test, contender, server, url)
+            except (wrk.WrkOutputError, RuntimeError, ValueError, OSError) as exc:
+                sample = {"errors": [f"{type(exc).__name__}: {exc}"]}
+            except subprocess.TimeoutExpired:
+                sample = {"errors": ["the load generator timed out"]}
+            self.add(test.name, contender.name, sample)
+            shown = (
+                "INVALID " + "; ".join(sample["errors"])
+                if sample.get("errors")
+                else (f"{sample['value']:,.1f} {test.unit}")
+            )
+            print(f"bench:   {test.name:10} {shown}", flush=True)
+
+    def measure_one(
+        self, test: Workload, contender: Contender, server: Server, url: str
+    ) -> dict[str, Any]:
+        args = self.args
+        if test.kind == "wrk":
+            target = url + test.path
+            conns = args.connections
+            if args.warmup:
+                wrk.run(target, args.warmup, conns, test.script, test.script_args, CLIENT_CPU)
+            res = wrk.run(target, args.duration, conns, test.script, test.script_args, CLIENT_CPU)
+            return {"value": res.requests_per_sec, "p99_ms": res.p99_ms, "errors": list(res.errors)}
+        if test.kind == "websocket":
+            if args.warmup:
+                self.client(["ws", str(server.port), str(args.warmup), "4"], args.warmup + 40)
+            out = json.loads(
+                self.client(
+                    ["ws", str(server.port), str(args.duration), str(test.connections)],
+                    args.duration + 60,
+                )
+            )
+            return {"value": out["per_sec"], "p99_ms": out["p99_ms"], "errors": out["errors"]}
+        if test.kind == "idle":
+            return self.idle(server)
+        return {"value": server.cold_start_ms, "errors": []}
+
+    def idle(self, server: Server) -> dict[str, Any]:
+        count = self.args.idle_connections
+        time.sleep(0.5)
+        before = server.rss_kib()
+        argv = ["taskset", "-c", str(CLIENT_CPU), f"{self.bin}/python"]
+        argv += [str(ROOT / "bench" / "loadclient.py"), "idle", str(server.port), str(count)]
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        try:
+            line = proc.stdout.readline()
+            after = server.rss_kib()
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=60)
+        if not line:
+            raise RuntimeError("the idle client printed nothing")
+        out = json.loads(line)
+        errors = []
+        if out["open"] < count:
+            errors.append(f"only {out['open']} of {count} connections held open")
+        if not server.alive():
+            errors.append("the server died holding idle connections")
+        per_conn = (after - before) / max(out["open"], 1)
+        return {"value": per_conn, "errors": errors, "open": out["open"], "rss_kib": after}
+
+    def data(self, md: Path, png: Path, started: dt.datetime) -> dict[str, Any]:
+        summary: dict[str, dict[str, Any]] = {}
+        for test, by in self.samples.items():
+            summary[test] = {name: report.summarize(samples) for name, samples in by.items()}
+        conditions = self.args.conditions or (
+            f"Load average at the start {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "
+            "(a shared development machine: expect noise)."
+        )
+        return {
+            "meta": {
+                "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+                "quick": self.args.quick,
+                "rounds": self.args.rounds,
+                "duration": self.args.duration,
+                "warmup": self.args.warmup,
+                "connections": self.args.connections,
+                "idle_connections": self.args.idle_connections,
+                "server_cpu": SERVER_CPU,
+                "client_cpu": CLIENT_CPU,
+                "conditions": conditions,
+                "machine": environment.machine(),
+                "versions": environment.versions(),
+                "titles": {w.name: w.title for w in self.tests},
+                "units": {w.name: w.unit for w in self.tests},
+                "chart": png.name,
+                "json": md.with_suffix(".json").name,
+                "seconds": round((dt.datetime.now(dt.UTC) - started).total_seconds()),
+            },
+            "contenders": {
+                c.name: {
+                    "framework": c.framework,
+                    "server": c.server,
+                    "note": c.note,
+                    "problem": self.problems.get(c.name, ""),
+                    "failed_checks": self.failed_checks.get(c.name, {}),
+                }
+                for c in self.contenders
+            },
+            "summary": summary,
+            "samples": self.samples,
+        }
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    started = dt.datetime.now(dt.UTC)
+    try:
+        environment.ensure_tools()
+        environment.ensure_peers()
+        os.environ["BENCH_DATABASE_URL"] = environment.ensure_database()
+    except environment.SetupError as exc:
+        print(f"bench: cannot run: {exc}", file=sys.stderr)
+        return 1
+    bench = Bench(args)
+    bench.run()
+    out = args.out or (ROOT / "bench" / (".work/results" if args.quick else "results"))
+    out.mkdir(parents=True, exist_ok=True)
+    stem = started.strftime("%Y-%m-%d")
+    md, png = out / f"{stem}.md", out / f"{stem}.png"
+    data = bench.data(md, png, started)
+    md.with_suffix(".json").write_text(json.dumps(data, indent=1))
+    md.write_text(report.render(data))
+    chart = subprocess.run(
+        [f"{bench.bin}/python", str(ROOT / "bench" / "chart.py"), str(md.with_suffix(".json")),
+         str(png)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if chart.returncode != 0:
+        print(f"bench: the chart failed:\n{chart.stderr}", file=sys.stderr)
+        return 1
+    print(f"bench: wrote {md} and {png}")
+    return verdict(bench)
+
+
+def verdict(bench: Bench) -> int:
+    """Return 1 if the suite itself is broken (the floor fails), else 0, printing problems."""
+    invalid = [
+        (name, test)
+        for test, by in bench.samples.items()
+        for name, samples in by.items()
+        if any(s.get("errors") for s in samples)
+    ]
+    invalid += [(name, test) for name, f in bench.failed_checks.items() for test in f]
+    for name, problem in bench.problems.items():
+        print(f"bench: PROBLEM {name}: {problem}", file=sys.stderr)
+    for name, test in sorted(set(invalid)):
+        print(f"bench: INVALID {name} / {test}", file=sys.stderr)
+    floor_broken = FLOOR in bench.problems or any(name == FLOOR for name, _ in invalid)
+    if floor_broken and any(c.name == FLOOR for c in bench.contenders):
+        print("bench: the raw floor fails: the suite itself is broken", file=sys.stderr)
+        return 1
+    if REFERENCE in bench.problems:
+        print("bench: celeris itself could not be measured (see above)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""The celeris showcase app."""

@@ -1,0 +1,565 @@
+"""``App``: the ASGI entry, the fast lane, the middleware stack, lifespan and errors.
+
+One pipeline serves both entry points: ``__call__`` (ASGI) wraps the scope in an
+``ASGIConnection`` and the fast lane passes the server's request object; both reach
+``_http`` with a ``FastRequest``.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import logging
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar, Unpack
+
+from celeris.core.asgi import ASGIConnection, scope_of
+from celeris.core.concurrency import configure_threadpool, run_in_threadpool, threadpool_size
+from celeris.core.datastructures import State
+from celeris.core.di import Context, call, solve
+from celeris.core.errors import HTTPError, NotFound
+from celeris.core.lifespan import Handler, Lifespan, LifespanFactory
+from celeris.core.middleware import (
+    AfterHook,
+    BeforeHook,
+    Endpoint,
+    FunctionMiddleware,
+    Middleware,
+    build_pipeline,
+    check_function_middleware,
+)
+from celeris.core.requests import Request
+from celeris.core.responses import RedirectResponse, Response, json_encode
+from celeris.core.routing import WEBSOCKET, Mount, Route, RouteOptions, Router, RouteTable
+from celeris.core.websocket import WebSocket, WebSocketDisconnect
+from celeris.types import ASGIApp, FastHandler, FastRequest, Receive, Scope, Send
+
+F = TypeVar("F", bound=Callable[..., Any])
+ExceptionHandler = Callable[[Request, Exception], Any]
+
+logger = logging.getLogger("celeris.app")
+
+# NOTE: how the innermost pipeline endpoint finds the request's binding context when
+# function middleware or hooks sit in between (they only pass the Request along).
+_current: ContextVar[tuple[Route | None, Context | None, HTTPError | Response | None]] = ContextVar(
+    "celeris_current_route"
+)
+
+
+class App:
+    """A celeris application: an ASGI 3 app that also offers the celeris fast lane."""
+
+    def __init__(
+        self,
+        debug: bool = False,
+        title: str = "celeris",
+        version: str = "0.1.0",
+        description: str = "",
+        openapi_url: str | None = "/openapi.json",
+        docs_url: str | None = "/docs",
+        lifespan: LifespanFactory | None = None,
+        on_startup: Sequence[Handler] | None = None,
+        on_shutdown: Sequence[Handler] | None = None,
+        exception_handlers: Mapping[type[Exception] | int, ExceptionHandler] | None = None,
+        middleware: Sequence[Middleware] | None = None,
+        dependencies: Sequence[Any] | None = None,
+        redirect_slashes: bool = True,
+        thread_pool_size: int = 40,
+        root_path: str = "",
+    ) -> None:
+        self.debug = debug
+        self.title = title
+        self.version = version
+        self.description = description
+        self.openapi_url = openapi_url
+        self.docs_url = docs_url
+        self.redirect_slashes = redirect_slashes
+        self.thread_pool_size = thread_pool_size
+        self.root_path = root_path.rstrip("/")
+        self.state = State()
+        self.router = Router(dependencies=dependencies)
+        self.lifespan = Lifespan(self, lifespan, on_startup, on_shutdown)
+        # NOTE: index 0 is the outermost middleware (as in Starlette); add_middleware prepends.
+        self.user_middleware: list[Middleware] = list(middleware or ())
+        self.exception_handlers: dict[type[Exception] | int, ExceptionHandler] = dict(
+            exception_handlers or {}
+        )
+        self._functions: list[FunctionMiddleware] = []
+        self._before: list[BeforeHook] = []
+        self._after: list[AfterHook] = []
+        self._stack: ASGIApp | None = None
+        self._table: RouteTable | None = None
+        self._pipeline: Endpoint | None = None
+
+    # --- routes: thin delegates to the app's router ------------------------------------------
+
+    def route(
+        self, path: str, methods: Sequence[str] | None = None, **options: Unpack[RouteOptions]
+    ) -> Callable[[F], F]:
+        """Register the decorated function for ``path`` and ``methods`` (GET by default)."""
+        return self.router.route(path, methods, **options)
+
+    def get(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a GET handler (HEAD is answered too)."""
+        return self.router.route(path, ["GET"], **options)
+
+    def post(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a POST handler."""
+        return self.router.route(path, ["POST"], **options)
+
+    def put(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a PUT handler."""
+        return self.router.route(path, ["PUT"], **options)
+
+    def patch(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a PATCH handler."""
+        return self.router.route(path, ["PATCH"], **options)
+
+    def delete(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a DELETE handler."""
+        return self.router.route(path, ["DELETE"], **options)
+
+    def head(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a HEAD handler."""
+        return self.router.route(path, ["HEAD"], **options)
+
+    def options(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register an OPTIONS handler (replacing the automatic answer)."""
+        return self.router.route(path, ["OPTIONS"], **options)
+
+    def websocket(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a WebSocket handler."""
+        return self.router.route(path, [WEBSOCKET], **options)
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        methods: Sequence[str] = ("GET",),
+        **options: Unpack[RouteOptions],
+    ) -> Route:
+        """Register ``endpoint`` for ``path`` and ``methods``."""
+        return self.router.add_route(path, endpoint, methods, **options)
+
+    def add_resource(self, path: str, resource: object, *, name: str | None = None) -> list[Route]:
+        """Register a Falcon-style resource (``on_get``, ``on_post``...)."""
+        return self.router.add_resource(path, resource, name=name)
+
+    def include_router(
+        self,
+        router: Router,
+        *,
+        prefix: str = "",
+        tags: list[str] | None = None,
+        dependencies: Sequence[Any] | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        """Include ``router``'s routes under ``prefix``."""
+        self._check_not_started("include a router")
+        self.router.include_router(
+            router,
+            prefix=prefix,
+            tags=tags,
+            dependencies=dependencies,
+            include_in_schema=include_in_schema,
+        )
+
+    def mount(self, path: str, app: Any, *, name: str | None = None) -> None:
+        """Serve an ASGI app, a WSGI app (detected) or another App under ``path``."""
+        self._check_not_started("mount an application")
+        self.router.mount(path, app, name=name)
+
+    @property
+    def routes(self) -> list[Route]:
+        """Return the compiled, flattened routes (each with its ``plan``)."""
+        return list(self._compiled().routes)
+
+    @property
+    def mounts(self) -> list[Mount]:
+        """Return the mounted applications."""
+        return list(self._compiled().mounts)
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """Build the path of the route called ``name``; raises NoMatchFound."""
+        return self.root_path + self._compiled().url_for(name, **params)
+
+    # --- middleware, hooks, errors, lifespan -------------------------------------------------
+
+    def add_middleware(self, cls: Callable[..., ASGIApp], **options: Any) -> None:
+        """Add a standard ASGI middleware; the last added runs first."""
+        self._check_not_started("add middleware")
+        self.user_middleware.insert(0, Middleware(cls, **options))
+
+    def middleware(self, func: FunctionMiddleware) -> FunctionMiddleware:
+        """Register ``async def mw(request, call_next) -> Response``; the last added runs first."""
+        self._check_not_started("add middleware")
+        check_function_middleware(func)
+        self._functions.append(func)
+        return func
+
+    def before_request(self, func: F) -> F:
+        """Run ``func(request)`` before each handler; returning a Response answers at once."""
+        self._check_not_started("add a hook")
+        self._before.append(func)
+        return func
+
+    def after_request(self, func: F) -> F:
+        """Run ``func(response)`` after each handler; returning a Response replaces it."""
+        self._check_not_started("add a hook")
+        self._after.append(func)
+        return func
+
+    def exception_handler(self, key: type[Exception] | int) -> Callable[[F], F]:
+        """Register ``handler(request, exc) -> Response`` for an exception class or status code."""
+
+        def decorator(func: F) -> F:
+            self.exception_handlers[key] = func
+            return func
+
+        return decorator
+
+    def on_startup(self, func: F) -> F:
+        """Run ``func`` at startup (sync or async)."""
+        self.lifespan.startup_handlers.append(func)
+        return func
+
+    def on_shutdown(self, func: F) -> F:
+        """Run ``func`` at shutdown (sync or async)."""
+        self.lifespan.shutdown_handlers.append(func)
+        return func
+
+    def _check_not_started(self, what: str) -> None:
+        if self._stack is not None:
+            raise RuntimeError(f"cannot {what} after the application has started serving")
+
+    # --- the stack ---------------------------------------------------------------------------
+
+    def _compiled(self) -> RouteTable:
+        if self._table is None:
+            self._table = RouteTable(self.router.iter_routes())
+        return self._table
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Compile routes and handlers, then wrap the core in ASGI middleware (once)."""
+        if self._stack is not None:
+            return self._stack
+        if threadpool_size() != self.thread_pool_size:
+            configure_threadpool(self.thread_pool_size)
+        self._compiled()
+        if self._functions or self._before or self._after:
+            self._pipeline = build_pipeline(
+                self._endpoint, self._functions, self._before, self._after
+            )
+        app: ASGIApp = self._asgi
+        for spec in reversed(self.user_middleware):
+            app = spec.wrap(app)
+        self._stack = app
+        return app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection (http, websocket or lifespan)."""
+        stack = self._stack or self.build_middleware_stack()
+        await stack(scope, receive, send)
+
+    def fast_lane(self) -> FastHandler | None:
+        """Return the handler the celeris server calls instead of ASGI for HTTP requests."""
+        stack = self.build_middleware_stack()
+        if not self.user_middleware:
+            return self._fast
+        logger.debug("ASGI middleware present: the fast lane runs the ASGI stack")
+
+        async def through_asgi(conn: FastRequest) -> None:
+            try:
+                await stack(scope_of(conn), conn.receive, conn.send)
+            except Exception:
+                logger.exception("unhandled exception in %s %s", conn.method, conn.path)
+
+        return through_asgi
+
+    async def _fast(self, conn: FastRequest) -> None:
+        try:
+            await self._http(conn)
+        except Exception:
+            logger.exception("unhandled exception in %s %s", conn.method, conn.path)
+
+    async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(ASGIConnection(scope, receive, send))
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(scope, receive, send)
+        else:
+            raise ValueError(f"unsupported ASGI scope type {kind!r}")
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def _route_path(self, path: str, root_path: str) -> str:
+        root = root_path or self.root_path
+        if root and path.startswith(root):
+            return path[len(root) :] or "/"
+        return path
+
+    async def _http(self, conn: FastRequest) -> None:
+        """Answer one HTTP request; unhandled errors are answered with 500, then re-raised."""
+        table = self._table
+        assert table is not None
+        path = conn.path
+        if conn.root_path or self.root_path:
+            path = self._route_path(path, conn.root_path)
+        route, params = table.match(conn.method, path)
+        pipeline = self._pipeline
+        if route is not None and pipeline is None:
+            plan = route.plan
+            assert plan is not None
+            if plan.simple:
+                # PERF: no parameters, no dependencies, no middleware: no Request, no kwargs,
+                # no Context; one call, one precomputed renderer, one respond().
+                try:
+                    if plan.is_async:
+                        result = await plan.endpoint()
+                    else:
+                        result = await run_in_threadpool(plan.endpoint)
+                    response = plan.render(result)
+                except Exception as exc:
+                    await self._fail(conn, Request(conn, self, params), exc)
+                    return
+                await response.send_to(conn)
+                if response.background is not None:
+                    await response.background()
+                return
+        outcome: HTTPError | Response | None = None
+        if route is None:
+            mount = table.mount_for(path)
+            if mount is not None:
+                await self._call_mount(mount, scope_of(conn), conn.receive, conn.send)
+                return
+            outcome = self._miss(table, conn, path)
+        request = Request(conn, self, params)
+        ctx = Context(request, params) if route is not None else None
+        error: Exception | None = None
+        try:
+            if pipeline is None:
+                response = await self._dispatch(route, ctx, outcome, request)
+            else:
+                token = _current.set((route, ctx, outcome))
+                try:
+                    response = await pipeline(request)
+                finally:
+                    _current.reset(token)
+        except Exception as exc:
+            error = exc
+            if ctx is not None:
+                await self._finish(ctx, exc)
+            await self._fail(conn, request, exc)
+            return
+        await response.send_to(conn)
+        if response.background is not None:
+            await response.background()
+        if ctx is not None:
+            await self._finish(ctx, error)
+
+    async def _finish(self, ctx: Context, error: Exception | None) -> None:
+        """Run injected background tasks, then generator dependencies' clean-up."""
+        if ctx.background is not None:
+            await ctx.background()
+        await ctx.close(error)
+
+    async def _endpoint(self, request: Request) -> Response:
+        route, ctx, outcome = _current.get()
+        return await self._dispatch(route, ctx, outcome, request)
+
+    async def _dispatch(
+        self,
+        route: Route | None,
+        ctx: Context | None,
+        outcome: HTTPError | Response | None,
+        request: Request,
+    ) -> Response:
+        """Run the handler (or the routing outcome); handled exceptions become responses."""
+        try:
+            if route is None or ctx is None:
+                if isinstance(outcome, Response):
+                    return outcome
+                raise outcome or NotFound()
+            plan = route.plan
+            assert plan is not None
+            kwargs = await solve(plan, ctx)
+            result = await call(plan, kwargs)
+            return plan.render(result)
+        except Exception as exc:
+            if ctx is not None:
+                ctx.error = exc
+            handled = await self._handled(request, exc)
+            if handled is None:
+                raise
+            return handled
+
+    def _miss(self, table: RouteTable, conn: FastRequest, path: str) -> HTTPError | Response:
+        """Decide the answer for a path no route matched: 405, OPTIONS, redirect or 404."""
+        allowed = table.allowed(path)
+        if allowed:
+            allow = ", ".join(sorted(allowed | {"OPTIONS"}))
+            if conn.method == "OPTIONS":
+                return Response(None, status_code=204, headers={"allow": allow})
+            return HTTPError(405, f"{conn.method} is not allowed here", headers={"Allow": allow})
+        if self.redirect_slashes and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            if (
+                table.match("GET", other)[0] is not None
+                or table.allowed(other)
+                or other in table.static
+            ):
+                url = (conn.root_path or self.root_path) + other
+                if conn.query_string:
+                    url += "?" + conn.query_string.decode("latin-1")
+                return RedirectResponse(url, status_code=308)
+        return NotFound(f"No route for {path}")
+
+    async def _call_mount(self, mount: Mount, scope: Scope, receive: Receive, send: Send) -> None:
+        child = dict(scope)
+        child["root_path"] = (scope.get("root_path") or self.root_path) + mount.path
+        await mount.app(child, receive, send)
+
+    # --- errors ------------------------------------------------------------------------------
+
+    def _handler_for(self, exc: Exception) -> ExceptionHandler | None:
+        handlers = self.exception_handlers
+        if not handlers:
+            return None
+        for cls in type(exc).__mro__:
+            handler = handlers.get(cls)
+            if handler is not None:
+                return handler
+        if isinstance(exc, HTTPError):
+            return handlers.get(exc.status_code)
+        return None
+
+    async def _call_handler(
+        self, handler: ExceptionHandler, request: Request, exc: Exception
+    ) -> Response:
+        if inspect.iscoroutinefunction(handler):
+            result = await handler(request, exc)
+        else:
+            result = await run_in_threadpool(handler, request, exc)
+            if inspect.isawaitable(result):
+                result = await result
+        if not isinstance(result, Response):
+            name = getattr(handler, "__qualname__", repr(handler))
+            raise TypeError(
+                f"exception handler {name} returned {type(result).__name__}, not a Response"
+            )
+        return result
+
+    async def _handled(self, request: Request, exc: Exception) -> Response | None:
+        """Return the response for a handled exception (HTTPError or a registered class)."""
+        handler = self._handler_for(exc)
+        if handler is not None:
+            return await self._call_handler(handler, request, exc)
+        if isinstance(exc, HTTPError):
+            return exc.to_response()
+        return None
+
+    async def _fail(self, conn: FastRequest, request: Request, exc: Exception) -> None:
+        """Answer an exception: handled ones normally, others with 500 (then re-raise)."""
+        try:
+            response = await self._handled(request, exc)
+        except Exception as handler_exc:
+            exc, response = handler_exc, None
+        if response is not None:
+            await response.send_to(conn)
+            return
+        response = await self._server_error(request, exc)
+        await response.send_to(conn)
+        raise exc
+
+    async def _server_error(self, request: Request, exc: Exception) -> Response:
+        handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
+        if handler is not None:
+            try:
+                return await self._call_handler(handler, request, exc)
+            except Exception:
+                logger.exception("the 500 exception handler failed")
+        if self.debug:
+            return _debug_response(request, exc)
+        return HTTPError(500).to_response()
+
+    # --- WebSocket ---------------------------------------------------------------------------
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        table = self._table
+        assert table is not None
+        path = self._route_path(scope["path"], scope.get("root_path", ""))
+        route, params = table.match(WEBSOCKET, path)
+        if route is None:
+            mount = table.mount_for(path)
+            if mount is not None:
+                await self._call_mount(mount, scope, receive, send)
+                return
+            await send(
+                {"type": "websocket.close", "code": 1008, "reason": "no WebSocket route here"}
+            )
+            return
+        plan = route.plan
+        assert plan is not None
+        ws = WebSocket(scope, receive, send)
+        ctx = Context(ws, params, websocket=True)
+        error: Exception | None = None
+        try:
+            kwargs = await solve(plan, ctx)
+        except HTTPError as exc:
+            await send({"type": "websocket.close", "code": 1008, "reason": str(exc.detail)[:120]})
+            return
+        try:
+            await call(plan, kwargs)
+        except WebSocketDisconnect:
+            pass
+        except Exception as exc:
+            error = exc
+            try:
+                await send({"type": "websocket.close", "code": 1011, "reason": "internal error"})
+            except Exception:  # the connection may be gone already
+                logger.debug("could not close the WebSocket after an error", exc_info=True)
+            raise
+        finally:
+            await ctx.close(error)
+
+    # --- running -----------------------------------------------------------------------------
+
+    def run(
+        self, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, **options: Any
+    ) -> None:
+        """Serve this app with the celeris server (blocks until stopped)."""
+        # NOTE: imported here, not at module level: the core never imports the server
+        # (layering, and `import celeris` stays cheap); this is the one entry that needs it.
+        import celeris.server
+
+        run: Callable[..., Any] = celeris.server.run
+        run(self, host=host, port=port, workers=workers, **options)
+
+
+def _debug_response(request: Request, exc: Exception) -> Response:
+    """Render a readable traceback: HTML for browsers, problem+json otherwise."""
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    accept = request.headers.get("accept", "")
+    if "text/html" in accept:
+        body = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>500 Internal Server Error</title>"
+            "<style>body{font-family:sans-serif;margin:2em}pre{background:#f6f6f6;padding:1em;"
+            "overflow:auto}</style></head><body>"
+            f"<h1>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</h1>"
+            f"<p>{html.escape(request.method)} {html.escape(request.url.path)}</p>"
+            f"<pre>{html.escape(''.join(lines))}</pre></body></html>"
+        )
+        return Response(body, status_code=500, media_type="text/html")
+    payload = {
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": f"{type(exc).__name__}: {exc}",
+        "traceback": "".join(lines).splitlines(),
+    }
+    return Response(json_encode(payload), status_code=500, media_type="application/problem+json")

@@ -1,0 +1,214 @@
+"""Bind a compiled plan to one request: parameters, body, form and dependencies.
+
+Dependencies are resolved once per request (``use_cache``); generator dependencies are
+entered on a per-request exit stack that the app closes after the response was sent,
+passing the handler's exception (if any) into the generator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+from celeris.core.background import BackgroundTasks
+from celeris.core.concurrency import run_in_threadpool
+from celeris.core.datastructures import UploadFile
+from celeris.core.errors import BadRequest, RequestValidationError
+from celeris.core.params import MISSING
+from celeris.core.signature import TEXT_KINDS, Kind, ParamInfo, Plan, bind_text
+from celeris.core.validation import (
+    ErrorItem,
+    MalformedBody,
+    ValidationFailure,
+    decode_json,
+    missing_error,
+)
+
+
+class Context:
+    """Per-request binding state: the connection, dependency cache, clean-ups, tasks."""
+
+    __slots__ = (
+        "background",
+        "cache",
+        "conn",
+        "error",
+        "path_params",
+        "request",
+        "stack",
+        "websocket",
+    )
+
+    def __init__(self, conn: Any, path_params: dict[str, Any], *, websocket: bool = False) -> None:
+        self.conn = conn  # a Request, or a WebSocket
+        self.request = None if websocket else conn
+        self.websocket = conn if websocket else None
+        self.path_params = path_params
+        self.background: BackgroundTasks | None = None
+        self.cache: dict[Callable[..., Any], Any] = {}
+        self.stack: AsyncExitStack | None = None
+        self.error: Exception | None = None  # the handler's exception, even if it was handled
+
+    def tasks(self) -> BackgroundTasks:
+        """Return this request's BackgroundTasks, created on first use."""
+        if self.background is None:
+            self.background = BackgroundTasks()
+        return self.background
+
+    async def close(self, exc: BaseException | None = None) -> None:
+        """Run generator dependencies' clean-up, showing them ``exc`` if the handler raised."""
+        stack, self.stack = self.stack, None
+        exc = exc or self.error
+        if stack is None:
+            return
+        if exc is None:
+            await stack.aclose()
+        else:
+            with contextlib.suppress(type(exc)):
+                await stack.__aexit__(type(exc), exc, exc.__traceback__)
+
+
+async def solve(plan: Plan, ctx: Context) -> dict[str, Any]:
+    """Return the keyword arguments for ``plan``; raises RequestValidationError or BadRequest."""
+    errors: list[ErrorItem] = []
+    kwargs = await _bind(plan, ctx, errors)
+    if errors:
+        raise RequestValidationError(errors)
+    return kwargs
+
+
+async def call(plan: Plan, kwargs: dict[str, Any]) -> Any:
+    """Call the plan's endpoint: awaited if async, in the thread pool if sync."""
+    if plan.is_async:
+        return await plan.endpoint(**kwargs)
+    return await run_in_threadpool(plan.endpoint, **kwargs)
+
+
+async def _bind(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[str, Any]:
+    for dep in plan.dependencies:
+        await _resolve(dep, ctx, errors)
+    body: dict[str, Any] = {}
+    if plan.body_params:
+        body = await _read_body(plan, ctx, errors)
+    if plan.form_params:
+        body.update(await _read_form(plan, ctx, errors))
+    kwargs: dict[str, Any] = {}
+    conn, path_params = ctx.conn, ctx.path_params
+    for info in plan.params:
+        kind = info.kind
+        if kind in TEXT_KINDS:
+            kwargs[info.name] = bind_text(info, conn, path_params, errors)
+        elif kind is Kind.DEPENDENCY:
+            kwargs[info.name] = await _resolve(info, ctx, errors)
+        elif kind is Kind.REQUEST:
+            kwargs[info.name] = ctx.request
+        elif kind is Kind.WEBSOCKET:
+            kwargs[info.name] = ctx.websocket
+        elif kind is Kind.BACKGROUND:
+            kwargs[info.name] = ctx.tasks()
+        else:
+            kwargs[info.name] = body.get(info.name, info.default)
+    return kwargs
+
+
+async def _resolve(info: ParamInfo, ctx: Context, errors: list[ErrorItem]) -> Any:
+    plan = info.dependency
+    assert plan is not None
+    key = plan.endpoint
+    if info.use_cache and key in ctx.cache:
+        return ctx.cache[key]
+    before = len(errors)
+    kwargs = await _bind(plan, ctx, errors)
+    if len(errors) > before:
+        return MISSING
+    if plan.is_async_generator:
+        if ctx.stack is None:
+            ctx.stack = AsyncExitStack()
+        value = await ctx.stack.enter_async_context(
+            contextlib.asynccontextmanager(plan.endpoint)(**kwargs)
+        )
+    elif plan.is_generator:
+        if ctx.stack is None:
+            ctx.stack = AsyncExitStack()
+        manager = contextlib.contextmanager(plan.endpoint)(**kwargs)
+        value = await run_in_threadpool(manager.__enter__)
+
+        async def exit_sync(*exc_info: Any) -> bool | None:
+            return await run_in_threadpool(manager.__exit__, *exc_info)
+
+        ctx.stack.push_async_exit(exit_sync)
+    else:
+        value = await call(plan, kwargs)
+    if info.use_cache:
+        ctx.cache[key] = value
+    return value
+
+
+async def _read_body(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[str, Any]:
+    raw: bytes = await ctx.conn.body()
+    out: dict[str, Any] = {}
+    if plan.body_decoder is not None:
+        info = plan.body_params[0]
+        if info.type is bytes:
+            out[info.name] = raw
+        elif not raw:
+            if info.required:
+                errors.append(missing_error(["body"]))
+        else:
+            try:
+                out[info.name] = plan.body_decoder(raw)
+            except ValidationFailure as exc:
+                errors.extend(exc.errors)
+            except MalformedBody as exc:
+                raise BadRequest(str(exc)) from None
+        return out
+    try:
+        data = decode_json(raw) if raw else {}
+    except MalformedBody as exc:
+        raise BadRequest(str(exc)) from None
+    if not isinstance(data, dict):
+        errors.append({"loc": ["body"], "msg": "Expected `object`", "type": "type_error"})
+        return out
+    for info in plan.body_params:
+        value = data.get(info.alias, MISSING)
+        if value is MISSING:
+            if info.required:
+                errors.append(missing_error(["body", info.alias]))
+            continue
+        assert info.convert is not None
+        try:
+            out[info.name] = info.convert(value)
+        except ValidationFailure as exc:
+            errors.extend(exc.errors)
+    return out
+
+
+async def _read_form(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[str, Any]:
+    form = await ctx.conn.form()
+    out: dict[str, Any] = {}
+    for info in plan.form_params:
+        values = form.getlist(info.alias)
+        if info.kind is Kind.FILE:
+            files = [v for v in values if isinstance(v, UploadFile)]
+            if not files:
+                if info.required:
+                    errors.append(missing_error(["file", info.alias]))
+                continue
+            if info.type is bytes:
+                out[info.name] = await files[0].read()
+            else:
+                out[info.name] = files if info.sequence else files[0]
+            continue
+        texts = [v for v in values if isinstance(v, str)]
+        if not texts:
+            if info.required:
+                errors.append(missing_error(["form", info.alias]))
+            continue
+        assert info.convert is not None
+        try:
+            out[info.name] = info.convert(texts if info.sequence else texts[0])
+        except ValidationFailure as exc:
+            errors.extend(exc.errors)
+    return out

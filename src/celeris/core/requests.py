@@ -1,0 +1,286 @@
+"""``Request``: a lazy view of one HTTP request over any ``FastRequest``."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+
+from celeris.core.asgi import scope_of
+from celeris.core.datastructures import URL, Address, FormData, Headers, QueryParams, State
+from celeris.core.errors import BadRequest
+from celeris.core.forms import (
+    DEFAULT_MAX_FIELDS,
+    DEFAULT_MAX_FILES,
+    DEFAULT_MAX_PART_SIZE,
+    parse_form,
+)
+from celeris.types import FastRequest, Message, Scope
+
+__all__ = ["ClientDisconnect", "Request", "parse_cookies"]
+
+
+class ClientDisconnect(Exception):
+    """The client went away while its request body was being read."""
+
+
+_COOKIE_ESCAPE = re.compile(r"\\(?:([0-3][0-7][0-7])|(.))")
+
+
+def _unquote_cookie(value: str) -> str:
+    if len(value) < 2 or value[0] != '"' or value[-1] != '"':
+        return value
+    return _COOKIE_ESCAPE.sub(
+        lambda m: chr(int(m.group(1), 8)) if m.group(1) else m.group(2), value[1:-1]
+    )
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    """Parse a Cookie header leniently (bad pairs are skipped, never fatal); last one wins."""
+    cookies: dict[str, str] = {}
+    for chunk in header.split(";"):
+        key, sep, value = chunk.partition("=")
+        if not sep:
+            key, value = "", key
+        key, value = key.strip(), value.strip()
+        if key or value:
+            cookies[key] = _unquote_cookie(value)
+    return cookies
+
+
+class Request:
+    """One HTTP request; every part is parsed on first access and cached."""
+
+    __slots__ = (
+        "_body",
+        "_conn",
+        "_cookies",
+        "_disconnect_task",
+        "_form",
+        "_headers",
+        "_json",
+        "_query_params",
+        "_state",
+        "_stream_consumed",
+        "_url",
+        "app",
+        "path_params",
+    )
+
+    def __init__(
+        self,
+        conn: FastRequest,
+        app: Any = None,
+        path_params: dict[str, Any] | None = None,
+    ) -> None:
+        self._conn = conn
+        self.app = app
+        self.path_params: dict[str, Any] = path_params if path_params is not None else {}
+        self._headers: Headers | None = None
+        self._query_params: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+        self._url: URL | None = None
+        self._state: State | None = None
+        self._body: bytes | None = None
+        self._json: Any = _UNSET
+        self._form: FormData | None = None
+        self._stream_consumed = False
+        self._disconnect_task: asyncio.Task[Message] | None = None
+
+    # --- the request line and headers ---------------------------------------------------------
+
+    @property
+    def conn(self) -> FastRequest:
+        """The underlying connection (``FastRequest``)."""
+        return self._conn
+
+    @property
+    def scope(self) -> Scope:
+        """The ASGI scope (built on demand on the fast lane)."""
+        return scope_of(self._conn)
+
+    @property
+    def method(self) -> str:
+        """The request method, upper-case."""
+        return self._conn.method
+
+    @property
+    def path(self) -> str:
+        """The decoded request path."""
+        return self._conn.path
+
+    @property
+    def headers(self) -> Headers:
+        """The request headers (case-insensitive)."""
+        h = self._headers
+        if h is None:
+            h = self._headers = Headers(self._conn.headers)
+        return h
+
+    @property
+    def query_params(self) -> QueryParams:
+        """The query-string parameters (``get`` returns the last value)."""
+        q = self._query_params
+        if q is None:
+            q = self._query_params = QueryParams(self._conn.query_string)
+        return q
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The request cookies."""
+        c = self._cookies
+        if c is None:
+            header = self.headers.get("cookie")
+            c = self._cookies = parse_cookies(header) if header else {}
+        return c
+
+    @property
+    def url(self) -> URL:
+        """The full request URL."""
+        u = self._url
+        if u is None:
+            conn = self._conn
+            path = conn.raw_path.decode("latin-1") if conn.raw_path else conn.path
+            u = self._url = URL.build(
+                scheme=conn.scheme,
+                host=self.headers.get("host"),
+                server=conn.server,
+                path=path,
+                query_string=conn.query_string,
+            )
+        return u
+
+    @property
+    def base_url(self) -> URL:
+        """The URL of the application root (scheme, host and root path)."""
+        conn = self._conn
+        root = conn.root_path.rstrip("/") + "/"
+        return URL.build(
+            scheme=conn.scheme, host=self.headers.get("host"), server=conn.server, path=root
+        )
+
+    @property
+    def client(self) -> Address | None:
+        """The peer's address, when known."""
+        client = self._conn.client
+        return Address(client[0], client[1]) if client is not None else None
+
+    @property
+    def state(self) -> State:
+        """Per-request state (attribute access over the connection's state dict)."""
+        s = self._state
+        if s is None:
+            s = self._state = State(self._conn.state)
+        return s
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """Build the path of route ``name`` through the application."""
+        if self.app is None or not hasattr(self.app, "url_for"):
+            raise RuntimeError("url_for needs a Request bound to an application")
+        return str(self.app.url_for(name, **params))
+
+    # --- the body -----------------------------------------------------------------------------
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """Yield the body in chunks as they arrive (once; ``body()`` caches instead)."""
+        if self._body is not None:
+            yield self._body
+            return
+        if self._stream_consumed:
+            raise RuntimeError("The request body has already been consumed by stream().")
+        self._stream_consumed = True
+        receive = self._conn.receive
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "http.request":
+                chunk = message.get("body", b"")
+                if chunk:
+                    yield chunk
+                if not message.get("more_body", False):
+                    return
+            elif kind == "http.disconnect":
+                raise ClientDisconnect("The client disconnected while sending the body.")
+
+    async def body(self) -> bytes:
+        """Return the whole body (read once, then cached)."""
+        body = self._body
+        if body is None:
+            if self._stream_consumed:
+                raise RuntimeError(
+                    "The request body has already been consumed by stream(); "
+                    "call body() before stream() to read it twice."
+                )
+            chunks = [chunk async for chunk in self.stream()]
+            # PERF: a single-chunk body (the usual case) is not copied.
+            body = self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return body
+
+    async def json(self) -> Any:
+        """Return the body decoded as JSON; a malformed body raises ``BadRequest`` (400)."""
+        if self._json is _UNSET:
+            body = await self.body()
+            if not body:
+                raise BadRequest("The request body is empty; expected JSON.")
+            try:
+                self._json = msgspec.json.decode(body)
+            except msgspec.DecodeError as exc:
+                raise BadRequest(f"Malformed JSON body: {exc}") from None
+        return self._json
+
+    async def form(
+        self,
+        *,
+        max_files: int = DEFAULT_MAX_FILES,
+        max_fields: int = DEFAULT_MAX_FIELDS,
+        max_part_size: int = DEFAULT_MAX_PART_SIZE,
+    ) -> FormData:
+        """Parse the body as a form (urlencoded or multipart); cached after the first call."""
+        form = self._form
+        if form is None:
+            form = self._form = await parse_form(
+                self.headers,
+                self.stream(),
+                max_files=max_files,
+                max_fields=max_fields,
+                max_part_size=max_part_size,
+            )
+        return form
+
+    async def is_disconnected(self) -> bool:
+        """Tell whether the client has gone away (never blocks)."""
+        conn = self._conn
+        if conn.is_disconnected():
+            return True
+        if self._body is None and not self._stream_consumed:
+            # NOTE: polling would swallow body messages; only the connection's flag counts.
+            return False
+        task = self._disconnect_task
+        if task is None:
+            task = self._disconnect_task = asyncio.ensure_future(conn.receive())
+        await asyncio.sleep(0)
+        if task.done() and not task.cancelled():
+            if task.exception() is None and task.result().get("type") == "http.disconnect":
+                return True
+            self._disconnect_task = None
+        return conn.is_disconnected()
+
+    async def close(self) -> None:
+        """Release what the request holds: uploaded files and pending watchers."""
+        task = self._disconnect_task
+        if task is not None:
+            self._disconnect_task = None
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self._form is not None:
+            await self._form.close()
+
+    def __repr__(self) -> str:
+        return f"Request({self.method} {self.path})"
+
+
+_UNSET: Any = object()

@@ -1,0 +1,632 @@
+"""Routes, routers and the compiled route table.
+
+``Router`` collects routes through decorators; ``RouteTable`` compiles the flattened
+routes once at start-up into a dict for static paths and, per method, one combined
+regular expression for paths with ``{parameters}``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, NotRequired, TypedDict, TypeVar, Unpack, cast
+
+from a2wsgi import WSGIMiddleware
+
+from celeris.core.params import Dependency
+from celeris.core.signature import Plan, compile_plan
+from celeris.types import ASGIApp
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HTTP_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+WEBSOCKET: Final = "WEBSOCKET"  # NOTE: WebSocket routes live in the same table under this method.
+
+
+class RouteConflict(Exception):
+    """Two routes match exactly the same paths and methods (raised at start-up)."""
+
+
+class NoMatchFound(LookupError):
+    """``url_for`` found no route of that name, or a path parameter is missing."""
+
+
+class RouteOptions(TypedDict, total=False):
+    """The options every route decorator takes (declared once, here)."""
+
+    name: str | None
+    status_code: int | None
+    tags: list[str] | None
+    summary: str | None
+    description: str | None
+    response_model: Any
+    responses: dict[int, Any] | None
+    operation_id: str | None
+    deprecated: bool
+    include_in_schema: bool
+    dependencies: Sequence[Any] | None
+
+
+class RouterOptions(TypedDict, total=False):
+    """Options of ``include_router``."""
+
+    prefix: str
+    tags: list[str] | None
+    dependencies: Sequence[Any] | None
+    include_in_schema: NotRequired[bool]
+
+
+# --- path compilation -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Converter:
+    """A path converter: the regex of a segment and the functions to and from text."""
+
+    regex: str
+    convert: Callable[[str], Any]
+    to_string: Callable[[Any], str]
+    rank: int  # NOTE: lower ranks are tried first; a static segment has rank 0.
+
+
+def _int_to_string(value: Any) -> str:
+    number = int(value)
+    if number < 0:
+        raise ValueError("negative integers do not match {name:int}")
+    return str(number)
+
+
+CONVERTERS: Final[dict[str, Converter]] = {
+    "str": Converter("[^/]+", str, str, 3),
+    "int": Converter("[0-9]+", int, _int_to_string, 1),
+    "float": Converter(r"[0-9]+(?:\.[0-9]+)?", float, lambda v: repr(float(v)), 1),
+    "uuid": Converter(
+        "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}",
+        uuid.UUID,
+        str,
+        2,
+    ),
+    "path": Converter(".*", str, str, 4),
+}
+
+_PARAM: Final = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]+))?}")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPath:
+    """A path template compiled: regex body, parameter converters, sort and identity keys."""
+
+    path: str
+    regex: str  # without anchors; parameters as unnamed groups in order
+    params: tuple[tuple[str, Converter], ...]
+    shape: str  # identity: two routes with equal shapes match exactly the same paths
+    rank: tuple[int, ...]
+
+    @property
+    def is_static(self) -> bool:
+        """Tell whether the path has no parameters."""
+        return not self.params
+
+    def format(self, values: dict[str, Any]) -> str:
+        """Build a concrete path from parameter values; raises NoMatchFound."""
+        texts: dict[str, str] = {}
+        for name, conv in self.params:
+            if name not in values:
+                raise NoMatchFound(f"path {self.path!r} needs the parameter {name!r}")
+            try:
+                text = conv.to_string(values[name])
+            except (TypeError, ValueError) as exc:
+                raise NoMatchFound(f"bad value for {name!r} in {self.path!r}: {exc}") from None
+            if not re.fullmatch(conv.regex, text):
+                raise NoMatchFound(f"value {text!r} does not match {{{name}}} in {self.path!r}")
+            texts[name] = text
+
+        def fill(match: re.Match[str]) -> str:
+            return texts[match.group(1)]
+
+        return _PARAM.sub(fill, self.path)
+
+
+def compile_path(path: str) -> CompiledPath:
+    """Compile a path template like ``/items/{item_id:int}``; raises ValueError if malformed."""
+    if not path.startswith("/"):
+        raise ValueError(f"route path {path!r} must start with '/'")
+    regex: list[str] = []
+    shape: list[str] = []
+    params: list[tuple[str, Converter]] = []
+    rank: list[int] = []
+    pos = 0
+    for match in _PARAM.finditer(path):
+        name, conv_name = match.group(1), match.group(2) or "str"
+        if conv_name not in CONVERTERS:
+            raise ValueError(
+                f"unknown converter {conv_name!r} in {path!r}; use one of {sorted(CONVERTERS)}"
+            )
+        if any(name == seen for seen, _ in params):
+            raise ValueError(f"duplicate parameter {name!r} in {path!r}")
+        static = path[pos : match.start()]
+        regex.append(re.escape(static))
+        shape.append(static)
+        rank.extend(0 for _ in static.split("/")[1:-1])
+        conv = CONVERTERS[conv_name]
+        regex.append(f"({conv.regex})")
+        shape.append(f"{{{conv_name}}}")
+        rank.append(conv.rank)
+        params.append((name, conv))
+        pos = match.end()
+    tail = path[pos:]
+    if (
+        "{" in tail
+        or "}" in tail
+        or any("{" in s or "}" in s for s in shape if not s.startswith("{"))
+    ):
+        raise ValueError(f"malformed parameter in route path {path!r}")
+    regex.append(re.escape(tail))
+    shape.append(tail)
+    rank.extend(0 for _ in tail.split("/")[1:])
+    return CompiledPath(path, "".join(regex), tuple(params), "".join(shape), tuple(rank))
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+def _handler_name(endpoint: Any) -> str:
+    module = getattr(endpoint, "__module__", None) or "?"
+    qualname = getattr(endpoint, "__qualname__", None) or type(endpoint).__name__
+    return f"{module}.{qualname}"
+
+
+class Route:
+    """One HTTP endpoint: path, methods, handler, options and (once compiled) its plan."""
+
+    __slots__ = (
+        "compiled",
+        "dependencies",
+        "deprecated",
+        "description",
+        "endpoint",
+        "include_in_schema",
+        "methods",
+        "name",
+        "operation_id",
+        "path",
+        "plan",
+        "response_model",
+        "responses",
+        "status_code",
+        "summary",
+        "tags",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Iterable[str] = ("GET",),
+        **options: Unpack[RouteOptions],
+    ) -> None:
+        self.path = path
+        self.compiled = compile_path(path)
+        self.endpoint = endpoint
+        self.methods = frozenset(m.upper() for m in methods)
+        if not self.methods:
+            raise ValueError(f"route {path!r} needs at least one method")
+        self.name: str = str(
+            options.get("name") or getattr(endpoint, "__name__", type(endpoint).__name__)
+        )
+        self.status_code = options.get("status_code")
+        self.tags: list[str] = list(options.get("tags") or ())
+        self.summary = options.get("summary")
+        doc = inspect.getdoc(endpoint) if callable(endpoint) else None
+        self.description = options.get("description") or doc
+        self.response_model = options.get("response_model")
+        self.responses: dict[int, Any] = dict(options.get("responses") or {})
+        self.operation_id = options.get("operation_id")
+        self.deprecated = bool(options.get("deprecated", False))
+        self.include_in_schema = bool(options.get("include_in_schema", True))
+        self.dependencies: list[Dependency] = _check_dependencies(options.get("dependencies"))
+        self.plan: Plan | None = None
+
+    @property
+    def handler_name(self) -> str:
+        """Return ``module.qualname`` of the handler, for messages."""
+        return _handler_name(self.endpoint)
+
+    def options(self) -> RouteOptions:
+        """Return the options this route was declared with."""
+        return RouteOptions(
+            name=self.name,
+            status_code=self.status_code,
+            tags=list(self.tags),
+            summary=self.summary,
+            description=self.description,
+            response_model=self.response_model,
+            responses=dict(self.responses),
+            operation_id=self.operation_id,
+            deprecated=self.deprecated,
+            include_in_schema=self.include_in_schema,
+            dependencies=list(self.dependencies),
+        )
+
+    def copy_with(
+        self, prefix: str, tags: Sequence[str], dependencies: Sequence[Dependency]
+    ) -> Route:
+        """Return a copy under ``prefix`` with extra tags and dependencies in front."""
+        opts = self.options()
+        opts["tags"] = [*tags, *(t for t in self.tags if t not in tags)]
+        opts["dependencies"] = [*dependencies, *self.dependencies]
+        return type(self)(_join(prefix, self.path), self.endpoint, methods=self.methods, **opts)
+
+    def compile(self, app_dependencies: Sequence[Dependency] = ()) -> Plan:
+        """Compile the handler's plan once (start-up)."""
+        if self.plan is None:
+            self.plan = compile_plan(
+                self.endpoint,
+                path_params={name for name, _ in self.compiled.params},
+                dependencies=[*app_dependencies, *self.dependencies],
+                response_model=self.response_model,
+                status_code=self.status_code,
+                websocket=WEBSOCKET in self.methods,
+            )
+        return self.plan
+
+    def url_path(self, **params: Any) -> str:
+        """Build this route's path from parameter values."""
+        return self.compiled.format(params)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r}, {self.handler_name}, methods={sorted(self.methods)})"
+
+
+class WebSocketRoute(Route):
+    """A WebSocket endpoint."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Iterable[str] = (WEBSOCKET,),
+        **options: Unpack[RouteOptions],
+    ) -> None:
+        super().__init__(path, endpoint, methods=(WEBSOCKET,), **options)
+
+
+def is_wsgi(app: Any) -> bool:
+    """Tell whether ``app`` looks like a WSGI application (two positional parameters)."""
+    if not callable(app):
+        return False
+    target = app if inspect.isroutine(app) else type(app).__call__
+    if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(app):
+        return False
+    try:
+        params = [
+            p
+            for p in inspect.signature(app).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        return False
+    return len(params) == 2
+
+
+class Mount:
+    """An ASGI or WSGI application (or another App) served under a path prefix."""
+
+    __slots__ = ("app", "name", "path")
+
+    def __init__(self, path: str, app: Any, *, name: str | None = None) -> None:
+        path = "/" + path.strip("/") if path.strip("/") else ""
+        self.path = path
+        self.app: ASGIApp = cast("ASGIApp", WSGIMiddleware(app)) if is_wsgi(app) else app
+        self.name = name
+
+    def matches(self, path: str) -> bool:
+        """Tell whether ``path`` falls under this mount."""
+        return not self.path or path == self.path or path.startswith(self.path + "/")
+
+    def url_path(self, **params: Any) -> str:
+        """Build a path under the mount (``path=`` gives the rest)."""
+        rest = str(params.pop("path", ""))
+        if params:
+            raise NoMatchFound(f"mount {self.path!r} takes only path=, not {sorted(params)}")
+        return self.path + "/" + rest.lstrip("/") if rest else self.path or "/"
+
+    def __repr__(self) -> str:
+        return f"Mount({self.path!r}, {self.app!r})"
+
+
+def _join(prefix: str, path: str) -> str:
+    return prefix.rstrip("/") + path
+
+
+def _check_dependencies(deps: Sequence[Any] | None) -> list[Dependency]:
+    out: list[Dependency] = []
+    for dep in deps or ():
+        if not isinstance(dep, Dependency):
+            raise TypeError(f"dependencies= takes Depends(...) items, got {dep!r}")
+        out.append(dep)
+    return out
+
+
+# --- routers --------------------------------------------------------------------------------
+
+
+class Router:
+    """A group of routes with a shared prefix, tags and dependencies; routers nest."""
+
+    def __init__(
+        self,
+        prefix: str = "",
+        tags: list[str] | None = None,
+        dependencies: Sequence[Any] | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        if prefix and not prefix.startswith("/"):
+            raise ValueError(f"router prefix {prefix!r} must start with '/'")
+        self.prefix = prefix.rstrip("/")
+        self.tags = list(tags or ())
+        self.dependencies = _check_dependencies(dependencies)
+        self.include_in_schema = include_in_schema
+        self._routes: list[Route | Mount] = []
+        self._children: list[tuple[Router, str, list[str], list[Dependency], bool]] = []
+
+    # decorators: every one is a thin alias of route()
+
+    def route(
+        self, path: str, methods: Sequence[str] | None = None, **options: Unpack[RouteOptions]
+    ) -> Callable[[F], F]:
+        """Register the decorated function for ``path`` and ``methods`` (GET by default)."""
+
+        def decorator(endpoint: F) -> F:
+            self.add_route(path, endpoint, methods=methods or ("GET",), **options)
+            return endpoint
+
+        return decorator
+
+    def get(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a GET handler (HEAD is answered too)."""
+        return self.route(path, ["GET"], **options)
+
+    def post(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a POST handler."""
+        return self.route(path, ["POST"], **options)
+
+    def put(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a PUT handler."""
+        return self.route(path, ["PUT"], **options)
+
+    def patch(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a PATCH handler."""
+        return self.route(path, ["PATCH"], **options)
+
+    def delete(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a DELETE handler."""
+        return self.route(path, ["DELETE"], **options)
+
+    def head(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a HEAD handler."""
+        return self.route(path, ["HEAD"], **options)
+
+    def options(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register an OPTIONS handler (replacing the automatic answer)."""
+        return self.route(path, ["OPTIONS"], **options)
+
+    def websocket(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a WebSocket handler."""
+        return self.route(path, [WEBSOCKET], **options)
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        methods: Iterable[str] = ("GET",),
+        **options: Unpack[RouteOptions],
+    ) -> Route:
+        """Register ``endpoint`` for ``path`` and ``methods``; return the route."""
+        methods = [m.upper() for m in methods]
+        unknown = [m for m in methods if m not in HTTP_METHODS and m != WEBSOCKET]
+        if unknown:
+            raise ValueError(f"unknown HTTP method(s) {unknown} for {path!r}")
+        cls = WebSocketRoute if WEBSOCKET in methods else Route
+        if cls is WebSocketRoute and len(methods) > 1:
+            raise ValueError(f"a WebSocket route {path!r} cannot also take HTTP methods")
+        route = cls(path, endpoint, methods=methods, **options)
+        self._routes.append(route)
+        return route
+
+    def add_resource(self, path: str, resource: object, *, name: str | None = None) -> list[Route]:
+        """Register a Falcon-style resource whose ``on_get``, ``on_post``... are handlers."""
+        added: list[Route] = []
+        base = name or type(resource).__name__
+        for method in HTTP_METHODS:
+            handler = getattr(resource, f"on_{method.lower()}", None)
+            if callable(handler):
+                added.append(
+                    self.add_route(path, handler, [method], name=f"{base}.on_{method.lower()}")
+                )
+        if not added:
+            raise ValueError(f"{type(resource).__name__} has no on_get/on_post/... method to route")
+        return added
+
+    def mount(self, path: str, app: Any, *, name: str | None = None) -> None:
+        """Serve an ASGI app, a WSGI app (detected) or another App under ``path``."""
+        self._routes.append(Mount(path, app, name=name))
+
+    def include_router(
+        self,
+        router: Router,
+        *,
+        prefix: str = "",
+        tags: list[str] | None = None,
+        dependencies: Sequence[Any] | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        """Include ``router``'s routes (now and later) under ``prefix``."""
+        if router is self:
+            raise ValueError("a router cannot include itself")
+        if prefix and not prefix.startswith("/"):
+            raise ValueError(f"prefix {prefix!r} must start with '/'")
+        deps = _check_dependencies(dependencies)
+        self._children.append(
+            (router, prefix.rstrip("/"), list(tags or ()), deps, include_in_schema)
+        )
+
+    def iter_routes(
+        self,
+        prefix: str = "",
+        tags: Sequence[str] = (),
+        dependencies: Sequence[Dependency] = (),
+        include_in_schema: bool = True,
+        _seen: frozenset[int] = frozenset(),
+    ) -> Iterator[Route | Mount]:
+        """Yield every route, flattened: prefixes joined, tags and dependencies merged."""
+        if id(self) in _seen:
+            raise ValueError("routers include each other in a cycle")
+        seen = _seen | {id(self)}
+        full = prefix + self.prefix
+        all_tags = [*tags, *(t for t in self.tags if t not in tags)]
+        all_deps = [*dependencies, *self.dependencies]
+        visible = include_in_schema and self.include_in_schema
+        for item in self._routes:
+            if isinstance(item, Mount):
+                yield Mount(full + item.path, item.app, name=item.name) if full else item
+            else:
+                route = item.copy_with(full, all_tags, all_deps)
+                route.include_in_schema = route.include_in_schema and visible
+                yield route
+        for child, child_prefix, child_tags, child_deps, child_visible in self._children:
+            yield from child.iter_routes(
+                full + child_prefix,
+                [*all_tags, *(t for t in child_tags if t not in all_tags)],
+                [*all_deps, *child_deps],
+                visible and child_visible,
+                seen,
+            )
+
+
+# --- the compiled table ---------------------------------------------------------------------
+
+
+class _Matcher:
+    """One combined regex over the dynamic routes of one method."""
+
+    __slots__ = ("match", "targets")
+
+    def __init__(self, routes: list[Route]) -> None:
+        routes = sorted(routes, key=lambda r: r.compiled.rank)
+        parts: list[str] = []
+        self.targets: dict[
+            int, tuple[Route, tuple[tuple[str, int, Callable[[str], Any]], ...]]
+        ] = {}
+        group = 1
+        for route in routes:
+            parts.append(f"({route.compiled.regex})")
+            params = tuple(
+                (name, group + i + 1, conv.convert)
+                for i, (name, conv) in enumerate(route.compiled.params)
+            )
+            self.targets[group] = (route, params)
+            group += 1 + len(params)
+        self.match = re.compile("^(?:" + "|".join(parts) + ")$").match
+
+
+EMPTY_PARAMS: Final[dict[str, Any]] = {}
+
+
+class RouteTable:
+    """Routes compiled for matching: static paths by dict, the rest by per-method regex."""
+
+    def __init__(
+        self, items: Iterable[Route | Mount], app_dependencies: Sequence[Dependency] = ()
+    ) -> None:
+        self.routes: list[Route] = []
+        self.mounts: list[Mount] = []
+        self.static: dict[str, dict[str, Route]] = {}
+        self.dynamic: dict[str, _Matcher] = {}
+        self.names: dict[str, Route | Mount] = {}
+        seen: dict[tuple[str, str], Route] = {}
+        by_method: dict[str, list[Route]] = {}
+        for item in items:
+            if isinstance(item, Mount):
+                self.mounts.append(item)
+                if item.name:
+                    self.names.setdefault(item.name, item)
+                continue
+            item.compile(app_dependencies)
+            self.routes.append(item)
+            self.names.setdefault(item.name, item)
+            for method in item.methods:
+                key = (item.compiled.shape, method)
+                other = seen.get(key)
+                if other is not None:
+                    raise RouteConflict(
+                        f"{other.handler_name} ({other.path}) and {item.handler_name} ({item.path}) "
+                        f"both match {method} {item.compiled.shape}; change a path or a method"
+                    )
+                seen[key] = item
+                if item.compiled.is_static:
+                    self.static.setdefault(item.path, {})[method] = item
+                else:
+                    by_method.setdefault(method, []).append(item)
+        # NOTE: HEAD is answered wherever GET is, unless a HEAD handler was declared.
+        for methods in self.static.values():
+            if "GET" in methods and "HEAD" not in methods:
+                methods["HEAD"] = methods["GET"]
+        head = by_method.setdefault("HEAD", [])
+        head_shapes = {r.compiled.shape for r in head}
+        head.extend(r for r in by_method.get("GET", ()) if r.compiled.shape not in head_shapes)
+        self.dynamic = {method: _Matcher(routes) for method, routes in by_method.items() if routes}
+        self._all = _Matcher([r for rs in by_method.values() for r in rs]) if by_method else None
+
+    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, Any]]:
+        """Return the route for ``method`` and ``path`` and its converted path parameters."""
+        # PERF: a static path is one dict lookup and one small dict lookup; no regex.
+        methods = self.static.get(path)
+        if methods is not None:
+            route = methods.get(method)
+            if route is not None:
+                return route, EMPTY_PARAMS
+        matcher = self.dynamic.get(method)
+        if matcher is not None:
+            m = matcher.match(path)
+            if m is not None:
+                route, params = matcher.targets[m.lastindex]  # type: ignore[index]
+                group = m.group
+                return route, {name: conv(group(i)) for name, i, conv in params}
+        return None, EMPTY_PARAMS
+
+    def mount_for(self, path: str) -> Mount | None:
+        """Return the first mount whose prefix covers ``path``."""
+        for mount in self.mounts:
+            if mount.matches(path):
+                return mount
+        return None
+
+    def allowed(self, path: str) -> set[str]:
+        """Return every HTTP method some route takes at ``path`` (for 405 and OPTIONS)."""
+        allowed = set(self.static.get(path, ()))
+        for method, matcher in self.dynamic.items():
+            if method not in allowed and matcher.match(path) is not None:
+                allowed.add(method)
+        allowed.discard(WEBSOCKET)
+        return allowed
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """Build the path of the route called ``name``; raises NoMatchFound."""
+        target = self.names.get(name)
+        if target is None:
+            raise NoMatchFound(f"no route named {name!r}; known names: {sorted(self.names)}")
+        if isinstance(target, Route):
+            extra = set(params) - {n for n, _ in target.compiled.params}
+            if extra:
+                raise NoMatchFound(
+                    f"route {name!r} ({target.path}) has no parameter(s) {sorted(extra)}"
+                )
+        return target.url_path(**params)

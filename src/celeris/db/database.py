@@ -1,0 +1,285 @@
+"""``Database``: one engine per app, created at start-up and disposed at shutdown.
+
+The URL comes from the ``url`` argument, else the app's settings (``DATABASE_URL``), else the
+``DATABASE_URL`` environment variable, else a SQLite file ``app.db`` next to the app.
+``postgresql://`` URLs run on asyncpg and ``sqlite://`` URLs on aiosqlite.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, event, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from celeris.db.errors import DatabaseUnavailable, Fault, classify, http_error_for
+from celeris.db.migrations import Migrations
+from celeris.db.model import Model
+from celeris.db.session import make_sessionmaker, session_scope
+
+__all__ = ["Database", "PoolOptions", "database_url"]
+
+log = logging.getLogger("celeris.db")
+
+_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """Connection pool sizing and timeouts (seconds); see docs/db.md for guidance."""
+
+    size: int = 10
+    max_overflow: int = 10
+    timeout: float = 5.0
+    recycle: float = 1800.0
+    pre_ping: bool = False
+    connect_timeout: float = 5.0
+    statement_timeout: float | None = 30.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def database_url(url: str | URL) -> URL:
+    """Return ``url`` with celeris's async driver filled in (``postgresql://`` -> asyncpg)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if "+" not in parsed.drivername and parsed.drivername in _DRIVERS:
+        parsed = parsed.set(drivername=_DRIVERS[parsed.drivername])
+    return parsed
+
+
+def _caller_root() -> Path:
+    """Return the folder of the module that created the ``Database`` (the app's folder)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("celeris.db"):
+        frame = frame.f_back  # type: ignore[assignment]
+    filename = frame.f_globals.get("__file__") if frame is not None else None
+    return Path(filename).resolve().parent if filename else Path.cwd()
+
+
+def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """Open a driver connection, reporting an unreachable server as ``DatabaseUnavailable``."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as error:
+        # NOTE: asyncpg raises plain OSError/TimeoutError when the server cannot be reached,
+        # which SQLAlchemy does not wrap; name it so the app answers 503, not 500.
+        raise DatabaseUnavailable(f"cannot connect to the database: {error}") from error
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Enforce foreign keys on every SQLite connection, like PostgreSQL does."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Database:
+    """The data layer of an app: engine, sessions, migrations and fault handling."""
+
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        *,
+        app: Any = None,
+        metadata: MetaData | None = None,
+        root_path: str | Path | None = None,
+        migrations: str | Path | None = None,
+        migrate_on_startup: bool = True,
+        create_all: bool = False,
+        pool: PoolOptions | None = None,
+        retry_after: int = 5,
+        echo: bool = False,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.root_path = Path(root_path) if root_path is not None else _caller_root()
+        self._explicit_url = url
+        self.metadata = metadata if metadata is not None else Model.metadata
+        self.migrations_dir = (
+            Path(migrations) if migrations is not None else self.root_path / "migrations"
+        )
+        self.migrate_on_startup = migrate_on_startup
+        self.create_all = create_all
+        self.pool = pool if pool is not None else PoolOptions()
+        self.retry_after = retry_after
+        self.echo = echo
+        self.engine_options = dict(engine_options or {})
+        self._settings: Any = None
+        self._engine: AsyncEngine | None = None
+        self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        if app is not None:
+            self.install(app)
+
+    # --- configuration -----------------------------------------------------------------
+
+    @property
+    def url(self) -> URL:
+        """Return the resolved database URL."""
+        raw: str | URL | None = self._explicit_url
+        if raw is None and self._settings is not None:
+            raw = getattr(self._settings, "DATABASE_URL", None) or getattr(
+                self._settings, "database_url", None
+            )
+        if raw is None:
+            raw = os.environ.get("DATABASE_URL")
+        if raw is None:
+            raw = f"sqlite+aiosqlite:///{self.root_path / 'app.db'}"
+        return database_url(raw)
+
+    @property
+    def dialect(self) -> str:
+        """Return the dialect name: ``sqlite`` or ``postgresql``."""
+        return self.url.get_backend_name()
+
+    def engine_arguments(self) -> dict[str, Any]:
+        """Return the keyword arguments passed to ``create_async_engine``."""
+        url = self.url
+        options: dict[str, Any] = {"echo": self.echo}
+        connect_args: dict[str, Any] = {}
+        pool = self.pool
+        if url.get_backend_name() == "sqlite":
+            # NOTE: the SQLite driver's ``timeout`` is its busy timeout: how long a writer
+            # waits for a lock before "database is locked" (which becomes a 503).
+            connect_args["timeout"] = pool.statement_timeout or pool.connect_timeout
+            if url.database not in (None, "", ":memory:"):
+                options.update(pool_size=pool.size, max_overflow=pool.max_overflow)
+        else:
+            options.update(pool_size=pool.size, max_overflow=pool.max_overflow)
+            connect_args["timeout"] = pool.connect_timeout
+            if pool.statement_timeout is not None:
+                milliseconds = int(pool.statement_timeout * 1000)
+                connect_args["server_settings"] = {"statement_timeout": str(milliseconds)}
+                # NOTE: the client-side timeout backs the server's up when the network
+                # itself stops answering, so a request never hangs on a dead peer.
+                connect_args["command_timeout"] = pool.statement_timeout + pool.connect_timeout
+        if "pool_size" in options:
+            options.update(
+                pool_timeout=pool.timeout, pool_recycle=pool.recycle, pool_pre_ping=pool.pre_ping
+            )
+        connect_args.update(pool.extra)
+        options["connect_args"] = connect_args
+        options.update(self.engine_options)
+        return options
+
+    # --- engine lifecycle -----------------------------------------------------------------
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """Return the engine, creating it on first use."""
+        if self._engine is None:
+            engine = create_async_engine(self.url, **self.engine_arguments())
+            if engine.dialect.name == "sqlite":
+                event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+            else:
+                event.listen(engine.sync_engine, "do_connect", _connect)
+            self._engine = engine
+            self._sessionmaker = make_sessionmaker(engine)
+        return self._engine
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """Return the session factory bound to the engine."""
+        if self._sessionmaker is None:
+            self.engine  # noqa: B018 -- creates the engine and the session factory
+        assert self._sessionmaker is not None
+        return self._sessionmaker
+
+    @property
+    def migrations(self) -> Migrations:
+        """Return the migration commands for this database."""
+        return Migrations(
+            self.migrations_dir, self.url.render_as_string(hide_password=False), self.metadata
+        )
+
+    async def connect(self) -> None:
+        """Create the engine and bring the schema up to date (the start-up handler)."""
+        engine = self.engine
+        try:
+            if self.migrate_on_startup and self.migrations.exists:
+                await self.migrate()
+            elif self.create_all:
+                async with engine.begin() as connection:
+                    await connection.run_sync(self.metadata.create_all)
+        except Exception as error:
+            if classify(error) not in (Fault.UNAVAILABLE, Fault.TIMEOUT):
+                raise
+            # NOTE: start anyway: routes that need the database answer 503 until it is back.
+            log.warning("database unavailable at start-up (%s); serving without it", error)
+
+    async def disconnect(self) -> None:
+        """Dispose of the engine and its pool (the shutdown handler)."""
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+            self._sessionmaker = None
+
+    async def migrate(self, revision: str = "head") -> None:
+        """Run the migrations up to ``revision`` through the engine."""
+        migrations = self.migrations
+        async with self.engine.begin() as connection:
+            await connection.run_sync(migrations.upgrade_connection, revision)
+
+    # --- sessions -------------------------------------------------------------------------
+
+    def scope(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """Return ``async with db.scope() as session:``, committed when the block succeeds."""
+        return session_scope(self.sessionmaker)
+
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """Yield a request-scoped session: ``session: AsyncSession = Depends(db.session)``."""
+        # PERF: the factory is looked up once and the scope is a plain try/except; no engine
+        # or statement work happens per request beyond the queries the handler runs.
+        async with session_scope(self.sessionmaker) as session:
+            yield session
+
+    async def ping(self) -> float:
+        """Run ``SELECT 1`` and return the round trip in seconds."""
+        started = time.perf_counter()
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return time.perf_counter() - started
+
+    # --- integration ----------------------------------------------------------------------
+
+    def install(self, app: Any) -> None:
+        """Attach to ``app``: start-up, shutdown, fault handlers and ``app.state.database``."""
+        self._settings = getattr(app, "settings", None)
+        app.state.database = self
+        app.on_startup(self.connect)
+        app.on_shutdown(self.disconnect)
+        for error_class in (
+            sa_exc.DBAPIError,
+            sa_exc.TimeoutError,
+            DatabaseUnavailable,
+            TimeoutError,
+        ):
+            app.exception_handlers.setdefault(error_class, self.handle_error)
+
+    async def handle_error(self, _request: Any, error: Exception) -> Any:
+        """Answer a data fault: 503 with ``Retry-After`` when unavailable, 409 on conflicts."""
+        http_error = http_error_for(error, self.retry_after)
+        if http_error is None:
+            raise error  # an ordinary failure: the app answers 500 and logs it
+        if http_error.status_code == 503:
+            log.warning("database fault: %s", error)
+        return http_error.to_response()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"

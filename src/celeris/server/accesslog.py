@@ -1,0 +1,53 @@
+"""The access log: one line per response, in common or JSON format."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+logger = logging.getLogger("celeris.access")
+
+
+class AccessLog:
+    """Write access-log lines to the ``celeris.access`` logger."""
+
+    __slots__ = ("json_format",)
+
+    def __init__(self, fmt: str = "common") -> None:
+        if fmt not in ("common", "json"):
+            raise ValueError(f"access_log_format must be 'common' or 'json', not {fmt!r}")
+        self.json_format = fmt == "json"
+
+    def enabled(self) -> bool:
+        """Tell whether a line would be written at all."""
+        return logger.isEnabledFor(logging.INFO)
+
+    def log(
+        self,
+        client: tuple[str, int] | None,
+        method: str,
+        target: str,
+        http_version: str,
+        status: int,
+        size: int,
+    ) -> None:
+        """Write one line for a finished response."""
+        host = client[0] if client else "-"
+        if self.json_format:
+            line = json.dumps(
+                {
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "client": host,
+                    "method": method,
+                    "path": target,
+                    "http_version": http_version,
+                    "status": status,
+                    "size": size,
+                },
+                separators=(",", ":"),
+            )
+        else:
+            stamp = time.strftime("%d/%b/%Y:%H:%M:%S %z")
+            line = f'{host} - - [{stamp}] "{method} {target} HTTP/{http_version}" {status} {size}'
+        logger.info(line)

@@ -1,0 +1,522 @@
+"""HTTP/1.1 on httptools: strict framing, keep-alive, pipelining, limits and timeouts.
+
+httptools (llhttp) does the byte-level parsing; this module adds what llhttp lets through
+(RFC 9112: a missing or repeated Host, transfer codings other than ``chunked``, versions other
+than 1.0/1.1, odd request targets), the limits of ``Config`` and the request life cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Coroutine, Generator
+from typing import Any
+from urllib.parse import unquote
+
+import httptools
+
+from celeris.server.cycle import RequestCycle, problem_body
+from celeris.server.flow import HIGH_WATER_MARK, FlowControl
+from celeris.server.head import status_line
+from celeris.server.state import ServerState
+from celeris.server.websocket import WebSocketProtocol
+
+logger = logging.getLogger("celeris.error")
+
+_VERSIONS = frozenset({"1.1", "1.0"})
+
+
+class _Reject(Exception):
+    """Raised from a parser callback to answer with ``status`` and close."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class _Resume:
+    """Keep driving a coroutine that suspended on its first step (inside a Task)."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro = self.coro
+        value = self.first
+        self.first = None
+        while True:
+            try:
+                sent = yield value
+            except BaseException as exc:  # cancellation goes to the coroutine
+                try:
+                    value = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration:
+                    return
+
+
+async def _resume(step: _Resume) -> None:
+    await step
+
+
+class HttpProtocol(asyncio.Protocol):
+    """One HTTP/1.1 connection."""
+
+    __slots__ = (
+        "active",
+        "client",
+        "closing",
+        "content_length",
+        "cycle",
+        "driving",
+        "expect",
+        "flow",
+        "header_bytes",
+        "header_deadline",
+        "header_size",
+        "headers",
+        "host_count",
+        "idle_since",
+        "in_headers",
+        "loop",
+        "parser",
+        "pending_error",
+        "pipeline",
+        "scheme",
+        "server",
+        "state",
+        "task",
+        "te",
+        "te_count",
+        "transport",
+        "upgrade",
+        "url",
+    )
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.loop = asyncio.get_running_loop()
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.flow: FlowControl = None  # type: ignore[assignment]
+        self.client: tuple[str, int] | None = None
+        self.server: tuple[str, int | None] | None = None
+        self.scheme = "http"
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.header_size = 0
+        self.header_bytes = 0
+        self.host_count = 0
+        self.te: bytes | None = None
+        self.te_count = 0
+        self.content_length: bytes | None = None
+        self.expect: bytes | None = None
+        self.upgrade: bytes | None = None
+        self.in_headers = False
+        self.cycle: RequestCycle | None = None
+        self.active: RequestCycle | None = None
+        self.pipeline: deque[RequestCycle] = deque()
+        self.task: asyncio.Task[None] | None = None
+        self.driving = False
+        self.closing = False
+        self.pending_error: tuple[int, str] | None = None
+        self.idle_since: float | None = None
+        self.header_deadline: float | None = None
+
+    # --- asyncio.Protocol ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Set up per-connection state."""
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.flow = FlowControl(transport)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.client = (str(peer[0]), int(peer[1]))
+        sock = transport.get_extra_info("sockname")
+        if isinstance(sock, tuple) and len(sock) >= 2:
+            self.server = (str(sock[0]), int(sock[1]))
+        elif isinstance(sock, str) and sock:
+            self.server = (sock, None)
+        if transport.get_extra_info("sslcontext") is not None:
+            self.scheme = "https"
+        self.state.connections.add(self)
+        self.header_deadline = self.loop.time() + self.state.config.timeout_request_header
+        if self.state.shutting_down:
+            self.closing = True
+            transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Tell the app its client is gone."""
+        self.closing = True
+        self.state.connections.discard(self)
+        for cycle in (self.active, *self.pipeline):
+            if cycle is not None:
+                cycle.disconnected = True
+                cycle.wake()
+        if self.cycle is not None:
+            self.cycle.disconnected = True
+            self.cycle.wake()
+        self.flow.resume_writing()
+
+    def eof_received(self) -> bool | None:
+        """Answer a half-closed client's requests before closing."""
+        cycle = self.cycle
+        if cycle is not None and cycle.more_body:
+            cycle.disconnected = True  # its body will never arrive
+            cycle.wake()
+        if self.active is None and not self.pipeline:
+            return None
+        for pending in (self.active, *self.pipeline):
+            if pending is not None:
+                pending.keep_alive = False
+        return self.scheme != "https" or None
+
+    def pause_writing(self) -> None:
+        """The transport's write buffer is full: make the app wait."""
+        self.flow.pause_writing()
+
+    def resume_writing(self) -> None:
+        """The transport's write buffer drained."""
+        self.flow.resume_writing()
+
+    def data_received(self, data: bytes) -> None:
+        """Feed bytes to the parser; answer malformed input with a 4xx and close."""
+        if self.closing or self.pending_error is not None:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self._upgrade(data[exc.args[0] :] if exc.args else b"")
+            return
+        except httptools.HttpParserCallbackError as exc:
+            reason = exc.__context__
+            if isinstance(reason, _Reject):
+                self._reject(reason.status, reason.detail)
+            else:
+                logger.error("Error while handling a request", exc_info=reason)
+                self._reject(500, "Internal Server Error")
+            return
+        except httptools.HttpParserError as exc:
+            detail = exc.args[0] if exc.args else "malformed request"
+            self._reject(400, f"Malformed HTTP request: {detail}")
+            return
+        if self.in_headers:
+            self.header_bytes += len(data)
+            config = self.state.config
+            if self.header_bytes > config.limit_request_line + config.limit_request_headers + 4:
+                self._reject(431, "Request header block too large")
+
+    # --- httptools callbacks ------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        """Start a new request."""
+        self.url = b""
+        self.headers = []
+        self.header_size = 0
+        self.header_bytes = 0
+        self.host_count = 0
+        self.te = None
+        self.te_count = 0
+        self.content_length = None
+        self.expect = None
+        self.upgrade = None
+        self.in_headers = True
+        self.idle_since = None
+        if self.header_deadline is None:
+            self.header_deadline = self.loop.time() + self.state.config.timeout_request_header
+
+    def on_url(self, url: bytes) -> None:
+        """Collect the request target."""
+        self.url += url
+        if len(self.url) > self.state.config.limit_request_line:
+            raise _Reject(414, "Request line too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Collect one header field; trailer fields after the body are dropped."""
+        if not self.in_headers:
+            return  # NOTE: chunked trailers are ignored safely, never merged into headers.
+        config = self.state.config
+        self.header_size += len(name) + len(value) + 4
+        if self.header_size > config.limit_request_headers:
+            raise _Reject(431, "Request header fields too large")
+        if len(self.headers) >= config.limit_request_fields:
+            raise _Reject(431, "Too many request header fields")
+        name = name.lower()
+        # PERF: only the framing headers are looked at here; the app parses the rest lazily.
+        if name == b"host":
+            self.host_count += 1
+        elif name == b"content-length":
+            self.content_length = value
+        elif name == b"transfer-encoding":
+            self.te = value
+            self.te_count += 1
+        elif name == b"expect":
+            self.expect = value
+        elif name == b"upgrade":
+            self.upgrade = value
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        """Validate the framing and start (or queue) the request."""
+        self.in_headers = False
+        self.header_deadline = None
+        if self.closing:
+            return
+        parser = self.parser
+        version = parser.get_http_version()
+        if version not in _VERSIONS:
+            raise _Reject(400, f"Unsupported HTTP version {version!r}")
+        method = parser.get_method().decode("ascii")
+        if self.host_count != 1 and (version == "1.1" or self.host_count > 1):
+            raise _Reject(400, "Missing Host header" if not self.host_count else "Duplicate Host header")
+        chunked = False
+        if self.te_count:
+            if version == "1.0":
+                raise _Reject(400, "Transfer-Encoding is not allowed in HTTP/1.0")
+            if self.te_count > 1 or (self.te or b"").strip().lower() != b"chunked":
+                raise _Reject(501 if self.te_count == 1 else 400, "Unsupported Transfer-Encoding")
+            chunked = True
+        length = int(self.content_length) if self.content_length is not None else 0
+        limit = self.state.config.limit_request_body
+        if limit and length > limit:
+            raise _Reject(413, "Request body too large")
+        url = self.url
+        if url[:1] == b"/":
+            raw_path, _, query = url.partition(b"?")
+        elif url == b"*" and method == "OPTIONS":
+            raw_path, query = b"*", b""
+        elif url[:7].lower() == b"http://" or url[:8].lower() == b"https://":
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                raise _Reject(400, "Invalid request target") from None
+            raw_path = parsed.path or b"/"
+            query = parsed.query or b""
+        else:
+            raise _Reject(400, "Invalid request target")
+        if b"#" in raw_path:
+            raise _Reject(400, "Invalid request target")
+        # PERF: most paths hold no escapes; skip unquote for them.
+        text = raw_path.decode("latin-1")
+        path = unquote(text) if "%" in text else text
+        upgrade = self.upgrade is not None and parser.should_upgrade()
+        websocket = upgrade and method == "GET" and (self.upgrade or b"").lower() == b"websocket"
+        expect_100 = False
+        if self.expect is not None:
+            if self.expect.lower() != b"100-continue":
+                raise _Reject(417, "Unsupported expectation")
+            expect_100 = version == "1.1" and (length > 0 or chunked)
+        client, scheme = self.client, self.scheme
+        if self.state.proxy is not None:
+            client, scheme = self.state.proxy.resolve(client, scheme, self.headers)
+        state = self.state
+        cycle = RequestCycle(
+            self,
+            method,
+            version,
+            scheme,
+            path,
+            raw_path,
+            query,
+            self.headers,
+            client,
+            self.server,
+            state.config.root_path,
+            state.lifespan_state,
+            parser.should_keep_alive() and not state.shutting_down and not upgrade,
+            length > 0 or chunked,
+            expect_100,
+        )
+        if websocket:
+            self.cycle = cycle
+            return  # data_received takes over on HttpParserUpgrade
+        self.cycle = cycle if cycle.more_body else None
+        self.pipeline.append(cycle)
+        if self.active is not None:
+            self.flow.pause_reading()  # PERF: do not buffer an unbounded pipeline
+        elif not self.driving:
+            self._run_pipeline()
+
+    def on_body(self, body: bytes) -> None:
+        """Hand body bytes to the request they belong to."""
+        cycle = self.cycle
+        if cycle is None:
+            return
+        cycle.body_size += len(body)
+        limit = self.state.config.limit_request_body
+        if limit and cycle.body_size > limit:
+            raise _Reject(413, "Request body too large")
+        if cycle.response_complete or cycle.disconnected:
+            return  # NOTE: the app answered without reading; drain and drop the rest.
+        cycle.body.append(body)
+        if cycle.body_size > HIGH_WATER_MARK and sum(map(len, cycle.body)) > HIGH_WATER_MARK:
+            self.flow.pause_reading()
+        cycle.wake()
+
+    def on_message_complete(self) -> None:
+        """Mark the end of the current request's body."""
+        cycle = self.cycle
+        if cycle is not None:
+            self.cycle = None
+            cycle.more_body = False
+            cycle.wake()
+
+    # --- running requests ---------------------------------------------------------------
+
+    def _run_pipeline(self) -> None:
+        # NOTE: iterative on purpose: a pipelined burst of requests that all finish without
+        # suspending must not recurse once per request.
+        self.driving = True
+        try:
+            while self.active is None and self.pipeline and not self.closing:
+                cycle = self.pipeline.popleft()
+                if not self.pipeline and self.cycle is None:
+                    self.flow.resume_reading()
+                self._start(cycle)
+        finally:
+            self.driving = False
+
+    def _start(self, cycle: RequestCycle) -> None:
+        state = self.state
+        self.active = cycle
+        state.inflight += 1
+        state.count_request()
+        limit = state.config.limit_concurrency
+        coro: Coroutine[Any, Any, None]
+        if limit is not None and state.inflight > limit:
+            coro = cycle.run_status(503, "Server is over its concurrency limit")
+        elif state.fast is not None:
+            coro = cycle.run_fast(state.fast)
+        else:
+            coro = cycle.run_asgi(state.app)
+        # PERF: drive the first step ourselves; a handler that never suspends costs no Task.
+        context = state.base_context.copy()
+        try:
+            first = context.run(coro.send, None)
+        except StopIteration:
+            return
+        self.task = self.loop.create_task(_resume(_Resume(coro, first)), context=context)
+
+    def on_response_complete(self, cycle: RequestCycle) -> None:
+        """Log the response; close now if the connection will not be reused."""
+        log = self.state.access_log
+        if log is not None and log.enabled():
+            target = cycle.raw_path.decode("latin-1")
+            if cycle.query_string:
+                target += "?" + cycle.query_string.decode("latin-1")
+            log.log(
+                cycle.client, cycle.method, target, cycle.http_version, cycle.status, cycle.sent_length
+            )
+        if cycle.more_body and cycle.expect_100:
+            cycle.keep_alive = False  # the client never got 100 Continue; its body may not come
+        if not cycle.keep_alive and not self.closing:
+            self.closing = True
+            self.transport.close()
+
+    def on_cycle_done(self, cycle: RequestCycle) -> None:
+        """Move on to the next pipelined request, or start the keep-alive clock."""
+        self.state.inflight -= 1
+        self.active = None
+        self.task = None
+        if self.closing:
+            return
+        if self.pending_error is not None and not self.pipeline:
+            status, detail = self.pending_error
+            self._send_error(status, detail)
+            return
+        if self.pipeline:
+            if not self.driving:
+                self._run_pipeline()
+        else:
+            self.idle_since = self.loop.time()
+
+    def _upgrade(self, rest: bytes) -> None:
+        cycle = self.cycle
+        self.cycle = None
+        if cycle is None or self.active is not None or self.pipeline:
+            self._reject(400, "Unsupported upgrade request")
+            return
+        self.state.connections.discard(self)
+        self.closing = True  # this object is done; the WebSocket protocol owns the transport
+        ws = WebSocketProtocol(self.state, cycle, self.transport)
+        self.transport.set_protocol(ws)
+        ws.start(rest)
+
+    # --- errors and timeouts ------------------------------------------------------------
+
+    def _reject(self, status: int, detail: str) -> None:
+        if self.closing:
+            return
+        self.in_headers = False
+        self.flow.pause_reading()
+        active = self.active
+        if active is not None:
+            if active is self.cycle:
+                active.disconnected = True  # the app must not answer a rejected request
+                active.wake()
+                if active.response_started:
+                    self.closing = True
+                    self.transport.close()
+                    return
+            else:
+                # A pipelined request is bad: answer it after the ones before it.
+                self.pending_error = (status, detail)
+                return
+        self._send_error(status, detail)
+
+    def _send_error(self, status: int, detail: str) -> None:
+        body = problem_body(status, detail)
+        head = b"".join(
+            (
+                status_line(status),
+                self.state.headers.line,
+                b"content-type: application/problem+json\r\n",
+                b"content-length: %d\r\n" % len(body),
+                b"connection: close\r\n\r\n",
+            )
+        )
+        self.closing = True
+        self.transport.write(head + body)
+        self.transport.close()
+
+    def check_timeouts(self, now: float) -> None:
+        """Drop the connection if its header or keep-alive timer has run out."""
+        if self.closing:
+            return
+        deadline = self.header_deadline
+        if deadline is not None and now >= deadline and self.active is None and not self.pipeline:
+            if self.in_headers:
+                self._send_error(408, "Request header timeout")
+            else:
+                self.closing = True
+                self.transport.close()
+            return
+        idle = self.idle_since
+        if idle is not None and now - idle >= self.state.config.timeout_keep_alive:
+            self.closing = True
+            self.transport.close()
+
+    def shutdown(self) -> None:
+        """Finish the requests already received, then close."""
+        if self.active is None and not self.pipeline:
+            if not self.closing:
+                self.closing = True
+                self.transport.close()
+            return
+        for cycle in (self.active, *self.pipeline):
+            if cycle is not None:
+                cycle.keep_alive = False
+
+    def is_idle(self) -> bool:
+        """Tell whether no request is in flight on this connection."""
+        return self.active is None and not self.pipeline

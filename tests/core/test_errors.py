@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from celeris.core import errors
+from celeris.core.errors import (
+    BadRequest,
+    HTTPError,
+    MethodNotAllowed,
+    NotFound,
+    RequestValidationError,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
+
+
+def test_http_error_problem_defaults() -> None:
+    err = HTTPError(404, "No such item")
+    assert str(err) == "No such item"
+    assert err.to_problem() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "No such item",
+    }
+    resp = err.to_response()
+    assert resp.status_code == 404
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert msgspec.json.decode(resp.body)["detail"] == "No such item"
+    assert resp.headers["content-length"] == str(len(resp.body))
+
+
+def test_custom_title_type_extra_and_headers() -> None:
+    err = HTTPError(
+        409,
+        "taken",
+        {"X-Why": "dup"},
+        title="Duplicate",
+        type="https://example.com/probs/dup",
+        extra={"field": "email", "status": 1},
+    )
+    problem = err.to_problem()
+    assert problem["title"] == "Duplicate" and problem["type"].endswith("/dup")
+    assert problem["field"] == "email" and problem["status"] == 409  # extras never override
+    assert err.to_response().headers["x-why"] == "dup"
+
+
+def test_no_detail_omits_member() -> None:
+    assert "detail" not in HTTPError(500).to_problem()
+    assert str(HTTPError(500)) == "Internal Server Error"
+
+
+@pytest.mark.parametrize(
+    ("cls", "code"),
+    [
+        (errors.BadRequest, 400),
+        (errors.Unauthorized, 401),
+        (errors.Forbidden, 403),
+        (errors.NotFound, 404),
+        (errors.MethodNotAllowed, 405),
+        (errors.NotAcceptable, 406),
+        (errors.Conflict, 409),
+        (errors.Gone, 410),
+        (errors.PayloadTooLarge, 413),
+        (errors.UnsupportedMediaType, 415),
+        (errors.UnprocessableEntity, 422),
+        (errors.TooManyRequests, 429),
+        (errors.InternalServerError, 500),
+        (errors.ServiceUnavailable, 503),
+    ],
+)
+def test_subclasses(cls: type[HTTPError], code: int) -> None:
+    err = cls("why")  # type: ignore[call-arg]
+    assert isinstance(err, HTTPError) and err.status_code == code and err.detail == "why"
+    assert err.to_response().status_code == code
+
+
+def test_allow_and_retry_after_helpers() -> None:
+    assert MethodNotAllowed(allow=["GET", "HEAD"]).to_response().headers["allow"] == "GET, HEAD"
+    assert TooManyRequests(retry_after=30).headers == {"retry-after": "30"}
+    assert ServiceUnavailable(retry_after=5).to_response().headers["retry-after"] == "5"
+    assert Unauthorized(headers={"WWW-Authenticate": "Bearer"}).to_response().headers[
+        "www-authenticate"
+    ] == "Bearer"
+
+
+def test_request_validation_error() -> None:
+    errs = [
+        {"loc": ["query", "limit"], "msg": "Expected `int`", "type": "int_parsing"},
+        {"loc": ["body", "name"], "msg": "Field required", "type": "missing"},
+    ]
+    err = RequestValidationError(errs)
+    assert err.status_code == 422 and err.errors == errs
+    body = msgspec.json.decode(err.to_response().body)
+    assert body["status"] == 422 and body["errors"] == errs
+    assert body["detail"] == "query.limit: Expected `int` (and 1 more)"
+    assert err.to_response().headers["content-type"] == "application/problem+json"
+
+
+def test_bad_status_codes() -> None:
+    with pytest.raises(ValueError, match="between 100 and 599"):
+        HTTPError(99)
+    with pytest.raises(TypeError, match="int"):
+        HTTPError("404")  # type: ignore[arg-type]
+
+
+def test_catchable_as_specific_class() -> None:
+    with pytest.raises(NotFound):
+        raise NotFound()
+    assert repr(BadRequest("x")) == "BadRequest(status_code=400, detail='x')"

@@ -1,0 +1,351 @@
+"""Routing: path compilation, the route table, routers, mounts, url_for."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from celeris import App, Router
+from celeris.core.routing import (
+    NoMatchFound,
+    Route,
+    RouteConflict,
+    RouteTable,
+    compile_path,
+    is_wsgi,
+)
+from celeris.testing import TestClient
+
+
+async def handler() -> str:
+    return "x"
+
+
+def table(*routes: Route) -> RouteTable:
+    return RouteTable(routes)
+
+
+# --- compile_path ---------------------------------------------------------------------------
+
+
+def test_static_path_has_no_params() -> None:
+    compiled = compile_path("/a/b")
+    assert compiled.is_static and compiled.params == ()
+
+
+def test_dynamic_path_params_and_shape() -> None:
+    compiled = compile_path("/items/{item_id:int}/{name}")
+    assert [n for n, _ in compiled.params] == ["item_id", "name"]
+    assert compiled.shape == "/items/{int}/{str}"
+
+
+@pytest.mark.parametrize("bad", ["items", "/a/{x:nope}", "/a/{x}/{x}", "/a/{x"])
+def test_malformed_paths_are_rejected(bad: str) -> None:
+    with pytest.raises(ValueError):
+        compile_path(bad)
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+def test_static_lookup_and_auto_head() -> None:
+    t = table(Route("/a", handler))
+    assert t.match("GET", "/a")[0] is not None
+    assert t.match("HEAD", "/a")[0] is t.match("GET", "/a")[0]
+    assert t.match("POST", "/a")[0] is None
+    assert t.allowed("/a") == {"GET", "HEAD"}
+
+
+def test_converters_convert_and_reject() -> None:
+    t = table(
+        Route("/i/{v:int}", handler),
+        Route("/f/{v:float}", handler),
+        Route("/u/{v:uuid}", handler),
+        Route("/p/{v:path}", handler),
+    )
+    assert t.match("GET", "/i/42")[1] == {"v": 42}
+    assert t.match("GET", "/i/x")[0] is None
+    assert t.match("GET", "/f/1.5")[1] == {"v": 1.5}
+    u = uuid.uuid4()
+    assert t.match("GET", f"/u/{u}")[1] == {"v": u}
+    assert t.match("GET", "/u/not-a-uuid")[0] is None
+    assert t.match("GET", "/p/a/b/c.txt")[1] == {"v": "a/b/c.txt"}
+
+
+def test_static_segment_wins_over_dynamic() -> None:
+    async def me() -> str:
+        return "me"
+
+    async def other(name: str) -> str:
+        return name
+
+    t = table(Route("/users/{name}", other), Route("/users/me", me))
+    assert t.match("GET", "/users/me")[0].endpoint is me  # type: ignore[union-attr]
+    assert t.match("GET", "/users/bob")[0].endpoint is other  # type: ignore[union-attr]
+    t2 = table(Route("/a/{x}/{y}", other), Route("/a/{x}/b", me))
+    assert t2.match("GET", "/a/1/b")[0].endpoint is me  # type: ignore[union-attr]
+
+
+def test_typed_converter_tried_before_str() -> None:
+    async def by_id(v: int) -> int:
+        return v
+
+    async def by_name(v: str) -> str:
+        return v
+
+    t = table(Route("/x/{v}", by_name), Route("/x/{v:int}", by_id))
+    assert t.match("GET", "/x/7")[0].endpoint is by_id  # type: ignore[union-attr]
+    assert t.match("GET", "/x/seven")[0].endpoint is by_name  # type: ignore[union-attr]
+
+
+def test_per_method_matching_avoids_false_405() -> None:
+    async def get_item(v: int) -> int:
+        return v
+
+    async def post_named(v: str) -> str:
+        return v
+
+    t = table(Route("/items/{v:int}", get_item), Route("/items/{v}", post_named, methods=["POST"]))
+    assert t.match("POST", "/items/5")[0].endpoint is post_named  # type: ignore[union-attr]
+
+
+def test_conflict_names_both_handlers() -> None:
+    async def first(a: str) -> str:
+        return a
+
+    async def second(b: str) -> str:
+        return b
+
+    with pytest.raises(RouteConflict) as info:
+        table(Route("/x/{a}", first), Route("/x/{b}", second))
+    assert "first" in str(info.value) and "second" in str(info.value)
+
+
+def test_same_path_different_methods_is_fine() -> None:
+    t = table(Route("/x", handler), Route("/x", handler, methods=["POST"]))
+    assert t.allowed("/x") == {"GET", "HEAD", "POST"}
+
+
+def test_url_for_errors() -> None:
+    t = table(Route("/items/{item_id:int}", handler, name="item"))
+    assert t.url_for("item", item_id=3) == "/items/3"
+    with pytest.raises(NoMatchFound, match="no route named"):
+        t.url_for("nope")
+    with pytest.raises(NoMatchFound, match="item_id"):
+        t.url_for("item")
+    with pytest.raises(NoMatchFound, match="extra"):
+        t.url_for("item", item_id=1, extra=2)
+    with pytest.raises(NoMatchFound):
+        t.url_for("item", item_id="abc")
+
+
+segment = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.~", min_size=1, max_size=8).filter(
+    lambda s: s not in (".", "..")
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    statics=st.lists(segment, min_size=1, max_size=3),
+    value=segment,
+    number=st.integers(min_value=0, max_value=10**12),
+)
+def test_generated_paths_round_trip_through_url_for(statics: list[str], value: str, number: int) -> None:
+    path = "/" + "/".join(statics) + "/{name}/n/{num:int}"
+    t = table(Route(path, handler, name="r"))
+    url = t.url_for("r", name=value, num=number)
+    route, params = t.match("GET", url)
+    assert route is not None and params == {"name": value, "num": number}
+
+
+@settings(max_examples=40, deadline=None)
+@given(paths=st.sets(st.lists(segment, min_size=1, max_size=3).map(lambda s: "/" + "/".join(s)), max_size=8))
+def test_generated_static_paths_all_match_themselves(paths: set[str]) -> None:
+    routes = [Route(p, handler, name=f"r{i}") for i, p in enumerate(sorted(paths))]
+    t = table(*routes)
+    for route in routes:
+        assert t.match("GET", route.path)[0] is route
+
+
+# --- routers --------------------------------------------------------------------------------
+
+
+def test_routers_nest_with_prefix_and_tags() -> None:
+    app = App()
+    api = Router(prefix="/api", tags=["api"])
+    v1 = Router(prefix="/v1", tags=["v1"])
+
+    @v1.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    api.include_router(v1)
+    app.include_router(api, prefix="/root")
+    client = TestClient(app)
+    assert client.get("/root/api/v1/items/3").json() == {"item_id": 3}
+    (route,) = app.routes
+    assert route.path == "/root/api/v1/items/{item_id}"
+    assert route.tags == ["api", "v1"]
+    assert app.url_for("item", item_id=9) == "/root/api/v1/items/9"
+
+
+def test_routes_added_to_router_after_include_are_seen() -> None:
+    app = App()
+    router = Router(prefix="/r")
+    app.include_router(router)
+
+    @router.get("/late")
+    async def late() -> str:
+        return "late"
+
+    assert TestClient(app).get("/r/late").text == "late"
+
+
+def test_router_rejects_bad_input() -> None:
+    with pytest.raises(ValueError):
+        Router(prefix="nope")
+    router = Router()
+    with pytest.raises(ValueError):
+        router.include_router(router)
+    with pytest.raises(ValueError):
+        router.add_route("/x", handler, ["FETCH"])
+    with pytest.raises(TypeError):
+        Router(dependencies=[lambda: 1])
+
+
+def test_resource_methods_become_routes() -> None:
+    class Thing:
+        def __init__(self) -> None:
+            self.store: dict[int, str] = {}
+
+        async def on_get(self, id: int) -> dict[str, object]:
+            return {"id": id, "value": self.store.get(id)}
+
+        async def on_put(self, id: int, value: str) -> dict[str, object]:
+            self.store[id] = value
+            return {"id": id, "value": value}
+
+    app = App()
+    app.add_resource("/things/{id}", Thing())
+    client = TestClient(app)
+    assert client.put("/things/1", params={"value": "a"}).json() == {"id": 1, "value": "a"}
+    assert client.get("/things/1").json() == {"id": 1, "value": "a"}
+    r = client.delete("/things/1")
+    assert r.status_code == 405 and "PUT" in r.headers["allow"]
+    with pytest.raises(ValueError):
+        app.add_resource("/empty", object())
+
+
+# --- HTTP behaviour -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client() -> TestClient:
+    app = App()
+
+    @app.get("/items/{item_id:int}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    @app.post("/items")
+    async def create() -> str:
+        return "created"
+
+    @app.get("/slash/")
+    async def slash() -> str:
+        return "slash"
+
+    @app.get("/noslash")
+    async def noslash() -> str:
+        return "noslash"
+
+    return TestClient(app, follow_redirects=False)
+
+
+def test_unknown_path_is_404_problem(client: TestClient) -> None:
+    r = client.get("/missing")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["status"] == 404
+
+
+def test_converter_failure_is_404(client: TestClient) -> None:
+    assert client.get("/items/abc").status_code == 404
+
+
+def test_wrong_method_is_405_with_allow(client: TestClient) -> None:
+    r = client.delete("/items")
+    assert r.status_code == 405
+    assert set(r.headers["allow"].split(", ")) == {"POST", "OPTIONS"}
+
+
+def test_head_works_where_get_does(client: TestClient) -> None:
+    r = client.head("/items/3")
+    assert r.status_code == 200 and r.content == b""
+    assert r.headers["content-length"] == str(len(b'{"item_id":3}'))
+
+
+def test_automatic_options(client: TestClient) -> None:
+    r = client.options("/items/3")
+    assert r.status_code == 204
+    assert set(r.headers["allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_redirect_slashes_both_ways(client: TestClient) -> None:
+    r = client.get("/slash?a=1")
+    assert r.status_code == 308 and r.headers["location"] == "/slash/?a=1"
+    r = client.get("/noslash/")
+    assert r.status_code == 308 and r.headers["location"] == "/noslash"
+
+
+def test_redirect_slashes_can_be_disabled() -> None:
+    app = App(redirect_slashes=False)
+
+    @app.get("/a")
+    async def a() -> str:
+        return "a"
+
+    assert TestClient(app).get("/a/").status_code == 404
+
+
+# --- mounts ---------------------------------------------------------------------------------
+
+
+def test_mount_asgi_app_sees_root_path() -> None:
+    async def raw(scope, receive, send):  # type: ignore[no-untyped-def]
+        body = f"{scope['root_path']}|{scope['path']}".encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    app = App()
+    app.mount("/raw", raw)
+    assert TestClient(app).get("/raw/x/y").text == "/raw|/raw/x/y"
+
+
+def test_mount_wsgi_app_is_detected() -> None:
+    def wsgi(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{environ['SCRIPT_NAME']}|{environ['PATH_INFO']}".encode()]
+
+    assert is_wsgi(wsgi)
+    app = App()
+    app.mount("/wsgi", wsgi)
+    r = TestClient(app).get("/wsgi/hello")
+    assert r.status_code == 200 and r.text == "/wsgi|/hello"
+
+
+def test_mount_another_app_keeps_its_routes_and_url_for() -> None:
+    sub = App()
+
+    @sub.get("/items/{n:int}")
+    async def sub_item(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    app = App()
+    app.mount("/sub", sub)
+    client = TestClient(app)
+    assert client.get("/sub/items/4").json() == {"n": 4}
+    assert client.get("/sub/nope").status_code == 404

@@ -1,0 +1,30 @@
+"""Models shared by the data-layer tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from celeris.db.model import Model
+
+
+class Author(Model):
+    __tablename__ = "author"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    books: Mapped[list[Book]] = relationship(back_populates="author")
+
+
+class Book(Model):
+    __tablename__ = "book"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(80))
+    pages: Mapped[int] = mapped_column(default=100)
+    rating: Mapped[float | None]
+    published: Mapped[dt.date | None]
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("author.id"))
+    author: Mapped[Author | None] = relationship(back_populates="books")

@@ -1,0 +1,106 @@
+"""Tests for celeris.db.errors: exceptions classified on real databases."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from db_models import Author, Book
+from sqlalchemy import exc as sa_exc
+from tcp_proxy import TCPProxy
+
+from celeris.db.database import Database, PoolOptions
+from celeris.db.errors import DatabaseUnavailable, Fault, classify, conflict_detail
+
+
+async def _raised(database: Database, coroutine_factory) -> BaseException:
+    with pytest.raises(Exception) as info:
+        async with database.scope() as session:
+            await coroutine_factory(session)
+    return info.value
+
+
+async def test_unique_violation_is_unique(database: Database) -> None:
+    async with database.scope() as session:
+        session.add(Author(name="Le Guin"))
+
+    async def duplicate(session):
+        session.add(Author(name="Le Guin"))
+        await session.flush()
+
+    error = await _raised(database, duplicate)
+    assert isinstance(error, sa_exc.IntegrityError)
+    assert classify(error) is Fault.UNIQUE
+
+
+async def test_foreign_key_violation_is_foreign_key(database: Database) -> None:
+    async def orphan(session):
+        session.add(Book(title="Orphan", author_id=424242))
+        await session.flush()
+
+    assert classify(await _raised(database, orphan)) is Fault.FOREIGN_KEY
+
+
+async def test_not_null_violation_is_integrity(database: Database) -> None:
+    async def null_title(session):
+        await session.execute(sa.insert(Book).values(title=None, pages=1))
+
+    assert classify(await _raised(database, null_title)) is Fault.INTEGRITY
+
+
+async def test_unreachable_database_is_unavailable(tmp_path) -> None:
+    # Port 9 (discard) is closed on test machines: the connection is refused.
+    db = Database(
+        "postgresql://nobody@127.0.0.1:9/none",
+        root_path=tmp_path,
+        pool=PoolOptions(connect_timeout=1.0),
+    )
+    with pytest.raises(Exception) as info:
+        await db.ping()
+    await db.disconnect()
+    assert classify(info.value) is Fault.UNAVAILABLE
+
+
+async def test_statement_timeout_is_timeout(postgres_url: str, tmp_path) -> None:
+    db = Database(postgres_url, root_path=tmp_path, pool=PoolOptions(statement_timeout=0.2))
+    try:
+        with pytest.raises(Exception) as info:
+            async with db.scope() as session:
+                await session.execute(sa.text("SELECT pg_sleep(3)"))
+        assert classify(info.value) is Fault.TIMEOUT
+    finally:
+        await db.disconnect()
+
+
+def test_plain_errors_are_not_database_faults() -> None:
+    assert classify(ValueError("x")) is None
+    assert classify(KeyError("x")) is None
+    assert classify(DatabaseUnavailable("down")) is Fault.UNAVAILABLE
+    assert classify(TimeoutError()) is Fault.TIMEOUT
+    assert classify(ConnectionRefusedError()) is Fault.UNAVAILABLE
+
+
+@pytest.mark.parametrize("fault", list(Fault))
+def test_conflict_detail_is_a_sentence(fault: Fault) -> None:
+    assert conflict_detail(fault).endswith(".")
+
+
+async def test_outage_is_unavailable_and_recovers(postgres_url: str, tmp_path) -> None:
+    parts = urlsplit(postgres_url)
+    proxy = TCPProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    port = await proxy.start()
+    url = postgres_url.replace(f"{parts.hostname}:{parts.port or 5432}", f"127.0.0.1:{port}")
+    db = Database(url, root_path=tmp_path, pool=PoolOptions(connect_timeout=1.0, size=2))
+    try:
+        await db.ping()
+        await proxy.cut()
+        for _ in range(3):  # the pooled connection is dead, then connects are refused
+            with pytest.raises(Exception) as info:
+                await db.ping()
+            assert classify(info.value) is Fault.UNAVAILABLE
+        await proxy.restore()
+        await db.ping()
+    finally:
+        await db.disconnect()
+        await proxy.close()

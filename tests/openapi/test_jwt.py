@@ -1,0 +1,65 @@
+"""The JWT helper: issue, verify, and refuse precisely."""
+
+from __future__ import annotations
+
+import time
+
+import jwt as pyjwt
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from celeris.openapi.jwt import JWT, InvalidToken
+
+SECRET = "s" * 32
+
+
+def test_round_trip_adds_standard_claims() -> None:
+    tokens = JWT(SECRET, issuer="celeris", audience="api")
+    claims = tokens.decode(tokens.encode({"sub": "alice"}))
+    assert claims["sub"] == "alice"
+    assert claims["iss"] == "celeris"
+    assert claims["aud"] == "api"
+    assert claims["exp"] - claims["iat"] == 3600
+
+
+def test_expired_token() -> None:
+    tokens = JWT(SECRET)
+    token = tokens.encode({"sub": "a"}, expires_in=-10)
+    with pytest.raises(InvalidToken, match="expired"):
+        tokens.decode(token)
+
+
+def test_wrong_key_audience_issuer() -> None:
+    token = JWT(SECRET, issuer="a", audience="x").encode({"sub": "a"})
+    with pytest.raises(InvalidToken, match="signature"):
+        JWT("t" * 32, issuer="a", audience="x").decode(token)
+    with pytest.raises(InvalidToken, match="audience"):
+        JWT(SECRET, issuer="a", audience="y").decode(token)
+    with pytest.raises(InvalidToken, match="issuer"):
+        JWT(SECRET, issuer="b", audience="x").decode(token)
+
+
+def test_missing_exp_and_alg_none_are_refused() -> None:
+    no_exp = pyjwt.encode({"sub": "a"}, SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken, match="'exp'"):
+        JWT(SECRET).decode(no_exp)
+    assert JWT(SECRET, expires_in=None).decode(no_exp) == {"sub": "a"}
+    unsigned = pyjwt.encode({"sub": "a", "exp": int(time.time()) + 60}, None, algorithm="none")
+    with pytest.raises(InvalidToken):
+        JWT(SECRET).decode(unsigned)
+
+
+def test_configuration_errors() -> None:
+    with pytest.raises(ValueError, match="E020"):
+        JWT(SECRET, algorithm="none")
+    with pytest.raises(ValueError, match="E021"):
+        JWT("short")
+    with pytest.raises(ValueError, match="E022"):
+        JWT("private-key", algorithm="RS256")
+
+
+@given(st.text(max_size=200))
+def test_garbage_never_escapes_as_another_error(token: str) -> None:
+    with pytest.raises(InvalidToken):
+        JWT(SECRET).decode(token)

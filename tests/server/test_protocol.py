@@ -1,0 +1,486 @@
+"""HTTP/1.1 over real sockets: framing, keep-alive, pipelining, limits, timeouts, hostile input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from celeris.types import Receive, Scope, Send
+from .support import echo_app, raw, read_response, serving, status_of
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_keep_alive_serves_several_requests_on_one_connection() -> None:
+    async with serving(echo_app) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for i in range(3):
+            writer.write(b"GET /n/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+            status, headers, body = await read_response(reader)
+            assert status == 200
+            assert json.loads(body)["path"] == f"/n/{i}"
+            assert "connection" not in headers
+        writer.close()
+
+
+async def test_every_response_has_date_and_server() -> None:
+    async with serving(echo_app) as (_, port):
+        response = await raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head = response.split(b"\r\n\r\n")[0].decode()
+    assert re.search(r"\r\ndate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT", head)
+    assert "\r\nserver: celeris" in head
+
+
+async def test_pipelined_requests_are_answered_in_order_even_when_the_first_is_slow() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/slow":
+            await asyncio.sleep(0.2)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    async with serving(app) as (_, port):
+        data = b"".join(
+            b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p for p in (b"/slow", b"/a", b"/b", b"/slow", b"/c")
+        )
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(data)
+        bodies = [(await read_response(reader))[2] for _ in range(5)]
+        writer.close()
+    assert bodies == [b"/slow", b"/a", b"/b", b"/slow", b"/c"]
+
+
+async def test_a_long_pipelined_burst_does_not_recurse() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"k"})
+
+    async with serving(app) as (_, port):
+        n = 3000
+        data = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * n + b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        response = await raw(port, data, timeout=30)
+    assert response.count(b"HTTP/1.1 200 OK") == n + 1
+
+
+async def test_chunked_request_body_and_chunked_response() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+            await send({"type": "http.response.body", "body": message.get("body", b"").upper(), "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async with serving(app) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        await asyncio.sleep(0.05)
+        writer.write(b"2;ext=1\r\nde\r\n0\r\nTrailer-Field: x\r\n\r\n")
+        status, headers, body = await read_response(reader)
+        assert status == 200
+        assert headers["transfer-encoding"] == "chunked"
+        assert body == b"ABCDE"
+        # the connection is still usable after a chunked exchange with trailers
+        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nzz")
+        assert (await read_response(reader))[2] == b"ZZ"
+        writer.close()
+
+
+async def test_expect_100_continue_is_sent_when_the_app_reads_the_body() -> None:
+    async with serving(echo_app) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(b"hello")
+        status, _, body = await read_response(reader)
+        assert status == 200 and json.loads(body)["body"] == "hello"
+        writer.close()
+
+
+async def test_expect_100_not_sent_when_the_app_answers_without_reading() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 413, "headers": []})
+            await send({"type": "http.response.body", "body": b"no"})
+
+    async with serving(app) as (_, port):
+        response = await raw(port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+    assert b"100 Continue" not in response
+    assert status_of(response) == 413
+    assert b"connection: close" in response
+
+
+async def test_unknown_expectation_gets_417() -> None:
+    async with serving(echo_app) as (_, port):
+        response = await raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n")
+    assert status_of(response) == 417
+
+
+async def test_head_omits_the_body_but_keeps_content_length() -> None:
+    async with serving(echo_app) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, _ = await read_response(reader, method="HEAD")
+        assert status == 200 and int(headers["content-length"]) > 0
+        status, _, body = await read_response(reader)
+        assert json.loads(body)["method"] == "GET"
+        writer.close()
+
+
+async def test_absolute_form_target() -> None:
+    async with serving(echo_app) as (_, port):
+        response = await raw(port, b"GET http://example.com/p/q?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+    body = json.loads(response.split(b"\r\n\r\n", 1)[1])
+    assert body["path"] == "/p/q" and body["query"] == "x=1"
+
+
+async def test_http_10_closes_by_default_and_keeps_alive_on_request() -> None:
+    async with serving(echo_app) as (_, port):
+        response = await raw(port, b"GET / HTTP/1.0\r\n\r\n")
+        assert status_of(response) == 200 and b"connection: close" in response
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        assert (await read_response(reader))[0] == 200
+        writer.write(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        assert (await read_response(reader))[0] == 200
+        writer.close()
+
+
+async def test_http_10_streaming_response_is_close_delimited() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"a", "more_body": True})
+            await send({"type": "http.response.body", "body": b"b"})
+
+    async with serving(app) as (_, port):
+        response = await raw(port, b"GET / HTTP/1.0\r\n\r\n")
+    head, body = response.split(b"\r\n\r\n", 1)
+    assert b"transfer-encoding" not in head and body == b"ab"
+
+
+async def test_connection_close_from_the_client() -> None:
+    async with serving(echo_app) as (_, port):
+        response = await raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert response.count(b"HTTP/1.1 ") == 1
+
+
+HOSTILE = [
+    (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host on 1.1
+    (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    (b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked\r\n\r\n0\r\n\r\n", 501),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1x\r\na\r\n0\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x1\r\na\r\n0\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400),  # obs-fold
+    (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),  # whitespace before colon
+    (b"GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n", 400),  # control character
+    (b"GET / HTTP/1.1\r\nHost: a\r\nX\x00Y: 1\r\n\r\n", 400),
+    (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 400),
+    (b"GET / HTTP/0.9\r\nHost: a\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\nHost: a\n\n", 400),  # bare LF
+    (b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\r\n\r\n", 400),
+    (b"G\x00T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    (b"GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    (b"GET foo HTTP/1.1\r\nHost: a\r\n\r\n", 400),  # not origin-form
+    (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),  # asterisk-form only for OPTIONS
+    (b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 400),
+    (b"GET /\r\nHost: a\r\n\r\n", 400),
+    (b"\r\n\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n", 400),
+]
+
+
+@pytest.mark.parametrize(("request_bytes", "status"), HOSTILE)
+async def test_malformed_requests_get_a_4xx_and_never_reach_the_app(request_bytes: bytes, status: int) -> None:
+    calls: list[Any] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            calls.append(scope)
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"reached"})
+
+    async with serving(app) as (_, port):
+        response = await raw(port, request_bytes)
+    assert status_of(response) == status, response
+    assert b"connection: close" in response
+    assert b"application/problem+json" in response
+    assert calls == []
+
+
+async def test_options_asterisk_is_accepted() -> None:
+    async with serving(echo_app) as (_, port):
+        response = await raw(port, b"OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert json.loads(response.split(b"\r\n\r\n", 1)[1])["path"] == "*"
+
+
+async def test_limits_each_have_their_status() -> None:
+    async with serving(echo_app, limit_request_line=100, limit_request_fields=5, limit_request_headers=300, limit_request_body=10) as (_, port):
+        assert status_of(await raw(port, b"GET /" + b"a" * 200 + b" HTTP/1.1\r\nHost: a\r\n\r\n")) == 414
+        many = b"".join(b"X-%d: 1\r\n" % i for i in range(10))
+        assert status_of(await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n" + many + b"\r\n")) == 431
+        big = b"X: " + b"v" * 400 + b"\r\n"
+        assert status_of(await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n" + big + b"\r\n")) == 431
+        assert status_of(await raw(port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n" + b"x" * 11)) == 413
+        chunked = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n"
+        assert status_of(await raw(port, chunked)) == 413
+        ok = await raw(port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nConnection: close\r\n\r\n" + b"x" * 10)
+        assert status_of(ok) == 200
+
+
+async def test_a_header_block_that_never_ends_is_cut_off_by_size() -> None:
+    async with serving(echo_app, limit_request_line=100, limit_request_headers=300) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\nX: ")
+        for _ in range(10):
+            writer.write(b"y" * 100)
+        response = await asyncio.wait_for(reader.read(-1), 5)
+        writer.close()
+    assert status_of(response) == 431
+
+
+async def test_limit_request_body_zero_means_no_limit() -> None:
+    async with serving(echo_app, limit_request_body=0) as (_, port):
+        response = await raw(port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 200000\r\nConnection: close\r\n\r\n" + b"x" * 200000)
+    assert status_of(response) == 200
+
+
+async def test_limit_concurrency_answers_503() -> None:
+    release = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+    async with serving(app, limit_concurrency=1) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        await asyncio.sleep(0.1)
+        second = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        assert status_of(second) == 503
+        release.set()
+        assert (await read_response(reader))[0] == 200
+        writer.close()
+
+
+async def test_request_header_timeout_drops_a_slow_client() -> None:
+    async with serving(echo_app, timeout_request_header=0.3) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n")  # never finishes the header block
+        response = await asyncio.wait_for(reader.read(-1), 5)
+        writer.close()
+        assert status_of(response) == 408
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)  # sends nothing at all
+        assert await asyncio.wait_for(reader.read(-1), 5) == b""
+        writer.close()
+
+
+async def test_keep_alive_timeout_closes_idle_connections() -> None:
+    async with serving(echo_app, timeout_keep_alive=0.3) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert (await read_response(reader))[0] == 200
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        assert await asyncio.wait_for(reader.read(-1), 5) == b""
+        assert 0.2 < loop.time() - start < 2.0
+        writer.close()
+
+
+async def test_client_disconnect_is_surfaced_to_the_app() -> None:
+    seen: list[str] = []
+    done = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        first = await receive()
+        seen.append(first["type"])
+        seen.append((await receive())["type"])  # blocks until the client leaves
+        done.set()
+
+    async with serving(app) as (_, port):
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        await asyncio.sleep(0.1)
+        writer.close()
+        await asyncio.wait_for(done.wait(), 5)
+    assert seen == ["http.request", "http.disconnect"]
+
+
+async def test_sending_after_a_disconnect_is_quietly_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    done = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await asyncio.sleep(0.2)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"x" * 100000})
+        done.set()
+
+    async with serving(app) as (_, port):
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        await asyncio.sleep(0.05)
+        writer.close()
+        await asyncio.wait_for(done.wait(), 5)
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+async def test_app_exception_gives_500_without_traceback_to_the_client() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raise ValueError("secret detail")
+
+    async with serving(app) as (_, port):
+        response = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert status_of(response) == 500
+    assert b"secret" not in response and b"Traceback" not in response
+
+
+async def test_app_that_returns_without_responding_gets_500() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+    async with serving(app) as (_, port):
+        assert status_of(await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")) == 500
+
+
+async def test_response_header_injection_is_refused() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"x-a", b"1\r\nSet-Cookie: evil=1")]})
+            await send({"type": "http.response.body", "body": b"x"})
+
+    async with serving(app) as (_, port):
+        response = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert status_of(response) == 500 and b"evil" not in response
+
+
+async def test_large_bodies_pause_reading_and_still_arrive_whole() -> None:
+    size = 4 * 1024 * 1024
+    got: list[int] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        total = 0
+        more = True
+        while more:
+            message = await receive()
+            total += len(message.get("body", b""))
+            more = message.get("more_body", False)
+            await asyncio.sleep(0)  # a slow consumer
+        got.append(total)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"%d" % total})
+
+    async with serving(app) as (_, port):
+        response = await raw(port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % size + b"x" * size, timeout=30)
+    assert got == [size] and response.endswith(b"%d" % size)
+
+
+async def test_write_backpressure_makes_the_app_wait() -> None:
+    chunk = b"z" * 65536
+    count = 200
+    finished = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % (len(chunk) * count))]})
+        for _ in range(count):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        finished.set()
+
+    async with serving(app) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        await asyncio.sleep(0.3)
+        assert not finished.is_set()  # 12 MiB cannot all fit in the socket buffers: the app waits
+        status, _, body = await read_response(reader)
+        assert status == 200 and len(body) == len(chunk) * count
+        await asyncio.wait_for(finished.wait(), 5)
+        writer.close()
+
+
+async def test_half_closed_client_still_gets_its_response() -> None:
+    async with serving(echo_app) as (_, port):
+        response = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", half_close=True)
+    assert status_of(response) == 200
+
+
+async def test_root_path_is_passed_to_the_app() -> None:
+    async with serving(echo_app, root_path="/api") as (_, port):
+        response = await raw(port, b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert json.loads(response.split(b"\r\n\r\n", 1)[1])["root_path"] == "/api"
+
+
+async def test_lifespan_state_is_copied_into_each_request() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            scope["state"]["db"] = "connected"
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        scope["state"]["mutated"] = True
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": json.dumps(sorted(scope["state"])).encode()})
+
+    async with serving(app) as (_, port):
+        first = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        second = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert first.endswith(b'["db", "mutated"]') and second.endswith(b'["db", "mutated"]')
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.binary(min_size=1, max_size=300))
+async def test_random_bytes_never_crash_or_hang_the_server(garbage: bytes) -> None:
+    async with serving(echo_app, timeout_request_header=0.5) as (_, port):
+        response = await raw(port, garbage, timeout=5)
+        if response:
+            assert response.startswith(b"HTTP/1.1 ")
+            assert 200 <= status_of(response) < 500 or status_of(response) == 501
+        # the server still answers afterwards
+        ok = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        assert status_of(ok) == 200
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.text(alphabet=st.characters(codec="latin-1"), min_size=1, max_size=20),
+    value=st.text(alphabet=st.characters(codec="latin-1"), max_size=40),
+)
+async def test_arbitrary_header_fields_are_accepted_or_rejected_cleanly(name: str, value: str) -> None:
+    request = b"GET / HTTP/1.1\r\nHost: a\r\n" + name.encode("latin-1") + b": " + value.encode("latin-1") + b"\r\nConnection: close\r\n\r\n"
+    async with serving(echo_app) as (_, port):
+        response = await raw(port, request)
+    assert status_of(response) in (200, 400, 501)
