@@ -36,7 +36,8 @@ UVICORN = (
 )  # fmt: skip
 GRANIAN = (
     "{bin}/granian", "--interface", "asgi", "--port", "{port}", "--workers", "1",
-    "--loop", "uvloop", "--http", "1", "--log-level", "warning", "{module}:app",
+    "--loop", "uvloop", "--http", "1", "--backpressure", "20000", "--log-level", "warning",
+    "{module}:app",
 )  # fmt: skip
 
 

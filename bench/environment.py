@@ -18,7 +18,28 @@ PEERS = BENCH / ".venv-peers"
 REQUIREMENTS = BENCH / "requirements-peers.txt"
 STAMP = PEERS / ".requirements.sha256"
 DB_NAME = "celeris_bench"
-VERSIONED = ["celeris", "uvicorn", "granian", "gunicorn", "fastapi", "starlette", "litestar", "blacksheep", "sanic", "falcon", "django", "flask", "uvloop", "httptools", "asyncpg", "psycopg", "jinja2", "msgspec", "pydantic", "websockets"]
+VERSIONED = [
+    "celeris",
+    "uvicorn",
+    "granian",
+    "gunicorn",
+    "fastapi",
+    "starlette",
+    "litestar",
+    "blacksheep",
+    "sanic",
+    "falcon",
+    "django",
+    "flask",
+    "uvloop",
+    "httptools",
+    "asyncpg",
+    "psycopg",
+    "jinja2",
+    "msgspec",
+    "pydantic",
+    "websockets",
+]
 
 
 class SetupError(RuntimeError):
@@ -65,7 +86,7 @@ def ensure_peers() -> None:
         _run([sys.executable, "-m", "venv", str(PEERS)], "creating the peer venv")
     pip = [str(peer_bin() / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     _run([*pip, "-r", str(REQUIREMENTS)], "installing bench/requirements-peers.txt")
-    _run([*pip, "-e", str(ROOT)], "installing celeris into the peer venv")
+    _run([*pip, "-e", f"{ROOT}[all]"], "installing celeris into the peer venv")
     STAMP.write_text(wanted)
 
 

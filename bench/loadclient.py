@@ -162,7 +162,12 @@ async def idle(port: int, count: int) -> None:
     held: list[asyncio.StreamWriter] = []
     gate = asyncio.Semaphore(256)
     began = time.perf_counter()
-    results = await asyncio.gather(*(_one_idle(port, request, held, gate) for _ in range(count)))
+    tasks = [asyncio.ensure_future(_one_idle(port, request, held, gate)) for _ in range(count)]
+    # NOTE: a server that stops accepting must not hang the bench: give up after 90 s.
+    await asyncio.wait(tasks, timeout=90)
+    results = [t.result() if t.done() and not t.cancelled() else False for t in tasks]
+    for task in tasks:
+        task.cancel()
     still_open = sum(1 for w in held if not w.is_closing())
     report = {
         "answered": sum(results),

@@ -27,8 +27,8 @@ from bench.server import Server, ServerError  # noqa: E402
 TESTS = ("plaintext", "json")
 APPS = (
     Contender("bare-asgi", "(none)", "uvicorn", "bench.apps.bare_asgi", UVICORN),
-    Contender("celeris", "celeris", "uvicorn", "bench.apps.celeris_app", UVICORN),
-    Contender("starlette", "starlette", "uvicorn", "bench.apps.starlette_app", UVICORN),
+    Contender("celeris", "celeris", "uvicorn", "bench.apps.celeris_hello", UVICORN),
+    Contender("starlette", "starlette", "uvicorn", "bench.apps.starlette_hello", UVICORN),
 )
 
 

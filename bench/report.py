@@ -82,9 +82,13 @@ def render(data: dict[str, Any]) -> str:
     out += [header, "|" + " --- |" * (len(tests) + 2)]
     for name in names:
         row = [name, contenders[name]["server"]]
+        failed = bool(contenders[name].get("problem"))
         for w in tests:
             by = results[w.name]
-            row.append(cell(by.get(name), by.get(REFERENCE), w.name))
+            if failed and name not in by:
+                row.append("FAILED")
+            else:
+                row.append(cell(by.get(name), by.get(REFERENCE), w.name))
         out.append("| " + " | ".join(row) + " |")
     out += ["", "## p99 latency (ms)", ""]
     timed = [w for w in tests if w.kind in ("wrk", "websocket")]

@@ -111,6 +111,21 @@ class Server:
                 continue
         return total
 
+    def sockets(self) -> int:
+        """Return how many sockets the whole process tree holds open."""
+        total = 0
+        for pid in self.pids():
+            fd_dir = Path(f"/proc/{pid}/fd")
+            try:
+                for fd in fd_dir.iterdir():
+                    try:
+                        total += os.readlink(fd).startswith("socket:")
+                    except OSError:
+                        continue
+            except OSError:
+                continue
+        return total
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

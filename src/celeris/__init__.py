@@ -44,6 +44,10 @@ from celeris.core.responses import (
 )
 from celeris.core.routing import Router
 from celeris.core.websocket import WebSocket, WebSocketDisconnect
+from celeris.openapi.endpoints import install as _install_openapi
+
+# NOTE: every App serves /openapi.json and /docs unless built with openapi_url=None.
+App.extensions.append(_install_openapi)
 
 __version__ = "0.1.0"
 

@@ -140,22 +140,53 @@ def test_format_table_pads_columns() -> None:
     ]
 
 
-def test_celeris_router() -> None:
-    routing = pytest.importorskip("celeris.core.routing")
-    router = routing.Router(prefix="/v1")
+CELERIS_APP = """
+from celeris import App, Router
 
-    @router.get("/users/{user_id:int}", name="user")
-    async def get_user(user_id: int) -> dict:
-        return {}
+app = App()
 
-    @router.websocket("/live")
-    async def live(ws: object) -> None: ...
+@app.get("/")
+async def index() -> str:
+    return "hi"
 
-    rows = route_rows(router)
-    assert rows[0] == {
-        "methods": ["GET"],
-        "path": "/v1/users/{user_id:int}",
-        "name": "user",
-        "handler": f"{__name__}.test_celeris_router.<locals>.get_user",
+@app.route("/items/{item_id:int}", methods=["GET", "PUT"], name="item")
+async def item(item_id: int) -> dict:
+    return {}
+
+@app.websocket("/ws")
+async def live(ws) -> None: ...
+
+api = Router(prefix="/api")
+
+@api.post("/things")
+async def make_thing() -> dict:
+    return {}
+
+app.include_router(api)
+sub = App()
+
+@sub.get("/x")
+async def sub_x() -> str:
+    return "x"
+
+app.mount("/sub", sub)
+"""
+
+
+def test_celeris_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "cli_routes_celeris_app.py").write_text(CELERIS_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = CliRunner().invoke(routes, ["cli_routes_celeris_app:app", "--json"])
+    sys.modules.pop("cli_routes_celeris_app", None)
+    assert result.exit_code == 0, result.output
+    rows = {
+        (tuple(r["methods"]), r["path"], r["name"], r["handler"]) for r in json.loads(result.output)
     }
-    assert rows[1]["methods"] == ["WS"]
+    m = "cli_routes_celeris_app"
+    assert rows == {
+        (("GET",), "/", "index", f"{m}.index"),
+        (("GET", "PUT"), "/items/{item_id:int}", "item", f"{m}.item"),
+        (("WS",), "/ws", "live", f"{m}.live"),
+        (("POST",), "/api/things", "make_thing", f"{m}.make_thing"),
+        (("GET",), "/sub/x", "sub_x", f"{m}.sub_x"),
+    }

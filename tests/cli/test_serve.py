@@ -134,6 +134,7 @@ def test_run_turns_on_reload_and_debug(calls: list) -> None:
         (["m:app", "--port", "abc"], "'abc' is not a valid integer"),
         (["m:app", "--workers", "0"], "--workers must be at least 1"),
         (["m:app", "--limit-request-body", "-5"], "--limit-request-body must not be negative"),
+        (["m:app", "--timeout-keep-alive", "nan"], "--timeout-keep-alive must be a finite number"),
         (["m:app", "--ssl-keyfile", "key.pem"], "--ssl-keyfile needs --ssl-certfile"),
         (["m:app", "--ssl-certfile", "/no/such/cert.pem"], "no such file"),
         (

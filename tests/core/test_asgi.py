@@ -42,10 +42,13 @@ async def test_connection_attributes_and_protocol() -> None:
     rec = Recorder()
     conn = ASGIConnection(scope, rec.receive, rec.send)
     assert isinstance(conn, FastRequest)
-    assert conn.method == "GET" and conn.path == "/a b" and conn.raw_path == b"/a%20b"
+    assert conn.method == "GET"
+    assert conn.path == "/a b"
+    assert conn.raw_path == b"/a%20b"
     assert conn.client == ("1.2.3.4", 5555)  # list normalised to a tuple
     assert conn.headers == [(b"host", b"example.com")]
-    assert conn.state == {} and scope["state"] is conn.state
+    assert conn.state == {}
+    assert scope["state"] is conn.state
     assert scope_of(conn) is scope
 
 
@@ -109,6 +112,9 @@ async def test_missing_raw_path_and_scope_of_other_fast_request() -> None:
             return False
 
     built = scope_of(Fake())
-    assert built["type"] == "http" and built["method"] == "POST" and built["scheme"] == "https"
-    assert built["query_string"] == b"q=1" and built["headers"] == [(b"a", b"b")]
+    assert built["type"] == "http"
+    assert built["method"] == "POST"
+    assert built["scheme"] == "https"
+    assert built["query_string"] == b"q=1"
+    assert built["headers"] == [(b"a", b"b")]
     assert built["asgi"]["version"] == "3.0"

@@ -37,7 +37,8 @@ async def test_failing_task_is_logged_and_others_run(caplog: pytest.LogCaptureFi
     with caplog.at_level(logging.ERROR, logger="celeris.background"):
         await tasks.run()
     assert calls == [1]
-    assert "bad" in caplog.text and "nope" in caplog.text
+    assert "bad" in caplog.text
+    assert "nope" in caplog.text
 
 
 async def test_async_callable_object_and_task_added_during_run() -> None:

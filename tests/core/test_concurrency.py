@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import threading
 import time
@@ -57,8 +58,6 @@ async def test_configure_threadpool_bounds_concurrency() -> None:
             with lock:
                 active -= 1
 
-        import asyncio
-
         await asyncio.gather(*(run_in_threadpool(work) for _ in range(6)))
         assert peak <= 2
     finally:
@@ -69,3 +68,19 @@ async def test_configure_threadpool_bounds_concurrency() -> None:
 def test_configure_rejects_bad_sizes(bad: object) -> None:
     with pytest.raises(ValueError, match="thread pool size"):
         configure_threadpool(bad)  # type: ignore[arg-type]
+
+
+async def test_iterate_in_threadpool_closes_sync_generator_early() -> None:
+    closed = threading.Event()
+
+    def gen():  # type: ignore[no-untyped-def]
+        try:
+            while True:
+                yield 1
+        finally:
+            closed.set()
+
+    agen = iterate_in_threadpool(gen())
+    assert await anext(agen) == 1
+    await agen.aclose()
+    assert closed.is_set()

@@ -42,8 +42,10 @@ def test_custom_title_type_extra_and_headers() -> None:
         extra={"field": "email", "status": 1},
     )
     problem = err.to_problem()
-    assert problem["title"] == "Duplicate" and problem["type"].endswith("/dup")
-    assert problem["field"] == "email" and problem["status"] == 409  # extras never override
+    assert problem["title"] == "Duplicate"
+    assert problem["type"].endswith("/dup")
+    assert problem["field"] == "email"
+    assert problem["status"] == 409
     assert err.to_response().headers["x-why"] == "dup"
 
 
@@ -73,7 +75,9 @@ def test_no_detail_omits_member() -> None:
 )
 def test_subclasses(cls: type[HTTPError], code: int) -> None:
     err = cls("why")  # type: ignore[call-arg]
-    assert isinstance(err, HTTPError) and err.status_code == code and err.detail == "why"
+    assert isinstance(err, HTTPError)
+    assert err.status_code == code
+    assert err.detail == "why"
     assert err.to_response().status_code == code
 
 
@@ -81,9 +85,12 @@ def test_allow_and_retry_after_helpers() -> None:
     assert MethodNotAllowed(allow=["GET", "HEAD"]).to_response().headers["allow"] == "GET, HEAD"
     assert TooManyRequests(retry_after=30).headers == {"retry-after": "30"}
     assert ServiceUnavailable(retry_after=5).to_response().headers["retry-after"] == "5"
-    assert Unauthorized(headers={"WWW-Authenticate": "Bearer"}).to_response().headers[
-        "www-authenticate"
-    ] == "Bearer"
+    assert (
+        Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+        .to_response()
+        .headers["www-authenticate"]
+        == "Bearer"
+    )
 
 
 def test_request_validation_error() -> None:
@@ -92,9 +99,11 @@ def test_request_validation_error() -> None:
         {"loc": ["body", "name"], "msg": "Field required", "type": "missing"},
     ]
     err = RequestValidationError(errs)
-    assert err.status_code == 422 and err.errors == errs
+    assert err.status_code == 422
+    assert err.errors == errs
     body = msgspec.json.decode(err.to_response().body)
-    assert body["status"] == 422 and body["errors"] == errs
+    assert body["status"] == 422
+    assert body["errors"] == errs
     assert body["detail"] == "query.limit: Expected `int` (and 1 more)"
     assert err.to_response().headers["content-type"] == "application/problem+json"
 

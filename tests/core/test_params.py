@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from typing import Annotated, Any, TypedDict
+from urllib.parse import quote
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from celeris import (
@@ -46,15 +47,23 @@ class Movie(TypedDict):
 
 def test_markers_are_plain_data() -> None:
     q = Query(5, alias="n", description="count")
-    assert isinstance(q, Param) and q.source is Source.QUERY and q.default == 5 and q.alias == "n"
-    assert Query().default is MISSING and Query(...).default is MISSING
+    assert isinstance(q, Param)
+    assert q.source is Source.QUERY
+    assert q.default == 5
+    assert q.alias == "n"
+    assert Query().default is MISSING
+    assert Query(...).default is MISSING
     assert "Query" in repr(q)
     h = Header(convert_underscores=False)
-    assert h.source is Source.HEADER and h.convert_underscores is False
+    assert h.source is Source.HEADER
+    assert h.convert_underscores is False
     assert Body(embed=True).embed is True
-    assert isinstance(Path(), Param) and isinstance(Cookie(), Param)
-    assert Form().source is Source.FORM and File().source is Source.FILE
-    assert not MISSING and repr(MISSING) == "MISSING"
+    assert isinstance(Path(), Param)
+    assert isinstance(Cookie(), Param)
+    assert Form().source is Source.FORM
+    assert File().source is Source.FILE
+    assert not MISSING
+    assert repr(MISSING) == "MISSING"
 
 
 def test_depends_needs_a_callable() -> None:
@@ -94,7 +103,9 @@ def app() -> App:
         return {"token": x_token, "ua": user_agent, "raw": raw_name, "multi": multi}
 
     @app.get("/cookies")
-    async def cookies(session: Annotated[str, Cookie()], theme: str = Cookie("light")) -> dict[str, str]:
+    async def cookies(
+        session: Annotated[str, Cookie()], theme: str = Cookie("light")
+    ) -> dict[str, str]:
         return {"session": session, "theme": theme}
 
     @app.post("/struct")
@@ -134,7 +145,9 @@ def app() -> App:
         return "none" if item is None else item.name
 
     @app.post("/form")
-    async def form(name: Annotated[str, Form()], age: int = Form(0), tags: list[str] = Form([])) -> dict[str, Any]:
+    async def form(
+        name: Annotated[str, Form()], age: int = Form(0), tags: list[str] = Form([])
+    ) -> dict[str, Any]:
         return {"name": name, "age": age, "tags": tags}
 
     @app.post("/upload")
@@ -185,7 +198,17 @@ def test_path_marker_for_unknown_param_fails_at_startup() -> None:
 
 
 def test_query_params_types_lists_aliases(client: TestClient) -> None:
-    r = client.get("/query", params=[("n", "1"), ("flag", "true"), ("tags", "a"), ("tags", "b"), ("num", "4"), ("num", "5")])
+    r = client.get(
+        "/query",
+        params=[
+            ("n", "1"),
+            ("flag", "true"),
+            ("tags", "a"),
+            ("tags", "b"),
+            ("num", "4"),
+            ("num", "5"),
+        ],
+    )
     assert r.json() == {"n": 1, "flag": True, "tags": ["a", "b"], "nums": [4, 5], "opt": None}
     assert client.get("/query", params={"n": "2", "opt": "1.5"}).json()["opt"] == 1.5
 
@@ -194,47 +217,68 @@ def test_query_errors_collected(client: TestClient) -> None:
     r = client.get("/query", params={"opt": "x", "num": "y"})
     assert r.status_code == 422
     locs = [e["loc"] for e in r.json()["errors"]]
-    assert ["query", "n"] in locs and ["query", "opt"] in locs and ["query", "num", 0] in locs
+    assert ["query", "n"] in locs
+    assert ["query", "opt"] in locs
+    assert ["query", "num", 0] in locs
 
 
 def test_headers_convert_underscores_and_lists(client: TestClient) -> None:
-    r = client.get("/headers", headers=[("X-Token", "t"), ("raw_name", "r"), ("x-multi", "1"), ("x-multi", "2")])
+    r = client.get(
+        "/headers",
+        headers=[("X-Token", "t"), ("raw_name", "r"), ("x-multi", "1"), ("x-multi", "2")],
+    )
     assert r.json() == {"token": "t", "ua": r.json()["ua"], "raw": "r", "multi": ["1", "2"]}
     assert r.json()["ua"].startswith("python-httpx")
     r = client.get("/headers")
-    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["header", "x-token"]
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["header", "x-token"]
 
 
 def test_cookies(client: TestClient) -> None:
     r = client.get("/cookies", headers={"cookie": "session=abc"})
     assert r.json() == {"session": "abc", "theme": "light"}
     r = client.get("/cookies")
-    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["cookie", "session"]
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["cookie", "session"]
 
 
 def test_struct_body_strict(client: TestClient) -> None:
-    assert client.post("/struct", json={"name": "a", "price": 2}).json() == {"name": "a", "price": 2.0}
+    assert client.post("/struct", json={"name": "a", "price": 2}).json() == {
+        "name": "a",
+        "price": 2.0,
+    }
     r = client.post("/struct", json={"name": "a", "price": "2"})
-    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "price"]
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "price"]
     r = client.post("/struct", json={"price": 2})
-    assert r.json()["errors"] == [{"loc": ["body", "name"], "msg": "Field required", "type": "missing"}]
+    assert r.json()["errors"] == [
+        {"loc": ["body", "name"], "msg": "Field required", "type": "missing"}
+    ]
 
 
 def test_missing_body_is_422(client: TestClient) -> None:
     r = client.post("/struct")
-    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body"]
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body"]
 
 
 def test_malformed_json_is_400(client: TestClient) -> None:
     r = client.post("/struct", content=b'{"name": ', headers={"content-type": "application/json"})
-    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
 
 
 def test_dataclass_typeddict_list_bodies(client: TestClient) -> None:
     assert client.post("/dataclass", json={"x": 1, "y": 2}).json() == {"sum": 3}
-    assert client.post("/typeddict", json={"title": "t", "year": 1999}).json() == {"title": "t", "year": 1999}
+    assert client.post("/typeddict", json={"title": "t", "year": 1999}).json() == {
+        "title": "t",
+        "year": 1999,
+    }
     assert client.post("/typeddict", json={"title": "t"}).status_code == 422
-    assert client.post("/list", json=[{"name": "a", "price": 1}, {"name": "b", "price": 2}]).json() == 2
+    assert (
+        client.post("/list", json=[{"name": "a", "price": 1}, {"name": "b", "price": 2}]).json()
+        == 2
+    )
     r = client.post("/list", json=[{"name": "a", "price": 1}, {"name": "b"}])
     assert r.json()["errors"][0]["loc"] == ["body", 1, "price"]
 
@@ -249,7 +293,8 @@ def test_embedded_body_members(client: TestClient) -> None:
     r = client.post("/embed", json={"item": {"name": "n", "price": 1}, "count": 3})
     assert r.json() == {"name": "n", "count": 3}
     r = client.post("/embed", json={"item": {"name": "n", "price": 1}, "count": "3"})
-    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "count"]
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "count"]
     r = client.post("/embed", json={})
     assert {tuple(e["loc"]) for e in r.json()["errors"]} == {("body", "item"), ("body", "count")}
     assert client.post("/embed", json=[1]).status_code == 422
@@ -267,17 +312,21 @@ def test_form_fields(client: TestClient) -> None:
     assert r.json() == {"name": "n", "age": 3, "tags": ["a", "b"]}
     r = client.post("/form", data={"age": "x"})
     locs = [e["loc"] for e in r.json()["errors"]]
-    assert ["form", "name"] in locs and ["form", "age"] in locs
+    assert ["form", "name"] in locs
+    assert ["form", "age"] in locs
 
 
 def test_uploads(client: TestClient) -> None:
-    r = client.post("/upload", files={"file": ("a.txt", b"hello", "text/plain")}, data={"note": "n"})
+    r = client.post(
+        "/upload", files={"file": ("a.txt", b"hello", "text/plain")}, data={"note": "n"}
+    )
     assert r.json() == {"filename": "a.txt", "size": 5, "note": "n"}
     assert client.post("/upload-bytes", files={"file": ("b.bin", b"123")}).json() == 3
     r = client.post("/uploads", files=[("files", ("1.txt", b"1")), ("files", ("2.txt", b"2"))])
     assert r.json() == ["1.txt", "2.txt"]
     r = client.post("/upload", data={"note": "x"})
-    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["file", "file"]
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["file", "file"]
 
 
 def test_special_parameters(client: TestClient) -> None:
@@ -285,7 +334,10 @@ def test_special_parameters(client: TestClient) -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(n=st.integers(min_value=-(10**15), max_value=10**15), tags=st.lists(st.text(min_size=1, max_size=10), max_size=4))
+@given(
+    n=st.integers(min_value=-(10**15), max_value=10**15),
+    tags=st.lists(st.text(min_size=1, max_size=10), max_size=4),
+)
 def test_query_round_trip_generated(n: int, tags: list[str]) -> None:
     app = App()
 
@@ -316,3 +368,118 @@ def test_bad_int_query_never_500(text: str) -> None:
         assert r.status_code in (200, 422)
         if r.status_code == 200:
             assert r.json() == expected
+
+
+class Filters(msgspec.Struct):
+    limit: int = 10
+    tags: list[str] = []
+    q: str | None = None
+
+
+def test_query_model_takes_every_key() -> None:
+    app = App()
+
+    @app.get("/search")
+    async def search(filters: Annotated[Filters, Query()]) -> Filters:
+        return filters
+
+    @app.get("/optional")
+    async def optional(filters: Filters = Query(None)) -> str:
+        return "none" if filters is None else str(filters.limit)
+
+    client = TestClient(app)
+    r = client.get("/search", params=[("limit", "5"), ("tags", "a"), ("tags", "b")])
+    assert r.json() == {"limit": 5, "tags": ["a", "b"], "q": None}
+    r = client.get("/search", params={"limit": "x"})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["query", "limit"]
+    assert client.get("/optional").text == "none"
+    assert client.get("/optional", params={"limit": "3"}).text == "3"
+
+
+class Login(msgspec.Struct):
+    username: str
+    remember: bool = False
+
+
+def test_form_model() -> None:
+    app = App()
+
+    @app.post("/login")
+    async def login(form: Annotated[Login, Form()]) -> Login:
+        return form
+
+    client = TestClient(app)
+    r = client.post("/login", data={"username": "ann", "remember": "true"})
+    assert r.json() == {"username": "ann", "remember": True}
+    r = client.post("/login", data={"remember": "true"})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["form", "username"]
+
+
+try:
+    import pydantic
+except ImportError:  # pragma: no cover - pydantic is an optional extra
+    pydantic = None  # type: ignore[assignment]
+
+if pydantic is not None:
+
+    class Model(pydantic.BaseModel):
+        name: str
+        n: int = 0
+
+
+@pytest.mark.skipif(pydantic is None, reason="pydantic is not installed")
+def test_pydantic_body_and_response() -> None:
+    app = App()
+
+    @app.post("/m")
+    async def m(model: Model) -> Model:
+        return model
+
+    client = TestClient(app)
+    assert client.post("/m", json={"name": "a", "n": 2}).json() == {"name": "a", "n": 2}
+    r = client.post("/m", json={"n": 2})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["body", "name"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    n=st.integers(min_value=-(10**12), max_value=10**12),
+    word=st.text(
+        alphabet=st.characters(blacklist_characters="/?#%", blacklist_categories=("Cs", "Cc")),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_path_params_round_trip_generated(n: int, word: str) -> None:
+    assume(word not in (".", ".."))
+    app = App()
+
+    @app.get("/p/{n}/{word}")
+    async def p(n: int, word: str) -> dict[str, Any]:
+        return {"n": n, "word": word}
+
+    r = TestClient(app).get(f"/p/{n}/{quote(word)}")
+    assert r.json() == {"n": n, "word": word}
+
+
+@settings(max_examples=60, deadline=None)
+@given(body=st.binary(max_size=64) | st.text(max_size=32).map(str.encode))
+def test_arbitrary_bodies_never_500(body: bytes) -> None:
+    app = App()
+
+    @app.post("/items")
+    async def create(item: Item) -> Item:
+        return item
+
+    @app.post("/embed")
+    async def embed(a: int = Body(embed=True), b: str = Body("x", embed=True)) -> dict[str, Any]:
+        return {"a": a, "b": b}
+
+    client = TestClient(app)
+    for path in ("/items", "/embed"):
+        r = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code in (200, 400, 422)
+        assert r.headers["content-type"] in ("application/json", "application/problem+json")

@@ -52,12 +52,15 @@ def make_request(
 
 async def test_request_line_attributes() -> None:
     r = make_request()
-    assert r.method == "POST" and r.path == "/items/1"
+    assert r.method == "POST"
+    assert r.path == "/items/1"
     assert str(r.url) == "https://example.com/items/1?a=1&a=2&b=x"
     assert str(r.base_url) == "https://example.com/"
-    assert r.query_params["a"] == "2" and r.query_params.getlist("a") == ["1", "2"]
+    assert r.query_params["a"] == "2"
+    assert r.query_params.getlist("a") == ["1", "2"]
     assert r.client == Address("10.0.0.1", 1234)
-    assert r.path_params == {"id": 1} and r.app == "the-app"
+    assert r.path_params == {"id": 1}
+    assert r.app == "the-app"
     assert r.headers["Host"] == "example.com"
     assert r.scope["path"] == "/items/1"
     assert r.url is r.url  # cached
@@ -139,7 +142,8 @@ async def test_form_urlencoded() -> None:
         headers=[(b"content-type", b"application/x-www-form-urlencoded")],
     )
     form = await r.form()
-    assert form["name"] == "Jürgen" and form.getlist("tag") == ["a", "b"]
+    assert form["name"] == "Jürgen"
+    assert form.getlist("tag") == ["a", "b"]
     assert await r.form() is form
     await r.close()
 

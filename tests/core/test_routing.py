@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Any
+from urllib.parse import quote
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from celeris import App, Router
+from celeris import App, Depends, NotFound, Request, Response, Router
 from celeris.core.routing import (
     NoMatchFound,
     Route,
@@ -33,7 +36,8 @@ def table(*routes: Route) -> RouteTable:
 
 def test_static_path_has_no_params() -> None:
     compiled = compile_path("/a/b")
-    assert compiled.is_static and compiled.params == ()
+    assert compiled.is_static
+    assert compiled.params == ()
 
 
 def test_dynamic_path_params_and_shape() -> None:
@@ -121,7 +125,8 @@ def test_conflict_names_both_handlers() -> None:
 
     with pytest.raises(RouteConflict) as info:
         table(Route("/x/{a}", first), Route("/x/{b}", second))
-    assert "first" in str(info.value) and "second" in str(info.value)
+    assert "first" in str(info.value)
+    assert "second" in str(info.value)
 
 
 def test_same_path_different_methods_is_fine() -> None:
@@ -142,9 +147,9 @@ def test_url_for_errors() -> None:
         t.url_for("item", item_id="abc")
 
 
-segment = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.~", min_size=1, max_size=8).filter(
-    lambda s: s not in (".", "..")
-)
+segment = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.~", min_size=1, max_size=8
+).filter(lambda s: s not in (".", ".."))
 
 
 @settings(max_examples=60, deadline=None)
@@ -153,16 +158,23 @@ segment = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.~", min_size=
     value=segment,
     number=st.integers(min_value=0, max_value=10**12),
 )
-def test_generated_paths_round_trip_through_url_for(statics: list[str], value: str, number: int) -> None:
+def test_generated_paths_round_trip_through_url_for(
+    statics: list[str], value: str, number: int
+) -> None:
     path = "/" + "/".join(statics) + "/{name}/n/{num:int}"
     t = table(Route(path, handler, name="r"))
     url = t.url_for("r", name=value, num=number)
     route, params = t.match("GET", url)
-    assert route is not None and params == {"name": value, "num": number}
+    assert route is not None
+    assert params == {"name": value, "num": number}
 
 
 @settings(max_examples=40, deadline=None)
-@given(paths=st.sets(st.lists(segment, min_size=1, max_size=3).map(lambda s: "/" + "/".join(s)), max_size=8))
+@given(
+    paths=st.sets(
+        st.lists(segment, min_size=1, max_size=3).map(lambda s: "/" + "/".join(s)), max_size=8
+    )
+)
 def test_generated_static_paths_all_match_themselves(paths: set[str]) -> None:
     routes = [Route(p, handler, name=f"r{i}") for i, p in enumerate(sorted(paths))]
     t = table(*routes)
@@ -174,7 +186,7 @@ def test_generated_static_paths_all_match_themselves(paths: set[str]) -> None:
 
 
 def test_routers_nest_with_prefix_and_tags() -> None:
-    app = App()
+    app = App(openapi_url=None)
     api = Router(prefix="/api", tags=["api"])
     v1 = Router(prefix="/v1", tags=["v1"])
 
@@ -234,9 +246,10 @@ def test_resource_methods_become_routes() -> None:
     assert client.put("/things/1", params={"value": "a"}).json() == {"id": 1, "value": "a"}
     assert client.get("/things/1").json() == {"id": 1, "value": "a"}
     r = client.delete("/things/1")
-    assert r.status_code == 405 and "PUT" in r.headers["allow"]
-    with pytest.raises(ValueError):
-        app.add_resource("/empty", object())
+    assert r.status_code == 405
+    assert "PUT" in r.headers["allow"]
+    with pytest.raises(ValueError, match="no on_get"):
+        Router().add_resource("/empty", object())
 
 
 # --- HTTP behaviour -------------------------------------------------------------------------
@@ -284,7 +297,8 @@ def test_wrong_method_is_405_with_allow(client: TestClient) -> None:
 
 def test_head_works_where_get_does(client: TestClient) -> None:
     r = client.head("/items/3")
-    assert r.status_code == 200 and r.content == b""
+    assert r.status_code == 200
+    assert r.content == b""
     assert r.headers["content-length"] == str(len(b'{"item_id":3}'))
 
 
@@ -296,9 +310,11 @@ def test_automatic_options(client: TestClient) -> None:
 
 def test_redirect_slashes_both_ways(client: TestClient) -> None:
     r = client.get("/slash?a=1")
-    assert r.status_code == 308 and r.headers["location"] == "/slash/?a=1"
+    assert r.status_code == 308
+    assert r.headers["location"] == "/slash/?a=1"
     r = client.get("/noslash/")
-    assert r.status_code == 308 and r.headers["location"] == "/noslash"
+    assert r.status_code == 308
+    assert r.headers["location"] == "/noslash"
 
 
 def test_redirect_slashes_can_be_disabled() -> None:
@@ -334,7 +350,8 @@ def test_mount_wsgi_app_is_detected() -> None:
     app = App()
     app.mount("/wsgi", wsgi)
     r = TestClient(app).get("/wsgi/hello")
-    assert r.status_code == 200 and r.text == "/wsgi|/hello"
+    assert r.status_code == 200
+    assert r.text == "/wsgi|/hello"
 
 
 def test_mount_another_app_keeps_its_routes_and_url_for() -> None:
@@ -344,8 +361,162 @@ def test_mount_another_app_keeps_its_routes_and_url_for() -> None:
     async def sub_item(n: int) -> dict[str, int]:
         return {"n": n}
 
-    app = App()
+    @sub.get("/link")
+    async def link(request: Request) -> str:
+        return request.url_for("sub_item", n=5)
+
+    app = App(root_path="/proxy")
     app.mount("/sub", sub)
-    client = TestClient(app)
+    client = TestClient(app, root_path="/proxy")
     assert client.get("/sub/items/4").json() == {"n": 4}
+    assert client.get("/sub/link").text == "/proxy/sub/items/5"
     assert client.get("/sub/nope").status_code == 404
+    assert sub.url_for("sub_item", n=1) == "/proxy/sub/items/1"
+
+
+def test_first_segment_buckets_and_wildcard_first_segment() -> None:
+    async def by_user(id: int) -> int:
+        return id
+
+    async def by_lang(lang: str) -> str:
+        return lang
+
+    async def anything(rest: str) -> str:
+        return rest
+
+    t = table(
+        Route("/users/{id:int}", by_user),
+        Route("/{lang}/about", by_lang),
+        Route("/files/{rest:path}", anything),
+    )
+    assert t.match("GET", "/users/3")[0].endpoint is by_user  # type: ignore[union-attr]
+    assert t.match("GET", "/users/about")[0].endpoint is by_lang  # type: ignore[union-attr]
+    assert t.match("GET", "/de/about")[1] == {"lang": "de"}
+    assert t.match("GET", "/files/a/b")[1] == {"rest": "a/b"}
+    assert t.match("GET", "/files")[0] is None
+    assert t.match("GET", "/")[0] is None
+
+
+def test_many_dynamic_routes_each_match_their_own_paths() -> None:
+    routes = [Route(f"/r{i}/{{id:int}}/x/{{name}}", handler, name=f"r{i}") for i in range(150)]
+    t = table(*routes)
+    for i in (0, 77, 149):
+        route, params = t.match("GET", f"/r{i}/{i}/x/n{i}")
+        assert route is routes[i]
+        assert params == {"id": i, "name": f"n{i}"}
+
+
+def test_local_types_in_string_annotations_resolve() -> None:
+    # This module uses `from __future__ import annotations`: every annotation is a string.
+    class LocalItem(msgspec.Struct):
+        name: str
+
+    async def local_dep(n: int = 1) -> int:
+        return n
+
+    app = App()
+
+    @app.post("/local")
+    async def local(item: LocalItem, n: Annotated[int, Depends(local_dep)]) -> LocalItem:
+        return LocalItem(item.name * n)
+
+    r = TestClient(app).post("/local", params={"n": "2"}, json={"name": "ab"})
+    assert r.json() == {"name": "abab"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(path=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30))
+def test_arbitrary_paths_never_500(path: str) -> None:
+    app = App()
+
+    @app.get("/items/{item_id:int}")
+    async def item(item_id: int) -> int:
+        return item_id
+
+    @app.get("/files/{rest:path}")
+    async def files(rest: str) -> str:
+        return rest
+
+    r = TestClient(app, follow_redirects=False).get("/" + quote(path, safe="/"))
+    assert r.status_code in (200, 308, 404)
+
+
+def test_versioned_router_prefixes_and_marks_its_routes() -> None:
+    app = App(openapi_url=None)
+    v1 = Router(version="v1", prefix="/items", tags=["items"])
+    inner = Router(prefix="/deep")
+
+    @v1.get("/{item_id}")
+    async def read_item(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    @inner.get("/x")
+    async def deep() -> str:
+        return "deep"
+
+    v1.include_router(inner)
+    v2 = Router(version="v2")
+
+    @v2.get("/items/{item_id}")
+    async def read_item_v2(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    @app.get("/plain")
+    async def plain() -> str:
+        return "plain"
+
+    app.include_router(v1, prefix="/api")
+    app.include_router(v2)
+    client = TestClient(app)
+    assert client.get("/api/v1/items/3").json() == {"item_id": 3}
+    assert client.get("/api/v1/items/deep/x").text == "deep"
+    assert client.get("/v2/items/4").json() == {"id": 4}
+    versions = {r.path: r.version for r in app.routes}
+    assert versions == {
+        "/plain": None,
+        "/api/v1/items/{item_id}": "v1",
+        "/api/v1/items/deep/x": "v1",
+        "/v2/items/{item_id}": "v2",
+    }
+
+
+def test_route_copies_keep_their_version() -> None:
+    route = Route("/a", lambda: None)
+    route.version = "v3"
+    assert route.copy_with("/p", [], []).version == "v3"
+    assert route.copy_with("/p", [], [], "v9").version == "v3"
+    route.version = None
+    assert route.copy_with("/p", [], [], "v9").version == "v9"
+
+
+@pytest.mark.parametrize("version", ["", "v/1", "{v}", " v1", 1])
+def test_router_version_must_be_a_segment(version: Any) -> None:
+    with pytest.raises(ValueError, match="version"):
+        Router(version=version)
+
+
+def test_deprecated_route_sends_deprecation_header_on_every_response() -> None:
+    app = App(openapi_url=None)
+
+    @app.get("/old", deprecated=True)
+    async def old() -> str:
+        return "old"
+
+    @app.get("/old/{n}", deprecated=True)
+    async def old_n(n: int) -> Response:
+        if n == 0:
+            raise NotFound("zero")
+        return Response(b"x", headers={"x-n": str(n)})
+
+    @app.get("/new")
+    async def new() -> str:
+        return "new"
+
+    client = TestClient(app)
+    r = client.get("/old")
+    assert (r.text, r.headers["deprecation"]) == ("old", "true")
+    r = client.get("/old/2")
+    assert (r.headers["x-n"], r.headers["deprecation"]) == ("2", "true")
+    assert client.get("/old/0").headers["deprecation"] == "true"
+    assert client.get("/old/nan").headers["deprecation"] == "true"  # 422 too
+    assert "deprecation" not in client.get("/new").headers

@@ -12,7 +12,8 @@ def test_constants_and_phrases() -> None:
 
 
 def test_body_allowed() -> None:
-    assert status.is_body_allowed(200) and status.is_body_allowed(404)
+    assert status.is_body_allowed(200)
+    assert status.is_body_allowed(404)
     assert not status.is_body_allowed(204)
     assert not status.is_body_allowed(304)
     assert not status.is_body_allowed(101)

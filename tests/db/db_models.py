@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -28,3 +29,11 @@ class Book(Model):
     published: Mapped[dt.date | None]
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("author.id"))
     author: Mapped[Author | None] = relationship(back_populates="books")
+
+
+class Tag(Model):
+    __tablename__ = "tag"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    label: Mapped[str] = mapped_column(sa.String(30), unique=True)
+    created: Mapped[dt.datetime] = mapped_column(server_default=sa.func.now())

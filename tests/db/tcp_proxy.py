@@ -15,6 +15,7 @@ class TCPProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.stalled = False
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(
@@ -26,11 +27,16 @@ class TCPProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
             while data := await reader.read(65536):
+                if self.stalled:
+                    continue  # a black hole: bytes go in, nothing comes out
                 writer.write(data)
                 await writer.drain()
         writer.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.stalled:
+            self._writers.add(writer)  # accept, then never answer
+            return
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -58,8 +64,15 @@ class TCPProxy:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def stall(self) -> None:
+        """Keep connections open but forward nothing (a hung server or a dropped route)."""
+        self.stalled = True
+
     async def restore(self) -> None:
-        """Accept connections again on the same port."""
+        """Accept and forward connections again on the same port."""
+        if self.stalled:
+            self.stalled = False
+            await self.cut()  # reset the black-holed connections
         await self.start()
 
     async def close(self) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from db_models import Author, Book
+from db_models import Author, Book, Tag
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -161,8 +162,10 @@ async def test_get_or_404_raises_not_found(database: Database) -> None:
             await get_or_404(session, Author, 1)
 
 
-async def test_openapi_describes_the_resource(client: AsyncTestClient) -> None:
-    response = await client.get("/openapi.json")
+async def test_openapi_describes_the_resource(tmp_path: Path) -> None:
+    app, _ = make_app(f"sqlite+aiosqlite:///{tmp_path / 'o.db'}", tmp_path)
+    async with AsyncTestClient(app) as client:
+        response = await client.get("/openapi.json")
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert set(paths["/books"]) >= {"get", "post"}
@@ -196,3 +199,59 @@ async def test_any_title_roundtrips(tmp_path: Path, title: str) -> None:
         created = await client.post("/books", json={"title": title})
         assert created.status_code == 201
         assert (await client.get(f"/books/{created.json()['id']}")).json()["title"] == title
+
+
+async def test_uuid_keys_and_server_defaults(database_url: str, tmp_path: Path) -> None:
+    app = App()
+    db = Database(database_url, app=app, root_path=tmp_path, create_all=True)
+    app.include_router(CRUDRouter(Tag, db))
+    async with AsyncTestClient(app) as client:
+        created = await client.post("/tag", json={"label": "python"})
+        assert created.status_code == 201, created.text
+        tag = created.json()
+        assert uuid.UUID(tag["id"])
+        assert tag["created"]  # filled by the database and reloaded
+        assert (await client.get(f"/tag/{tag['id']}")).json() == tag
+        assert (await client.get("/tag/not-a-uuid")).status_code == 422
+        assert (await client.get(f"/tag/{uuid.uuid4()}")).status_code == 404
+        listed = (await client.get("/tag", params={"label": "python"})).json()
+        assert [t["id"] for t in listed["items"]] == [tag["id"]]
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pages=st.lists(st.integers(min_value=0, max_value=3), min_size=0, max_size=12),
+    wanted=st.integers(min_value=0, max_value=3),
+    descending=st.booleans(),
+    limit=st.integers(min_value=1, max_value=5),
+)
+async def test_listing_matches_a_python_model(
+    tmp_path: Path, pages: list[int], wanted: int, descending: bool, limit: int
+) -> None:
+    db_file = tmp_path / f"{uuid.uuid4().hex}.db"
+    app, _ = make_app(f"sqlite+aiosqlite:///{db_file}", tmp_path)
+    async with AsyncTestClient(app) as client:
+        ids = []
+        for i, count in enumerate(pages):
+            created = await client.post("/books", json={"title": f"b{i}", "pages": count})
+            ids.append((count, created.json()["id"]))
+        expected = sorted(
+            (row for row in ids if row[0] == wanted), key=lambda r: r[1], reverse=descending
+        )
+        order = "-id" if descending else "id"
+        seen, offset = [], 0
+        while True:
+            page = (
+                await client.get(
+                    "/books",
+                    params={"pages": wanted, "order_by": order, "limit": limit, "offset": offset},
+                )
+            ).json()
+            assert page["total"] == len(expected)
+            seen += [(b["pages"], b["id"]) for b in page["items"]]
+            offset += limit
+            if offset >= page["total"]:
+                break
+        assert seen == expected

@@ -10,6 +10,7 @@ from db_models import Author
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from celeris.db.database import Database, PoolOptions, database_url
+from celeris.db.errors import DatabaseError
 
 
 def test_url_argument_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -154,4 +155,64 @@ async def test_startup_survives_unreachable_database(tmp_path: Path) -> None:
         pool=PoolOptions(connect_timeout=1.0),
     )
     await db.connect()  # logs a warning instead of crashing the app
+    await db.disconnect()
+
+
+async def test_read_session_reads_in_autocommit(database: Database) -> None:
+    async with database.scope() as session:
+        session.add(Author(name="Reader"))
+    generator = database.read_session()
+    session = await generator.__anext__()
+    try:
+        assert (await session.scalar(sa.select(Author.name))) == "Reader"
+        options = (await session.connection()).sync_connection.get_execution_options()
+        assert options["isolation_level"] == "AUTOCOMMIT"
+    finally:
+        with pytest.raises(StopAsyncIteration):
+            await generator.__anext__()
+    # the shared pool hands the writer a transactional connection again
+    async with database.scope() as session:
+        options = (await session.connection()).sync_connection.get_execution_options()
+        assert "isolation_level" not in options
+
+
+def test_malformed_url_names_its_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", "not a url")
+    with pytest.raises(DatabaseError, match="DATABASE_URL environment variable"):
+        Database(root_path=tmp_path).url  # noqa: B018
+    with pytest.raises(DatabaseError, match="url argument"):
+        Database("::", root_path=tmp_path).url  # noqa: B018
+
+
+async def test_async_context_manager(tmp_path: Path) -> None:
+    async with Database(
+        f"sqlite:///{tmp_path / 'cm.db'}", root_path=tmp_path, create_all=True
+    ) as db:
+        async with db.scope() as session:
+            session.add(Author(name="Scripted"))
+        assert db._engine is not None
+    assert db._engine is None
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"size": 0},
+        {"max_overflow": -1},
+        {"timeout": 0},
+        {"connect_timeout": -1},
+        {"statement_timeout": 0},
+    ],
+)
+def test_pool_options_are_validated(options: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="PoolOptions"):
+        PoolOptions(**options)
+
+
+async def test_unopenable_sqlite_file_fails_start_up(tmp_path: Path) -> None:
+    db = Database(
+        f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}", root_path=tmp_path, create_all=True
+    )
+    with pytest.raises(sa.exc.OperationalError, match="unable to open"):
+        await db.connect()
     await db.disconnect()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import pytest
@@ -11,7 +13,7 @@ from sqlalchemy import exc as sa_exc
 from tcp_proxy import TCPProxy
 
 from celeris.db.database import Database, PoolOptions
-from celeris.db.errors import DatabaseUnavailable, Fault, classify, conflict_detail
+from celeris.db.errors import DatabaseUnavailable, Fault, classify, conflict_detail, http_error_for
 
 
 async def _raised(database: Database, coroutine_factory) -> BaseException:
@@ -104,3 +106,58 @@ async def test_outage_is_unavailable_and_recovers(postgres_url: str, tmp_path) -
     finally:
         await db.disconnect()
         await proxy.close()
+
+
+async def test_sqlite_busy_is_unavailable(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    holder = Database(url, root_path=tmp_path, create_all=True)
+    waiter = Database(url, root_path=tmp_path, pool=PoolOptions(statement_timeout=0.1))
+    await holder.connect()
+    try:
+        async with holder.engine.connect() as locked:
+            await locked.exec_driver_sql("BEGIN IMMEDIATE")
+            with pytest.raises(sa_exc.OperationalError) as info:
+                async with waiter.scope() as session:
+                    session.add(Author(name="blocked"))
+            assert classify(info.value) is Fault.UNAVAILABLE
+            await locked.rollback()
+    finally:
+        await waiter.disconnect()
+        await holder.disconnect()
+
+
+async def test_sqlite_programming_mistakes_are_not_unavailable(database: Database) -> None:
+    with pytest.raises(sa_exc.DBAPIError) as info:
+        async with database.scope() as session:
+            await session.execute(sa.text("SELECT * FROM no_such_table"))
+    assert classify(info.value) is None
+
+
+async def test_exhausted_pool_is_timeout(database_url: str, tmp_path) -> None:
+    db = Database(
+        database_url, root_path=tmp_path, pool=PoolOptions(size=1, max_overflow=0, timeout=0.1)
+    )
+    try:
+        async with db.engine.connect() as held:
+            await held.execute(sa.text("SELECT 1"))
+            with pytest.raises(sa_exc.TimeoutError) as info:
+                await db.ping()
+        assert classify(info.value) is Fault.TIMEOUT
+    finally:
+        await db.disconnect()
+
+
+def test_http_errors_for_faults() -> None:
+    unavailable = http_error_for(DatabaseUnavailable("down"), 9)
+    assert unavailable is not None
+    assert unavailable.status_code == 503
+    assert unavailable.headers == {"retry-after": "9"}
+    bare = http_error_for(TimeoutError(), 2)
+    assert bare is not None
+    assert bare.detail == "The request timed out; retry later."
+    assert http_error_for(ValueError(), 1) is None
+
+
+def test_import_celeris_does_not_import_the_data_layer() -> None:
+    code = "import sys, celeris; assert not {'celeris.db', 'sqlalchemy'} & set(sys.modules), sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

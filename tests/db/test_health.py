@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 from db_models import Author
+from sqlalchemy.engine import make_url
 from tcp_proxy import TCPProxy
 
 from celeris.core.app import App
 from celeris.core.params import Depends
 from celeris.db import AsyncSession, CRUDRouter, Database, PoolOptions, add_health_route, check
 from celeris.testing import AsyncTestClient
+from conftest import private_postgres
 
 
 @pytest.fixture
 async def proxied_postgres(postgres_url: str) -> AsyncIterator[tuple[TCPProxy, str]]:
-    parts = urlsplit(postgres_url)
-    proxy = TCPProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    """A private PostgreSQL database reached through a TCP proxy the test can cut."""
+    private = private_postgres(postgres_url)
+    # the helper is synchronous (asyncio.run); keep it off this test's running loop
+    target = make_url(await asyncio.to_thread(next, private))
+    proxy = TCPProxy(target.host or "127.0.0.1", target.port or 5432)
     port = await proxy.start()
-    netloc = parts.netloc.rsplit("@", 1)
-    user = f"{netloc[0]}@" if len(netloc) == 2 else ""
-    url = parts._replace(netloc=f"{user}127.0.0.1:{port}").geturl()
     try:
-        yield proxy, url
+        yield proxy, target.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
     finally:
         await proxy.close()
+        await asyncio.to_thread(private.close)  # drops the database
 
 
 async def test_check_reports_ok(database: Database) -> None:
@@ -130,3 +133,28 @@ async def test_startup_with_database_down_still_serves(tmp_path: Path) -> None:
         health = await client.get("/healthz")
         assert health.status_code == 503
         assert health.json()["database"] == "postgresql"
+
+
+async def test_stalled_database_gives_503_not_a_hang(
+    proxied_postgres: tuple[TCPProxy, str], tmp_path: Path
+) -> None:
+    proxy, url = proxied_postgres
+    app = App()
+    pool = PoolOptions(size=1, max_overflow=0, connect_timeout=0.5, statement_timeout=0.5)
+    db = Database(url, app=app, root_path=tmp_path, pool=pool)
+
+    @app.get("/one")
+    async def one(session: AsyncSession = Depends(db.session)) -> int:
+        return int(await session.scalar(sa.select(1)) or 0)
+
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/one")).json() == 1
+        proxy.stall()  # the pooled connection now hangs mid-query
+        started = asyncio.get_running_loop().time()
+        hung = await asyncio.wait_for(client.get("/one"), 10)
+        assert hung.status_code == 503
+        fresh = await asyncio.wait_for(client.get("/one"), 10)  # new connections hang too
+        assert fresh.status_code == 503
+        assert asyncio.get_running_loop().time() - started < 8
+        await proxy.restore()
+        assert (await client.get("/one")).json() == 1

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import subprocess
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -15,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from celeris.cli.db import db
 from celeris.db.database import Database
 from celeris.db.migrations import MigrationError, Migrations
+from celeris.testing import TestClient
 
 APP_V1 = """
     import sqlalchemy as sa
@@ -83,9 +87,13 @@ def test_upgrade_downgrade_reupgrade(
     _run("--app", v1, "upgrade")
     assert _columns(database_url)["post"] == {"id", "title"}
 
+    assert "No new upgrade operations" in _run("--app", v1, "check")
     v2 = _write_app(
         tmp_path, database_url, extra="summary: Mapped[str | None] = mapped_column(sa.Text)"
     )
+    pending = CliRunner().invoke(db, ["--app", v2, "check"])
+    assert pending.exit_code == 1
+    assert "revision --autogenerate" in pending.output
     second = _run("--app", v2, "revision", "--autogenerate", "-m", "add summary")
     revision_file = Path(second.split("Created ", 1)[1].strip())
     assert "batch_alter_table" in revision_file.read_text()
@@ -169,7 +177,9 @@ async def test_startup_runs_migrations(database_url: str, tmp_path: Path) -> Non
         )
     )
     database = Database(database_url, root_path=tmp_path)
-    await database.connect()
+    other = Database(database_url, root_path=tmp_path)  # a second worker starting at once
+    await asyncio.gather(database.connect(), other.connect())
+    await other.disconnect()
     try:
         async with database.scope() as session:
             await session.execute(sa.text("INSERT INTO note (id) VALUES (1)"))
@@ -185,3 +195,145 @@ async def test_startup_runs_migrations(database_url: str, tmp_path: Path) -> Non
 def test_migrations_require_init(tmp_path: Path) -> None:
     with pytest.raises(MigrationError, match="celeris db init"):
         Migrations(tmp_path / "none", "sqlite://").history()
+
+
+WORKER = """
+import asyncio, sys
+from celeris.db.database import Database
+db = Database(sys.argv[1], root_path=sys.argv[2])
+async def main():
+    await db.migrate()
+    await db.disconnect()
+asyncio.run(main())
+"""
+
+
+def test_workers_starting_together_migrate_once(database_url: str, tmp_path: Path) -> None:
+    Migrations(tmp_path / "migrations", database_url).init()
+    for number in range(1, 4):
+        previous = repr(f"{number - 1:04}") if number > 1 else None
+        (tmp_path / "migrations" / "versions" / f"{number:04}_t.py").write_text(
+            textwrap.dedent(
+                f'''
+                import sqlalchemy as sa
+                from alembic import op
+
+                revision = "{number:04}"
+                down_revision = {previous}
+
+
+                def upgrade() -> None:
+                    op.create_table("t{number}", sa.Column("id", sa.Integer, primary_key=True))
+
+
+                def downgrade() -> None:
+                    op.drop_table("t{number}")
+                '''
+            )
+        )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, database_url, str(tmp_path)], stderr=subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    for worker in workers:
+        _, stderr = worker.communicate(timeout=60)
+        assert worker.returncode == 0, stderr.decode()
+    assert {"t1", "t2", "t3"} <= set(_columns(database_url))
+
+
+def test_first_run_creates_the_sqlite_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    source = textwrap.dedent(APP_V1).format(url=None, extra="")
+    source += "\nfrom celeris.core.app import App\napp = App()\ndb.install(app)\n"
+    name = f"firstrun_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(source)
+    _run("--app", f"{name}:app", "init")
+    _run("--app", f"{name}:app", "revision", "--autogenerate", "-m", "initial")
+    module = importlib.import_module(name)
+    (tmp_path / "app.db").unlink(missing_ok=True)
+    with TestClient(module.app):
+        pass
+    assert "post" in _columns(f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
+
+
+def test_command_line_url_overrides_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = _write_app(tmp_path, f"sqlite:///{tmp_path / 'configured.db'}")
+    _run("--app", app, "init")
+    _run("--app", app, "revision", "--autogenerate", "-m", "posts")
+    other = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
+    _run("--app", app, "--url", other, "upgrade")
+    assert "post" in _columns(other)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'from-env.db'}")
+    _run("--app", app, "upgrade")  # the environment does not beat the app's explicit URL
+    assert "post" in _columns(f"sqlite+aiosqlite:///{tmp_path / 'configured.db'}")
+    assert not (tmp_path / "from-env.db").exists()
+
+
+PARENT_CHILD = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+
+
+def upgrade() -> None:
+    op.create_table("parent", sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String(10)))
+    op.create_table(
+        "child",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("parent_id", sa.Integer, sa.ForeignKey("parent.id", ondelete="CASCADE", name="fk_child_parent")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("child")
+    op.drop_table("parent")
+"""
+
+WIDEN_PARENT = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("parent") as batch:
+        batch.alter_column("name", type_=sa.String(50))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("parent") as batch:
+        batch.alter_column("name", type_=sa.String(10))
+"""
+
+
+async def test_startup_batch_migration_keeps_child_rows(database_url: str, tmp_path: Path) -> None:
+    versions = Migrations(tmp_path / "migrations", database_url).init() / "versions"
+    (versions / "0001_parent.py").write_text(PARENT_CHILD)
+    database = Database(database_url, root_path=tmp_path)
+    await database.connect()
+    try:
+        async with database.scope() as session:
+            await session.execute(sa.text("INSERT INTO parent (id, name) VALUES (1, 'p')"))
+            await session.execute(sa.text("INSERT INTO child (id, parent_id) VALUES (1, 1)"))
+        (versions / "0002_widen.py").write_text(WIDEN_PARENT)
+        await database.migrate()
+        async with database.scope() as session:
+            assert await session.scalar(sa.text("SELECT count(*) FROM child")) == 1
+            with pytest.raises(sa.exc.IntegrityError):
+                await session.execute(sa.text("INSERT INTO child (id, parent_id) VALUES (2, 99)"))
+    finally:
+        await database.disconnect()

@@ -8,6 +8,9 @@ from db_models import Book
 from hypothesis import given
 from hypothesis import strategies as st
 
+from celeris.core.app import App
+from celeris.core.params import Depends
+from celeris.db import AsyncSession, OffsetPage, schemas_for, to_read_many
 from celeris.db.database import Database
 from celeris.db.pagination import (
     InvalidCursor,
@@ -17,6 +20,9 @@ from celeris.db.pagination import (
     paginate,
     paginate_cursor,
 )
+from celeris.testing import AsyncTestClient
+
+BookRead = schemas_for(Book).read
 
 
 async def _books(database: Database, count: int) -> None:
@@ -101,3 +107,21 @@ def test_arbitrary_text_never_crashes_decoding(text: str) -> None:
         decode_cursor(text, [Ordering(Book.id), Ordering(Book.title)])
     except InvalidCursor:
         pass
+
+
+async def test_offset_page_as_a_handler_return_type(database_url: str, tmp_path) -> None:
+    app = App()
+    db = Database(database_url, app=app, root_path=tmp_path, create_all=True)
+
+    @app.get("/books")
+    async def books(
+        limit: int = 2, session: AsyncSession = Depends(db.read_session)
+    ) -> OffsetPage[BookRead]:
+        rows, total = await paginate(session, sa.select(Book).order_by(Book.id), limit=limit)
+        return OffsetPage(items=to_read_many(rows, BookRead), total=total, limit=limit, offset=0)
+
+    async with AsyncTestClient(app) as client:
+        await _books(db, 3)
+        page = (await client.get("/books")).json()
+    assert page["total"] == 3
+    assert [b["title"] for b in page["items"]] == ["book 000", "book 001"]

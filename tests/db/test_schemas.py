@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Mapped, mapped_column
 
 from celeris.db.model import Model
-from celeris.db.schemas import fields_of, schemas_for, to_read, values_of
+from celeris.db.schemas import fields_of, schemas_for, to_read, to_read_many, values_of
 
 
 class Color(enum.Enum):
@@ -110,3 +110,9 @@ def test_create_roundtrips_any_valid_book(title: str, pages: int, rating: float 
     sent = {"title": title, "pages": pages, "rating": rating}
     decoded = msgspec.json.decode(msgspec.json.encode(sent), type=create)
     assert {k: v for k, v in values_of(decoded).items() if k in sent} == sent
+
+
+def test_to_read_many() -> None:
+    rows = [Author(id=1, name="a"), Author(id=2, name="b")]
+    assert msgspec.json.encode(to_read_many(rows)) == b'[{"id":1,"name":"a"},{"id":2,"name":"b"}]'
+    assert to_read_many([]) == []

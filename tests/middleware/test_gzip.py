@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 import zlib
 
 import brotli
@@ -195,3 +196,11 @@ def test_bad_options() -> None:
         GZipMiddleware(app_with(b""), compresslevel=0)
     with pytest.raises(ValueError, match="minimum_size"):
         GZipMiddleware(app_with(b""), minimum_size=-1)
+
+
+async def test_incompressible_body_is_sent_as_is() -> None:
+    rng = random.Random(7)
+    noise = bytes(rng.getrandbits(8) for _ in range(2000))
+    sent = await call(GZipMiddleware(app_with(noise), brotli=False), "gzip")
+    assert header(sent[0], b"content-encoding") is None
+    assert sent[1]["body"] == noise

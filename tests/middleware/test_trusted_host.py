@@ -44,6 +44,9 @@ def client(app: TrustedHostMiddleware, host: str = "example.com") -> httpx.Async
         ("example.com.evil.com", False),
         ("[::1]:8000", True),
         ("[::2]", False),
+        ("example.com:@evil.com", False),
+        ("example.com:80x", False),
+        ("exa mple.com", False),
     ],
 )
 async def test_hosts(host: str, ok: bool) -> None:
@@ -59,7 +62,7 @@ async def test_hosts(host: str, ok: bool) -> None:
         problem = r.json()
         assert problem["status"] == 400
         assert problem["title"] == "Bad Request"
-        assert "not served here" in problem["detail"]
+        assert "not served here" in problem["detail"] or "no valid Host" in problem["detail"]
         assert int(r.headers["content-length"]) == len(r.content)
 
 
@@ -91,6 +94,14 @@ async def test_www_redirect_keeps_path_query_and_port() -> None:
         r = await c.get("/a/b?x=1", headers={"host": "example.com:8080"})
     assert r.status_code == 301
     assert r.headers["location"] == "http://www.example.com:8080/a/b?x=1"
+
+
+async def test_www_redirect_refuses_a_crafted_port() -> None:
+    app = TrustedHostMiddleware(hello, allowed_hosts=["www.example.com"])
+    async with client(app) as c:
+        r = await c.get("/", headers={"host": "example.com:@evil.com"})
+    assert r.status_code == 400
+    assert "location" not in r.headers
 
 
 async def test_www_redirect_off() -> None:

@@ -9,9 +9,21 @@ from typing import Annotated, Generic, Literal, TypedDict, TypeVar
 import msgspec
 import pydantic
 
-from celeris import App, Body, Conflict, Depends, Form, Header, NotFound, Query, Router, UploadFile
+from celeris import (
+    App,
+    Body,
+    Conflict,
+    Depends,
+    Form,
+    Header,
+    NotFound,
+    Query,
+    Router,
+    Unauthorized,
+    UploadFile,
+)
 from celeris.openapi.endpoints import install
-from celeris.openapi.jwt import JWT, JWTBearer
+from celeris.openapi.jwt import JWT, InvalidToken, JWTBearer
 from celeris.openapi.security import (
     APIKeyCookie,
     APIKeyHeader,
@@ -23,6 +35,9 @@ from celeris.openapi.security import (
 )
 
 T = TypeVar("T")
+API_KEY = "key-123"
+BEARER = "token-123"
+USERS = {"alice": "wonderland"}
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 tokens = JWT(SECRET)
 
@@ -118,6 +133,8 @@ async def read_item(item_id: int) -> StoredItem:
 @items.post("/", status_code=201, responses={409: Conflict})
 async def create_item(item: Item, token: Annotated[str, Depends(bearer)]) -> StoredItem:
     """Create an item (needs a bearer token)."""
+    if token != BEARER:
+        raise Unauthorized("Unknown token", headers={"WWW-Authenticate": "Bearer"})
     if any(i.name == item.name for i in ITEMS.values()):
         raise Conflict(f"An item named {item.name!r} exists")
     stored = StoredItem(len(ITEMS) + 1, item.name, item.price, item.color)
@@ -127,6 +144,8 @@ async def create_item(item: Item, token: Annotated[str, Depends(bearer)]) -> Sto
 @items.delete("/{item_id:int}", deprecated=True, operation_id="remove_item")
 async def delete_item(item_id: int, key: Annotated[str, Depends(key_header)]) -> None:
     """Delete an item (deprecated)."""
+    if key != API_KEY:
+        raise Unauthorized("Unknown API key", headers={"WWW-Authenticate": "APIKey"})
 
 
 @app.post("/shapes")
@@ -153,6 +172,8 @@ async def create_user(user: User) -> PublicUser:
 
 @app.get("/whoami")
 async def whoami(credentials: Annotated[BasicCredentials, Depends(basic)]) -> dict[str, str]:
+    if USERS.get(credentials.username) != credentials.password:
+        raise Unauthorized("Wrong user or password", headers={"WWW-Authenticate": "Basic"})
     return {"user": credentials.username}
 
 
@@ -160,6 +181,8 @@ async def whoami(credentials: Annotated[BasicCredentials, Depends(basic)]) -> di
 async def keys(
     q: Annotated[str, Depends(key_query)], c: Annotated[str, Depends(key_cookie)]
 ) -> dict[str, str]:
+    if q != API_KEY or c != API_KEY:
+        raise Unauthorized("Unknown API key", headers={"WWW-Authenticate": "APIKey"})
     return {"query": q, "cookie": c}
 
 
@@ -179,13 +202,15 @@ async def me(claims: Annotated[dict, Depends(jwt_bearer)]) -> dict[str, str]:
 
 @app.get("/scoped")
 async def scoped(token: Annotated[str, Depends(oauth2)]) -> str:
+    try:
+        tokens.decode(token)
+    except InvalidToken as exc:
+        raise Unauthorized(str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
     return "ok"
 
 
 @app.post("/upload")
-async def upload(
-    file: UploadFile, note: Annotated[str, Form()] = ""
-) -> dict[str, int | str]:
+async def upload(file: UploadFile, note: Annotated[str, Form()] = "") -> dict[str, int | str]:
     """Upload a file with a note."""
     return {"size": len(await file.read()), "note": note}
 
@@ -205,3 +230,7 @@ async def hidden() -> str:
 
 app.include_router(items)
 install(app)
+
+
+async def plain_asgi(scope: object, receive: object, send: object) -> None:
+    """An ASGI app that is not a celeris App (for the CLI's error path)."""

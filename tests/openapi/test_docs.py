@@ -39,3 +39,17 @@ def test_assets_are_served_from_the_installed_package() -> None:
 def test_unknown_or_escaping_names_are_refused() -> None:
     for name in ("../__init__.py", "index.html", "", "swagger-ui.js.map", "/etc/passwd"):
         assert asset(name) is None
+
+
+def test_several_specs_can_be_offered() -> None:
+    page = swagger_ui_html(
+        title="t",
+        openapi_url="openapi.json",
+        assets_url="docs/assets",
+        urls=[("all", "openapi.json"), ("v1", "openapi.json?version=v1")],
+    )
+    assert (
+        '"urls": [{"name": "all", "url": "openapi.json"}, {"name": "v1", "url": "openapi.json?version=v1"}]'
+        in page
+    )
+    assert '"urls.primaryName": "all"' in page

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import jwt as pyjwt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from celeris.openapi.jwt import JWT, InvalidToken
+from celeris import App, Depends
+from celeris.openapi.jwt import JWT, InvalidToken, JWTBearer
+from celeris.testing import TestClient
 
 SECRET = "s" * 32
+AUDIENCE_TOKENS = JWT(SECRET, audience="api")
+STRICT = JWTBearer(AUDIENCE_TOKENS)
+LENIENT = JWTBearer(AUDIENCE_TOKENS, auto_error=False)
 
 
 def test_round_trip_adds_standard_claims() -> None:
@@ -63,3 +69,31 @@ def test_configuration_errors() -> None:
 def test_garbage_never_escapes_as_another_error(token: str) -> None:
     with pytest.raises(InvalidToken):
         JWT(SECRET).decode(token)
+
+
+def test_jwt_bearer_gives_claims_or_none() -> None:
+    tokens = AUDIENCE_TOKENS
+    app = App()
+
+    @app.get("/strict")
+    async def strict(claims: Annotated[dict, Depends(STRICT)]) -> dict:
+        return claims
+
+    @app.get("/lenient")
+    async def lenient(claims: Annotated[dict | None, Depends(LENIENT)]) -> dict:
+        return {"claims": claims}
+
+    good = {"authorization": "Bearer " + tokens.encode({"sub": "a"})}
+    expired = {"authorization": "Bearer " + tokens.encode({"sub": "a"}, expires_in=-5)}
+    with TestClient(app) as client:
+        assert client.get("/strict", headers=good).json()["sub"] == "a"
+        r = client.get("/strict", headers=expired)
+        assert r.status_code == 401
+        assert (
+            r.headers["www-authenticate"]
+            == 'Bearer error="invalid_token", error_description="token expired"'
+        )
+        assert client.get("/strict").headers["www-authenticate"] == "Bearer"
+        assert client.get("/lenient").json() == {"claims": None}
+        assert client.get("/lenient", headers=expired).json() == {"claims": None}
+        assert client.get("/lenient", headers=good).json()["claims"]["sub"] == "a"

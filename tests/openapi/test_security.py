@@ -11,10 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from celeris import App, Depends
-from celeris.openapi.security import APIKeyHeader, HTTPBasic, HTTPBearer, OAuth2PasswordBearer, quote
+from celeris.openapi.security import (
+    APIKeyHeader,
+    HTTPBasic,
+    HTTPBearer,
+    OAuth2PasswordBearer,
+    quote,
+)
 from celeris.testing import TestClient
 
-from .sample_app import app
+from .sample_app import API_KEY, BEARER, app
 
 
 @pytest.fixture(scope="module")
@@ -36,36 +42,46 @@ def test_bearer_missing_or_wrong_scheme(client: TestClient) -> None:
         assert r.headers["www-authenticate"] == "Bearer"
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["detail"] == "Missing or malformed bearer token"
-    r = client.post("/items/", json=item, headers={"authorization": "bearer tok"})
+    r = client.post("/items/", json=item, headers={"authorization": f"bearer {BEARER}"})
     assert r.status_code == 201
+    r = client.post("/items/", json=item, headers={"authorization": "Bearer wrong"})
+    assert r.status_code == 401
 
 
 def test_basic(client: TestClient) -> None:
-    r = client.get("/whoami", headers=basic("alice", "p:w"))
+    r = client.get("/whoami", headers=basic("alice", "wonderland"))
     assert r.status_code == 200
     assert r.json() == {"user": "alice"}
+    r = client.get("/whoami", headers=basic("alice", "wonder:land"))
+    assert r.status_code == 401
+    assert r.json()["detail"] == "Wrong user or password"
     r = client.get("/whoami")
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == 'Basic realm="sample", charset="UTF-8"'
-    for bad in ("Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Basic " + base64.b64encode(b"\xff:x").decode()):
+    for bad in (
+        "Basic !!!",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic " + base64.b64encode(b"\xff:x").decode(),
+    ):
         r = client.get("/whoami", headers={"authorization": bad})
         assert r.status_code == 401
         assert r.json()["detail"] == "Malformed basic credentials"
 
 
 def test_api_keys_in_header_query_and_cookie(client: TestClient) -> None:
-    r = client.delete("/items/1", headers={"x-api-key": "k"})
+    r = client.delete("/items/1", headers={"x-api-key": API_KEY})
     assert r.status_code == 204
     r = client.delete("/items/1")
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == 'APIKey header="X-API-Key"'
-    r = client.get("/keys", params={"api_key": "q"}, cookies={"session": "c"})
-    assert r.json() == {"query": "q", "cookie": "c"}
-    r = client.get("/keys", params={"api_key": "q"})
+    r = client.get("/keys", params={"api_key": API_KEY}, headers={"cookie": f"session={API_KEY}"})
+    assert r.json() == {"query": API_KEY, "cookie": API_KEY}
+    r = client.get("/keys", params={"api_key": API_KEY})
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == 'APIKey cookie="session"'
-    r = client.get("/keys", params={"api_key": ""}, cookies={"session": "c"})
+    r = client.get("/keys", params={"api_key": ""}, headers={"cookie": f"session={API_KEY}"})
     assert r.status_code == 401
+    assert r.headers["www-authenticate"] == 'APIKey query="api_key"'
 
 
 def test_oauth2_password_flow_and_jwt(client: TestClient) -> None:
@@ -78,7 +94,10 @@ def test_oauth2_password_flow_and_jwt(client: TestClient) -> None:
     assert r.text == "ok"
     r = client.get("/me", headers={"authorization": "Bearer not.a.jwt"})
     assert r.status_code == 401
-    assert r.headers["www-authenticate"] == 'Bearer error="invalid_token", error_description="token is malformed"'
+    assert (
+        r.headers["www-authenticate"]
+        == 'Bearer error="invalid_token", error_description="token is malformed"'
+    )
     assert r.json()["detail"] == "Invalid bearer token: token is malformed"
 
 

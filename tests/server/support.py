@@ -31,6 +31,7 @@ async def serving(app: Any, **options: Any) -> AsyncIterator[tuple[Server, int]]
     done, _ = await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         started.cancel()
+        sock.close()
         task.result()
     try:
         yield server, port
@@ -53,7 +54,9 @@ async def raw(port: int, data: bytes, *, timeout: float = 5.0, half_close: bool 
         writer.close()
 
 
-async def read_response(reader: asyncio.StreamReader, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+async def read_response(
+    reader: asyncio.StreamReader, method: str = "GET"
+) -> tuple[int, dict[str, str], bytes]:
     """Read one HTTP/1.1 response (Content-Length or chunked framing)."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")

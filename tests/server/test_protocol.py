@@ -14,8 +14,6 @@ from hypothesis import strategies as st
 from celeris.types import Receive, Scope, Send
 from .support import echo_app, raw, read_response, serving, status_of
 
-pytestmark = pytest.mark.asyncio
-
 
 async def test_keep_alive_serves_several_requests_on_one_connection() -> None:
     async with serving(echo_app) as (_, port):
@@ -48,7 +46,8 @@ async def test_pipelined_requests_are_answered_in_order_even_when_the_first_is_s
 
     async with serving(app) as (_, port):
         data = b"".join(
-            b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p for p in (b"/slow", b"/a", b"/b", b"/slow", b"/c")
+            b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p
+            for p in (b"/slow", b"/a", b"/b", b"/slow", b"/c")
         )
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(data)
@@ -65,7 +64,10 @@ async def test_a_long_pipelined_burst_does_not_recurse() -> None:
 
     async with serving(app) as (_, port):
         n = 3000
-        data = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * n + b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        data = (
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * n
+            + b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         response = await raw(port, data, timeout=30)
     assert response.count(b"HTTP/1.1 200 OK") == n + 1
 
@@ -79,12 +81,20 @@ async def test_chunked_request_body_and_chunked_response() -> None:
         while more:
             message = await receive()
             more = message.get("more_body", False)
-            await send({"type": "http.response.body", "body": message.get("body", b"").upper(), "more_body": True})
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": message.get("body", b"").upper(),
+                    "more_body": True,
+                }
+            )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async with serving(app) as (_, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        writer.write(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
+        )
         await asyncio.sleep(0.05)
         writer.write(b"2;ext=1\r\nde\r\n0\r\nTrailer-Field: x\r\n\r\n")
         status, headers, body = await read_response(reader)
@@ -100,7 +110,9 @@ async def test_chunked_request_body_and_chunked_response() -> None:
 async def test_expect_100_continue_is_sent_when_the_app_reads_the_body() -> None:
     async with serving(echo_app) as (_, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        writer.write(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
         interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
         assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
         writer.write(b"hello")
@@ -116,7 +128,9 @@ async def test_expect_100_not_sent_when_the_app_answers_without_reading() -> Non
             await send({"type": "http.response.body", "body": b"no"})
 
     async with serving(app) as (_, port):
-        response = await raw(port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        response = await raw(
+            port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
     assert b"100 Continue" not in response
     assert status_of(response) == 413
     assert b"connection: close" in response
@@ -141,7 +155,10 @@ async def test_head_omits_the_body_but_keeps_content_length() -> None:
 
 async def test_absolute_form_target() -> None:
     async with serving(echo_app) as (_, port):
-        response = await raw(port, b"GET http://example.com/p/q?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+        response = await raw(
+            port,
+            b"GET http://example.com/p/q?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+        )
     body = json.loads(response.split(b"\r\n\r\n", 1)[1])
     assert body["path"] == "/p/q" and body["query"] == "x=1"
 
@@ -173,7 +190,10 @@ async def test_http_10_streaming_response_is_close_delimited() -> None:
 
 async def test_connection_close_from_the_client() -> None:
     async with serving(echo_app) as (_, port):
-        response = await raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: x\r\n\r\n")
+        response = await raw(
+            port,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
     assert response.count(b"HTTP/1.1 ") == 1
 
 
@@ -181,10 +201,16 @@ HOSTILE = [
     (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host on 1.1
     (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     (b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400),
-    (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    (
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    ),
     (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked\r\n\r\n0\r\n\r\n", 501),
-    (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
-    (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    (
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        400,
+    ),
     (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
     (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400),
     (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc", 400),
@@ -207,13 +233,15 @@ HOSTILE = [
     (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),  # asterisk-form only for OPTIONS
     (b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 400),
     (b"GET /\r\nHost: a\r\n\r\n", 400),
-    (b"\r\n\r\n\r\n", 400),
+    (b"GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n", 400),
 ]
 
 
 @pytest.mark.parametrize(("request_bytes", "status"), HOSTILE)
-async def test_malformed_requests_get_a_4xx_and_never_reach_the_app(request_bytes: bytes, status: int) -> None:
+async def test_malformed_requests_get_a_4xx_and_never_reach_the_app(
+    request_bytes: bytes, status: int
+) -> None:
     calls: list[Any] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -237,16 +265,36 @@ async def test_options_asterisk_is_accepted() -> None:
 
 
 async def test_limits_each_have_their_status() -> None:
-    async with serving(echo_app, limit_request_line=100, limit_request_fields=5, limit_request_headers=300, limit_request_body=10) as (_, port):
-        assert status_of(await raw(port, b"GET /" + b"a" * 200 + b" HTTP/1.1\r\nHost: a\r\n\r\n")) == 414
+    async with serving(
+        echo_app,
+        limit_request_line=100,
+        limit_request_fields=5,
+        limit_request_headers=300,
+        limit_request_body=10,
+    ) as (_, port):
+        assert (
+            status_of(await raw(port, b"GET /" + b"a" * 200 + b" HTTP/1.1\r\nHost: a\r\n\r\n"))
+            == 414
+        )
         many = b"".join(b"X-%d: 1\r\n" % i for i in range(10))
         assert status_of(await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n" + many + b"\r\n")) == 431
         big = b"X: " + b"v" * 400 + b"\r\n"
         assert status_of(await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n" + big + b"\r\n")) == 431
-        assert status_of(await raw(port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n" + b"x" * 11)) == 413
+        assert (
+            status_of(
+                await raw(
+                    port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n" + b"x" * 11
+                )
+            )
+            == 413
+        )
         chunked = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n"
         assert status_of(await raw(port, chunked)) == 413
-        ok = await raw(port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nConnection: close\r\n\r\n" + b"x" * 10)
+        ok = await raw(
+            port,
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nConnection: close\r\n\r\n"
+            + b"x" * 10,
+        )
         assert status_of(ok) == 200
 
 
@@ -263,7 +311,11 @@ async def test_a_header_block_that_never_ends_is_cut_off_by_size() -> None:
 
 async def test_limit_request_body_zero_means_no_limit() -> None:
     async with serving(echo_app, limit_request_body=0) as (_, port):
-        response = await raw(port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 200000\r\nConnection: close\r\n\r\n" + b"x" * 200000)
+        response = await raw(
+            port,
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 200000\r\nConnection: close\r\n\r\n"
+            + b"x" * 200000,
+        )
     assert status_of(response) == 200
 
 
@@ -332,7 +384,9 @@ async def test_client_disconnect_is_surfaced_to_the_app() -> None:
     assert seen == ["http.request", "http.disconnect"]
 
 
-async def test_sending_after_a_disconnect_is_quietly_ignored(caplog: pytest.LogCaptureFixture) -> None:
+async def test_sending_after_a_disconnect_is_quietly_ignored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     done = asyncio.Event()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -349,7 +403,9 @@ async def test_sending_after_a_disconnect_is_quietly_ignored(caplog: pytest.LogC
         await asyncio.sleep(0.05)
         writer.close()
         await asyncio.wait_for(done.wait(), 5)
-    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "Traceback" not in caplog.text and not [
+        r for r in caplog.records if r.levelname == "ERROR"
+    ]
 
 
 async def test_app_exception_gives_500_without_traceback_to_the_client() -> None:
@@ -374,7 +430,13 @@ async def test_app_that_returns_without_responding_gets_500() -> None:
 async def test_response_header_injection_is_refused() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"x-a", b"1\r\nSet-Cookie: evil=1")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"x-a", b"1\r\nSet-Cookie: evil=1")],
+                }
+            )
             await send({"type": "http.response.body", "body": b"x"})
 
     async with serving(app) as (_, port):
@@ -401,7 +463,12 @@ async def test_large_bodies_pause_reading_and_still_arrive_whole() -> None:
         await send({"type": "http.response.body", "body": b"%d" % total})
 
     async with serving(app) as (_, port):
-        response = await raw(port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % size + b"x" * size, timeout=30)
+        response = await raw(
+            port,
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % size
+            + b"x" * size,
+            timeout=30,
+        )
     assert got == [size] and response.endswith(b"%d" % size)
 
 
@@ -413,7 +480,13 @@ async def test_write_backpressure_makes_the_app_wait() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % (len(chunk) * count))]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"%d" % (len(chunk) * count))],
+            }
+        )
         for _ in range(count):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
@@ -430,10 +503,33 @@ async def test_write_backpressure_makes_the_app_wait() -> None:
         writer.close()
 
 
-async def test_half_closed_client_still_gets_its_response() -> None:
+async def test_good_pipelined_requests_before_a_bad_one_are_answered_first() -> None:
     async with serving(echo_app) as (_, port):
-        response = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", half_close=True)
-    assert status_of(response) == 200
+        response = await raw(
+            port,
+            b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\n\r\n",
+        )
+    assert response.count(b"HTTP/1.1 200 OK") == 2
+    assert response.index(b'"/2"') < response.index(b"HTTP/1.1 400 ")
+
+
+async def test_client_eof_counts_as_a_disconnect() -> None:
+    seen: list[str] = []
+    done = asyncio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await receive()
+            seen.append((await receive())["type"])
+            done.set()
+
+    async with serving(app) as (_, port):
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        writer.write_eof()
+        await asyncio.wait_for(done.wait(), 5)
+        writer.close()
+    assert seen == ["http.disconnect"]
 
 
 async def test_root_path_is_passed_to_the_app() -> None:
@@ -453,7 +549,9 @@ async def test_lifespan_state_is_copied_into_each_request() -> None:
             return
         scope["state"]["mutated"] = True
         await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": json.dumps(sorted(scope["state"])).encode()})
+        await send(
+            {"type": "http.response.body", "body": json.dumps(sorted(scope["state"])).encode()}
+        )
 
     async with serving(app) as (_, port):
         first = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -461,7 +559,9 @@ async def test_lifespan_state_is_copied_into_each_request() -> None:
     assert first.endswith(b'["db", "mutated"]') and second.endswith(b'["db", "mutated"]')
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(garbage=st.binary(min_size=1, max_size=300))
 async def test_random_bytes_never_crash_or_hang_the_server(garbage: bytes) -> None:
     async with serving(echo_app, timeout_request_header=0.5) as (_, port):
@@ -479,8 +579,16 @@ async def test_random_bytes_never_crash_or_hang_the_server(garbage: bytes) -> No
     name=st.text(alphabet=st.characters(codec="latin-1"), min_size=1, max_size=20),
     value=st.text(alphabet=st.characters(codec="latin-1"), max_size=40),
 )
-async def test_arbitrary_header_fields_are_accepted_or_rejected_cleanly(name: str, value: str) -> None:
-    request = b"GET / HTTP/1.1\r\nHost: a\r\n" + name.encode("latin-1") + b": " + value.encode("latin-1") + b"\r\nConnection: close\r\n\r\n"
+async def test_arbitrary_header_fields_are_accepted_or_rejected_cleanly(
+    name: str, value: str
+) -> None:
+    request = (
+        b"GET / HTTP/1.1\r\nHost: a\r\n"
+        + name.encode("latin-1")
+        + b": "
+        + value.encode("latin-1")
+        + b"\r\nConnection: close\r\n\r\n"
+    )
     async with serving(echo_app) as (_, port):
         response = await raw(port, request)
     assert status_of(response) in (200, 400, 501)

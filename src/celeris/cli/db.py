@@ -64,7 +64,10 @@ def _migrations(context: click.Context) -> Migrations:
         database = Database(root_path=Path.cwd())
     directory = options["directory"] or database.migrations_dir
     metadata = database.metadata if options["app"] else None
-    return Migrations(directory, database.url.render_as_string(hide_password=False), metadata)
+    url = database.url.render_as_string(hide_password=False)
+    if options["app"] and options["url_from_command_line"]:
+        url = options["url"]  # an explicit --url beats the app's own configuration
+    return Migrations(directory, url, metadata)
 
 
 @contextmanager
@@ -97,7 +100,13 @@ def _echo(text: str) -> None:
 @click.pass_context
 def db(context: click.Context, app: str | None, url: str | None, directory: Path | None) -> None:
     """Manage the database schema with migrations."""
-    context.obj = {"app": app, "url": url, "directory": directory}
+    source = context.get_parameter_source("url")
+    context.obj = {
+        "app": app,
+        "url": url,
+        "url_from_command_line": source is click.core.ParameterSource.COMMANDLINE,
+        "directory": directory,
+    }
 
 
 @db.command()
@@ -174,3 +183,12 @@ def stamp(context: click.Context, revision: str) -> None:
     with _errors():
         _migrations(context).stamp(revision)
     click.echo(f"Stamped {revision}")
+
+
+@db.command()
+@click.pass_context
+def check(context: click.Context) -> None:
+    """Fail if the models have changes that no revision covers yet."""
+    with _errors():
+        _migrations(context).check()
+    click.echo("No new upgrade operations detected.")

@@ -28,12 +28,14 @@ def dotted_name(obj: Any) -> str:
 def routes_of(app: Any) -> list[Any] | None:
     """Return the route objects of ``app`` (an App, Router or Starlette-style app), or None."""
     for _ in range(_MAX_WRAPPERS):
-        for owner in (app, getattr(app, "router", None)):
-            if owner is None:
-                continue
+        owners = [app, getattr(app, "router", None)]
+        # NOTE: celeris's Router.iter_routes() gives routes *and* mounts without compiling the
+        # app; ``.routes`` (Starlette's shape) is the fallback.
+        for owner in owners:
             iter_routes = getattr(owner, "iter_routes", None)
             if callable(iter_routes):
                 return list(iter_routes())
+        for owner in owners:
             found = getattr(owner, "routes", None)
             if isinstance(found, list | tuple):
                 return list(found)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import os
 import re
 import sys
@@ -103,6 +104,10 @@ class _OrNone(click.ParamType):  # type: ignore[type-arg]  # NOTE: generic only 
 
 
 _HINTS = typing.get_type_hints(Config)
+_FLAGS = {
+    f.name: "--" + f.metadata.get("flag", f.name.replace("_", "-"))
+    for f in dataclasses.fields(Config)
+}
 _SCALARS: dict[type, click.ParamType[Any]] = {int: click.INT, float: click.FLOAT, str: click.STRING}
 
 
@@ -166,14 +171,16 @@ def validate(ctx: click.Context, options: Mapping[str, Any]) -> str | None:
     if options.get("workers", 1) < 1:
         return "--workers must be at least 1"
     for name, value in options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{_FLAGS[name]} must be a finite number (got {value})"
         if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-            return f"--{name.replace('_', '-')} must not be negative (got {value})"
+            return f"{_FLAGS[name]} must not be negative (got {value})"
     if options.get("ssl_keyfile") and not options.get("ssl_certfile"):
         return "--ssl-keyfile needs --ssl-certfile too"
     for name in ("ssl_certfile", "ssl_keyfile"):
         path = options.get(name)
         if path and not os.path.isfile(path):
-            return f"--{name.replace('_', '-')} {path!r}: no such file"
+            return f"{_FLAGS[name]} {path!r}: no such file"
     if options.get("uds"):
         given = [
             name

@@ -13,7 +13,7 @@ import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any, TypeVar, Unpack
+from typing import Any, ClassVar, TypeVar, Unpack
 
 from celeris.core.asgi import ASGIConnection, scope_of
 from celeris.core.concurrency import configure_threadpool, run_in_threadpool, threadpool_size
@@ -41,6 +41,9 @@ ExceptionHandler = Callable[[Request, Exception], Any]
 
 logger = logging.getLogger("celeris.app")
 
+_TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
+_APPLICATION_JSON = (b"content-type", b"application/json")
+
 # NOTE: how the innermost pipeline endpoint finds the request's binding context when
 # function middleware or hooks sit in between (they only pass the Request along).
 _current: ContextVar[tuple[Route | None, Context | None, HTTPError | Response | None]] = ContextVar(
@@ -50,6 +53,10 @@ _current: ContextVar[tuple[Route | None, Context | None, HTTPError | Response | 
 
 class App:
     """A celeris application: an ASGI 3 app that also offers the celeris fast lane."""
+
+    #: Start-up extensions: each is called once with the app, before its routes compile.
+    #: ``celeris`` registers ``celeris.openapi.install`` here (the core never imports openapi).
+    extensions: ClassVar[list[Callable[[App], None]]] = []
 
     def __init__(
         self,
@@ -69,6 +76,12 @@ class App:
         thread_pool_size: int = 40,
         root_path: str = "",
     ) -> None:
+        if (
+            isinstance(thread_pool_size, bool)
+            or not isinstance(thread_pool_size, int)
+            or thread_pool_size < 1
+        ):
+            raise ValueError(f"thread_pool_size must be an integer >= 1, got {thread_pool_size!r}")
         self.debug = debug
         self.title = title
         self.version = version
@@ -80,18 +93,23 @@ class App:
         self.root_path = root_path.rstrip("/")
         self.state = State()
         self.router = Router(dependencies=dependencies)
-        self.lifespan = Lifespan(self, lifespan, on_startup, on_shutdown)
+        self.lifespan = Lifespan(
+            self, lifespan, on_startup, on_shutdown, children=self._mounted_lifespans
+        )
         # NOTE: index 0 is the outermost middleware (as in Starlette); add_middleware prepends.
         self.user_middleware: list[Middleware] = list(middleware or ())
-        self.exception_handlers: dict[type[Exception] | int, ExceptionHandler] = dict(
-            exception_handlers or {}
-        )
+        self.exception_handlers: dict[type[Exception] | int, ExceptionHandler] = {}
+        for key, handler in (exception_handlers or {}).items():
+            self.add_exception_handler(key, handler)
         self._functions: list[FunctionMiddleware] = []
         self._before: list[BeforeHook] = []
         self._after: list[AfterHook] = []
         self._stack: ASGIApp | None = None
         self._table: RouteTable | None = None
         self._pipeline: Endpoint | None = None
+        self._asgi_entry: ASGIApp = self._asgi  # NOTE: one bound method, compared by identity
+        self._mounted_at = ""  # set by a parent App that mounts this one, for url_for
+        self._extended = False  # start-up extensions have run
 
     # --- routes: thin delegates to the app's router ------------------------------------------
 
@@ -99,39 +117,40 @@ class App:
         self, path: str, methods: Sequence[str] | None = None, **options: Unpack[RouteOptions]
     ) -> Callable[[F], F]:
         """Register the decorated function for ``path`` and ``methods`` (GET by default)."""
+        self._changed("add a route")
         return self.router.route(path, methods, **options)
 
     def get(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
         """Register a GET handler (HEAD is answered too)."""
-        return self.router.route(path, ["GET"], **options)
+        return self.route(path, ["GET"], **options)
 
     def post(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
         """Register a POST handler."""
-        return self.router.route(path, ["POST"], **options)
+        return self.route(path, ["POST"], **options)
 
     def put(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
         """Register a PUT handler."""
-        return self.router.route(path, ["PUT"], **options)
+        return self.route(path, ["PUT"], **options)
 
     def patch(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
         """Register a PATCH handler."""
-        return self.router.route(path, ["PATCH"], **options)
+        return self.route(path, ["PATCH"], **options)
 
     def delete(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
         """Register a DELETE handler."""
-        return self.router.route(path, ["DELETE"], **options)
+        return self.route(path, ["DELETE"], **options)
 
     def head(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
         """Register a HEAD handler."""
-        return self.router.route(path, ["HEAD"], **options)
+        return self.route(path, ["HEAD"], **options)
 
     def options(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
         """Register an OPTIONS handler (replacing the automatic answer)."""
-        return self.router.route(path, ["OPTIONS"], **options)
+        return self.route(path, ["OPTIONS"], **options)
 
     def websocket(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
         """Register a WebSocket handler."""
-        return self.router.route(path, [WEBSOCKET], **options)
+        return self.route(path, [WEBSOCKET], **options)
 
     def add_route(
         self,
@@ -141,10 +160,12 @@ class App:
         **options: Unpack[RouteOptions],
     ) -> Route:
         """Register ``endpoint`` for ``path`` and ``methods``."""
+        self._changed("add a route")
         return self.router.add_route(path, endpoint, methods, **options)
 
     def add_resource(self, path: str, resource: object, *, name: str | None = None) -> list[Route]:
         """Register a Falcon-style resource (``on_get``, ``on_post``...)."""
+        self._changed("add a resource")
         return self.router.add_resource(path, resource, name=name)
 
     def include_router(
@@ -157,7 +178,7 @@ class App:
         include_in_schema: bool = True,
     ) -> None:
         """Include ``router``'s routes under ``prefix``."""
-        self._check_not_started("include a router")
+        self._changed("include a router")
         self.router.include_router(
             router,
             prefix=prefix,
@@ -168,7 +189,7 @@ class App:
 
     def mount(self, path: str, app: Any, *, name: str | None = None) -> None:
         """Serve an ASGI app, a WSGI app (detected) or another App under ``path``."""
-        self._check_not_started("mount an application")
+        self._changed("mount an application")
         self.router.mount(path, app, name=name)
 
     @property
@@ -183,7 +204,7 @@ class App:
 
     def url_for(self, name: str, /, **params: Any) -> str:
         """Build the path of the route called ``name``; raises NoMatchFound."""
-        return self.root_path + self._compiled().url_for(name, **params)
+        return (self.root_path or self._mounted_at) + self._compiled().url_for(name, **params)
 
     # --- middleware, hooks, errors, lifespan -------------------------------------------------
 
@@ -215,10 +236,20 @@ class App:
         """Register ``handler(request, exc) -> Response`` for an exception class or status code."""
 
         def decorator(func: F) -> F:
-            self.exception_handlers[key] = func
+            self.add_exception_handler(key, func)
             return func
 
         return decorator
+
+    def add_exception_handler(self, key: type[Exception] | int, handler: ExceptionHandler) -> None:
+        """Register ``handler(request, exc)`` for an exception class or an HTTP status code."""
+        valid_class = isinstance(key, type) and issubclass(key, Exception)
+        valid_status = isinstance(key, int) and not isinstance(key, bool) and 400 <= key <= 599
+        if not (valid_class or valid_status):
+            raise TypeError(
+                f"exception handlers are keyed by an Exception class or a 4xx/5xx code, not {key!r}"
+            )
+        self.exception_handlers[key] = handler
 
     def on_startup(self, func: F) -> F:
         """Run ``func`` at startup (sync or async)."""
@@ -230,6 +261,14 @@ class App:
         self.lifespan.shutdown_handlers.append(func)
         return func
 
+    def _mounted_lifespans(self) -> list[Lifespan]:
+        return [m.app.lifespan for m in self._compiled().mounts if isinstance(m.app, App)]
+
+    def _changed(self, what: str) -> None:
+        """Refuse route changes once serving; before that, drop a table compiled early."""
+        self._check_not_started(what)
+        self._table = None
+
     def _check_not_started(self, what: str) -> None:
         if self._stack is not None:
             raise RuntimeError(f"cannot {what} after the application has started serving")
@@ -238,7 +277,14 @@ class App:
 
     def _compiled(self) -> RouteTable:
         if self._table is None:
+            if not self._extended:
+                self._extended = True
+                for extension in type(self).extensions:
+                    extension(self)
             self._table = RouteTable(self.router.iter_routes())
+            for mount in self._table.mounts:
+                if isinstance(mount.app, App):
+                    mount.app._mounted_at = (self.root_path or self._mounted_at) + mount.path
         return self._table
 
     def build_middleware_stack(self) -> ASGIApp:
@@ -252,7 +298,7 @@ class App:
             self._pipeline = build_pipeline(
                 self._endpoint, self._functions, self._before, self._after
             )
-        app: ASGIApp = self._asgi
+        app: ASGIApp = self._asgi_entry
         for spec in reversed(self.user_middleware):
             app = spec.wrap(app)
         self._stack = app
@@ -261,6 +307,10 @@ class App:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection (http, websocket or lifespan)."""
         stack = self._stack or self.build_middleware_stack()
+        if stack is self._asgi_entry and scope["type"] == "http":
+            # PERF: no ASGI middleware: skip one coroutine frame per request.
+            await self._http(ASGIConnection(scope, receive, send))
+            return
         await stack(scope, receive, send)
 
     def fast_lane(self) -> FastHandler | None:
@@ -317,15 +367,29 @@ class App:
             assert plan is not None
             if plan.simple:
                 # PERF: no parameters, no dependencies, no middleware: no Request, no kwargs,
-                # no Context; one call, one precomputed renderer, one respond().
+                # no Context, and for str/dict/list results no Response object either: one
+                # call, the route's precomputed encoder, one respond().
+                response: Response | None = None
                 try:
                     if plan.is_async:
                         result = await plan.endpoint()
                     else:
                         result = await run_in_threadpool(plan.endpoint)
-                    response = plan.render(result)
+                    cls = result.__class__
+                    if cls is str and plan.direct:
+                        body = result.encode()
+                        content_type = _TEXT_PLAIN
+                    elif (cls is dict or cls is list) and plan.direct:
+                        body = plan.encode(result)
+                        content_type = _APPLICATION_JSON
+                    else:
+                        response = plan.render(result)
                 except Exception as exc:
                     await self._fail(conn, Request(conn, self, params), exc)
+                    return
+                if response is None:
+                    length = (b"content-length", str(len(body)).encode())
+                    await conn.respond(plan.status_code, [content_type, length], body)
                     return
                 await response.send_to(conn)
                 if response.background is not None:
@@ -340,33 +404,34 @@ class App:
             outcome = self._miss(table, conn, path)
         request = Request(conn, self, params)
         ctx = Context(request, params) if route is not None else None
-        error: Exception | None = None
         try:
-            if pipeline is None:
-                response = await self._dispatch(route, ctx, outcome, request)
-            else:
-                token = _current.set((route, ctx, outcome))
-                try:
-                    response = await pipeline(request)
-                finally:
-                    _current.reset(token)
-        except Exception as exc:
-            error = exc
+            try:
+                if pipeline is None:
+                    response = await self._dispatch(route, ctx, outcome, request)
+                else:
+                    token = _current.set((route, ctx, outcome))
+                    try:
+                        response = await pipeline(request)
+                    finally:
+                        _current.reset(token)
+            except Exception as exc:
+                if ctx is not None:
+                    ctx.error = exc
+                await self._fail(conn, request, exc)
+                return
+            await response.send_to(conn)
+            if response.background is not None:
+                await response.background()
+        finally:
             if ctx is not None:
-                await self._finish(ctx, exc)
-            await self._fail(conn, request, exc)
-            return
-        await response.send_to(conn)
-        if response.background is not None:
-            await response.background()
-        if ctx is not None:
-            await self._finish(ctx, error)
+                await self._finish(ctx)
+            await request.close()
 
-    async def _finish(self, ctx: Context, error: Exception | None) -> None:
-        """Run injected background tasks, then generator dependencies' clean-up."""
-        if ctx.background is not None:
+    async def _finish(self, ctx: Context) -> None:
+        """Run injected background tasks (unless the handler failed), then dependency clean-up."""
+        if ctx.background is not None and ctx.error is None:
             await ctx.background()
-        await ctx.close(error)
+        await ctx.close()
 
     async def _endpoint(self, request: Request) -> Response:
         route, ctx, outcome = _current.get()
@@ -396,6 +461,8 @@ class App:
             handled = await self._handled(request, exc)
             if handled is None:
                 raise
+            if route is not None and route.deprecated:
+                handled.headers.setdefault("deprecation", "true")
             return handled
 
     def _miss(self, table: RouteTable, conn: FastRequest, path: str) -> HTTPError | Response:
@@ -431,6 +498,10 @@ class App:
         if not handlers:
             return None
         for cls in type(exc).__mro__:
+            if cls is Exception:
+                # NOTE: a handler for Exception (or 500) only answers unhandled errors; HTTP
+                # errors keep their own responses (as in Starlette).
+                break
             handler = handlers.get(cls)
             if handler is not None:
                 return handler
@@ -510,19 +581,16 @@ class App:
         error: Exception | None = None
         try:
             kwargs = await solve(plan, ctx)
-        except HTTPError as exc:
-            await send({"type": "websocket.close", "code": 1008, "reason": str(exc.detail)[:120]})
-            return
-        try:
             await call(plan, kwargs)
         except WebSocketDisconnect:
             pass
+        except HTTPError as exc:
+            # NOTE: before accept this makes the server answer 403; after, a policy close.
+            error = exc
+            await _close_websocket(send, 1008, exc.detail or exc.title)
         except Exception as exc:
             error = exc
-            try:
-                await send({"type": "websocket.close", "code": 1011, "reason": "internal error"})
-            except Exception:  # the connection may be gone already
-                logger.debug("could not close the WebSocket after an error", exc_info=True)
+            await _close_websocket(send, 1011, "internal error")
             raise
         finally:
             await ctx.close(error)
@@ -539,6 +607,16 @@ class App:
 
         run: Callable[..., Any] = celeris.server.run
         run(self, host=host, port=port, workers=workers, **options)
+
+
+async def _close_websocket(send: Send, code: int, reason: str) -> None:
+    """Close a WebSocket, ignoring a connection that is already gone."""
+    # NOTE: a close reason is at most 123 bytes of UTF-8.
+    text = reason.encode("utf-8")[:123].decode("utf-8", "ignore")
+    try:
+        await send({"type": "websocket.close", "code": code, "reason": text})
+    except Exception:
+        logger.debug("could not close the WebSocket", exc_info=True)
 
 
 def _debug_response(request: Request, exc: Exception) -> Response:

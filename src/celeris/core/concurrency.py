@@ -78,8 +78,17 @@ def _next(iterator: Iterator[T]) -> T | object:
 async def iterate_in_threadpool(iterable: Iterable[T]) -> AsyncIterator[T]:
     """Iterate a sync (possibly blocking) iterable, each ``next()`` running in the pool."""
     iterator = iter(iterable)
-    while True:
-        item = await run_in_threadpool(_next, iterator)
-        if item is _STOP:
-            return
-        yield item  # type: ignore[misc]
+    try:
+        while True:
+            item = await run_in_threadpool(_next, iterator)
+            if item is _STOP:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        # Closing early (a client gone) runs the generator's clean-up, off the loop too.
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            try:
+                await run_in_threadpool(close)
+            except ValueError:  # still inside next() in a worker thread
+                pass

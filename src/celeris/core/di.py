@@ -15,9 +15,9 @@ from typing import Any
 from celeris.core.background import BackgroundTasks
 from celeris.core.concurrency import run_in_threadpool
 from celeris.core.datastructures import UploadFile
-from celeris.core.errors import BadRequest, RequestValidationError
+from celeris.core.errors import BadRequest, RequestValidationError, UnsupportedMediaType
 from celeris.core.params import MISSING
-from celeris.core.signature import TEXT_KINDS, Kind, ParamInfo, Plan, bind_text
+from celeris.core.signature import TEXT_KINDS, Kind, ParamInfo, Plan, bind_text, gather
 from celeris.core.validation import (
     ErrorItem,
     MalformedBody,
@@ -146,6 +146,19 @@ async def _resolve(info: ParamInfo, ctx: Context, errors: list[ErrorItem]) -> An
     return value
 
 
+def _check_json_type(conn: Any) -> None:
+    """Refuse a body whose Content-Type is not JSON (415); an absent one counts as JSON."""
+    content_type = conn.headers.get("content-type")
+    if content_type is None:
+        return
+    media = content_type.partition(";")[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return
+    raise UnsupportedMediaType(
+        f"Expected a JSON body (Content-Type: application/json), got {media or 'an empty type'!r}."
+    )
+
+
 async def _read_body(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[str, Any]:
     raw: bytes = await ctx.conn.body()
     out: dict[str, Any] = {}
@@ -157,6 +170,7 @@ async def _read_body(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[
             if info.required:
                 errors.append(missing_error(["body"]))
         else:
+            _check_json_type(ctx.conn)
             try:
                 out[info.name] = plan.body_decoder(raw)
             except ValidationFailure as exc:
@@ -164,6 +178,8 @@ async def _read_body(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[
             except MalformedBody as exc:
                 raise BadRequest(str(exc)) from None
         return out
+    if raw:
+        _check_json_type(ctx.conn)
     try:
         data = decode_json(raw) if raw else {}
     except MalformedBody as exc:
@@ -189,6 +205,16 @@ async def _read_form(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[
     form = await ctx.conn.form()
     out: dict[str, Any] = {}
     for info in plan.form_params:
+        if info.whole:
+            assert info.convert is not None
+            data = gather(form)
+            if not data and not info.required:
+                continue
+            try:
+                out[info.name] = info.convert(data)
+            except ValidationFailure as exc:
+                errors.extend(exc.errors)
+            continue
         values = form.getlist(info.alias)
         if info.kind is Kind.FILE:
             files = [v for v in values if isinstance(v, UploadFile)]

@@ -36,12 +36,16 @@ class Lifespan:
         lifespan: LifespanFactory | None = None,
         on_startup: Sequence[Handler] | None = None,
         on_shutdown: Sequence[Handler] | None = None,
+        children: Callable[[], Sequence[Lifespan]] | None = None,
     ) -> None:
         self.app = app
+        # NOTE: mounted celeris apps start after and stop before their parent.
+        self.children = children
         self.factory = lifespan
         self.startup_handlers: list[Handler] = list(on_startup or ())
         self.shutdown_handlers: list[Handler] = list(on_shutdown or ())
         self._stack: AsyncExitStack | None = None
+        self._started: list[Lifespan] = []
 
     def _enter(self) -> AbstractAsyncContextManager[Mapping[str, Any] | None]:
         assert self.factory is not None
@@ -62,10 +66,16 @@ class Lifespan:
                         f"lifespan must yield a mapping or None, not {type(yielded).__name__}"
                     )
                 state.update(yielded)
+        for child in self.children() if self.children else ():
+            state.update(await child.startup())
+            self._started.append(child)
         return state
 
     async def shutdown(self) -> None:
-        """Leave ``lifespan``, then run shutdown handlers."""
+        """Stop mounted apps, leave ``lifespan``, then run shutdown handlers."""
+        started, self._started = self._started, []
+        for child in reversed(started):
+            await child.shutdown()
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()

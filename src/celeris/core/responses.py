@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import decimal
-import enum
 import http.cookies
+import logging
 import mimetypes
 import os
 import secrets
 import stat
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from datetime import datetime
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Mapping
+from datetime import datetime, timedelta
 from email.utils import format_datetime, formatdate, parsedate_to_datetime
 from pathlib import PurePath
 from typing import Any, ClassVar, Literal
@@ -40,28 +38,23 @@ __all__ = [
     "json_encode",
 ]
 
+logger = logging.getLogger("celeris.responses")
+
 HeadersInit = Mapping[str, str] | Iterable[tuple[str, str]] | Headers | None
 Background = BackgroundTasks | Any | None
 
 
 def _enc_hook(obj: Any) -> Any:
     """Turn what msgspec cannot encode natively into something it can."""
+    # NOTE: msgspec already handles dataclasses, Structs, enums, sets, Decimal, UUID, datetimes.
     model_dump = getattr(obj, "model_dump", None)
     if model_dump is not None and callable(model_dump):
         return model_dump(mode="json")  # pydantic v2 models
-    if isinstance(obj, set | frozenset):
-        return list(obj)
-    if isinstance(obj, decimal.Decimal):
-        return str(obj)
     if isinstance(obj, PurePath):
         return str(obj)
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
     if isinstance(obj, Mapping):
         return dict(obj)
-    if hasattr(obj, "__iter__") and not isinstance(obj, str | bytes):
+    if isinstance(obj, Iterable) and not isinstance(obj, str | bytes):
         return list(obj)
     raise TypeError(f"cannot encode {type(obj).__name__} object as JSON")
 
@@ -97,9 +90,7 @@ def _content_type(media_type: str, charset: str) -> bytes:
 def _init_raw(headers: HeadersInit) -> RawHeaders:
     if headers is None:
         return []
-    if isinstance(headers, Headers):
-        return list(headers.raw)
-    return MutableHeaders(headers).raw
+    return MutableHeaders(headers).raw  # a lower-cased copy
 
 
 class Response:
@@ -109,6 +100,14 @@ class Response:
 
     media_type_default: ClassVar[str | None] = None
     charset: ClassVar[str] = "utf-8"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Accept the Starlette idiom ``class CSV(Response): media_type = "text/csv"``."""
+        super().__init_subclass__(**kwargs)
+        media_type = cls.__dict__.get("media_type")
+        if isinstance(media_type, str):
+            cls.media_type_default = media_type
+            delattr(cls, "media_type")  # uncover the per-instance slot again
 
     def __init__(
         self,
@@ -166,7 +165,7 @@ class Response:
         key: str,
         value: str = "",
         max_age: int | None = None,
-        expires: datetime | str | int | None = None,
+        expires: datetime | timedelta | str | int | None = None,
         path: str | None = "/",
         domain: str | None = None,
         secure: bool = False,
@@ -183,6 +182,8 @@ class Response:
         if expires is not None:
             if isinstance(expires, datetime):
                 morsel["expires"] = format_datetime(expires, usegmt=True)
+            elif isinstance(expires, timedelta):
+                morsel["expires"] = int(expires.total_seconds())  # seconds from now
             else:
                 morsel["expires"] = expires
         if path is not None:
@@ -323,7 +324,7 @@ class StreamingResponse(Response):
             raw.append((b"content-type", _content_type(self.media_type, self.charset)))
         return raw
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    async def _chunks(self) -> AsyncGenerator[bytes, None]:
         charset = self.charset
         async for chunk in self.body_iterator:
             yield chunk if isinstance(chunk, bytes) else str(chunk).encode(charset)
@@ -333,11 +334,16 @@ class StreamingResponse(Response):
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
         if conn.method != "HEAD" and is_body_allowed(self.status_code):
-            async for chunk in self._chunks():
-                if chunk:
-                    await conn.send(
-                        {"type": "http.response.body", "body": chunk, "more_body": True}
-                    )
+            chunks = self._chunks()
+            try:
+                async for chunk in chunks:
+                    if chunk:
+                        await conn.send(
+                            {"type": "http.response.body", "body": chunk, "more_body": True}
+                        )
+            finally:
+                # Close now (even when cancelled), not whenever the generator is collected.
+                await chunks.aclose()
         await conn.send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def send_to(self, conn: FastRequest) -> None:
@@ -351,17 +357,29 @@ class StreamingResponse(Response):
                 if not task.done():
                     task.cancel()
             await asyncio.gather(stream, watch, return_exceptions=True)
-            await _aclose(self.body_iterator)
+            try:
+                await _aclose(self.body_iterator)
+            except RuntimeError:  # still running in a worker thread; it stops on its own
+                logger.debug("could not close the body iterator", exc_info=True)
         if not stream.cancelled() and stream.exception() is not None and not conn.is_disconnected():
             raise stream.exception()  # type: ignore[misc]
 
 
 async def _wait_disconnect(conn: FastRequest) -> None:
     """Return once the client has gone (unread request body is drained on the way)."""
-    while not conn.is_disconnected():
-        message = await conn.receive()
-        if message.get("type") == "http.disconnect":
-            return
+    body_done = False
+    try:
+        while not conn.is_disconnected():
+            message = await conn.receive()
+            kind = message.get("type")
+            if kind == "http.disconnect":
+                return
+            if body_done:
+                break  # a server that does not block here: polling would spin
+            body_done = not message.get("more_body", False)
+    except Exception:  # a receive that fails tells nothing about the client
+        logger.debug("cannot watch for a disconnect", exc_info=True)
+    await asyncio.Event().wait()  # only the stream's end (or a cancel) stops us now
 
 
 # --- server-sent events -----------------------------------------------------------------------
@@ -439,7 +457,7 @@ class ServerSentEvents(StreamingResponse):
         h.setdefault("cache-control", "no-cache")
         h.setdefault("x-accel-buffering", "no")
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    async def _chunks(self) -> AsyncGenerator[bytes, None]:
         iterator = self.body_iterator
         ping = self.ping
         pending: asyncio.Future[Any] | None = None
@@ -528,11 +546,11 @@ def _parse_range(header: str, size: int) -> list[tuple[int, int]] | None:
             ranges.append((max(size - suffix, 0), size - 1))
             continue
         start = int(first)
-        end = int(last) if last else size - 1
-        if end < start:
-            return None
+        if last and int(last) < start:
+            return None  # syntactically invalid: the whole header is ignored
         if start >= size:
             continue
+        end = int(last) if last else size - 1
         ranges.append((start, min(end, size - 1)))
     if not ranges:
         return []
@@ -572,10 +590,10 @@ class FileResponse(Response):
         status_code: int = 200,
         headers: HeadersInit = None,
         media_type: str | None = None,
-        background: Background = None,
         filename: str | None = None,
-        stat_result: os.stat_result | None = None,
         content_disposition_type: str = "attachment",
+        background: Background = None,
+        stat_result: os.stat_result | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self.filename = filename

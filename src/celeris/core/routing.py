@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NotRequired, TypedDict, TypeVar, Unpack, cast
 
 from a2wsgi import WSGIMiddleware
 
 from celeris.core.params import Dependency
+from celeris.core.responses import Response
 from celeris.core.signature import Plan, compile_plan
 from celeris.types import ASGIApp
 
@@ -93,6 +95,7 @@ CONVERTERS: Final[dict[str, Converter]] = {
 }
 
 _PARAM: Final = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]+))?}")
+_VERSION: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +192,7 @@ class Route:
         "description",
         "endpoint",
         "include_in_schema",
+        "localns",
         "methods",
         "name",
         "operation_id",
@@ -199,6 +203,7 @@ class Route:
         "status_code",
         "summary",
         "tags",
+        "version",
     )
 
     def __init__(
@@ -229,7 +234,9 @@ class Route:
         self.deprecated = bool(options.get("deprecated", False))
         self.include_in_schema = bool(options.get("include_in_schema", True))
         self.dependencies: list[Dependency] = _check_dependencies(options.get("dependencies"))
+        self.version: str | None = None  # set by a versioned Router (``Router(version="v1")``)
         self.plan: Plan | None = None
+        self.localns: Mapping[str, Any] | None = None  # the declaring scope, for string annotations
 
     @property
     def handler_name(self) -> str:
@@ -253,13 +260,23 @@ class Route:
         )
 
     def copy_with(
-        self, prefix: str, tags: Sequence[str], dependencies: Sequence[Dependency]
+        self,
+        prefix: str,
+        tags: Sequence[str],
+        dependencies: Sequence[Dependency],
+        version: str | None = None,
     ) -> Route:
-        """Return a copy under ``prefix`` with extra tags and dependencies in front."""
+        """Return a copy under ``prefix`` with extra tags and dependencies in front.
+
+        The copy keeps this route's API version unless it has none and ``version`` is given.
+        """
         opts = self.options()
         opts["tags"] = [*tags, *(t for t in self.tags if t not in tags)]
         opts["dependencies"] = [*dependencies, *self.dependencies]
-        return type(self)(_join(prefix, self.path), self.endpoint, methods=self.methods, **opts)
+        route = type(self)(_join(prefix, self.path), self.endpoint, methods=self.methods, **opts)
+        route.localns = self.localns
+        route.version = self.version or version
+        return route
 
     def compile(self, app_dependencies: Sequence[Dependency] = ()) -> Plan:
         """Compile the handler's plan once (start-up)."""
@@ -271,7 +288,10 @@ class Route:
                 response_model=self.response_model,
                 status_code=self.status_code,
                 websocket=WEBSOCKET in self.methods,
+                localns=self.localns,
             )
+            if self.deprecated:
+                _mark_deprecated(self.plan)
         return self.plan
 
     def url_path(self, **params: Any) -> str:
@@ -280,6 +300,20 @@ class Route:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r}, {self.handler_name}, methods={sorted(self.methods)})"
+
+
+def _mark_deprecated(plan: Plan) -> None:
+    """Make every response the plan renders carry ``Deprecation: true`` (RFC 9745)."""
+    render = plan.render
+
+    def render_deprecated(value: Any) -> Response:
+        response = render(value)
+        response.headers.setdefault("deprecation", "true")
+        return response
+
+    plan.render = render_deprecated
+    # NOTE: the fast paths build responses without render(); a deprecated route leaves them.
+    plan.simple = plan.direct = False
 
 
 class WebSocketRoute(Route):
@@ -342,6 +376,14 @@ class Mount:
         return f"Mount({self.path!r}, {self.app!r})"
 
 
+def _caller_locals() -> Mapping[str, Any] | None:
+    """Return the local names of the function that applied a route decorator, if any."""
+    # NOTE: frame 0 is this function, 1 the decorator, 2 the code applying it. Module-level
+    # declarations need nothing (their globals are the handler's); only function scopes do.
+    frame = sys._getframe(2)
+    return None if frame.f_locals is frame.f_globals else dict(frame.f_locals)
+
+
 def _join(prefix: str, path: str) -> str:
     return prefix.rstrip("/") + path
 
@@ -359,7 +401,11 @@ def _check_dependencies(deps: Sequence[Any] | None) -> list[Dependency]:
 
 
 class Router:
-    """A group of routes with a shared prefix, tags and dependencies; routers nest."""
+    """A group of routes with a shared prefix, tags and dependencies; routers nest.
+
+    ``version="v1"`` puts the routes under ``/v1`` (before ``prefix``) and marks them with
+    that API version (``route.version``; ``/openapi.json?version=v1`` documents them alone).
+    """
 
     def __init__(
         self,
@@ -367,10 +413,19 @@ class Router:
         tags: list[str] | None = None,
         dependencies: Sequence[Any] | None = None,
         include_in_schema: bool = True,
+        version: str | None = None,
     ) -> None:
         if prefix and not prefix.startswith("/"):
             raise ValueError(f"router prefix {prefix!r} must start with '/'")
-        self.prefix = prefix.rstrip("/")
+        if version is not None and (
+            not isinstance(version, str) or not _VERSION.fullmatch(version)
+        ):
+            raise ValueError(
+                f"router version {version!r} must be a path segment such as 'v1' "
+                "(letters, digits, '.', '_', '-')"
+            )
+        self.version = version
+        self.prefix = (f"/{version}" if version else "") + prefix.rstrip("/")
         self.tags = list(tags or ())
         self.dependencies = _check_dependencies(dependencies)
         self.include_in_schema = include_in_schema
@@ -385,7 +440,8 @@ class Router:
         """Register the decorated function for ``path`` and ``methods`` (GET by default)."""
 
         def decorator(endpoint: F) -> F:
-            self.add_route(path, endpoint, methods=methods or ("GET",), **options)
+            route = self.add_route(path, endpoint, methods=methods or ("GET",), **options)
+            route.localns = _caller_locals()
             return endpoint
 
         return decorator
@@ -485,8 +541,12 @@ class Router:
         dependencies: Sequence[Dependency] = (),
         include_in_schema: bool = True,
         _seen: frozenset[int] = frozenset(),
+        version: str | None = None,
     ) -> Iterator[Route | Mount]:
-        """Yield every route, flattened: prefixes joined, tags and dependencies merged."""
+        """Yield every route, flattened: prefixes joined, tags and dependencies merged.
+
+        A route's API version is that of the innermost versioned router holding it.
+        """
         if id(self) in _seen:
             raise ValueError("routers include each other in a cycle")
         seen = _seen | {id(self)}
@@ -494,11 +554,12 @@ class Router:
         all_tags = [*tags, *(t for t in self.tags if t not in tags)]
         all_deps = [*dependencies, *self.dependencies]
         visible = include_in_schema and self.include_in_schema
+        version = self.version or version
         for item in self._routes:
             if isinstance(item, Mount):
                 yield Mount(full + item.path, item.app, name=item.name) if full else item
             else:
-                route = item.copy_with(full, all_tags, all_deps)
+                route = item.copy_with(full, all_tags, all_deps, version)
                 route.include_in_schema = route.include_in_schema and visible
                 yield route
         for child, child_prefix, child_tags, child_deps, child_visible in self._children:
@@ -508,6 +569,7 @@ class Router:
                 [*all_deps, *child_deps],
                 visible and child_visible,
                 seen,
+                version,
             )
 
 
@@ -536,8 +598,24 @@ class _Matcher:
             group += 1 + len(params)
         self.match = re.compile("^(?:" + "|".join(parts) + ")$").match
 
+    def find(self, path: str) -> tuple[Route, dict[str, Any]] | None:
+        """Return the first route matching ``path`` with its converted parameters."""
+        m = self.match(path)
+        if m is None:
+            return None
+        route, params = self.targets[m.lastindex]  # type: ignore[index]
+        group = m.group
+        return route, {name: conv(group(i)) for name, i, conv in params}
+
 
 EMPTY_PARAMS: Final[dict[str, Any]] = {}
+
+
+def _first_segment_key(path: str) -> str | None:
+    """Return the route's first path segment if it is fully static, else None."""
+    end = path.find("/", 1)
+    first = path[1:end] if end > 0 else path[1:]
+    return None if "{" in first else first
 
 
 class RouteTable:
@@ -549,7 +627,8 @@ class RouteTable:
         self.routes: list[Route] = []
         self.mounts: list[Mount] = []
         self.static: dict[str, dict[str, Route]] = {}
-        self.dynamic: dict[str, _Matcher] = {}
+        # method -> first path segment (None: the segment has a parameter) -> matcher
+        self.dynamic: dict[str, dict[str | None, _Matcher]] = {}
         self.names: dict[str, Route | Mount] = {}
         seen: dict[tuple[str, str], Route] = {}
         by_method: dict[str, list[Route]] = {}
@@ -582,8 +661,12 @@ class RouteTable:
         head = by_method.setdefault("HEAD", [])
         head_shapes = {r.compiled.shape for r in head}
         head.extend(r for r in by_method.get("GET", ()) if r.compiled.shape not in head_shapes)
-        self.dynamic = {method: _Matcher(routes) for method, routes in by_method.items() if routes}
-        self._all = _Matcher([r for rs in by_method.values() for r in rs]) if by_method else None
+        for method, routes in by_method.items():
+            buckets: dict[str | None, list[Route]] = {}
+            for route in routes:
+                buckets.setdefault(_first_segment_key(route.path), []).append(route)
+            if buckets:
+                self.dynamic[method] = {key: _Matcher(rs) for key, rs in buckets.items()}
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, Any]]:
         """Return the route for ``method`` and ``path`` and its converted path parameters."""
@@ -593,13 +676,21 @@ class RouteTable:
             route = methods.get(method)
             if route is not None:
                 return route, EMPTY_PARAMS
-        matcher = self.dynamic.get(method)
-        if matcher is not None:
-            m = matcher.match(path)
-            if m is not None:
-                route, params = matcher.targets[m.lastindex]  # type: ignore[index]
-                group = m.group
-                return route, {name: conv(group(i)) for name, i, conv in params}
+        buckets = self.dynamic.get(method)
+        if buckets is not None:
+            # PERF: dynamic routes are bucketed by their first segment, so one regex holds
+            # only the routes that can match; a combined regex is linear in its routes.
+            end = path.find("/", 1)
+            matcher = buckets.get(path[1:end] if end > 0 else path[1:])
+            if matcher is not None:
+                found = matcher.find(path)
+                if found is not None:
+                    return found
+            matcher = buckets.get(None)
+            if matcher is not None:
+                found = matcher.find(path)
+                if found is not None:
+                    return found
         return None, EMPTY_PARAMS
 
     def mount_for(self, path: str) -> Mount | None:
@@ -612,8 +703,8 @@ class RouteTable:
     def allowed(self, path: str) -> set[str]:
         """Return every HTTP method some route takes at ``path`` (for 405 and OPTIONS)."""
         allowed = set(self.static.get(path, ()))
-        for method, matcher in self.dynamic.items():
-            if method not in allowed and matcher.match(path) is not None:
+        for method in self.dynamic:
+            if method not in allowed and self.match(method, path)[0] is not None:
                 allowed.add(method)
         allowed.discard(WEBSOCKET)
         return allowed

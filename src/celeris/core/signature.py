@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, get_args, get_origin, get_type_hints
@@ -25,11 +25,13 @@ from celeris.core.validation import (
     Converter,
     Decoder,
     ValidationFailure,
+    is_model,
     is_model_body,
     is_sequence,
     json_decoder,
     json_encoder,
     missing_error,
+    repeated_error,
     strip_annotated,
     strip_optional,
     text_converter,
@@ -71,6 +73,7 @@ class ParamInfo:
     alias: str  # the name on the wire: query key, header name, cookie name, form field
     required: bool
     sequence: bool = False  # bound from repeated keys (list[int] from ?a=1&a=2)
+    whole: bool = False  # a model gathered from the whole source (every query key / form field)
     marker: Param | Dependency | None = None
     dependency: Plan | None = None  # for Kind.DEPENDENCY
     use_cache: bool = True
@@ -100,8 +103,10 @@ class Plan:
     form_params: tuple[ParamInfo, ...] = ()
     response_type: Any = None
     status_code: int = 200
-    render: Callable[[Any], Response] = field(default=lambda value: value)
+    render: Callable[[Any], Response] = field(default=lambda value: _not_compiled())
+    encode: Callable[[Any], bytes] = field(default=json_encoder(Any))  # JSON, filtered by type
     simple: bool = False  # PERF: no parameters and no dependencies: call with no kwargs
+    direct: bool = True  # PERF: str/dict/list results may skip the Response object
 
     @property
     def has_body(self) -> bool:
@@ -115,6 +120,10 @@ class Plan:
                 yield from info.dependency.iter_all()
             else:
                 yield info
+
+
+def _not_compiled() -> Response:
+    raise RuntimeError("this Plan was built by hand; use compile_plan()")
 
 
 _SPECIAL: Final[tuple[tuple[type, Kind], ...]] = (
@@ -158,15 +167,26 @@ def _callable_name(func: Any) -> str:
     return getattr(func, "__qualname__", None) or repr(func)
 
 
-def _hints(func: Callable[..., Any]) -> dict[str, Any]:
+def _hints(func: Callable[..., Any], localns: Mapping[str, Any] | None) -> dict[str, Any]:
     target = func
     if not (inspect.isfunction(func) or inspect.ismethod(func)):
         call = getattr(func, "__call__", None)  # noqa: B004 - callable objects
         target = call if call is not None and not isinstance(func, type) else func
     try:
-        return get_type_hints(target, include_extras=True)
+        try:
+            return get_type_hints(target, include_extras=True)
+        except NameError:
+            if not localns:
+                raise
+            # NOTE: string annotations (``from __future__ import annotations``) naming types
+            # local to the function that declared the route resolve in that function's scope.
+            return get_type_hints(target, localns=dict(localns), include_extras=True)
     except Exception as exc:  # NameError for unresolved forward references, mostly
-        raise TypeError(f"cannot resolve the annotations of {_callable_name(func)}: {exc}") from exc
+        raise TypeError(
+            f"cannot resolve the annotations of {_callable_name(func)}: {exc} (types named in "
+            "annotations must be importable from the handler's module: define them at module "
+            "level, or drop `from __future__ import annotations` there)"
+        ) from exc
 
 
 # --- extractors -----------------------------------------------------------------------------
@@ -198,11 +218,47 @@ def _multi_extractor(kind: Kind, alias: str, convert: Converter, sequence: bool)
 
         return extract_list
 
+    if kind is Kind.QUERY:
+
+        def extract_query(conn: Any, path_params: dict[str, Any]) -> Any:
+            query = conn.query_params
+            value = query.get(alias, MISSING)
+            if value is MISSING:
+                return MISSING
+            # PERF: one length comparison unless some key repeats; only then count this one.
+            if query.has_repeats():
+                count = len(query.getlist(alias))
+                if count > 1:
+                    raise ValidationFailure([repeated_error(["query", alias], count)])
+            return convert(value)
+
+        return extract_query
+
     def extract_one(conn: Any, path_params: dict[str, Any]) -> Any:
         value = getattr(conn, attr).get(alias, MISSING)
         return value if value is MISSING else convert(value)
 
     return extract_one
+
+
+def _model_extractor(convert: Converter) -> Extractor:
+    def extract_model(conn: Any, path_params: dict[str, Any]) -> Any:
+        data = gather(conn.query_params)
+        return convert(data) if data else MISSING
+
+    return extract_model
+
+
+def gather(source: Any) -> dict[str, Any]:
+    """Return a multi-map as a dict: one value per key, a list for repeated keys."""
+    data: dict[str, Any] = {}
+    for key, value in source.multi_items():
+        if key in data:
+            previous = data[key]
+            data[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            data[key] = value
+    return data
 
 
 # --- compilation ----------------------------------------------------------------------------
@@ -214,6 +270,7 @@ def _param_info(
     hint: Any,
     path_params: set[str],
     owner: str,
+    localns: Mapping[str, Any] | None,
 ) -> ParamInfo:
     annotation, marker = _split_annotated(hint)
     default = parameter.default
@@ -237,7 +294,7 @@ def _param_info(
             alias=name,
             required=True,
             marker=marker,
-            dependency=compile_plan(marker.dependency),
+            dependency=compile_plan(marker.dependency, localns=localns),
             use_cache=marker.use_cache,
         )
 
@@ -286,6 +343,14 @@ def _param_info(
         marker=marker,
     )
     loc: list[str | int] = [kind.value, alias]
+    if kind in (Kind.QUERY, Kind.FORM) and is_model(strip_optional(annotation)):
+        # NOTE: a model from the query string or a form takes every key as a field.
+        info.whole = True
+        info.sequence = False
+        info.convert = text_converter(annotation, [kind.value])
+        if kind is Kind.QUERY:
+            info.extract = _model_extractor(info.convert)
+        return info
     if kind in TEXT_KINDS:
         info.convert = text_converter(annotation, loc)
         info.extract = (
@@ -308,24 +373,27 @@ def compile_plan(
     response_model: Any = None,
     status_code: int | None = None,
     websocket: bool = False,
+    localns: Mapping[str, Any] | None = None,
 ) -> Plan:
-    """Compile ``endpoint`` (a handler or a dependency) into a plan; raises TypeError if unusable."""
+    """Compile ``endpoint`` (a handler or a dependency) into a plan; raises TypeError if unusable.
+
+    ``localns`` resolves string annotations naming types local to where the route was declared.
+    """
     owner = _callable_name(endpoint)
     path_params = path_params or set()
     try:
         signature = inspect.signature(endpoint)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"cannot read the signature of {owner}: {exc}") from exc
-    hints = _hints(endpoint)
+    hints = _hints(endpoint, localns)
     params: list[ParamInfo] = []
     for name, parameter in signature.parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
         if parameter.kind is parameter.POSITIONAL_ONLY:
             raise TypeError(f"{owner}: positional-only parameter {name!r} cannot be bound by name")
-        params.append(
-            _param_info(name, parameter, hints.get(name, parameter.annotation), path_params, owner)
-        )
+        hint = hints.get(name, parameter.annotation)
+        params.append(_param_info(name, parameter, hint, path_params, owner, localns))
 
     func = endpoint if inspect.isroutine(endpoint) else getattr(endpoint, "__call__", endpoint)  # noqa: B004
     is_async_gen = inspect.isasyncgenfunction(func)
@@ -341,7 +409,7 @@ def compile_plan(
             alias="",
             required=True,
             marker=dep,
-            dependency=compile_plan(dep.dependency),
+            dependency=compile_plan(dep.dependency, localns=localns),
             use_cache=dep.use_cache,
         )
         for dep in dependencies
@@ -375,8 +443,10 @@ def compile_plan(
         response_type=response_type,
         status_code=code,
         simple=not params and not deps,
+        direct=200 <= code < 300 and code not in (204, 205),
     )
     plan.render = make_renderer(response_type, status_code)
+    plan.encode = json_encoder(_encodable(response_type))
     return plan
 
 

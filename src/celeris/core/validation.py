@@ -1,8 +1,10 @@
 """Decoding, conversion and encoding: the only core module that touches msgspec and pydantic.
 
 Text sources (path, query, header, cookie, form) are converted leniently
-(``msgspec.convert(..., strict=False)``: ``"1"`` becomes ``1``); JSON bodies are decoded
-strictly (``"1"`` is not an int). Failures become lists of error items
+(``msgspec.convert(..., strict=False)``: ``"1"`` becomes ``1``), except that a present
+value is never ``None`` (``?n=null`` is not ``None`` for ``int | None``). JSON bodies are
+decoded strictly (``"1"`` is not an int, ``false`` is not ``0``) but, as JSON Schema says,
+an integral number such as ``1.0`` is an integer. Failures become lists of error items
 ``{"loc": [...], "msg": "...", "type": "..."}`` ready for a 422 problem.
 
 pydantic is never imported here: a pydantic model can only reach us if the user imported
@@ -11,6 +13,7 @@ pydantic, so we find it in ``sys.modules`` when msgspec does not support a type.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import re
 import sys
@@ -26,6 +29,7 @@ ErrorItem = dict[str, Any]
 
 _PATH_TOKEN: Final = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 _MISSING_FIELD: Final = re.compile(r"Object missing required field `([^`]+)`")
+_INT_GOT_FLOAT: Final = re.compile(r"Expected `(?:[^`]*\| )?int(?: \|[^`]*)?`, got `float`")
 
 
 class ValidationFailure(Exception):
@@ -88,28 +92,73 @@ def strip_annotated(tp: Any) -> Any:
     return tp
 
 
-_SEQUENCE_ORIGINS: Final = (list, tuple, set, frozenset)
+_SEQUENCE_ORIGINS: Final = (
+    list,
+    tuple,
+    set,
+    frozenset,
+    collections.abc.Sequence,
+    collections.abc.MutableSequence,
+    collections.abc.Set,
+)
 
 
 def is_sequence(tp: Any) -> bool:
     """Tell whether ``tp`` is a list-like type bound from repeated keys (``list[int]``)."""
     tp = strip_optional(strip_annotated(tp))
     origin = get_origin(tp) or tp
-    if origin in _SEQUENCE_ORIGINS:
-        return True
-    import_abc = getattr(origin, "__module__", "") == "collections.abc"
-    return import_abc and getattr(origin, "__name__", "") in ("Sequence", "Set", "MutableSequence")
+    return origin in _SEQUENCE_ORIGINS
 
 
 def is_model_body(tp: Any) -> bool:
-    """Tell whether ``tp`` is a model or a list of models (a body type by default)."""
+    """Tell whether ``tp`` is a model, a union of models or a list of them (a body by default)."""
     tp = strip_optional(strip_annotated(tp))
     if is_model(tp):
         return True
+    if get_origin(tp) in (Union, types.UnionType):
+        members = [a for a in get_args(tp) if a is not type(None)]
+        return all(is_model_body(a) for a in members)
     if get_origin(tp) in (list, tuple, set, frozenset):
         args = get_args(tp)
-        return bool(args) and is_model(strip_optional(strip_annotated(args[0])))
+        return bool(args) and is_model_body(args[0])
     return False
+
+
+def without_none(tp: Any) -> Any:
+    """Return ``tp`` with ``None`` removed from a union (``Annotated`` metadata kept)."""
+    if get_origin(tp) is typing.Annotated:
+        base, *meta = get_args(tp)
+        stripped = without_none(base)
+        return tp if stripped is base else typing.Annotated[(stripped, *meta)]
+    if get_origin(tp) in (Union, types.UnionType):
+        args = tuple(a for a in get_args(tp) if a is not type(None))
+        if args and len(args) < len(get_args(tp)):
+            return args[0] if len(args) == 1 else Union[args]  # noqa: UP007
+    return tp
+
+
+def integral(value: Any) -> Any:
+    """Return decoded JSON with integral floats (``1.0``) as ints, recursively."""
+    cls = value.__class__
+    if cls is float:
+        return int(value) if value.is_integer() else value
+    if cls is list:
+        return [integral(v) for v in value]
+    if cls is dict:
+        return {k: integral(v) for k, v in value.items()}
+    return value
+
+
+def _int_got_float(exc: msgspec.ValidationError) -> bool:
+    """Tell whether msgspec refused a float where an int was expected (maybe ``1.0``)."""
+    return _INT_GOT_FLOAT.match(str(exc)) is not None
+
+
+def _pydantic_int_got_float(exc: Any) -> bool:
+    return any(
+        err.get("type") == "int_type" and isinstance(err.get("input"), float)
+        for err in exc.errors(include_url=False)
+    )
 
 
 # --- error items ----------------------------------------------------------------------------
@@ -151,6 +200,15 @@ def missing_error(loc: list[str | int]) -> ErrorItem:
     return {"loc": loc, "msg": "Field required", "type": "missing"}
 
 
+def repeated_error(loc: list[str | int], count: int) -> ErrorItem:
+    """Return the error item for a single-valued key given ``count`` times."""
+    return {
+        "loc": loc,
+        "msg": f"Expected one value, got {count} (declare a list type to accept repeats)",
+        "type": "multiple_values",
+    }
+
+
 # --- converters -----------------------------------------------------------------------------
 
 
@@ -165,7 +223,17 @@ def _adapter(tp: Any) -> Any:
     return pyd.TypeAdapter(tp)
 
 
+def _contains_pydantic(tp: Any) -> bool:
+    if _pydantic() is None:
+        return False
+    tp = strip_annotated(tp)
+    return is_pydantic_model(tp) or any(_contains_pydantic(arg) for arg in get_args(tp))
+
+
 def _msgspec_supports(tp: Any) -> bool:
+    """Tell whether msgspec handles ``tp`` (pydantic models go to pydantic instead)."""
+    if _contains_pydantic(tp):
+        return False
     try:
         msgspec.json.Decoder(tp)
     except TypeError:
@@ -175,8 +243,11 @@ def _msgspec_supports(tp: Any) -> bool:
 
 def text_converter(tp: Any, loc: list[str | int]) -> Converter:
     """Return a function converting text (or a list of texts) into ``tp``; raises ValidationFailure."""
-    if tp is str or tp is Any or tp is object:
+    if tp is Any or tp is object or strip_optional(tp) is str:
+        # PERF: text is already text (a present value is never None).
         return _identity
+    # NOTE: only absence gives None: "null" in a query string is not None for int | None.
+    tp = without_none(tp)
     if _msgspec_supports(tp):
         convert = msgspec.convert
 
@@ -214,15 +285,28 @@ def value_converter(tp: Any, loc: list[str | int]) -> Converter:
             try:
                 return convert(value, tp, strict=True)
             except msgspec.ValidationError as exc:
+                if not _int_got_float(exc):
+                    raise ValidationFailure(msgspec_errors(exc, loc)) from None
+            try:
+                return convert(integral(value), tp, strict=True)
+            except msgspec.ValidationError as exc:
                 raise ValidationFailure(msgspec_errors(exc, loc)) from None
 
         return convert_strict
     adapter = _adapter(tp)
     pyd_error = _pydantic().ValidationError  # type: ignore[union-attr]
+    encode = msgspec.json.encode
 
     def convert_pydantic(value: Any) -> Any:
+        # NOTE: JSON-mode strictness: ISO datetime strings pass, ``false`` is not 0.
+        raw = encode(value)
         try:
-            return adapter.validate_python(value, strict=True)
+            return adapter.validate_json(raw, strict=True)
+        except pyd_error as exc:
+            if not _pydantic_int_got_float(exc):
+                raise ValidationFailure(pydantic_errors(exc, loc)) from None
+        try:
+            return adapter.validate_json(encode(integral(value)), strict=True)
         except pyd_error as exc:
             raise ValidationFailure(pydantic_errors(exc, loc)) from None
 
@@ -236,29 +320,42 @@ def json_decoder(tp: Any, loc: list[str | int]) -> Decoder:
     """Return a strict JSON decoder into ``tp``; raises MalformedBody or ValidationFailure."""
     if tp is bytes:
         return _identity
+    decode_any = msgspec.json.decode
     if _msgspec_supports(tp):
         decode = msgspec.json.Decoder(tp).decode
+        convert = msgspec.convert
 
         def decode_msgspec(body: bytes) -> Any:
             try:
                 return decode(body)
             except msgspec.ValidationError as exc:
-                raise ValidationFailure(msgspec_errors(exc, loc)) from None
+                if not _int_got_float(exc):
+                    raise ValidationFailure(msgspec_errors(exc, loc)) from None
             except msgspec.DecodeError as exc:
                 raise MalformedBody(f"Malformed JSON body: {exc}") from None
+            # NOTE: the slow path, for integral floats only: decode, turn 1.0 into 1, convert.
+            try:
+                return convert(integral(decode_any(body)), tp, strict=True)
+            except msgspec.ValidationError as exc:
+                raise ValidationFailure(msgspec_errors(exc, loc)) from None
 
         return decode_msgspec
     adapter = _adapter(tp)
     pyd_error = _pydantic().ValidationError  # type: ignore[union-attr]
-    decode_any = msgspec.json.decode
+    encode = msgspec.json.encode
 
     def decode_pydantic(body: bytes) -> Any:
+        # NOTE: strict JSON mode: ``false`` is not 0 and ``"1"`` not 1, ISO dates still parse.
         try:
-            data = decode_any(body)
-        except msgspec.DecodeError as exc:
-            raise MalformedBody(f"Malformed JSON body: {exc}") from None
+            return adapter.validate_json(body, strict=True)
+        except pyd_error as exc:
+            failure = exc
+        if any(err.get("type") == "json_invalid" for err in failure.errors(include_url=False)):
+            raise MalformedBody(f"Malformed JSON body: {failure.errors()[0]['msg']}") from None
+        if not _pydantic_int_got_float(failure):
+            raise ValidationFailure(pydantic_errors(failure, loc)) from None
         try:
-            return adapter.validate_python(data, strict=False)
+            return adapter.validate_json(encode(integral(decode_any(body))), strict=True)
         except pyd_error as exc:
             raise ValidationFailure(pydantic_errors(exc, loc)) from None
 

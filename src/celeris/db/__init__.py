@@ -28,7 +28,7 @@ from celeris.db.pagination import (
     paginate,
     paginate_cursor,
 )
-from celeris.db.schemas import ModelSchemas, schemas_for, to_read, values_of
+from celeris.db.schemas import ModelSchemas, schemas_for, to_read, to_read_many, values_of
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -58,5 +58,6 @@ __all__ = [
     "paginate_cursor",
     "schemas_for",
     "to_read",
+    "to_read_many",
     "values_of",
 ]

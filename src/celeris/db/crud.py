@@ -2,9 +2,10 @@
 
 ``CRUDRouter(Note, db)`` serves, under ``/note`` (or ``prefix=``):
 
-- ``GET /`` list: equality filters per column (``?author_id=3``), ``order_by=-created,id``,
+- ``GET /note`` list: equality filters per column (``?author_id=3``), ``order_by=-created,id``,
   ``limit``/``offset`` pages, or cursor pages (``?cursor=`` for the first, then ``next_cursor``);
-- ``GET /{id}``, ``POST /`` (201), ``PATCH /{id}`` (partial), ``DELETE /{id}`` (204).
+- ``GET /note/{id}``, ``POST /note`` (201), ``PATCH /note/{id}`` (partial),
+  ``DELETE /note/{id}`` (204).
 
 The handlers are ordinary celeris handlers with real annotations (compiled once like any
 other), so validation and OpenAPI come from the core. Writes commit inside the handler so a
@@ -32,7 +33,7 @@ from celeris.core.params import Depends, Query
 from celeris.core.routing import Router
 from celeris.db.database import Database
 from celeris.db.pagination import InvalidCursor, Ordering, encode_cursor, paginate, paginate_cursor
-from celeris.db.schemas import Field, ModelSchemas, schemas_for, values_of
+from celeris.db.schemas import Field, ModelSchemas, schemas_for, to_read_many, values_of
 
 __all__ = ["CRUDRouter", "get_or_404", "page_schema"]
 
@@ -126,8 +127,16 @@ class CRUDRouter(Router):
         self.filters = self._pick(filters, readable, "filters", scalar_only=True)
         self.ordering = self._pick(ordering, readable, "ordering", scalar_only=False)
         self.key = self.schemas.primary_key
+        self._server_generated = any(
+            f.column.server_default is not None
+            or f.column.server_onupdate is not None
+            or f.column.computed is not None
+            for f in self.schemas.fields
+        )
         self.page = page_schema(self.schemas.read)
         self._session = Depends(db.session)
+        # PERF: reads run in autocommit (no BEGIN/COMMIT round trips).
+        self._reader = Depends(db.read_session)
         builders = {
             "list": self._add_list,
             "get": self._add_get,
@@ -205,7 +214,7 @@ class CRUDRouter(Router):
                     )
                 except InvalidCursor as error:
                     raise BadRequest(str(error)) from None
-                items = msgspec.convert(rows, list[read], from_attributes=True)  # type: ignore[valid-type]
+                items = to_read_many(rows, read)
                 return page(items=items, limit=limit, next_cursor=next_cursor)
             order = [k.column.desc() if k.descending else k.column.asc() for k in ordering]
             rows, total = await paginate(
@@ -217,14 +226,13 @@ class CRUDRouter(Router):
                 if more and rows
                 else None
             )
-            # PERF: one C-level conversion for the whole page instead of a per-row loop.
-            items = msgspec.convert(rows, list[read], from_attributes=True)  # type: ignore[valid-type]
+            items = to_read_many(rows, read)
             return page(
                 items=items, limit=limit, offset=offset, total=total, next_cursor=next_cursor
             )
 
         parameters = [
-            _param("session", AsyncSession, self._session),
+            _param("session", AsyncSession, self._reader),
             _param("limit", int, Query(self.default_limit, description=f"1..{max_limit}")),
             _param("offset", int, Query(0)),
             _param(
@@ -264,7 +272,7 @@ class CRUDRouter(Router):
             row = await get_or_404(kwargs["session"], model, kwargs[key])
             return msgspec.convert(row, read, from_attributes=True)
 
-        parameters = [self._key_param(), _param("session", AsyncSession, self._session)]
+        parameters = [self._key_param(), _param("session", AsyncSession, self._reader)]
         endpoint = _endpoint(f"get_{table}", get_row, parameters, read)
         self.add_route(
             f"{self.path}/{{{key}}}",
@@ -277,19 +285,10 @@ class CRUDRouter(Router):
     async def _save(self, session: AsyncSession, row: Any) -> Any:
         """Flush, reload server-generated values, commit; return the read Struct."""
         await session.flush()
-        if self._server_generated:
+        if self._server_generated:  # PERF: the extra SELECT only when the database fills values
             await session.refresh(row)
         await session.commit()
         return msgspec.convert(row, self.schemas.read, from_attributes=True)
-
-    @property
-    def _server_generated(self) -> bool:
-        return any(
-            f.column.server_default is not None
-            or f.column.server_onupdate is not None
-            or f.column.computed is not None
-            for f in self.schemas.fields
-        )
 
     def _add_create(self, table: str) -> None:
         model, create = self.model, self.schemas.create

@@ -7,10 +7,12 @@ The URL comes from the ``url`` argument, else the app's settings (``DATABASE_URL
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
 import time
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from celeris.db.errors import DatabaseUnavailable, Fault, classify, http_error_for
+from celeris.db.errors import DatabaseError, DatabaseUnavailable, Fault, classify, http_error_for
 from celeris.db.migrations import Migrations
 from celeris.db.model import Model
 from celeris.db.session import make_sessionmaker, session_scope
@@ -35,6 +37,17 @@ from celeris.db.session import make_sessionmaker, session_scope
 __all__ = ["Database", "PoolOptions", "database_url"]
 
 log = logging.getLogger("celeris.db")
+
+_LOCK = 0x63656C6572697300  # the advisory lock id that serialises start-up migrations
+_migration_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _migration_lock() -> asyncio.Lock:
+    """Return this event loop's migration lock (an asyncio.Lock is bound to one loop)."""
+    return _migration_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+
 
 _DRIVERS = {
     "postgresql": "postgresql+asyncpg",
@@ -45,7 +58,7 @@ _DRIVERS = {
 
 @dataclass(frozen=True, slots=True)
 class PoolOptions:
-    """Connection pool sizing and timeouts (seconds); see docs/db.md for guidance."""
+    """Connection pool sizing and timeouts (seconds); see celeris/db/README.md for guidance."""
 
     size: int = 10
     max_overflow: int = 10
@@ -55,6 +68,16 @@ class PoolOptions:
     connect_timeout: float = 5.0
     statement_timeout: float | None = 30.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.size < 1 or self.max_overflow < 0:
+            raise ValueError("PoolOptions: size must be >= 1 and max_overflow >= 0")
+        statement = 1.0 if self.statement_timeout is None else self.statement_timeout
+        timeouts = (self.timeout, self.connect_timeout, statement)
+        if min(timeouts) <= 0:
+            raise ValueError(
+                "PoolOptions: timeouts must be positive (statement_timeout=None disables it)"
+            )
 
 
 def database_url(url: str | URL) -> URL:
@@ -124,6 +147,7 @@ class Database:
         self._settings: Any = None
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
         if app is not None:
             self.install(app)
 
@@ -133,15 +157,24 @@ class Database:
     def url(self) -> URL:
         """Return the resolved database URL."""
         raw: str | URL | None = self._explicit_url
+        source = "the url argument"
         if raw is None and self._settings is not None:
             raw = getattr(self._settings, "DATABASE_URL", None) or getattr(
                 self._settings, "database_url", None
             )
+            source = "the app settings' DATABASE_URL"
         if raw is None:
-            raw = os.environ.get("DATABASE_URL")
+            raw = os.environ.get("DATABASE_URL") or None
+            source = "the DATABASE_URL environment variable"
         if raw is None:
             raw = f"sqlite+aiosqlite:///{self.root_path / 'app.db'}"
-        return database_url(raw)
+        try:
+            return database_url(raw)
+        except sa_exc.ArgumentError:
+            raise DatabaseError(
+                f"{source} is not a database URL; use e.g. postgresql://user@host/name "
+                "or sqlite:///app.db"
+            ) from None
 
     @property
     def dialect(self) -> str:
@@ -191,6 +224,9 @@ class Database:
                 event.listen(engine.sync_engine, "do_connect", _connect)
             self._engine = engine
             self._sessionmaker = make_sessionmaker(engine)
+            self._read_sessionmaker = make_sessionmaker(
+                engine.execution_options(isolation_level="AUTOCOMMIT")
+            )
         return self._engine
 
     @property
@@ -218,9 +254,13 @@ class Database:
                 async with engine.begin() as connection:
                     await connection.run_sync(self.metadata.create_all)
         except Exception as error:
-            if classify(error) not in (Fault.UNAVAILABLE, Fault.TIMEOUT):
+            # NOTE: a database server may be briefly away: start anyway, and routes that need it
+            # answer 503 until it is back. A SQLite file that cannot be opened is a mistake.
+            if engine.dialect.name == "sqlite" or classify(error) not in (
+                Fault.UNAVAILABLE,
+                Fault.TIMEOUT,
+            ):
                 raise
-            # NOTE: start anyway: routes that need the database answer 503 until it is back.
             log.warning("database unavailable at start-up (%s); serving without it", error)
 
     async def disconnect(self) -> None:
@@ -228,13 +268,31 @@ class Database:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
-            self._sessionmaker = None
+            self._sessionmaker = self._read_sessionmaker = None
 
     async def migrate(self, revision: str = "head") -> None:
         """Run the migrations up to ``revision`` through the engine."""
         migrations = self.migrations
-        async with self.engine.begin() as connection:
-            await connection.run_sync(migrations.upgrade_connection, revision)
+        # NOTE: Alembic keeps its running context in module globals, so one process runs one
+        # migration at a time; across processes the database itself serialises them.
+        async with _migration_lock(), self.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # NOTE: batch mode rebuilds tables (copy, DROP, rename); with foreign keys
+                # enforced the DROP would cascade into child rows. Outside a transaction only.
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now
+            elif connection.dialect.name == "postgresql":
+                # Workers starting together queue here instead of racing to CREATE TABLE;
+                # the lock is released with the transaction.
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+            try:
+                await connection.run_sync(migrations.upgrade_connection, revision)
+                await connection.commit()
+            finally:
+                if sqlite:
+                    await connection.rollback()
+                    await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
     # --- sessions -------------------------------------------------------------------------
 
@@ -243,11 +301,41 @@ class Database:
         return session_scope(self.sessionmaker)
 
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """Yield a request-scoped session: ``session: AsyncSession = Depends(db.session)``."""
-        # PERF: the factory is looked up once and the scope is a plain try/except; no engine
-        # or statement work happens per request beyond the queries the handler runs.
-        async with session_scope(self.sessionmaker) as session:
+        """Yield a request-scoped session: ``session: AsyncSession = Depends(db.session)``.
+
+        Commits after the handler succeeded, rolls back if it raised. Handlers that write
+        should ``await session.commit()`` themselves so a conflict is a 409 before the
+        response is sent (the core runs this clean-up after sending).
+        """
+        # PERF: inlined instead of ``async with session_scope(...)``: one generator frame per
+        # request, no context-manager object; no engine or statement work happens here.
+        session = (self._sessionmaker or self.sessionmaker)()
+        try:
             yield session
+            if session.in_transaction():
+                await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        finally:
+            await session.close()
+
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """Yield a session in autocommit mode for read-only handlers (no BEGIN / COMMIT).
+
+        ``session: AsyncSession = Depends(db.read_session)`` saves two round trips per
+        request on PostgreSQL; every statement is its own transaction, so do not write here.
+        """
+        # PERF: the autocommit flag is client-side on asyncpg and aiosqlite: checking out a
+        # connection costs no round trip and each query is exactly one.
+        if self._read_sessionmaker is None:
+            self.engine  # noqa: B018 -- creates the engine and the session factories
+        assert self._read_sessionmaker is not None
+        session = self._read_sessionmaker()
+        try:
+            yield session
+        finally:
+            await session.close()
 
     async def ping(self) -> float:
         """Run ``SELECT 1`` and return the round trip in seconds."""
@@ -280,6 +368,13 @@ class Database:
         if http_error.status_code == 503:
             log.warning("database fault: %s", error)
         return http_error.to_response()
+
+    async def __aenter__(self) -> Database:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.disconnect()
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"

@@ -26,6 +26,7 @@ __all__ = [
 # SQLSTATE classes and codes that mean "try again later" rather than "your request is wrong".
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")  # connection, resources, operator action
 _UNAVAILABLE_SQLSTATES = frozenset({"57014", "55P03"})  # query canceled (timeout), lock timeout
+_SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
 _UNIQUE_SQLSTATE = "23505"
 _FOREIGN_KEY_SQLSTATE = "23503"
 
@@ -106,8 +107,12 @@ def classify(error: BaseException) -> Fault | None:
             driver, (ConnectionError, TimeoutError, OSError)
         ):
             return Fault.UNAVAILABLE
+        sqlite_name = getattr(driver, "sqlite_errorname", None)
+        if isinstance(sqlite_name, str):
+            # NOTE: SQLite reports syntax errors and missing tables as OperationalError too;
+            # only a busy/locked database or an unreadable file means "try again later".
+            return Fault.UNAVAILABLE if sqlite_name.startswith(_SQLITE_UNAVAILABLE) else None
         if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)):
-            # NOTE: SQLite reports "database is locked" (busy timeout) as OperationalError.
             return Fault.UNAVAILABLE
     return None
 
@@ -131,8 +136,10 @@ def http_error_for(error: BaseException, retry_after: int) -> HTTPError | None:
             "The database is unavailable; retry later.", retry_after=retry_after
         )
     if fault is Fault.TIMEOUT:
+        # NOTE: a bare TimeoutError may come from elsewhere than the database; say less.
+        ours = isinstance(error, (sa_exc.SQLAlchemyError, DatabaseError))
+        where = " waiting for the database" if ours else ""
         return ServiceUnavailable(
-            "The request timed out waiting for the database; retry later.",
-            retry_after=retry_after,
+            f"The request timed out{where}; retry later.", retry_after=retry_after
         )
     return Conflict(conflict_detail(fault))

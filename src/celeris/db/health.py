@@ -20,7 +20,7 @@ from celeris.db.database import Database
 __all__ = ["Health", "add_health_route", "check"]
 
 
-class Health(msgspec.Struct, kw_only=True):
+class Health(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The result of one health check."""
 
     status: str  # "ok" or "unavailable"

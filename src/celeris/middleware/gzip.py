@@ -245,6 +245,10 @@ class _Responder:
             self.compressor = self._new_compressor()
             if not more:
                 data = self.compressor.compress(body) + self.compressor.flush(True)
+                if len(data) >= len(body):  # incompressible: the original is smaller
+                    await self.send_(self.start)
+                    await self.send_(message)
+                    return
                 start = {**self.start, "headers": self._compressed_headers(len(data))}
                 await self.send_(start)
                 await self.send_({"type": "http.response.body", "body": data})

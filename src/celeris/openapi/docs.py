@@ -1,6 +1,6 @@
 """The offline docs UI: Swagger UI's page and its assets, read from the installed package.
 
-The assets come from the ``swagger-ui-bundle`` distribution (``celeris[docs]``), so ``/docs``
+The assets come from the ``swagger-ui-bundle-v2`` distribution (Swagger UI 5, ``celeris[docs]``), so ``/docs``
 works with no internet: the page references only URLs under the app's own assets path.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Final, NamedTuple
@@ -28,6 +29,7 @@ ASSET_NAMES: Final = {
     "favicon-32x32.png": "image/png",
     "favicon-16x16.png": "image/png",
     "oauth2-redirect.html": "text/html; charset=utf-8",
+    "oauth2-redirect.js": "text/javascript; charset=utf-8",
 }
 
 
@@ -46,7 +48,7 @@ class Asset(NamedTuple):
 def _assets_dir() -> Path:
     if swagger_ui_bundle is None:
         raise DocsUnavailable(
-            "celeris.openapi.E010: the docs UI needs swagger-ui-bundle; "
+            "celeris.openapi.E010: the docs UI needs swagger-ui-bundle-v2; "
             "install it with `pip install celeris[docs]` or pass docs_url=None"
         )
     return Path(swagger_ui_bundle.swagger_ui_path)
@@ -74,10 +76,14 @@ def swagger_ui_html(
     openapi_url: str,
     assets_url: str,
     oauth2_redirect_url: str | None = None,
+    urls: Sequence[tuple[str, str]] | None = None,
 ) -> str:
-    """Return the Swagger UI page for the spec at ``openapi_url`` with assets under ``assets_url``."""
+    """Return the Swagger UI page for the spec at ``openapi_url`` with assets under ``assets_url``.
+
+    ``urls`` lists (name, url) of several specs (API versions) to choose from in the top bar.
+    """
     assets = assets_url.rstrip("/")
-    config = {
+    config: dict[str, object] = {
         "url": openapi_url,
         "dom_id": "#swagger-ui",
         "deepLinking": True,
@@ -88,6 +94,9 @@ def swagger_ui_html(
     }
     if oauth2_redirect_url is not None:
         config["oauth2RedirectUrl"] = oauth2_redirect_url
+    if urls:
+        config["urls"] = [{"name": name, "url": url} for name, url in urls]
+        config["urls.primaryName"] = urls[0][0]
     # NOTE: "</" is escaped so the JSON can never close the script element.
     config_js = json.dumps(config).replace("</", "<\\/")
     esc = html.escape

@@ -31,7 +31,7 @@ from celeris.openapi.problems import (
 from celeris.openapi.schema import REF_PREFIX, SchemaRegistry
 from celeris.openapi.security import SecurityScheme
 
-__all__ = ["OpenAPIError", "generate", "operation_id_of"]
+__all__ = ["OpenAPIError", "api_version_of", "generate", "operation_id_of"]
 
 _CONVERTER_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     "str": {"type": "string", "pattern": "^[^/]+$"},
@@ -74,10 +74,18 @@ def _describe(status: int) -> str:
     return _REASONS.get(status) or reason_phrase(status) or f"Status {status}"
 
 
+def api_version_of(route: Route) -> str | None:
+    """Return the API version a route belongs to (``Router(version="v1")``), if any."""
+    # NOTE: read defensively: the core's routes gain ``version`` with versioned routers.
+    version = getattr(route, "version", None)
+    return version if isinstance(version, str) and version else None
+
+
 def operation_id_of(route: Route, method: str) -> str:
     """Return the default operation id: ``group.function`` (``items.read_item``).
 
-    The group is the route's first tag (a router's tag) or else its handler's module.
+    The group is the route's first tag (a router's tag) or else its handler's module; a
+    versioned route's id starts with its version (``v1.items.read_item``).
     """
     endpoint = route.endpoint
     if route.tags:
@@ -87,6 +95,9 @@ def operation_id_of(route: Route, method: str) -> str:
     qualname = getattr(endpoint, "__qualname__", None) or route.name
     qualname = qualname.replace(".<locals>", "").replace("<", "").replace(">", "")
     base = f"{group or 'app'}.{qualname}"
+    version = api_version_of(route)
+    if version is not None:
+        base = f"{version}.{base}"
     documented = [m for m in route.methods if m != "HEAD" or route.methods == {"HEAD"}]
     return f"{base}_{method.lower()}" if len(documented) > 1 else base
 
@@ -94,12 +105,11 @@ def operation_id_of(route: Route, method: str) -> str:
 def _split_doc(route: Route) -> tuple[str | None, str | None]:
     """Return (summary, description): a docstring's first line and the rest."""
     doc = inspect.getdoc(route.endpoint)
-    if route.description and route.description != doc:
-        return route.summary, route.description
-    if not doc:
-        return route.summary or route.name.replace("_", " ").capitalize(), None
-    first, _, rest = doc.partition("\n")
-    return route.summary or first.strip(), rest.strip() or None
+    first, _, rest = (doc or "").partition("\n")
+    summary = route.summary or first.strip() or route.name.replace("_", " ").capitalize()
+    if route.description and route.description != doc:  # given explicitly
+        return summary, route.description
+    return summary, rest.strip() or None
 
 
 def _walk_dependencies(plan: Plan) -> Iterator[Any]:
@@ -184,7 +194,11 @@ class _Builder:
             if marker is not None and not marker.include_in_schema:
                 continue
             schema = dict(self.registry.schema(self._param_type(info)))
-            if not info.required and info.default not in (MISSING, None) and _json_safe(info.default):
+            if (
+                not info.required
+                and info.default not in (MISSING, None)
+                and _json_safe(info.default)
+            ):
                 schema.setdefault("default", info.default)
             parameter = spec.Parameter(
                 name=info.alias,
@@ -223,8 +237,11 @@ class _Builder:
             else:
                 media = (marker.media_type if marker else None) or _JSON
                 schema = self.registry.schema(plan.body_type)
+            media_type = spec.MediaType(schema=schema)
+            if marker is not None and marker.examples:
+                media_type.example = marker.examples[0]
             return spec.RequestBody(
-                content={media: spec.MediaType(schema=schema)},
+                content={media: media_type},
                 required=info.required,
                 description=marker.description if marker else None,
             )
@@ -278,6 +295,14 @@ class _Builder:
         out[str(status)] = spec.Response(description=_describe(status), content=content)
         if plan.body_params or plan.form_params:
             out["400"] = _problem(400, "Malformed request body")
+            out["413"] = _problem(413, "Request body too large")
+        if plan.form_params:
+            out["415"] = _problem(415, "Not a form body")
+        if route.compiled.params:  # a value its converter refuses matches no route
+            out["404"] = _problem(404, "Not Found")
+            if any(conv not in ("str", "path") for _, conv in _converters(route.path)):
+                # NOTE: ...or matches another route's path with other methods.
+                out["405"] = _problem(405, "Method Not Allowed")
         if secured:
             out["401"] = _problem(401, "Not authenticated")
             out["401"].headers = {
@@ -387,9 +412,19 @@ def generate(
     description: str | None = None,
     servers: Sequence[str] = (),
     tags: Sequence[spec.Tag] = (),
+    api_version: str | None = None,
 ) -> dict[str, Any]:
-    """Return the OpenAPI 3.1 document describing ``routes`` as plain JSON data."""
-    documented = [r for r in routes if r.include_in_schema and not isinstance(r, WebSocketRoute)]
+    """Return the OpenAPI 3.1 document describing ``routes`` as plain JSON data.
+
+    With ``api_version``, only the routes of that version (``Router(version=...)``).
+    """
+    documented = [
+        r
+        for r in routes
+        if r.include_in_schema
+        and not isinstance(r, WebSocketRoute)
+        and (api_version is None or api_version_of(r) == api_version)
+    ]
     builder = _Builder(documented)
     try:
         builder.collect()

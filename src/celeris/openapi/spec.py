@@ -135,7 +135,7 @@ class PathItem(_Object):
 
 
 class OAuthFlow(_Object):
-    scopes: dict[str, str] = {}
+    scopes: dict[str, str]  # NOTE: required by the spec even when empty, so no default
     authorization_url: str | None = None
     token_url: str | None = None
     refresh_url: str | None = None

@@ -33,7 +33,8 @@ def run(target: str | ASGIApp, **options: Any) -> None:
         if not isinstance(target, str):
             raise TypeError("reload=True needs the app as an import string such as 'main:app'")
         exit_code_of(Reloader(config, target).run())
-    elif config.workers > 1:
+    elif config.workers > 1 or config.max_requests is not None:
+        # NOTE: recycling after max_requests needs a supervisor to start the replacement.
         exit_code_of(Supervisor(config, target).run())
     else:
         if isinstance(target, str):

@@ -27,28 +27,50 @@ class Config:
     ssl_certfile: str | None = _opt(None, "TLS certificate file (PEM).")
     ssl_keyfile: str | None = _opt(None, "TLS private key file (PEM).")
     access_log: bool = _opt(True, "Write one access-log line per request.", flag="access-log")
-    access_log_format: str = _opt("common", "Access-log format: common or json.", choices=("common", "json"))
-    log_level: str = _opt("info", "Log level.", choices=("critical", "error", "warning", "info", "debug"))
+    access_log_format: str = _opt(
+        "common", "Access-log format: common or json.", choices=("common", "json")
+    )
+    log_level: str = _opt(
+        "info", "Log level.", choices=("critical", "error", "warning", "info", "debug")
+    )
     limit_request_line: int = _opt(8192, "Longest request line in bytes (414 above).")
     limit_request_headers: int = _opt(65536, "Largest header block in bytes (431 above).")
     limit_request_fields: int = _opt(100, "Most header fields (431 above).")
-    limit_request_body: int = _opt(100 * 1024 * 1024, "Largest request body in bytes (413 above; 0 = none).")
+    limit_request_body: int = _opt(
+        100 * 1024 * 1024, "Largest request body in bytes (413 above; 0 = none)."
+    )
     limit_concurrency: int | None = _opt(None, "Most requests in flight per worker (503 above).")
-    limit_websocket_message: int = _opt(16 * 1024 * 1024, "Largest WebSocket message in bytes (close 1009 above).")
-    timeout_keep_alive: float = _opt(5.0, "Close an idle keep-alive connection after this many seconds.")
-    timeout_request_header: float = _opt(10.0, "Drop a client that has not sent a whole header block by then.")
+    limit_websocket_message: int = _opt(
+        16 * 1024 * 1024, "Largest WebSocket message in bytes (close 1009 above)."
+    )
+    timeout_keep_alive: float = _opt(
+        5.0, "Close an idle keep-alive connection after this many seconds."
+    )
+    timeout_request_header: float = _opt(
+        10.0, "Drop a client that has not sent a whole header block by then."
+    )
     graceful_timeout: float = _opt(30.0, "Seconds in-flight requests get to finish on shutdown.")
     max_requests: int | None = _opt(None, "Recycle a worker after this many requests.")
     backlog: int = _opt(2048, "Listen backlog.")
-    forwarded_allow_ips: str | None = _opt(None, "Comma-separated proxy IPs trusted for X-Forwarded-*/Forwarded ('*' = all).")
+    forwarded_allow_ips: str | None = _opt(
+        None, "Comma-separated proxy IPs trusted for X-Forwarded-*/Forwarded ('*' = all)."
+    )
     root_path: str = _opt("", "ASGI root_path for apps mounted under a URL prefix.")
     server_header: bool = _opt(True, "Send a Server header.", flag="server-header")
     date_header: bool = _opt(True, "Send a Date header.", flag="date-header")
-    websocket_ping_interval: float | None = _opt(20.0, "Seconds between WebSocket pings (keep-alive).")
+    websocket_ping_interval: float | None = _opt(
+        20.0, "Seconds between WebSocket pings (keep-alive)."
+    )
     websocket_ping_timeout: float | None = _opt(20.0, "Close a WebSocket whose pong is this late.")
-    websocket_per_message_deflate: bool = _opt(True, "Offer permessage-deflate compression.", flag="ws-per-message-deflate")
-    loop: str = _opt("auto", "Event loop: auto, uvloop or asyncio.", choices=("auto", "uvloop", "asyncio"))
-    fast_lane: bool = _opt(True, "Use the celeris fast lane for celeris apps (ASGI otherwise).", flag="fast-lane")
+    websocket_per_message_deflate: bool = _opt(
+        True, "Offer permessage-deflate compression.", flag="ws-per-message-deflate"
+    )
+    loop: str = _opt(
+        "auto", "Event loop: auto, uvloop or asyncio.", choices=("auto", "uvloop", "asyncio")
+    )
+    fast_lane: bool = _opt(
+        True, "Use the celeris fast lane for celeris apps (ASGI otherwise).", flag="fast-lane"
+    )
 
     @classmethod
     def option_names(cls) -> list[str]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from celeris.server.head import status_line
-from celeris.types import ASGIApp, FastHandler, HTTPScope, Message, RawHeaders
+from celeris.server.head import STATUS_LINES, status_line
+from celeris.types import ASGIApp, HTTPScope, Message, RawHeaders
 
 if TYPE_CHECKING:
     from celeris.server.protocol import HttpProtocol
@@ -25,6 +26,7 @@ _INTERNAL_ERROR = (
     b"content-length: 21\r\nconnection: close\r\n"
 )
 _DISCONNECT: Message = {"type": "http.disconnect"}
+_SPECIAL_FIRST = frozenset(b"cC")
 
 
 class RequestCycle:
@@ -162,16 +164,18 @@ class RequestCycle:
             self.response_complete = True
             return
         conn = self.conn
+        defaults = conn.state.headers
         # PERF: one join for the whole head (and small bodies), one transport write.
-        parts = [status_line(status), conn.state.headers.line]
+        parts = [STATUS_LINES.get(status) or status_line(status), defaults.line]
         has_length = False
         for name, value in headers:
-            lname = name.lower()
-            if lname == b"content-length":
-                has_length = True
-            elif lname == b"connection" and value.lower() == b"close":
-                self.keep_alive = False
             parts += (name, b": ", value, b"\r\n")
+            if name[0] in _SPECIAL_FIRST:  # PERF: only c/C names can be special here
+                lname = name.lower()
+                if lname == b"content-length":
+                    has_length = True
+                elif lname == b"connection" and value.lower() == b"close":
+                    self.keep_alive = False
         no_body = status in _NO_BODY_STATUSES or status < 200
         if self.expect_100 and self.more_body:
             self.keep_alive = False  # no 100 Continue went out: the body may never come
@@ -181,14 +185,20 @@ class RequestCycle:
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
         head = b"".join(parts)
-        _check_head(head, len(parts), len(headers), conn.state.headers.nlines)
+        # SECURITY: see _check_head; inlined here on the hot path.
+        nlines = len(parts) - 3 * len(headers) + defaults.nlines - 1
+        if head.count(b"\n") != nlines or head.count(b"\r") != nlines:
+            raise RuntimeError("response header name or value contains CR or LF")
         self.head_sent = True
-        if no_body or self.method == "HEAD" or not body:
+        if no_body or not body or self.method == "HEAD":
             conn.transport.write(head)
         else:
             conn.transport.write(head + body)
         self.sent_length = len(body)
-        self._complete()
+        self.response_complete = True
+        if self.waiter is not None:
+            self.wake()
+        conn.on_response_complete(self)
         if conn.flow.write_paused:
             await conn.flow.drain()
 
@@ -234,7 +244,11 @@ class RequestCycle:
         if not more:
             if self.chunked and not no_body:
                 out.append(_CHUNKED_END)
-            elif self.expected_length >= 0 and self.sent_length < self.expected_length and not no_body:
+            elif (
+                self.expected_length >= 0
+                and self.sent_length < self.expected_length
+                and not no_body
+            ):
                 self.keep_alive = False  # the client would wait for bytes that never come
         if out:
             conn.transport.write(b"".join(out))
@@ -325,20 +339,25 @@ class RequestCycle:
         finally:
             self.conn.on_cycle_done(self)
 
-    async def run_fast(self, handler: FastHandler) -> None:
-        """Run a fast-lane handler for this request, turning failures into a 500 or a close."""
-        try:
-            await handler(self)
-        except Exception:
-            logger.exception("Exception in application")
+    def finish_fast(self, error: BaseException | None) -> None:
+        """Close out a fast-lane handler that ended (with ``error`` if it raised)."""
+        if error is not None:
+            logger.error("Exception in application", exc_info=error)
             self._fail()
+        elif not self.response_complete:
+            if not self.response_started:
+                logger.error("application returned without sending a response")
+            self._fail()
+        self.conn.on_cycle_done(self)
+
+    async def run_fast_rest(self, rest: Awaitable[None]) -> None:
+        """Finish a fast-lane handler that suspended on its first step (inside a Task)."""
+        try:
+            await rest
+        except Exception as exc:
+            self.finish_fast(exc)
         else:
-            if not self.response_complete:
-                if not self.response_started:
-                    logger.error("application returned without sending a response")
-                self._fail()
-        finally:
-            self.conn.on_cycle_done(self)
+            self.finish_fast(None)
 
     async def run_status(self, status: int, detail: str) -> None:
         """Answer with a server-made problem response (e.g. 503 over the concurrency limit)."""
@@ -354,11 +373,14 @@ class RequestCycle:
 
     def _fail(self) -> None:
         self.keep_alive = False
-        if not self.response_started and not self.disconnected:
+        if not self.head_sent and not self.disconnected:
             self.response_started = True
+            self.head_sent = True
             self.status = 500
             transport = self.conn.transport
-            transport.write(_INTERNAL_ERROR + self.conn.state.headers.line + b"\r\nInternal Server Error")
+            transport.write(
+                _INTERNAL_ERROR + self.conn.state.headers.line + b"\r\nInternal Server Error"
+            )
             self.response_complete = True
             self.conn.on_response_complete(self)
         elif not self.response_complete:

@@ -133,13 +133,21 @@ class Server:
             return HttpProtocol(state)
 
         for sock in sockets:
-            server = await loop.create_server(factory, sock=sock, ssl=context, backlog=self.config.backlog)
+            server = await loop.create_server(
+                factory, sock=sock, ssl=context, backlog=self.config.backlog
+            )
             self.servers.append(server)
             name = sock.getsockname()
             if isinstance(name, tuple):
                 self.ports.append(name[1])
                 scheme = "https" if context else "http"
-                logger.info("celeris: listening on %s://%s:%d (pid %d)", scheme, name[0], name[1], os.getpid())
+                logger.info(
+                    "celeris: listening on %s://%s:%d (pid %d)",
+                    scheme,
+                    name[0],
+                    name[1],
+                    os.getpid(),
+                )
             else:
                 logger.info("celeris: listening on unix:%s (pid %d)", name, os.getpid())
         ticker = loop.create_task(self._tick())
@@ -236,7 +244,9 @@ def make_config(**options: Any) -> Config:
     known = set(Config.option_names())
     unknown = sorted(set(options) - known)
     if unknown:
-        raise TypeError(f"unknown server option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise TypeError(
+            f"unknown server option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     config = Config(**options)
     if config.workers < 1:
         raise ValueError("workers must be at least 1")

@@ -39,6 +39,8 @@ class ServerState:
         "headers",
         "inflight",
         "lifespan_state",
+        "limit_concurrency",
+        "max_requests",
         "on_max_requests",
         "proxy",
         "shutting_down",
@@ -63,12 +65,13 @@ class ServerState:
         self.shutting_down = False
         self.lifespan_state: dict[str, Any] = {}
         self.on_max_requests: asyncio.Event | None = None
+        self.limit_concurrency = config.limit_concurrency
+        self.max_requests = config.max_requests
         # NOTE: each request runs in a fresh copy of this context, never in another request's.
         self.base_context = contextvars.copy_context()
 
     def count_request(self) -> None:
-        """Count one request; ask the worker to recycle itself past ``max_requests``."""
-        self.total_requests += 1
+        """Ask the worker to recycle itself once past ``max_requests`` (already counted)."""
         limit = self.config.max_requests
         if limit is not None and self.total_requests >= limit and self.on_max_requests is not None:
             self.on_max_requests.set()

@@ -19,7 +19,7 @@ from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import OPEN, SERVER, Protocol
+from websockets.protocol import CLOSED, OPEN, SERVER, Protocol
 from websockets.server import ServerProtocol
 
 from celeris.server.flow import HIGH_WATER_MARK, FlowControl
@@ -66,15 +66,21 @@ class WebSocketProtocol(asyncio.Protocol):
         "waiter",
     )
 
-    def __init__(self, state: ServerState, cycle: RequestCycle, transport: asyncio.Transport) -> None:
+    def __init__(
+        self, state: ServerState, cycle: RequestCycle, transport: asyncio.Transport
+    ) -> None:
         self.state = state
         self.cycle = cycle
         self.transport = transport
         self.loop = asyncio.get_running_loop()
         self.flow = FlowControl(transport)
         config = state.config
-        extensions = [ServerPerMessageDeflateFactory()] if config.websocket_per_message_deflate else None
-        self.handshake = ServerProtocol(extensions=extensions, max_size=config.limit_websocket_message)
+        extensions = (
+            [ServerPerMessageDeflateFactory()] if config.websocket_per_message_deflate else None
+        )
+        self.handshake = ServerProtocol(
+            extensions=extensions, max_size=config.limit_websocket_message
+        )
         self.proto: Protocol | None = None
         self.response: Response | None = None
         self.queue: deque[Message] = deque()
@@ -103,14 +109,18 @@ class WebSocketProtocol(asyncio.Protocol):
         headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in cycle.headers])
         version = headers.get("Sec-WebSocket-Version")
         if version is not None and version.strip() != "13":
-            self._http_error(426, "Unsupported WebSocket version", [(b"sec-websocket-version", b"13")])
+            self._http_error(
+                426, "Unsupported WebSocket version", [(b"sec-websocket-version", b"13")]
+            )
             return
         target = cycle.raw_path.decode("latin-1")
         if cycle.query_string:
             target += "?" + cycle.query_string.decode("latin-1")
         response = self.handshake.accept(Request(target, headers))
         if response.status_code != 101:
-            detail = response.body.decode("utf-8", "replace").strip() or "Invalid WebSocket handshake"
+            detail = (
+                response.body.decode("utf-8", "replace").strip() or "Invalid WebSocket handshake"
+            )
             extra = [(b"upgrade", b"websocket")] if response.status_code == 426 else []
             self._http_error(response.status_code, detail, extra)
             return
@@ -271,9 +281,15 @@ class WebSocketProtocol(asyncio.Protocol):
             self.proto = Protocol(SERVER, state=OPEN)
             self.transport.close()
 
-    def _http_error(self, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    def _http_error(
+        self, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         body = detail.encode("utf-8")
-        head = [status_line(status), self.state.headers.line, b"content-type: text/plain; charset=utf-8\r\n"]
+        head = [
+            status_line(status),
+            self.state.headers.line,
+            b"content-type: text/plain; charset=utf-8\r\n",
+        ]
         head += [name + b": " + value + b"\r\n" for name, value in extra or ()]
         head.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
         self.response = None
@@ -292,7 +308,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if proto is None:
             self.pending_data += data  # before accept: keep for later
             return
-        if self.closed:
+        if proto.state is CLOSED:
             return
         proto.receive_data(data)
         for frame in proto.events_received():
@@ -304,7 +320,9 @@ class WebSocketProtocol(asyncio.Protocol):
                 if frame.fin:
                     self._message(opcode, bytes(frame.data), final=True)
                 else:
-                    self.decoder = codecs.getincrementaldecoder("utf-8")() if opcode is Opcode.TEXT else None
+                    self.decoder = (
+                        codecs.getincrementaldecoder("utf-8")() if opcode is Opcode.TEXT else None
+                    )
                     self._fragment(frame.data, final=False)
             elif opcode is Opcode.CONT:
                 self._fragment(frame.data, final=frame.fin)
@@ -315,7 +333,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 close = Close.parse(frame.data) if frame.data else None
                 self.close_code = close.code if close is not None else 1005
         self._flush()
-        if proto.close_expected() or proto.state.name == "CLOSED":
+        if proto.close_expected() or proto.state is CLOSED:
             self._closed()
 
     def _fragment(self, data: bytes | bytearray | memoryview, final: bool) -> None:
@@ -335,6 +353,8 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _message(self, kind: Opcode, payload: bytes, final: bool, checked: bool = False) -> None:
         del final
+        if self.closed:
+            return
         message: Message
         if kind is Opcode.TEXT:
             try:
@@ -378,7 +398,7 @@ class WebSocketProtocol(asyncio.Protocol):
             self._cancel_ping()
             self._wake()
         proto = self.proto
-        if proto is not None and proto.state.name == "CLOSED":
+        if proto is not None and proto.state is CLOSED:
             self.transport.close()
 
     def _flush(self) -> None:

@@ -41,7 +41,9 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)
-        logger.info("celeris: supervisor pid %d starting %d workers", os.getpid(), self.config.workers)
+        logger.info(
+            "celeris: supervisor pid %d starting %d workers", os.getpid(), self.config.workers
+        )
         for slot in range(self.config.workers):
             self._spawn(slot)
         while not self.stopping:

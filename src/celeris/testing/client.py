@@ -11,7 +11,7 @@ import threading
 import weakref
 from collections.abc import Coroutine, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 import httpx
 
@@ -64,7 +64,9 @@ def _headers(
 
 class _SyncTransport(httpx.BaseTransport):
     def __init__(self, client: TestClient) -> None:
-        self.client = client
+        # NOTE: a weak reference, so a client dropped without close() is freed at once and
+        # its finalizer stops the portal thread.
+        self.client = cast("TestClient", weakref.proxy(client))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()

@@ -139,9 +139,8 @@ class Lifespan:
         }
         try:
             await self.app(scope, self._to_app.get, self._from_app.put)
-        except BaseException as exc:
+        except Exception as exc:
             await self._from_app.put({"type": "celeris.testing.error", "error": exc})
-            raise
 
     async def _exchange(self, kind: str) -> None:
         await self._to_app.put({"type": f"lifespan.{kind}"})
@@ -186,9 +185,10 @@ class WebSocketSession:
     async def _run(self) -> None:
         try:
             await self.app(self.scope, self._to_app.get, self._from_app.put)
-        except BaseException as exc:
+        except Exception as exc:
+            # NOTE: handed to the test through the queue; re-raising would only log it twice.
             await self._from_app.put({"type": "celeris.testing.error", "error": exc})
-            raise
+            return
         await self._from_app.put({"type": "celeris.testing.done"})
 
     async def connect(self) -> None:

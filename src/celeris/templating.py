@@ -1,0 +1,154 @@
+"""``Templates``: Jinja2 templates rendered into ``HTMLResponse`` objects."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jinja2
+
+from celeris.core.responses import HTMLResponse
+
+__all__ = ["TemplateNotFoundError", "Templates"]
+
+ContextProcessor = Callable[[Any], Mapping[str, Any]]
+
+
+class TemplateNotFoundError(LookupError):
+    """The named template is in none of the template folders."""
+
+
+@jinja2.pass_context
+def _url_for(context: jinja2.runtime.Context, name: str, /, **params: Any) -> str:
+    request = context.get("request")
+    if request is None:
+        raise RuntimeError("url_for() in a template needs 'request' in the context")
+    return str(request.url_for(name, **params))
+
+
+class Templates:
+    """A folder (or folders) of Jinja2 templates, autoescaped by default."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        *,
+        autoescape: bool = True,
+        context_processors: Sequence[ContextProcessor] | None = None,
+        **env_options: Any,
+    ) -> None:
+        if isinstance(directory, str | os.PathLike):
+            directories = [os.fspath(directory)]
+        else:
+            directories = [os.fspath(d) for d in directory]
+        self.directories = directories
+        self.context_processors = list(context_processors or ())
+        env_options.setdefault("loader", jinja2.FileSystemLoader(directories))
+        env_options.setdefault("autoescape", autoescape)
+        self._options = env_options
+        self.env = jinja2.Environment(**env_options)
+        self.env.globals.setdefault("url_for", _url_for)
+        self._async_env: jinja2.Environment | None = None
+
+    @property
+    def async_env(self) -> jinja2.Environment:
+        """The ``enable_async`` twin of ``env``; it shares filters, tests and globals."""
+        env = self._async_env
+        if env is None:
+            env = jinja2.Environment(**{**self._options, "enable_async": True})
+            env.filters = self.env.filters
+            env.tests = self.env.tests
+            env.globals = self.env.globals
+            env.policies = self.env.policies
+            self._async_env = env
+        return env
+
+    def get_template(self, name: str, *, is_async: bool = False) -> jinja2.Template:
+        """Load template ``name``; a missing one raises ``TemplateNotFoundError``."""
+        env = self.async_env if is_async else self.env
+        try:
+            return env.get_template(name)
+        except jinja2.TemplateNotFound as exc:
+            raise self._not_found(name, exc) from None
+
+    def _not_found(self, name: str, exc: jinja2.TemplateNotFound) -> TemplateNotFoundError:
+        missing = f" (it includes or extends {exc.name!r})" if exc.name and exc.name != name else ""
+        what = repr(exc.name) if missing else repr(name)
+        return TemplateNotFoundError(
+            f"Template {what} not found in {self.directories}{missing.replace('it', repr(name), 1)}"
+        )
+
+    def _context(self, context: Mapping[str, Any] | None) -> dict[str, Any]:
+        ctx = dict(context or {})
+        request = ctx.get("request")
+        for processor in self.context_processors:
+            for key, value in processor(request).items():
+                ctx.setdefault(key, value)
+        return ctx
+
+    def render(
+        self,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str = "text/html",
+        background: Any = None,
+    ) -> HTMLResponse:
+        """Render template ``name`` with ``context`` into an ``HTMLResponse``."""
+        content = self.render_string(name, context)
+        return HTMLResponse(content, status_code, headers, media_type, background)
+
+    async def render_async(
+        self,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str = "text/html",
+        background: Any = None,
+    ) -> HTMLResponse:
+        """Render with the async environment (templates may await async functions)."""
+        template = self.get_template(name, is_async=True)
+        try:
+            content = await template.render_async(self._context(context))
+        except jinja2.TemplateNotFound as exc:
+            raise self._not_found(name, exc) from None
+        return HTMLResponse(content, status_code, headers, media_type, background)
+
+    def TemplateResponse(  # the Starlette/FastAPI spelling users know
+        self,
+        request_or_name: Any,
+        name_or_context: Any = None,
+        context: Mapping[str, Any] | None = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str = "text/html",
+        background: Any = None,
+    ) -> HTMLResponse:
+        """Render like Starlette: ``(request, name, context)`` or ``(name, {"request": ...})``."""
+        if isinstance(request_or_name, str):
+            name, ctx = request_or_name, dict(name_or_context or {})
+        else:
+            if not isinstance(name_or_context, str):
+                raise TypeError("TemplateResponse(request, name, context): name must be a str")
+            name, ctx = name_or_context, {**(context or {}), "request": request_or_name}
+        return self.render(
+            name,
+            ctx,
+            status_code=status_code,
+            headers=headers,
+            media_type=media_type,
+            background=background,
+        )
+
+    def render_string(self, name: str, context: Mapping[str, Any] | None = None) -> str:
+        """Render template ``name`` to a string."""
+        template = self.get_template(name)
+        try:
+            return template.render(self._context(context))
+        except jinja2.TemplateNotFound as exc:
+            raise self._not_found(name, exc) from None

@@ -1,0 +1,157 @@
+"""signature: compiled plans are introspectable and catch mistakes at start-up."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+import pytest
+
+from celeris import BackgroundTasks, Body, Depends, Header, Query, Request, Response, WebSocket
+from celeris.core.params import MISSING
+from celeris.core.signature import Kind, compile_plan, make_renderer
+
+
+class Item(msgspec.Struct):
+    name: str
+
+
+def get_db() -> str:
+    return "db"
+
+
+def test_plan_describes_each_parameter() -> None:
+    async def handler(
+        item_id: int,
+        item: Item,
+        request: Request,
+        tasks: BackgroundTasks,
+        db: Annotated[str, Depends(get_db)],
+        q: str | None = None,
+        x_token: Annotated[str, Header()] = "t",
+        size: int = Query(10, alias="page-size"),
+    ) -> Item:
+        return item
+
+    plan = compile_plan(handler, path_params={"item_id"}, status_code=201)
+    info = {p.name: p for p in plan.params}
+    assert info["item_id"].kind is Kind.PATH
+    assert info["item_id"].type is int
+    assert info["item_id"].required
+    assert info["item"].kind is Kind.BODY
+    assert plan.body_type is Item
+    assert not plan.body_embed
+    assert info["request"].kind is Kind.REQUEST
+    assert info["tasks"].kind is Kind.BACKGROUND
+    assert info["db"].kind is Kind.DEPENDENCY
+    assert info["db"].dependency is not None
+    assert info["q"].kind is Kind.QUERY
+    assert info["q"].default is None
+    assert not info["q"].required
+    assert info["x_token"].alias == "x-token"
+    assert info["x_token"].kind is Kind.HEADER
+    assert info["size"].alias == "page-size"
+    assert info["size"].default == 10
+    assert plan.response_type is Item
+    assert plan.status_code == 201
+    assert not plan.simple
+    assert plan.is_async
+    assert {p.name for p in plan.iter_all()} >= {"item_id", "q", "x_token", "size"}
+
+
+def test_simple_plan_for_no_params() -> None:
+    def handler() -> str:
+        return "x"
+
+    plan = compile_plan(handler)
+    assert plan.simple
+    assert not plan.is_async
+    assert plan.params == ()
+
+
+def test_constraints_survive_marker_removal() -> None:
+    async def handler(n: Annotated[int, msgspec.Meta(ge=1), Query()]) -> int:
+        return n
+
+    (p,) = compile_plan(handler).params
+    assert p.kind is Kind.QUERY
+    assert p.type is int
+    assert p.default is MISSING
+
+
+def test_several_body_params_embed() -> None:
+    async def handler(a: Annotated[int, Body()], b: Annotated[Item, Body()]) -> None:
+        return None
+
+    plan = compile_plan(handler)
+    assert plan.body_embed
+    assert plan.body_type is None
+    assert len(plan.body_params) == 2
+
+
+def test_marker_in_both_places_is_an_error() -> None:
+    async def handler(q: Annotated[int, Query()] = Query(1)) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="both"):
+        compile_plan(handler)
+
+
+def test_two_markers_in_annotated_is_an_error() -> None:
+    async def handler(q: Annotated[int, Query(), Header()]) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="more than one"):
+        compile_plan(handler)
+
+
+def test_unresolvable_annotation_is_a_clear_error() -> None:
+    async def handler(q: NoSuchType) -> None:  # type: ignore[name-defined]  # noqa: F821
+        return None
+
+    with pytest.raises(TypeError, match="cannot resolve"):
+        compile_plan(handler)
+
+
+def test_websocket_handler_cannot_take_a_body() -> None:
+    async def handler(ws: WebSocket, item: Item) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="WebSocket"):
+        compile_plan(handler, websocket=True)
+
+
+def test_callable_objects_and_generators() -> None:
+    class Dep:
+        async def __call__(self, n: int = 1) -> int:
+            return n
+
+    plan = compile_plan(Dep())
+    assert plan.is_async
+    assert plan.params[0].name == "n"
+
+    def gen() -> Any:
+        yield 1
+
+    async def agen() -> Any:
+        yield 1
+
+    assert compile_plan(gen).is_generator
+    assert compile_plan(agen).is_async_generator
+
+
+def test_renderer() -> None:
+    render = make_renderer(Any, None)
+    r = render("hi")
+    assert r.body == b"hi"
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    r = render({"a": 1})
+    assert r.body == b'{"a":1}'
+    assert r.headers["content-type"] == "application/json"
+    r = render(b"\x00")
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert render(None).status_code == 204
+    own = Response("x", status_code=202)
+    assert render(own) is own
+    assert make_renderer(Any, 201)(None).status_code == 201
+    assert make_renderer(Item, None)({"name": "n", "secret": 1}).body == b'{"name":"n"}'

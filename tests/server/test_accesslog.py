@@ -1,0 +1,39 @@
+"""Access log lines in common and JSON formats."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from celeris.server.accesslog import AccessLog
+
+from .support import echo_app, raw, serving
+
+
+def test_common_format(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="celeris.access"):
+        AccessLog("common").log(("1.2.3.4", 5), "GET", "/x?y=1", "1.1", 200, 12)
+    line = caplog.records[-1].getMessage()
+    assert line.startswith("1.2.3.4 - - [") and line.endswith('] "GET /x?y=1 HTTP/1.1" 200 12')
+
+
+def test_json_format(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="celeris.access"):
+        AccessLog("json").log(None, "POST", "/", "1.0", 201, 0)
+    record = json.loads(caplog.records[-1].getMessage())
+    assert record["client"] == "-" and record["status"] == 201 and record["method"] == "POST"
+
+
+def test_unknown_format_is_rejected() -> None:
+    with pytest.raises(ValueError, match="common' or 'json"):
+        AccessLog("xml")
+
+
+async def test_server_writes_one_line_per_response(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="celeris.access"):
+        async with serving(echo_app, access_log=True) as (_, port):
+            await raw(port, b"GET /a?b=c HTTP/1.1\r\nHost: a\r\n\r\nGET /d HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    lines = [r.getMessage() for r in caplog.records if r.name == "celeris.access"]
+    assert len(lines) == 2 and '"GET /a?b=c HTTP/1.1" 200' in lines[0] and '"GET /d HTTP/1.1" 200' in lines[1]

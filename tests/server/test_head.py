@@ -1,0 +1,21 @@
+"""Status lines and the cached Date/Server lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from celeris.server.head import DefaultHeaders, status_line
+
+
+def test_known_and_unknown_status_lines() -> None:
+    assert status_line(200) == b"HTTP/1.1 200 OK\r\n"
+    assert status_line(418) == b"HTTP/1.1 418 I'm a Teapot\r\n" or status_line(418).startswith(b"HTTP/1.1 418 ")
+    assert status_line(599) == b"HTTP/1.1 599 \r\n"
+    with pytest.raises(ValueError, match="invalid HTTP status"):
+        status_line(42)
+
+
+def test_default_headers_can_be_turned_off() -> None:
+    assert DefaultHeaders(server_header=False, date_header=False).line == b""
+    both = DefaultHeaders()
+    assert both.line.startswith(b"date: ") and both.line.endswith(b"server: celeris\r\n") and both.nlines == 2

@@ -1,0 +1,137 @@
+"""The worker server: graceful stop, TLS, Unix sockets, options, the Date tick."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from celeris.server.config import Config
+from celeris.server.server import Server, bind_sockets, make_config, ssl_context
+from celeris.types import Receive, Scope, Send
+
+from .support import echo_app, raw, read_response, serving, status_of
+
+
+async def slow_app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] != "http":
+        return
+    await asyncio.sleep(float(scope["query_string"] or b"0.3"))
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"finished"})
+
+
+async def test_graceful_stop_finishes_in_flight_requests_and_refuses_new_ones() -> None:
+    async with serving(slow_app) as (server, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.sleep(0.05)
+        server.request_stop()
+        status, headers, body = await read_response(reader)
+        assert (status, body) == (200, b"finished")
+        assert headers["connection"] == "close"
+        assert await asyncio.wait_for(idle_reader.read(-1), 5) == b""  # idle keep-alive closed
+        await asyncio.sleep(0.05)
+        with pytest.raises(OSError):
+            await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        writer.close()
+        idle_writer.close()
+
+
+async def test_graceful_timeout_cuts_off_requests_that_take_too_long() -> None:
+    async with serving(slow_app, graceful_timeout=0.2) as (server, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /?5 HTTP/1.1\r\nHost: a\r\n\r\n")
+        await asyncio.sleep(0.05)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        server.request_stop()
+        assert await asyncio.wait_for(reader.read(-1), 5) == b""
+        assert loop.time() - start < 2
+        writer.close()
+
+
+async def test_unix_domain_socket(tmp_path: Path) -> None:
+    path = str(tmp_path / "celeris.sock")
+    config = Config(uds=path, access_log=False)
+    sockets = bind_sockets(config)
+    server = Server(config, echo_app)
+    server.started = asyncio.Event()
+    task = asyncio.create_task(server.serve(sockets))
+    await asyncio.wait_for(server.started.wait(), 5)
+    reader, writer = await asyncio.open_unix_connection(path)
+    writer.write(b"GET /uds HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    status, _, body = await read_response(reader)
+    assert status == 200 and json.loads(body)["path"] == "/uds"
+    assert json.loads(body)["client"] is None
+    writer.close()
+    server.request_stop()
+    await asyncio.wait_for(task, 10)
+    sockets[0].close()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+async def test_tls(certificate: tuple[str, str]) -> None:
+    cert, key = certificate
+    client = ssl.create_default_context()
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    async with serving(echo_app, ssl_certfile=cert, ssl_keyfile=key) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client)
+        writer.write(b"GET /tls HTTP/1.1\r\nHost: a\r\n\r\n")
+        status, _, body = await read_response(reader)
+        assert status == 200 and json.loads(body)["scheme"] == "https"
+        writer.close()
+
+
+def test_ssl_options_are_checked() -> None:
+    assert ssl_context(Config()) is None
+    with pytest.raises(ValueError, match="without ssl_certfile"):
+        ssl_context(Config(ssl_keyfile="k.pem"))
+
+
+def test_unknown_options_are_named() -> None:
+    with pytest.raises(TypeError, match="unknown server option\\(s\\): colour"):
+        make_config(colour="blue")
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        make_config(workers=0)
+
+
+async def test_date_and_server_headers_can_be_disabled() -> None:
+    async with serving(echo_app, date_header=False, server_header=False) as (_, port):
+        response = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert b"date:" not in response and b"server:" not in response and status_of(response) == 200
+
+
+async def test_date_header_ticks() -> None:
+    async with serving(echo_app) as (server, port):
+        first = server.state.headers.line
+        await asyncio.sleep(1.3)
+        assert server.state.headers.line != first
+        await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+
+
+async def test_second_stop_request_forces_exit() -> None:
+    async with serving(slow_app, graceful_timeout=30) as (server, port):
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /?10 HTTP/1.1\r\nHost: a\r\n\r\n")
+        await asyncio.sleep(0.05)
+        server.request_stop()
+        server.request_stop()
+    writer.close()
