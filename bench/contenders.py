@@ -3,7 +3,9 @@
 To add a contender, write ``bench/apps/<name>_app.py`` answering the endpoints of
 ``bench/README.md`` and add one ``Contender`` below. ``{port}`` and ``{bin}`` (the peer venv's
 ``bin`` folder) are filled in at launch; every server runs one worker on uvloop/httptools
-where the server supports them.
+where the server supports them. Every server's idle keep-alive timeout is set to 60 s (the
+only change from its defaults besides logging) so that the idle-connections test can hold
+its connections; it does not affect the throughput tests, whose connections are never idle.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class Contender:
     argv: tuple[str, ...]
     skip: frozenset[str] = field(default_factory=frozenset)
     note: str = ""
+    env: tuple[tuple[str, str], ...] = ()
 
     def command(self, bin_dir: str, port: int) -> list[str]:
         """Return the launch command for ``port`` with the peer venv's ``bin_dir``."""
@@ -33,6 +36,7 @@ class Contender:
 UVICORN = (
     "{bin}/uvicorn", "{module}:app", "--port", "{port}", "--workers", "1", "--loop", "uvloop",
     "--http", "httptools", "--ws", "websockets-sansio", "--no-access-log", "--log-level", "warning",
+    "--timeout-keep-alive", "60",
 )  # fmt: skip
 GRANIAN = (
     "{bin}/granian", "--interface", "asgi", "--port", "{port}", "--workers", "1",
@@ -47,7 +51,7 @@ CONTENDERS: tuple[Contender, ...] = (
     Contender(
         "celeris", "celeris", "celeris", "bench.apps.celeris_app",
         ("{bin}/python", "-m", "celeris", "serve", "{module}:app", "--port", "{port}",
-         "--workers", "1", "--no-access-log"),
+         "--workers", "1", "--no-access-log", "--timeout-keep-alive", "60"),
     ),
     Contender("celeris-uvicorn", "celeris", "uvicorn", "bench.apps.celeris_app", UVICORN),
     Contender("celeris-granian", "celeris", "granian", "bench.apps.celeris_app", GRANIAN),
@@ -64,6 +68,7 @@ CONTENDERS: tuple[Contender, ...] = (
         "sanic", "sanic", "sanic", "bench.apps.sanic_app",
         ("{bin}/sanic", "{module}:app", "--port", "{port}", "--single-process",
          "--no-access-logs", "--no-motd"),
+        env=(("SANIC_KEEP_ALIVE_TIMEOUT", "60"),),
     ),
     Contender("falcon", "falcon", "uvicorn", "bench.apps.falcon_app", UVICORN),
     Contender(
@@ -74,7 +79,7 @@ CONTENDERS: tuple[Contender, ...] = (
         "flask", "flask", "gunicorn", "bench.apps.flask_app",
         ("{bin}/gunicorn", "{module}:app", "--bind", "127.0.0.1:{port}", "--workers", "1",
          "--worker-class", "gthread", "--threads", "8", "--worker-connections", "20000",
-         "--log-level", "warning"),
+         "--keep-alive", "60", "--log-level", "warning"),
         skip=NO_WS, note="WSGI: no WebSockets; gthread worker, 8 threads, psycopg",
     ),
     Contender(

@@ -50,6 +50,7 @@ class Server:
                 raise ServerError(f"port {self.port} is still busy")
             time.sleep(0.1)
         env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+        env.update(self.contender.env)
         env.pop("VIRTUAL_ENV", None)
         with self.log.open("ab") as log:
             began = time.perf_counter()

@@ -21,6 +21,16 @@ class User(msgspec.Struct):
     email: Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+$")]
 
 
+@app.on_startup
+async def connect() -> None:
+    await pg.open_pool()
+
+
+@app.on_shutdown
+async def disconnect() -> None:
+    await pg.close_pool()
+
+
 @app.get("/plaintext")
 async def plaintext() -> str:
     return HELLO

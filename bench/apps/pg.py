@@ -21,6 +21,19 @@ _pool: asyncpg.Pool | None = None
 _lock: asyncio.Lock | None = None
 
 
+async def open_pool() -> None:
+    """Create the pool now (from a startup hook); later calls to ``pool()`` reuse it."""
+    await pool()
+
+
+async def close_pool() -> None:
+    """Close the pool (from a shutdown hook)."""
+    global _pool
+    if _pool is not None:
+        await _pool.close()
+        _pool = None
+
+
 async def pool() -> asyncpg.Pool:
     """Return the process's pool, creating it on the first call."""
     global _pool, _lock

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
+import msgspec
 import pytest
 
-from celeris import App, BackgroundTasks, Depends, Header, HTTPError, Request, Router
+from celeris import App, BackgroundTasks, Body, Depends, Form, Header, HTTPError, Request, Router
 from celeris.testing import TestClient
 
 
@@ -180,3 +181,60 @@ def test_validation_errors_across_deps_and_handler_are_collected() -> None:
 def test_depends_rejects_non_callables() -> None:
     with pytest.raises(TypeError):
         Depends("nope")  # type: ignore[arg-type]
+
+
+class Pet(msgspec.Struct):
+    name: str
+    age: int
+
+
+def test_json_body_needs_a_json_content_type_or_none() -> None:
+    app = App(openapi_url=None)
+
+    @app.post("/pets")
+    async def create(pet: Pet) -> Pet:
+        return pet
+
+    @app.post("/pair")
+    async def pair(a: Annotated[int, Body()], b: Annotated[int, Body()]) -> int:
+        return a + b
+
+    @app.post("/raw")
+    async def raw(data: bytes) -> int:
+        return len(data)
+
+    client = TestClient(app)
+    body = b'{"name": "rex", "age": 3.0}'
+    for content_type in (
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+    ):
+        r = client.post("/pets", content=body, headers={"content-type": content_type})
+        assert r.json() == {"name": "rex", "age": 3}, content_type
+    assert client.post("/pets", content=body).json() == {"name": "rex", "age": 3}
+    for path, payload in (("/pets", body), ("/pair", b'{"a": 1, "b": 2}')):
+        r = client.post(path, content=payload, headers={"content-type": "text/plain"})
+        assert r.status_code == 415
+        assert r.headers["content-type"] == "application/problem+json"
+        assert "text/plain" in r.json()["detail"]
+    assert client.post("/pair", content=b'{"a": 1, "b": 2.0}').text == "3"
+    r = client.post("/raw", content=b"xyz", headers={"content-type": "text/plain"})
+    assert r.text == "3"
+
+
+def test_repeated_scalar_form_field_is_refused() -> None:
+    app = App(openapi_url=None)
+
+    @app.post("/f")
+    async def form(
+        note: Annotated[str, Form()], tags: Annotated[list[str], Form()]
+    ) -> dict[str, Any]:
+        return {"note": note, "tags": tags}
+
+    client = TestClient(app)
+    ok = client.post("/f", data={"note": "n", "tags": ["a", "b"]})
+    assert ok.json() == {"note": "n", "tags": ["a", "b"]}
+    r = client.post("/f", data={"note": ["n", "m"], "tags": ["a"]})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["form", "note"]

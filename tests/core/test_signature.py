@@ -7,9 +7,20 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
-from celeris import BackgroundTasks, Body, Depends, Header, Query, Request, Response, WebSocket
+from celeris import (
+    App,
+    BackgroundTasks,
+    Body,
+    Depends,
+    Header,
+    Query,
+    Request,
+    Response,
+    WebSocket,
+)
 from celeris.core.params import MISSING
 from celeris.core.signature import Kind, compile_plan, make_renderer
+from celeris.testing import TestClient
 
 
 class Item(msgspec.Struct):
@@ -155,3 +166,53 @@ def test_renderer() -> None:
     assert render(own) is own
     assert make_renderer(Any, 201)(None).status_code == 201
     assert make_renderer(Item, None)({"name": "n", "secret": 1}).body == b'{"name":"n"}'
+
+
+class Cat(msgspec.Struct, tag="cat"):
+    lives: int
+
+
+class Dog(msgspec.Struct, tag="dog"):
+    good: bool
+
+
+def test_union_of_models_without_marker_is_the_body() -> None:
+    async def adopt(pet: Cat | Dog, maybe: Cat | None = None, n: int | None = None) -> None: ...
+
+    plan = compile_plan(adopt)
+    kinds = {p.name: p.kind for p in plan.params}
+    assert kinds == {"pet": Kind.BODY, "maybe": Kind.BODY, "n": Kind.QUERY}
+
+
+def test_repeated_scalar_query_key_is_refused_lists_take_repeats() -> None:
+    app = App(openapi_url=None)
+
+    @app.get("/colors")
+    async def colors(color: str | None = None, tag: list[str] | None = None) -> dict[str, Any]:
+        return {"color": color, "tag": tag}
+
+    client = TestClient(app)
+    assert client.get("/colors?color=a&tag=x&tag=y").json() == {"color": "a", "tag": ["x", "y"]}
+    r = client.get("/colors?color=a&color=b")
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    (error,) = r.json()["errors"]
+    assert error["loc"] == ["query", "color"]
+    assert error["type"] == "multiple_values"
+    # another key repeating does not disturb a single-valued one
+    assert client.get("/colors?tag=1&color=c&tag=2").json() == {"color": "c", "tag": ["1", "2"]}
+
+
+def test_query_null_is_a_value_not_none() -> None:
+    app = App(openapi_url=None)
+
+    @app.get("/n")
+    async def n(limit: int | None = None, name: str | None = None) -> dict[str, Any]:
+        return {"limit": limit, "name": name}
+
+    client = TestClient(app)
+    assert client.get("/n").json() == {"limit": None, "name": None}
+    assert client.get("/n?name=null").json() == {"limit": None, "name": "null"}
+    r = client.get("/n?limit=null")
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["query", "limit"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import subprocess
 import sys
 from typing import Annotated, Any, TypedDict
@@ -17,6 +18,7 @@ from celeris.core.validation import (
     ResponseValidationFailure,
     ValidationFailure,
     decode_json,
+    integral,
     is_model,
     is_model_body,
     is_sequence,
@@ -25,6 +27,7 @@ from celeris.core.validation import (
     strip_optional,
     text_converter,
     value_converter,
+    without_none,
 )
 
 
@@ -195,3 +198,96 @@ print("ok")
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+# --- strictness fixes found by schemathesis -----------------------------------------------------
+
+
+class Cat(msgspec.Struct, tag="cat"):
+    lives: int
+
+
+class Dog(msgspec.Struct, tag="dog"):
+    good: bool
+
+
+@given(st.integers(min_value=-(2**53), max_value=2**53))
+def test_integral_json_numbers_are_integers(n: int) -> None:
+    decode = json_decoder(User, ["body"])
+    assert decode(f'{{"name": "a", "age": {n}.0}}'.encode()) == User("a", n)
+    assert decode(f'{{"name": "a", "age": {n}}}'.encode()) == User("a", n)
+    assert value_converter(list[int], ["body", "xs"])([float(n), n]) == [n, n]
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer()))
+def test_fractional_numbers_are_not_integers(f: float) -> None:
+    with pytest.raises(ValidationFailure) as info:
+        json_decoder(User, ["body"])(msgspec.json.encode({"name": "a", "age": f}))
+    assert info.value.errors[0]["loc"] == ["body", "age"]
+
+
+def test_integral_floats_keep_float_fields_and_strings_stay_refused() -> None:
+    class Mixed(msgspec.Struct):
+        n: int | None
+        x: float
+
+    decode = json_decoder(Mixed, ["body"])
+    assert decode(b'{"n": 2.0, "x": 1.5}') == Mixed(2, 1.5)
+    assert decode(b'{"n": null, "x": 1}') == Mixed(None, 1.0)
+    for bad in (b'{"n": "1", "x": 1}', b'{"n": false, "x": 1}', b'{"n": 1.0, "x": "1"}'):
+        with pytest.raises(ValidationFailure):
+            decode(bad)
+    with pytest.raises(MalformedBody):
+        decode(b'{"n": 1.0,')
+
+
+def test_integral_helper_and_without_none() -> None:
+    assert integral({"a": [1.0, 1.5, {"b": -0.0}], "c": "1.0", "d": True}) == {
+        "a": [1, 1.5, {"b": 0}],
+        "c": "1.0",
+        "d": True,
+    }
+    assert without_none(int | None) is int
+    assert without_none(int | str | None) == int | str
+    assert without_none(Annotated[int | None, "m"]) == Annotated[int, "m"]
+    assert without_none(str) is str
+
+
+def test_null_in_text_is_not_none() -> None:
+    convert = text_converter(int | None, ["query", "n"])
+    assert convert("3") == 3
+    with pytest.raises(ValidationFailure) as info:
+        convert("null")
+    assert info.value.errors[0]["loc"] == ["query", "n"]
+    assert text_converter(str | None, ["query", "s"])("null") == "null"
+    assert text_converter(int | str | None, ["query", "u"])("null") == "null"
+
+
+def test_union_of_models_is_a_body_type() -> None:
+    assert is_model_body(Cat | Dog)
+    assert is_model_body(Cat | Dog | None)
+    assert is_model_body(list[Cat | Dog])
+    assert not is_model_body(Cat | int)
+    assert json_decoder(Cat | Dog, ["body"])(b'{"type": "dog", "good": true}') == Dog(True)
+
+
+def test_pydantic_bodies_are_strict_in_json_mode() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Event(pydantic.BaseModel):
+        n: int
+        ok: bool = True
+        at: datetime.datetime | None = None
+
+    for convert in (
+        json_decoder(Event, ["body"]),
+        lambda raw: value_converter(Event, ["body", "e"])(decode_json(raw)),
+    ):
+        assert convert(b'{"n": 2.0, "at": "2024-05-01T10:00:00Z"}') == Event(
+            n=2, at=datetime.datetime(2024, 5, 1, 10, tzinfo=datetime.UTC)
+        )
+        for bad in (b'{"n": false}', b'{"n": "1"}', b'{"n": 1.5}', b'{"n": 1, "ok": 1}'):
+            with pytest.raises(ValidationFailure):
+                convert(bad)
+    with pytest.raises(MalformedBody):
+        json_decoder(Event, ["body"])(b'{"n": 1.0')

@@ -19,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 APP = textwrap.dedent(
-    '''
+    """
     import asyncio, os, sys
 
     async def app(scope, receive, send):
@@ -45,7 +45,7 @@ APP = textwrap.dedent(
             os._exit(1)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
-    '''
+    """
 )
 
 
@@ -123,7 +123,9 @@ def _drain(lines: queue.Queue[str]) -> str:
     return "".join(out)
 
 
-def test_sigterm_finishes_in_flight_requests_runs_shutdown_and_exits_0(server_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_finishes_in_flight_requests_runs_shutdown_and_exits_0(
+    server_factory, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     marker = tmp_path / "shutdown.txt"
     server = server_factory(env={"SHUTDOWN_MARKER": str(marker)})
     result: list[tuple[int, str]] = []
@@ -132,7 +134,8 @@ def test_sigterm_finishes_in_flight_requests_runs_shutdown_and_exits_0(server_fa
     time.sleep(0.3)
     server.proc.send_signal(signal.SIGTERM)
     thread.join(10)
-    assert result and result[0][0] == 200
+    assert result
+    assert result[0][0] == 200
     assert server.proc.wait(10) == 0
     assert marker.read_text().startswith("shutdown")
 
@@ -153,13 +156,18 @@ def test_startup_failure_stops_the_server_with_the_apps_error(tmp_path: Path) ->
 
 def test_bad_target_gives_a_precise_error(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", "from celeris.server import run; run('nosuchmodule_xyz:app', port=0)"],
+        [
+            sys.executable,
+            "-c",
+            "from celeris.server import run; run('nosuchmodule_xyz:app', port=0)",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert proc.returncode != 0 and 'Could not import module "nosuchmodule_xyz"' in proc.stderr
+    assert proc.returncode != 0
+    assert 'Could not import module "nosuchmodule_xyz"' in proc.stderr
 
 
 def test_workers_share_the_port_and_a_crashed_worker_is_replaced(server_factory) -> None:  # type: ignore[no-untyped-def]
@@ -170,7 +178,8 @@ def test_workers_share_the_port_and_a_crashed_worker_is_replaced(server_factory)
         server.get("/crash")
     time.sleep(1.0)
     after = {server.get()[1] for _ in range(60)}
-    assert len(after) == 2 and after != pids
+    assert len(after) == 2
+    assert after != pids
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(15) == 0
 
@@ -206,7 +215,8 @@ def test_sighup_rolling_restart_under_load_fails_no_request(server_factory) -> N
     for thread in threads:
         thread.join(10)
     assert failures == []
-    assert len(statuses) > 100 and set(statuses) == {200}
+    assert len(statuses) > 100
+    assert set(statuses) == {200}
     assert not after & before  # every worker was replaced
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(15) == 0

@@ -16,14 +16,17 @@ def test_common_format(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="celeris.access"):
         AccessLog("common").log(("1.2.3.4", 5), "GET", "/x?y=1", "1.1", 200, 12)
     line = caplog.records[-1].getMessage()
-    assert line.startswith("1.2.3.4 - - [") and line.endswith('] "GET /x?y=1 HTTP/1.1" 200 12')
+    assert line.startswith("1.2.3.4 - - [")
+    assert line.endswith('] "GET /x?y=1 HTTP/1.1" 200 12')
 
 
 def test_json_format(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="celeris.access"):
         AccessLog("json").log(None, "POST", "/", "1.0", 201, 0)
     record = json.loads(caplog.records[-1].getMessage())
-    assert record["client"] == "-" and record["status"] == 201 and record["method"] == "POST"
+    assert record["client"] == "-"
+    assert record["status"] == 201
+    assert record["method"] == "POST"
 
 
 def test_unknown_format_is_rejected() -> None:
@@ -34,6 +37,11 @@ def test_unknown_format_is_rejected() -> None:
 async def test_server_writes_one_line_per_response(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="celeris.access"):
         async with serving(echo_app, access_log=True) as (_, port):
-            await raw(port, b"GET /a?b=c HTTP/1.1\r\nHost: a\r\n\r\nGET /d HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            await raw(
+                port,
+                b"GET /a?b=c HTTP/1.1\r\nHost: a\r\n\r\nGET /d HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            )
     lines = [r.getMessage() for r in caplog.records if r.name == "celeris.access"]
-    assert len(lines) == 2 and '"GET /a?b=c HTTP/1.1" 200' in lines[0] and '"GET /d HTTP/1.1" 200' in lines[1]
+    assert len(lines) == 2
+    assert '"GET /a?b=c HTTP/1.1" 200' in lines[0]
+    assert '"GET /d HTTP/1.1" 200' in lines[1]

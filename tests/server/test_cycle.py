@@ -139,7 +139,8 @@ async def test_fast_lane_and_asgi_give_identical_bytes(request_bytes: bytes) -> 
         fast = await raw(port, request_bytes)
     async with serving(app, fast_lane=False) as (_, port):
         asgi = await raw(port, request_bytes)
-    assert app.fast_calls == 1 and app.asgi_calls == 1
+    assert app.fast_calls == 1
+    assert app.asgi_calls == 1
     assert _strip_date(fast) == _strip_date(asgi)
     assert status_of(fast) in (200, 500)
 
@@ -150,7 +151,8 @@ async def test_fast_lane_response_is_one_write_with_content_length() -> None:
         writer.write(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n" * 3)
         for _ in range(3):
             status, headers, body = await read_response(reader)
-            assert status == 200 and int(headers["content-length"]) == len(body)
+            assert status == 200
+            assert int(headers["content-length"]) == len(body)
             assert json.loads(body)["state"] == ["ready"]
         writer.close()
 
@@ -169,7 +171,8 @@ async def test_a_handler_that_suspends_is_finished_by_a_task() -> None:
     app = FakeApp()
     async with serving(app) as (_, port):
         response = await raw(port, b"GET /sleep HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-    assert status_of(response) == 200 and app.tasks_seen == [True]
+    assert status_of(response) == 200
+    assert app.tasks_seen == [True]
 
 
 async def test_context_variables_do_not_leak_between_requests() -> None:
@@ -258,4 +261,5 @@ async def test_no_body_for_204_and_304() -> None:
                 port, b"GET /%d HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" % status
             )
             assert status_of(response) == status
-            assert b"content-length" not in response and b"transfer-encoding" not in response
+            assert b"content-length" not in response
+            assert b"transfer-encoding" not in response

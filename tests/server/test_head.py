@@ -9,7 +9,9 @@ from celeris.server.head import DefaultHeaders, status_line
 
 def test_known_and_unknown_status_lines() -> None:
     assert status_line(200) == b"HTTP/1.1 200 OK\r\n"
-    assert status_line(418) == b"HTTP/1.1 418 I'm a Teapot\r\n" or status_line(418).startswith(b"HTTP/1.1 418 ")
+    assert status_line(418) == b"HTTP/1.1 418 I'm a Teapot\r\n" or status_line(418).startswith(
+        b"HTTP/1.1 418 "
+    )
     assert status_line(599) == b"HTTP/1.1 599 \r\n"
     with pytest.raises(ValueError, match="invalid HTTP status"):
         status_line(42)
@@ -18,4 +20,6 @@ def test_known_and_unknown_status_lines() -> None:
 def test_default_headers_can_be_turned_off() -> None:
     assert DefaultHeaders(server_header=False, date_header=False).line == b""
     both = DefaultHeaders()
-    assert both.line.startswith(b"date: ") and both.line.endswith(b"server: celeris\r\n") and both.nlines == 2
+    assert both.line.startswith(b"date: ")
+    assert both.line.endswith(b"server: celeris\r\n")
+    assert both.nlines == 2

@@ -62,7 +62,10 @@ async def test_an_app_without_lifespan_support_is_served() -> None:
         await send({"type": "http.response.body", "body": b"ok"})
 
     async with serving(app) as (_, port):
-        assert status_of(await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")) == 200
+        assert (
+            status_of(await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"))
+            == 200
+        )
 
 
 async def test_shutdown_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:

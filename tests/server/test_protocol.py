@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from celeris.types import Receive, Scope, Send
+
 from .support import echo_app, raw, read_response, serving, status_of
 
 
@@ -117,7 +118,8 @@ async def test_expect_100_continue_is_sent_when_the_app_reads_the_body() -> None
         assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
         writer.write(b"hello")
         status, _, body = await read_response(reader)
-        assert status == 200 and json.loads(body)["body"] == "hello"
+        assert status == 200
+        assert json.loads(body)["body"] == "hello"
         writer.close()
 
 
@@ -147,7 +149,8 @@ async def test_head_omits_the_body_but_keeps_content_length() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
         status, headers, _ = await read_response(reader, method="HEAD")
-        assert status == 200 and int(headers["content-length"]) > 0
+        assert status == 200
+        assert int(headers["content-length"]) > 0
         status, _, body = await read_response(reader)
         assert json.loads(body)["method"] == "GET"
         writer.close()
@@ -160,13 +163,15 @@ async def test_absolute_form_target() -> None:
             b"GET http://example.com/p/q?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
         )
     body = json.loads(response.split(b"\r\n\r\n", 1)[1])
-    assert body["path"] == "/p/q" and body["query"] == "x=1"
+    assert body["path"] == "/p/q"
+    assert body["query"] == "x=1"
 
 
 async def test_http_10_closes_by_default_and_keeps_alive_on_request() -> None:
     async with serving(echo_app) as (_, port):
         response = await raw(port, b"GET / HTTP/1.0\r\n\r\n")
-        assert status_of(response) == 200 and b"connection: close" in response
+        assert status_of(response) == 200
+        assert b"connection: close" in response
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         assert (await read_response(reader))[0] == 200
@@ -185,7 +190,8 @@ async def test_http_10_streaming_response_is_close_delimited() -> None:
     async with serving(app) as (_, port):
         response = await raw(port, b"GET / HTTP/1.0\r\n\r\n")
     head, body = response.split(b"\r\n\r\n", 1)
-    assert b"transfer-encoding" not in head and body == b"ab"
+    assert b"transfer-encoding" not in head
+    assert body == b"ab"
 
 
 async def test_connection_close_from_the_client() -> None:
@@ -403,9 +409,8 @@ async def test_sending_after_a_disconnect_is_quietly_ignored(
         await asyncio.sleep(0.05)
         writer.close()
         await asyncio.wait_for(done.wait(), 5)
-    assert "Traceback" not in caplog.text and not [
-        r for r in caplog.records if r.levelname == "ERROR"
-    ]
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
 async def test_app_exception_gives_500_without_traceback_to_the_client() -> None:
@@ -416,7 +421,8 @@ async def test_app_exception_gives_500_without_traceback_to_the_client() -> None
     async with serving(app) as (_, port):
         response = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
     assert status_of(response) == 500
-    assert b"secret" not in response and b"Traceback" not in response
+    assert b"secret" not in response
+    assert b"Traceback" not in response
 
 
 async def test_app_that_returns_without_responding_gets_500() -> None:
@@ -441,7 +447,8 @@ async def test_response_header_injection_is_refused() -> None:
 
     async with serving(app) as (_, port):
         response = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-    assert status_of(response) == 500 and b"evil" not in response
+    assert status_of(response) == 500
+    assert b"evil" not in response
 
 
 async def test_large_bodies_pause_reading_and_still_arrive_whole() -> None:
@@ -469,7 +476,8 @@ async def test_large_bodies_pause_reading_and_still_arrive_whole() -> None:
             + b"x" * size,
             timeout=30,
         )
-    assert got == [size] and response.endswith(b"%d" % size)
+    assert got == [size]
+    assert response.endswith(b"%d" % size)
 
 
 async def test_write_backpressure_makes_the_app_wait() -> None:
@@ -498,7 +506,8 @@ async def test_write_backpressure_makes_the_app_wait() -> None:
         await asyncio.sleep(0.3)
         assert not finished.is_set()  # 12 MiB cannot all fit in the socket buffers: the app waits
         status, _, body = await read_response(reader)
-        assert status == 200 and len(body) == len(chunk) * count
+        assert status == 200
+        assert len(body) == len(chunk) * count
         await asyncio.wait_for(finished.wait(), 5)
         writer.close()
 
@@ -556,7 +565,8 @@ async def test_lifespan_state_is_copied_into_each_request() -> None:
     async with serving(app) as (_, port):
         first = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         second = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-    assert first.endswith(b'["db", "mutated"]') and second.endswith(b'["db", "mutated"]')
+    assert first.endswith(b'["db", "mutated"]')
+    assert second.endswith(b'["db", "mutated"]')
 
 
 @settings(

@@ -15,7 +15,10 @@ from .support import echo_app, raw, serving
 
 def test_untrusted_peers_are_taken_at_their_word() -> None:
     trust = ProxyTrust("10.0.0.1")
-    assert trust.resolve(("1.2.3.4", 5), "http", [(b"x-forwarded-for", b"9.9.9.9")]) == (("1.2.3.4", 5), "http")
+    assert trust.resolve(("1.2.3.4", 5), "http", [(b"x-forwarded-for", b"9.9.9.9")]) == (
+        ("1.2.3.4", 5),
+        "http",
+    )
 
 
 def test_trusted_proxy_x_forwarded() -> None:
@@ -38,7 +41,10 @@ def test_forwarded_header() -> None:
 
 
 def test_websocket_scheme_follows_proto() -> None:
-    assert ProxyTrust("*").resolve(("1.1.1.1", 1), "ws", [(b"x-forwarded-proto", b"https")])[1] == "wss"
+    assert (
+        ProxyTrust("*").resolve(("1.1.1.1", 1), "ws", [(b"x-forwarded-proto", b"https")])[1]
+        == "wss"
+    )
 
 
 def test_bad_network_is_a_config_error() -> None:
@@ -48,15 +54,20 @@ def test_bad_network_is_a_config_error() -> None:
 
 @given(st.binary(max_size=80))
 def test_any_header_value_resolves_without_error(value: bytes) -> None:
-    client, scheme = ProxyTrust("*").resolve(("1.1.1.1", 1), "http", [(b"x-forwarded-for", value), (b"forwarded", value)])
-    assert scheme in ("http", "https") and client is not None
+    client, scheme = ProxyTrust("*").resolve(
+        ("1.1.1.1", 1), "http", [(b"x-forwarded-for", value), (b"forwarded", value)]
+    )
+    assert scheme in ("http", "https")
+    assert client is not None
 
 
 async def test_server_applies_trusted_proxy_headers() -> None:
     request = b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n"
     async with serving(echo_app, forwarded_allow_ips="127.0.0.1") as (_, port):
         body = json.loads((await raw(port, request)).split(b"\r\n\r\n", 1)[1])
-    assert body["client"] == ["203.0.113.9", 0] and body["scheme"] == "https"
+    assert body["client"] == ["203.0.113.9", 0]
+    assert body["scheme"] == "https"
     async with serving(echo_app) as (_, port):
         body = json.loads((await raw(port, request)).split(b"\r\n\r\n", 1)[1])
-    assert body["client"][0] == "127.0.0.1" and body["scheme"] == "http"
+    assert body["client"][0] == "127.0.0.1"
+    assert body["scheme"] == "http"

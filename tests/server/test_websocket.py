@@ -23,7 +23,9 @@ async def echo(scope: Scope, receive: Receive, send: Send) -> None:
         return
     assert (await receive())["type"] == "websocket.connect"
     subprotocol = scope["subprotocols"][0] if scope["subprotocols"] else None
-    await send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": [(b"x-hello", b"1")]})
+    await send(
+        {"type": "websocket.accept", "subprotocol": subprotocol, "headers": [(b"x-hello", b"1")]}
+    )
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
@@ -31,7 +33,9 @@ async def echo(scope: Scope, receive: Receive, send: Send) -> None:
         if message.get("text") == "close-please":
             await send({"type": "websocket.close", "code": 4000, "reason": "asked"})
             return
-        await send({"type": "websocket.send", "text": message.get("text"), "bytes": message.get("bytes")})
+        await send(
+            {"type": "websocket.send", "text": message.get("text"), "bytes": message.get("bytes")}
+        )
 
 
 async def test_echo_text_and_bytes() -> None:
@@ -45,7 +49,10 @@ async def test_echo_text_and_bytes() -> None:
 
 
 async def test_fragmented_messages_are_reassembled() -> None:
-    async with serving(echo) as (_, port), connect(f"ws://127.0.0.1:{port}/ws", compression=None) as ws:
+    async with (
+        serving(echo) as (_, port),
+        connect(f"ws://127.0.0.1:{port}/ws", compression=None) as ws,
+    ):
         await ws.send(["frag", "ment", "ed"])
         assert await ws.recv() == "fragmented"
         await ws.send([b"a", b"b"])
@@ -53,7 +60,10 @@ async def test_fragmented_messages_are_reassembled() -> None:
 
 
 async def test_subprotocol_is_negotiated() -> None:
-    async with serving(echo) as (_, port), connect(f"ws://127.0.0.1:{port}/", subprotocols=["chat"]) as ws:  # type: ignore[list-item]
+    async with (
+        serving(echo) as (_, port),
+        connect(f"ws://127.0.0.1:{port}/", subprotocols=["chat"]) as ws,
+    ):  # type: ignore[list-item]
         assert ws.subprotocol == "chat"
 
 
@@ -65,7 +75,10 @@ async def test_permessage_deflate_is_negotiated_and_works() -> None:
 
 
 async def test_permessage_deflate_can_be_turned_off() -> None:
-    async with serving(echo, websocket_per_message_deflate=False) as (_, port), connect(f"ws://127.0.0.1:{port}/") as ws:
+    async with (
+        serving(echo, websocket_per_message_deflate=False) as (_, port),
+        connect(f"ws://127.0.0.1:{port}/") as ws,
+    ):
         assert "sec-websocket-extensions" not in ws.response.headers
 
 
@@ -74,15 +87,20 @@ async def test_server_close_code_reaches_the_client() -> None:
         await ws.send("close-please")
         with pytest.raises(ConnectionClosed) as info:
             await ws.recv()
-        assert info.value.rcvd is not None and info.value.rcvd.code == 4000
+        assert info.value.rcvd is not None
+        assert info.value.rcvd.code == 4000
 
 
 async def test_too_big_message_closes_with_1009() -> None:
-    async with serving(echo, limit_websocket_message=1000) as (_, port), connect(f"ws://127.0.0.1:{port}/", compression=None) as ws:
+    async with (
+        serving(echo, limit_websocket_message=1000) as (_, port),
+        connect(f"ws://127.0.0.1:{port}/", compression=None) as ws,
+    ):
         await ws.send("y" * 2000)
         with pytest.raises(ConnectionClosed) as info:
             await ws.recv()
-        assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+        assert info.value.rcvd is not None
+        assert info.value.rcvd.code == 1009
 
 
 async def _raw_ws(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -144,10 +162,17 @@ async def test_unmasked_client_frame_is_a_protocol_error() -> None:
 
 async def test_bad_key_is_answered_400_and_bad_version_426() -> None:
     async with serving(echo) as (_, port):
-        bad_key = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: nope\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        bad_key = await raw(
+            port,
+            b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: nope\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
         assert status_of(bad_key) == 400
-        bad_version = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n")
-        assert status_of(bad_version) == 426 and b"sec-websocket-version: 13" in bad_version.lower()
+        bad_version = await raw(
+            port,
+            b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+        )
+        assert status_of(bad_version) == 426
+        assert b"sec-websocket-version: 13" in bad_version.lower()
 
 
 async def test_app_closing_before_accept_denies_with_403() -> None:
@@ -168,7 +193,13 @@ async def test_denial_response_extension() -> None:
         if scope["type"] == "websocket":
             assert "websocket.http.response" in scope["extensions"]
             await receive()
-            await send({"type": "websocket.http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": 401,
+                    "headers": [(b"content-type", b"text/plain")],
+                }
+            )
             await send({"type": "websocket.http.response.body", "body": b"who are you"})
 
     async with serving(app) as (_, port):
@@ -213,18 +244,25 @@ async def test_ping_timeout_closes_a_silent_peer() -> None:
             if Opcode.CLOSE in seen:
                 break
         writer.close()
-    assert Opcode.PING in seen and Opcode.CLOSE in seen
+    assert Opcode.PING in seen
+    assert Opcode.CLOSE in seen
 
 
 async def test_pong_keeps_the_connection_alive() -> None:
-    async with serving(echo, websocket_ping_interval=0.1, websocket_ping_timeout=0.2) as (_, port), connect(f"ws://127.0.0.1:{port}/") as ws:
+    async with (
+        serving(echo, websocket_ping_interval=0.1, websocket_ping_timeout=0.2) as (_, port),
+        connect(f"ws://127.0.0.1:{port}/") as ws,
+    ):
         await asyncio.sleep(0.6)  # the client library answers pings
         await ws.send("still here")
         assert await ws.recv() == "still here"
 
 
 async def test_many_messages_with_backpressure() -> None:
-    async with serving(echo) as (_, port), connect(f"ws://127.0.0.1:{port}/", compression=None, max_size=None) as ws:
+    async with (
+        serving(echo) as (_, port),
+        connect(f"ws://127.0.0.1:{port}/", compression=None, max_size=None) as ws,
+    ):
         payload = b"p" * 100_000
         for _ in range(50):
             await ws.send(payload)
@@ -242,7 +280,8 @@ async def test_app_exception_after_accept_closes_with_1011() -> None:
     async with serving(app) as (_, port), connect(f"ws://127.0.0.1:{port}/") as ws:
         with pytest.raises(ConnectionClosed) as info:
             await ws.recv()
-        assert info.value.rcvd is not None and info.value.rcvd.code == 1011
+        assert info.value.rcvd is not None
+        assert info.value.rcvd.code == 1011
 
 
 async def test_graceful_shutdown_closes_websockets_with_1012() -> None:
@@ -251,5 +290,6 @@ async def test_graceful_shutdown_closes_websockets_with_1012() -> None:
         server.request_stop()
         with pytest.raises(ConnectionClosed) as info:
             await ws.recv()
-        assert info.value.rcvd is not None and info.value.rcvd.code == 1012
+        assert info.value.rcvd is not None
+        assert info.value.rcvd.code == 1012
         await ws.close()

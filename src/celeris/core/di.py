@@ -24,6 +24,7 @@ from celeris.core.validation import (
     ValidationFailure,
     decode_json,
     missing_error,
+    repeated_error,
 )
 
 
@@ -231,6 +232,9 @@ async def _read_form(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[
         if not texts:
             if info.required:
                 errors.append(missing_error(["form", info.alias]))
+            continue
+        if len(texts) > 1 and not info.sequence:
+            errors.append(repeated_error(["form", info.alias], len(texts)))
             continue
         assert info.convert is not None
         try:

@@ -320,7 +320,6 @@ def json_decoder(tp: Any, loc: list[str | int]) -> Decoder:
     """Return a strict JSON decoder into ``tp``; raises MalformedBody or ValidationFailure."""
     if tp is bytes:
         return _identity
-    decode_any = msgspec.json.decode
     if _msgspec_supports(tp):
         decode = msgspec.json.Decoder(tp).decode
         convert = msgspec.convert
@@ -335,7 +334,7 @@ def json_decoder(tp: Any, loc: list[str | int]) -> Decoder:
                 raise MalformedBody(f"Malformed JSON body: {exc}") from None
             # NOTE: the slow path, for integral floats only: decode, turn 1.0 into 1, convert.
             try:
-                return convert(integral(decode_any(body)), tp, strict=True)
+                return convert(integral(decode_json(body)), tp, strict=True)
             except msgspec.ValidationError as exc:
                 raise ValidationFailure(msgspec_errors(exc, loc)) from None
 
@@ -355,7 +354,7 @@ def json_decoder(tp: Any, loc: list[str | int]) -> Decoder:
         if not _pydantic_int_got_float(failure):
             raise ValidationFailure(pydantic_errors(failure, loc)) from None
         try:
-            return adapter.validate_json(encode(integral(decode_any(body))), strict=True)
+            return adapter.validate_json(encode(integral(decode_json(body))), strict=True)
         except pyd_error as exc:
             raise ValidationFailure(pydantic_errors(exc, loc)) from None
 

@@ -61,13 +61,14 @@ class Reloader:
         return 0
 
     def _spawn(self, sockets: list[socket.socket]) -> int:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     signal.signal(sig, signal.SIG_DFL)
-                code = run_worker(self.config, self.target, sockets)
+                code = run_worker(self.config, self.target, sockets, parent_pid=parent)
             except BaseException:
                 logger.exception("reloaded server failed")
             finally:

@@ -107,6 +107,7 @@ class Server:
         self.ports: list[int] = []
         self.force_exit = False
         self.on_started: Callable[[Server], None] | None = None
+        self.parent_pid: int | None = None  # a worker stops if its supervisor dies
 
     def request_stop(self) -> None:
         """Begin a graceful stop (a second call forces it)."""
@@ -170,6 +171,9 @@ class Server:
         while True:
             await asyncio.sleep(max(interval, 0.01))
             headers.tick()
+            if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                logger.error("celeris: supervisor %d is gone; stopping", self.parent_pid)
+                self.request_stop()
             now = loop.time()
             # PERF: one sweep a tick instead of a timer handle per connection.
             for conn in list(connections):
@@ -207,6 +211,7 @@ def run_worker(
     target: str | ASGIApp,
     sockets: list[socket.socket],
     on_started: Callable[[Server], None] | None = None,
+    parent_pid: int | None = None,
 ) -> int:
     """Serve in this process until stopped; return the exit code."""
     app = load_app(target, factory=config.factory)
@@ -217,6 +222,7 @@ def run_worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, server.request_stop)
         server.on_started = on_started
+        server.parent_pid = parent_pid
         loop.run_until_complete(server.serve(sockets))
     except LifespanError as exc:
         logger.error("%s", exc)

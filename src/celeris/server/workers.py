@@ -33,10 +33,12 @@ class Supervisor:
         self.slots: dict[int, int] = {}  # pid -> slot
         self.stopping = False
         self.reload_requested = False
+        self.pid = os.getpid()
         self.ready: dict[int, int] = {}  # pid -> read end of its "started" pipe
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; return the exit code."""
+        self.pid = os.getpid()
         self.sockets = bind_sockets(self.config, count=self.config.workers)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_stop)
@@ -71,7 +73,13 @@ class Supervisor:
                     os.write(ready_w, b"1")
                     os.close(ready_w)
 
-                code = run_worker(self.config, self.target, [self._socket_for(slot)], started)
+                code = run_worker(
+                    self.config,
+                    self.target,
+                    [self._socket_for(slot)],
+                    started,
+                    parent_pid=self.pid,
+                )
             except BaseException:
                 logger.exception("worker %d failed", os.getpid())
             finally:
