@@ -54,6 +54,32 @@ def cell(result: dict[str, Any] | None, reference: dict[str, Any] | None, test: 
     return text if ratio == "-" else f"{text} ({ratio})"
 
 
+def at_a_glance(results: dict[str, Any], contenders: dict[str, Any]) -> list[str]:
+    """Return one line per test: celeris, the best valid peer framework, and their ratio."""
+    lines = []
+    for w in WORKLOADS:
+        by = results.get(w.name, {})
+        ref = by.get(REFERENCE)
+        if not ref or not ref["valid"]:
+            continue
+        peers = [
+            (r["value"], name)
+            for name, r in by.items()
+            if r["valid"] and r["value"] > 0
+            and contenders.get(name, {}).get("framework", name) not in ("celeris", "(none)")
+            and not name.startswith(REFERENCE)
+        ]  # fmt: skip
+        if not peers:
+            continue
+        pick = min if w.name in LOWER_IS_BETTER else max
+        value, best = pick(peers)
+        lines.append(
+            f"- {w.title}: celeris {_fmt(ref['value'], w.name)} {w.unit}, best peer {best} "
+            f"{_fmt(value, w.name)} ({ref['value'] / value:.2f}x)"
+        )
+    return lines
+
+
 def render(data: dict[str, Any]) -> str:
     """Return the whole Markdown report for ``data`` (as written by bench/run.py)."""
     meta, contenders, results = data["meta"], data["contenders"], data["summary"]
@@ -78,6 +104,16 @@ def render(data: dict[str, Any]) -> str:
         "Idle memory (KiB per connection) and cold start (ms): lower is better.",
         "",
     ]
+    if not meta.get("quick") and (meta["rounds"] < 3 or meta["duration"] < 10):
+        out += [
+            f"**Reduced run**: {meta['rounds']} round(s) of {meta['duration']:g} s per test "
+            "(the full run is 3 rounds of 10 s after 3 s of warm-up).",
+            "",
+        ]
+    glance = at_a_glance(results, contenders)
+    if glance:
+        out += ["## At a glance: celeris against the fastest peer framework", "", *glance, ""]
+        out += ["## All results", ""]
     header = "| contender | server | " + " | ".join(f"{w.title} ({w.unit})" for w in tests) + " |"
     out += [header, "|" + " --- |" * (len(tests) + 2)]
     for name in names:

@@ -214,7 +214,10 @@ class Bench:
         errors = []
         # NOTE: the server's own count of open sockets, not the client's view, decides.
         if held < count or out["answered"] < count:
-            errors.append(f"{out['answered']} of {count} answered, {held} held open by the server")
+            errors.append(
+                f"{out['connected']} of {count} connected, {out['answered']} answered, "
+                f"{held} held open by the server"
+            )
         if not server.alive():
             errors.append("the server died holding idle connections")
         per_conn = (after - before) / max(held, 1)

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from urllib.parse import urlsplit
 
 import pytest
 
 REQUIRE_SERVICES = os.environ.get("CELERIS_REQUIRE_SERVICES") == "1"
 
-POSTGRES_URL = os.environ.get("CELERIS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# NOTE: apps built at import time (the showcase) resolve DATABASE_URL at start-up; the suite
+# must never write into a developer's database or into examples/, so it gets a throwaway one.
+os.environ["DATABASE_URL"] = (
+    f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='celeris-tests-')}/app.db"
+)
+
+POSTGRES_URL = os.environ.get(
+    "CELERIS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("CELERIS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("CELERIS_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
@@ -18,7 +27,9 @@ RABBITMQ_URL = os.environ.get("CELERIS_TEST_RABBITMQ_URL", "amqp://guest:guest@1
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1.0):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1.0
+        ):
             return True
     except OSError:
         return False

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from celeris.templating import Templates
 
 from bench.apps import pg
 from bench.apps.sql import HELLO, TEMPLATES, query_count
 from celeris import App, HTMLResponse, WebSocket
+from celeris.templating import Templates
 
 app = App()
 templates = Templates(str(TEMPLATES))

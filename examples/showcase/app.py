@@ -1,9 +1,10 @@
 """The celeris showcase: a small notes service using what celeris has so far.
 
 Run it with `make demo` (or `celeris serve examples.showcase.app:app`) and open
-http://127.0.0.1:8000. It shows: typed routes and validation, JSON and HTML responses,
-templates, static files, a WebSocket chat, Server-Sent Events, uploads, background tasks,
-middleware and dependencies.
+http://127.0.0.1:8000. It shows: typed routes and validation, the data layer (SQLite by
+default, PostgreSQL with DATABASE_URL; migrations applied at start-up), JSON and HTML
+responses, templates, static files, a WebSocket chat, Server-Sent Events, uploads, background
+tasks, middleware, dependencies and the OpenAPI docs at /docs.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from pathlib import Path
 from typing import Annotated
 
 import msgspec
+from sqlalchemy import DateTime, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
 
 from celeris import (
     App,
     BackgroundTasks,
     Depends,
-    HTMLResponse,
     Header,
-    NotFound,
+    HTMLResponse,
     Request,
     Router,
     ServerSentEvent,
@@ -34,6 +36,7 @@ from celeris import (
     WebSocket,
     WebSocketDisconnect,
 )
+from celeris.db import AsyncSession, Database, Model, add_health_route, get_or_404
 from celeris.middleware import GZipMiddleware, RequestIDMiddleware
 from celeris.staticfiles import StaticFiles
 from celeris.templating import Templates
@@ -48,7 +51,20 @@ app.mount("/static", StaticFiles(HERE / "static"))
 templates = Templates(HERE / "templates")
 
 
-# --- the notes API ------------------------------------------------------------------------------
+# --- the notes API, stored through celeris.db (SQLite next to this file by default) ----------
+
+
+class Note(Model):
+    """A stored note (the migrations in ./migrations create its table on first run)."""
+
+    __tablename__ = "note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=lambda: datetime.now(UTC)
+    )
 
 
 class NoteIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -58,8 +74,8 @@ class NoteIn(msgspec.Struct, forbid_unknown_fields=True):
     body: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
 
 
-class Note(msgspec.Struct):
-    """A stored note."""
+class NoteOut(msgspec.Struct):
+    """A note as the API shows it."""
 
     id: int
     title: str
@@ -67,50 +83,30 @@ class Note(msgspec.Struct):
     created_at: datetime
 
 
-class NoteStore:
-    """Keeps notes in memory (the data-layer issue moves them to SQLite/PostgreSQL)."""
-
-    def __init__(self) -> None:
-        self._notes: dict[int, Note] = {}
-        self._ids = itertools.count(1)
-
-    def list(self, limit: int, offset: int) -> list[Note]:
-        return list(self._notes.values())[offset : offset + limit]
-
-    def add(self, data: NoteIn) -> Note:
-        note = Note(next(self._ids), data.title, data.body, datetime.now(UTC))
-        self._notes[note.id] = note
-        return note
-
-    def get(self, note_id: int) -> Note:
-        try:
-            return self._notes[note_id]
-        except KeyError:
-            raise NotFound(f"No note with id {note_id}") from None
-
-    def delete(self, note_id: int) -> None:
-        self.get(note_id)
-        del self._notes[note_id]
-
-
-def get_store(request: Request) -> NoteStore:
-    store: NoteStore = request.app.state.notes
-    return store
-
-
-Store = Annotated[NoteStore, Depends(get_store)]
+db = Database(app=app)  # DATABASE_URL, else examples/showcase/app.db
+add_health_route(app, db)  # GET /healthz
+Session = Annotated[AsyncSession, Depends(db.session)]
+ReadSession = Annotated[AsyncSession, Depends(db.read_session)]
 
 api = Router(prefix="/api", tags=["notes"])
 
 
+def _out(note: Note) -> NoteOut:
+    created = note.created_at
+    if created.tzinfo is None:  # SQLite keeps no zone: the column is written in UTC
+        created = created.replace(tzinfo=UTC)
+    return NoteOut(note.id, note.title, note.body, created)
+
+
 @api.get("/notes")
 async def list_notes(
-    store: Store,
+    session: ReadSession,
     limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20,
     offset: Annotated[int, msgspec.Meta(ge=0)] = 0,
-) -> list[Note]:
+) -> list[NoteOut]:
     """List notes, oldest first."""
-    return store.list(limit, offset)
+    notes = await session.scalars(select(Note).order_by(Note.id).limit(limit).offset(offset))
+    return [_out(note) for note in notes]
 
 
 def audit(note_id: int, request_id: str) -> None:
@@ -120,26 +116,29 @@ def audit(note_id: int, request_id: str) -> None:
 @api.post("/notes", status_code=201)
 async def create_note(
     note: NoteIn,
-    store: Store,
+    session: Session,
     tasks: BackgroundTasks,
     x_request_id: Annotated[str, Header()] = "-",
-) -> Note:
+) -> NoteOut:
     """Create a note."""
-    created = store.add(note)
+    created = Note(title=note.title, body=note.body)
+    session.add(created)
+    await session.commit()  # commit before answering, so the client can read its own write
     tasks.add_task(audit, created.id, x_request_id)
-    return created
+    return _out(created)
 
 
 @api.get("/notes/{note_id}")
-async def read_note(note_id: int, store: Store) -> Note:
+async def read_note(note_id: int, session: ReadSession) -> NoteOut:
     """Read one note."""
-    return store.get(note_id)
+    return _out(await get_or_404(session, Note, note_id))
 
 
 @api.delete("/notes/{note_id}")
-async def delete_note(note_id: int, store: Store) -> None:
+async def delete_note(note_id: int, session: Session) -> None:
     """Delete a note."""
-    store.delete(note_id)
+    await session.delete(await get_or_404(session, Note, note_id))
+    await session.commit()
 
 
 class Upload(msgspec.Struct):
@@ -162,9 +161,10 @@ app.include_router(api)
 
 
 @app.get("/", include_in_schema=False)
-async def home(request: Request, store: Store) -> HTMLResponse:
+async def home(request: Request, session: ReadSession) -> HTMLResponse:
+    notes = await session.scalars(select(Note).order_by(Note.id).limit(100))
     return await templates.render_async(
-        "index.html", {"request": request, "notes": store.list(100, 0), "title": app.title}
+        "index.html", {"request": request, "notes": list(notes), "title": app.title}
     )
 
 
@@ -196,9 +196,3 @@ async def chat(ws: WebSocket, room: str) -> None:
         pass
     finally:
         members.discard(ws)
-
-
-@app.on_startup
-async def open_store() -> None:
-    app.state.notes = NoteStore()
-    app.state.notes.add(NoteIn(title="Welcome to celeris", body="Edit examples/showcase/app.py."))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from celeris.core.datastructures import Headers, UploadFile
 from celeris.core.errors import HTTPError
-from celeris.core.forms import parse_form, parse_urlencoded
+from celeris.core.forms import parse_content_type, parse_form, parse_urlencoded
 
 
 async def chunks(data: bytes, size: int = 7) -> AsyncIterator[bytes]:
@@ -214,3 +214,21 @@ async def test_garbage_never_crashes(data: bytes) -> None:
     else:
         await form.close()
     assert status in (0, 400, 413)
+
+
+def test_parse_content_type() -> None:
+    assert parse_content_type('Multipart/Form-Data; Boundary="a b"; charset=latin-1') == (
+        "multipart/form-data",
+        {"boundary": "a b", "charset": "latin-1"},
+    )
+    assert parse_content_type("application/x-www-form-urlencoded") == (
+        "application/x-www-form-urlencoded",
+        {},
+    )
+
+
+async def test_quoted_boundary_is_understood() -> None:
+    data = b'--a b\r\nContent-Disposition: form-data; name="k"\r\n\r\nv\r\n--a b--\r\n'
+    headers = Headers([(b"content-type", b'multipart/form-data; boundary="a b"')])
+    form = await parse_form(headers, chunks(data))
+    assert form["k"] == "v"

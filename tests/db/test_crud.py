@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from db_models import Author, Book, Tag
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +15,8 @@ from celeris.core.errors import NotFound
 from celeris.core.params import Depends
 from celeris.db import AsyncSession, CRUDRouter, Database, get_or_404, schemas_for, to_read
 from celeris.testing import AsyncTestClient
+
+from .db_models import Author, Book, Tag
 
 
 def make_app(database_url: str, tmp_path: Path) -> tuple[App, Database]:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from db_models import Author
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from celeris.db.database import Database, PoolOptions, database_url
 from celeris.db.errors import DatabaseError
+
+from .db_models import Author
 
 
 def test_url_argument_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -216,3 +219,9 @@ async def test_unopenable_sqlite_file_fails_start_up(tmp_path: Path) -> None:
     with pytest.raises(sa.exc.OperationalError, match="unable to open"):
         await db.connect()
     await db.disconnect()
+    # NOTE: after a failed connect aiosqlite stops its worker thread without awaiting it; let
+    # the thread report back before this test's event loop closes.
+    for _ in range(200):
+        if not any("_connection_worker_thread" in t.name for t in threading.enumerate()):
+            break
+        await asyncio.sleep(0.01)

@@ -8,12 +8,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from db_models import Author, Book
 from sqlalchemy import exc as sa_exc
-from tcp_proxy import TCPProxy
 
 from celeris.db.database import Database, PoolOptions
 from celeris.db.errors import DatabaseUnavailable, Fault, classify, conflict_detail, http_error_for
+
+from .db_models import Author, Book
+from .tcp_proxy import TCPProxy
 
 
 async def _raised(database: Database, coroutine_factory) -> BaseException:

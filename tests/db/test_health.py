@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from db_models import Author
 from sqlalchemy.engine import make_url
-from tcp_proxy import TCPProxy
 
 from celeris.core.app import App
 from celeris.core.params import Depends
 from celeris.db import AsyncSession, CRUDRouter, Database, PoolOptions, add_health_route, check
 from celeris.testing import AsyncTestClient
-from conftest import private_postgres
+
+from .conftest import private_postgres
+from .db_models import Author
+from .tcp_proxy import TCPProxy
 
 
 @pytest.fixture

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from db_models import Author, Book
 from sqlalchemy.orm import Mapped, mapped_column
 
 from celeris.db.model import NAMING_CONVENTION, Model, primary_key_columns
+
+from .db_models import Author, Book
 
 
 def test_constraints_are_named_by_convention() -> None:

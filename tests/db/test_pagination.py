@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from db_models import Book
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,6 +20,8 @@ from celeris.db.pagination import (
     paginate_cursor,
 )
 from celeris.testing import AsyncTestClient
+
+from .db_models import Book
 
 BookRead = schemas_for(Book).read
 

@@ -8,13 +8,14 @@ import enum
 import msgspec
 import pytest
 import sqlalchemy as sa
-from db_models import Author, Book
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.orm import Mapped, mapped_column
 
 from celeris.db.model import Model
 from celeris.db.schemas import fields_of, schemas_for, to_read, to_read_many, values_of
+
+from .db_models import Author, Book
 
 
 class Color(enum.Enum):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from db_models import Author
 
 from celeris.db.database import Database
 from celeris.db.session import make_sessionmaker, session_scope
+
+from .db_models import Author
 
 
 async def test_objects_stay_readable_after_commit(database: Database) -> None:

@@ -131,4 +131,44 @@ def test_versioned_routers_are_documented_per_version_end_to_end() -> None:
         assert operation["operationId"].startswith("v1.items.")
         assert "v1" in only["info"]["title"]
         page = client.get("/docs").text
-        assert "openapi.json?version=v1" in page and "openapi.json?version=v2" in page
+        assert "openapi.json?version=v1" in page
+        assert "openapi.json?version=v2" in page
+
+
+def test_deprecation_header_and_json_415_are_documented() -> None:
+    app = App()
+
+    @app.post("/old", deprecated=True, status_code=201)
+    async def old(data: dict[str, int]) -> dict[str, int]:
+        return data
+
+    with TestClient(app) as client:
+        doc = client.get("/openapi.json").json()
+        validate(doc)
+        responses = doc["paths"]["/old"]["post"]["responses"]
+        assert responses["201"]["headers"]["Deprecation"]["schema"] == {"type": "string"}
+        assert "415" in responses
+        r = client.post("/old", content=b'{"a": 1}', headers={"content-type": "text/csv"})
+        assert r.status_code == 415
+        assert r.headers["deprecation"] == "true"
+
+
+def test_an_app_route_at_a_docs_url_wins_over_the_default() -> None:
+    app = App()
+
+    @app.get("/docs")
+    async def my_docs() -> str:
+        return "my docs"
+
+    with TestClient(app) as client:
+        assert client.get("/docs").text == "my docs"
+        assert client.get("/openapi.json").status_code == 200
+    own_spec = App()
+
+    @own_spec.get("/openapi.json")
+    async def my_spec() -> dict[str, str]:
+        return {"mine": "yes"}
+
+    with TestClient(own_spec) as client:
+        assert client.get("/openapi.json").json() == {"mine": "yes"}
+        assert client.get("/docs").status_code == 404

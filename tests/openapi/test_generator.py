@@ -115,7 +115,7 @@ def test_parameters_carry_constraints_descriptions_and_defaults(doc: dict[str, A
 
 def test_every_response_is_documented(doc: dict[str, Any]) -> None:
     create = op(doc, "post", "/items/")
-    assert set(create["responses"]) == {"201", "400", "401", "409", "413", "422"}
+    assert set(create["responses"]) == {"201", "400", "401", "409", "413", "415", "422"}
     assert create["responses"]["201"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/StoredItem"
     }
@@ -127,7 +127,8 @@ def test_every_response_is_documented(doc: dict[str, Any]) -> None:
     assert set(read["responses"]) == {"200", "404", "422"}
     assert read["responses"]["404"]["description"] == "Not Found"
     delete = op(doc, "delete", "/items/{item_id}")
-    assert delete["responses"]["204"] == {"description": "No Content"}
+    assert delete["responses"]["204"]["description"] == "No Content"
+    assert "Deprecation" in delete["responses"]["204"]["headers"]
     assert delete["deprecated"] is True
     assert set(delete["responses"]) == {"204", "401", "404", "405", "422"}
     scoped = op(doc, "get", "/scoped")["responses"]["200"]

@@ -602,3 +602,20 @@ async def test_arbitrary_header_fields_are_accepted_or_rejected_cleanly(
     async with serving(echo_app) as (_, port):
         response = await raw(port, request)
     assert status_of(response) in (200, 400, 501)
+
+
+async def test_unread_body_is_drained_and_the_connection_reused() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    async with serving(app) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        size = 1024 * 1024
+        writer.write(b"POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % size)
+        assert (await read_response(reader))[2] == b"/first"
+        writer.write(b"x" * size)
+        writer.write(b"GET /second HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert (await asyncio.wait_for(read_response(reader), 10))[2] == b"/second"
+        writer.close()

@@ -24,15 +24,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 _TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
-def optional_module(name: str) -> types.ModuleType | None:
-    """Import module ``name``, or return None when exactly that module does not exist.
+def optional_module(name: str, extras: tuple[str, ...] = ()) -> types.ModuleType | None:
+    """Import module ``name``, or return None when it or one of its optional ``extras`` is absent.
 
-    An import error from *inside* the module (a missing dependency of it) still raises.
+    Any other import error from inside the module still raises.
     """
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name != name:
+        missing = (exc.name or "").partition(".")[0]
+        if exc.name != name and missing not in extras:
             raise
         return None
 

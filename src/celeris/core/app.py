@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import Any, ClassVar, TypeVar, Unpack
 
 from celeris.core.asgi import ASGIConnection, scope_of
+from celeris.core.bridge import MountedResponse, start_mounted
 from celeris.core.concurrency import configure_threadpool, run_in_threadpool, threadpool_size
 from celeris.core.datastructures import State
 from celeris.core.di import Context, call, solve
@@ -44,9 +45,23 @@ logger = logging.getLogger("celeris.app")
 _TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 _APPLICATION_JSON = (b"content-type", b"application/json")
 
+
+class _MountCall:
+    """A request for a mounted app, passed through the pipeline; holds the started response."""
+
+    __slots__ = ("mount", "response")
+
+    def __init__(self, mount: Mount) -> None:
+        self.mount = mount
+        self.response: MountedResponse | None = None
+
+
+# what a request that matched no route leads to: an error, a ready answer or a mounted app
+Outcome = HTTPError | Response | _MountCall | None
+
 # NOTE: how the innermost pipeline endpoint finds the request's binding context when
 # function middleware or hooks sit in between (they only pass the Request along).
-_current: ContextVar[tuple[Route | None, Context | None, HTTPError | Response | None]] = ContextVar(
+_current: ContextVar[tuple[Route | None, Context | None, Outcome]] = ContextVar(
     "celeris_current_route"
 )
 
@@ -395,13 +410,16 @@ class App:
                 if response.background is not None:
                     await response.background()
                 return
-        outcome: HTTPError | Response | None = None
+        outcome: Outcome = None
         if route is None:
             mount = table.mount_for(path)
-            if mount is not None:
+            if mount is None:
+                outcome = self._miss(table, conn, path)
+            elif pipeline is None:
                 await self._call_mount(mount, scope_of(conn), conn.receive, conn.send)
                 return
-            outcome = self._miss(table, conn, path)
+            else:
+                outcome = _MountCall(mount)  # NOTE: function middleware and hooks wrap it too
         request = Request(conn, self, params)
         ctx = Context(request, params) if route is not None else None
         try:
@@ -423,6 +441,8 @@ class App:
             if response.background is not None:
                 await response.background()
         finally:
+            if isinstance(outcome, _MountCall) and outcome.response is not None:
+                await outcome.response.aclose()
             if ctx is not None:
                 await self._finish(ctx)
             await request.close()
@@ -441,7 +461,7 @@ class App:
         self,
         route: Route | None,
         ctx: Context | None,
-        outcome: HTTPError | Response | None,
+        outcome: Outcome,
         request: Request,
     ) -> Response:
         """Run the handler (or the routing outcome); handled exceptions become responses."""
@@ -449,6 +469,10 @@ class App:
             if route is None or ctx is None:
                 if isinstance(outcome, Response):
                     return outcome
+                if isinstance(outcome, _MountCall):
+                    scope = self._mount_scope(outcome.mount, scope_of(request.conn))
+                    outcome.response = await start_mounted(outcome.mount.app, scope, request)
+                    return outcome.response
                 raise outcome or NotFound()
             plan = route.plan
             assert plan is not None
@@ -486,10 +510,13 @@ class App:
                 return RedirectResponse(url, status_code=308)
         return NotFound(f"No route for {path}")
 
-    async def _call_mount(self, mount: Mount, scope: Scope, receive: Receive, send: Send) -> None:
+    def _mount_scope(self, mount: Mount, scope: Scope) -> Scope:
         child = dict(scope)
         child["root_path"] = (scope.get("root_path") or self.root_path) + mount.path
-        await mount.app(child, receive, send)
+        return child
+
+    async def _call_mount(self, mount: Mount, scope: Scope, receive: Receive, send: Send) -> None:
+        await mount.app(self._mount_scope(mount, scope), receive, send)
 
     # --- errors ------------------------------------------------------------------------------
 

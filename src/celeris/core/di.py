@@ -153,7 +153,9 @@ def _check_json_type(conn: Any) -> None:
     if content_type is None:
         return
     media = content_type.partition(";")[0].strip().lower()
-    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
         return
     raise UnsupportedMediaType(
         f"Expected a JSON body (Content-Type: application/json), got {media or 'an empty type'!r}."

@@ -205,6 +205,10 @@ class Request:
             elif kind == "http.disconnect":
                 raise ClientDisconnect("The client disconnected while sending the body.")
 
+    def body_read(self) -> bytes | None:
+        """Return the body if ``body()`` has already read it, else None."""
+        return self._body
+
     async def body(self) -> bytes:
         """Return the whole body (read once, then cached)."""
         body = self._body

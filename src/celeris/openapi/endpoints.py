@@ -59,18 +59,34 @@ def _relative(target: str, page: str) -> str:
     return posixpath.relpath(target, base)
 
 
+def _taken(app: Any) -> set[str]:
+    """Return the paths where the app's own routes already answer GET."""
+    router = getattr(app, "router", None)
+    if router is None:
+        return set()
+    return {
+        item.path
+        for item in router.iter_routes()
+        if "GET" in getattr(item, "methods", ()) and hasattr(item, "compiled")
+    }
+
+
 def install(app: Any, *, openapi_url: str | None = None, docs_url: str | None = None) -> None:
     """Add the spec and docs routes to ``app`` (defaults: its ``openapi_url``/``docs_url``).
 
     Call it before the app serves its first request (routes compile then); calling it
-    again for the same app does nothing.
+    again for the same app does nothing. A URL where the app already has its own GET
+    route is left to that route (an app serving its own ``/docs`` keeps it).
     """
     if app in _installed:
         return
     _installed.add(app)
     spec_url = openapi_url if openapi_url is not None else getattr(app, "openapi_url", None)
     page_url = docs_url if docs_url is not None else getattr(app, "docs_url", None)
-    if spec_url is None:
+    taken = _taken(app)
+    if page_url in taken:
+        page_url = None
+    if spec_url is None or spec_url in taken:
         return
     cache: dict[tuple[str, str | None], bytes] = {}
 

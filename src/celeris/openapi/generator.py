@@ -298,6 +298,8 @@ class _Builder:
             out["413"] = _problem(413, "Request body too large")
         if plan.form_params:
             out["415"] = _problem(415, "Not a form body")
+        elif plan.body_params and plan.body_type is not bytes:
+            out["415"] = _problem(415, "Not a JSON body")
         if route.compiled.params:  # a value its converter refuses matches no route
             out["404"] = _problem(404, "Not Found")
             if any(conv not in ("str", "path") for _, conv in _converters(route.path)):
@@ -322,6 +324,9 @@ class _Builder:
             )
         for code, declared in sorted(route.responses.items()):
             out[str(code)] = self._declared(int(code), declared)
+        if route.deprecated:
+            for response in out.values():
+                response.headers = {**(response.headers or {}), "Deprecation": _DEPRECATION}
         return out
 
     def _declared(self, code: int, declared: Any) -> spec.Response:
@@ -386,6 +391,11 @@ def _converters(path: str) -> Iterator[tuple[str, str]]:
 
 def _is_error(value: Any) -> bool:
     return isinstance(value, type) and issubclass(value, HTTPError)
+
+
+_DEPRECATION: Final = spec.Header(
+    schema={"type": "string"}, description="RFC 9745: this operation is deprecated (`true`)."
+)
 
 
 def _problem(status: int, description: str) -> spec.Response:

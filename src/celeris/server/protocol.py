@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Coroutine, Generator
 from typing import Any, cast
 from urllib.parse import unquote
@@ -25,6 +24,8 @@ from celeris.server.websocket import WebSocketProtocol
 logger = logging.getLogger("celeris.error")
 
 _VERSIONS = frozenset({"1.1", "1.0"})
+_FRAMING = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade"})
+_NO_HEADERS: list[tuple[bytes, bytes]] = []  # shared by idle connections; never appended to
 # PERF: the common methods as ready-made str objects.
 _METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
 
@@ -73,11 +74,10 @@ class HttpProtocol(asyncio.Protocol):
         "active",
         "client",
         "closing",
-        "content_length",
         "cycle",
         "driving",
-        "expect",
         "flow",
+        "framing",
         "header_bytes",
         "header_deadline",
         "header_size",
@@ -93,10 +93,7 @@ class HttpProtocol(asyncio.Protocol):
         "server",
         "state",
         "task",
-        "te",
-        "te_count",
         "transport",
-        "upgrade",
         "upgrade_cycle",
         "url",
     )
@@ -104,7 +101,9 @@ class HttpProtocol(asyncio.Protocol):
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.loop = asyncio.get_running_loop()
-        self.parser = httptools.HttpRequestParser(self)
+        # PERF: the parser (~1 KiB with its bound callbacks) exists only while a request is
+        # being read; idle keep-alive connections drop it (see check_timeouts).
+        self.parser: httptools.HttpRequestParser | None = None
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.flow: FlowControl = None  # type: ignore[assignment]
         self.client: tuple[str, int] | None = None
@@ -115,16 +114,13 @@ class HttpProtocol(asyncio.Protocol):
         self.header_size = 0
         self.header_bytes = 0
         self.host_count = 0
-        self.te: bytes | None = None
-        self.te_count = 0
-        self.content_length: bytes | None = None
-        self.expect: bytes | None = None
-        self.upgrade: bytes | None = None
+        self.framing: dict[bytes, bytes] | None = None
         self.upgrade_cycle: RequestCycle | None = None
         self.in_headers = False
         self.cycle: RequestCycle | None = None
         self.active: RequestCycle | None = None
-        self.pipeline: deque[RequestCycle] = deque()
+        # PERF: a list, not a deque: an empty deque costs ~600 bytes per idle connection.
+        self.pipeline: list[RequestCycle] = []
         self.task: asyncio.Task[None] | None = None
         self.driving = False
         self.closing = False
@@ -144,7 +140,8 @@ class HttpProtocol(asyncio.Protocol):
             self.client = (str(peer[0]), int(peer[1]))
         sock = transport.get_extra_info("sockname")
         if isinstance(sock, tuple) and len(sock) >= 2:
-            self.server = (str(sock[0]), int(sock[1]))
+            # PERF: one shared tuple per listening address, not one per connection.
+            self.server = self.state.server_names.setdefault(sock[:2], (str(sock[0]), int(sock[1])))
         elif isinstance(sock, str) and sock:
             self.server = (sock, None)
         if transport.get_extra_info("sslcontext") is not None:
@@ -185,7 +182,10 @@ class HttpProtocol(asyncio.Protocol):
         if self.closing or self.pending_error is not None:
             return
         try:
-            self.parser.feed_data(data)
+            parser = self.parser
+            if parser is None:
+                parser = self.parser = httptools.HttpRequestParser(self)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             self._upgrade(data[exc.args[0] :] if exc.args else b"")
             return
@@ -220,11 +220,7 @@ class HttpProtocol(asyncio.Protocol):
         self.header_size = 0
         self.header_bytes = 0
         self.host_count = 0
-        self.te = None
-        self.te_count = 0
-        self.content_length = None
-        self.expect = None
-        self.upgrade = None
+        self.framing = None
         self.in_headers = True
         self.idle_since = None
         if self.header_deadline is None:
@@ -244,22 +240,23 @@ class HttpProtocol(asyncio.Protocol):
         self.header_size += len(name) + len(value) + 4
         if self.header_size > config.limit_request_headers:
             raise _Reject(431, "Request header fields too large")
-        if len(self.headers) >= config.limit_request_fields:
+        headers = self.headers
+        if len(headers) >= config.limit_request_fields:
             raise _Reject(431, "Too many request header fields")
         name = name.lower()
-        # PERF: only the framing headers are looked at here; the app parses the rest lazily.
-        if name == b"host":
-            self.host_count += 1
-        elif name == b"content-length":
-            self.content_length = value
-        elif name == b"transfer-encoding":
-            self.te = value
-            self.te_count += 1
-        elif name == b"expect":
-            self.expect = value
-        elif name == b"upgrade":
-            self.upgrade = value
-        self.headers.append((name, value))
+        # PERF: one set lookup per header; only framing headers are looked at here (the app
+        # parses the rest lazily), and they go to a dict made only when one is present.
+        if name in _FRAMING:
+            if name == b"host":
+                self.host_count += 1
+            else:
+                framing = self.framing
+                if framing is None:
+                    framing = self.framing = {}
+                if name in framing:
+                    framing[b"duplicate-" + name] = value
+                framing[name] = value
+        headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         """Validate the framing and start (or queue) the request."""
@@ -268,6 +265,7 @@ class HttpProtocol(asyncio.Protocol):
         if self.closing:
             return
         parser = self.parser
+        assert parser is not None
         version = parser.get_http_version()
         if version not in _VERSIONS:
             raise _Reject(400, f"Unsupported HTTP version {version!r}")
@@ -278,16 +276,32 @@ class HttpProtocol(asyncio.Protocol):
                 400, "Missing Host header" if not self.host_count else "Duplicate Host header"
             )
         chunked = False
-        if self.te_count:
-            if version == "1.0":
-                raise _Reject(400, "Transfer-Encoding is not allowed in HTTP/1.0")
-            if self.te_count > 1 or (self.te or b"").strip().lower() != b"chunked":
-                raise _Reject(501 if self.te_count == 1 else 400, "Unsupported Transfer-Encoding")
-            chunked = True
-        length = int(self.content_length) if self.content_length is not None else 0
-        limit = self.state.config.limit_request_body
-        if limit and length > limit:
-            raise _Reject(413, "Request body too large")
+        length = 0
+        expect_100 = False
+        upgrade_value: bytes | None = None
+        framing = self.framing
+        if framing is not None:
+            te = framing.get(b"transfer-encoding")
+            if te is not None:
+                if version == "1.0":
+                    raise _Reject(400, "Transfer-Encoding is not allowed in HTTP/1.0")
+                if b"duplicate-transfer-encoding" in framing:
+                    raise _Reject(400, "Repeated Transfer-Encoding")
+                if te.strip().lower() != b"chunked":
+                    raise _Reject(501, "Unsupported Transfer-Encoding")
+                chunked = True
+            content_length = framing.get(b"content-length")
+            if content_length is not None:
+                length = int(content_length)  # llhttp rejected anything but digits
+                limit = self.state.config.limit_request_body
+                if limit and length > limit:
+                    raise _Reject(413, "Request body too large")
+            expect = framing.get(b"expect")
+            if expect is not None:
+                if expect.lower() != b"100-continue":
+                    raise _Reject(417, "Unsupported expectation")
+                expect_100 = version == "1.1" and (length > 0 or chunked)
+            upgrade_value = framing.get(b"upgrade")
         url = self.url
         if url[:1] == b"/":
             raw_path, _, query = url.partition(b"?")
@@ -307,13 +321,8 @@ class HttpProtocol(asyncio.Protocol):
         # PERF: most paths hold no escapes; skip unquote for them.
         text = raw_path.decode("latin-1")
         path = unquote(text) if "%" in text else text
-        upgrade = self.upgrade is not None and parser.should_upgrade()
-        websocket = upgrade and method == "GET" and (self.upgrade or b"").lower() == b"websocket"
-        expect_100 = False
-        if self.expect is not None:
-            if self.expect.lower() != b"100-continue":
-                raise _Reject(417, "Unsupported expectation")
-            expect_100 = version == "1.1" and (length > 0 or chunked)
+        upgrade = upgrade_value is not None and parser.should_upgrade()
+        websocket = upgrade and method == "GET" and (upgrade_value or b"").lower() == b"websocket"
         client, scheme = self.client, self.scheme
         if self.state.proxy is not None:
             client, scheme = self.state.proxy.resolve(client, scheme, self.headers)
@@ -375,7 +384,7 @@ class HttpProtocol(asyncio.Protocol):
         self.driving = True
         try:
             while self.active is None and self.pipeline and not self.closing:
-                cycle = self.pipeline.popleft()
+                cycle = self.pipeline.pop(0)
                 if not self.pipeline and self.cycle is None:
                     self.flow.resume_reading()
                 self._start(cycle)
@@ -450,6 +459,8 @@ class HttpProtocol(asyncio.Protocol):
             status, detail = self.pending_error
             self._send_error(status, detail)
             return
+        if self.cycle is cycle:
+            self.flow.resume_reading()  # its unread body still arrives: read it and drop it
         if self.pipeline:
             if not self.driving:
                 self._run_pipeline()
@@ -522,9 +533,15 @@ class HttpProtocol(asyncio.Protocol):
                 self.transport.close()
             return
         idle = self.idle_since
-        if idle is not None and now - idle >= self.state.config.timeout_keep_alive:
-            self.closing = True
-            self.transport.close()
+        if idle is not None:
+            if now - idle >= self.state.config.timeout_keep_alive:
+                self.closing = True
+                self.transport.close()
+            elif self.parser is not None and not self.in_headers and self.cycle is None:
+                # PERF: an idle keep-alive connection keeps no parser and no request data.
+                self.parser = None
+                self.headers = _NO_HEADERS
+                self.url = b""
 
     def shutdown(self) -> None:
         """Finish the requests already received, then close."""

@@ -43,6 +43,7 @@ class ServerState:
         "max_requests",
         "on_max_requests",
         "proxy",
+        "server_names",
         "shutting_down",
         "total_requests",
     )
@@ -60,6 +61,7 @@ class ServerState:
         proxy = ProxyTrust(config.forwarded_allow_ips)
         self.proxy: ProxyTrust | None = proxy if proxy else None
         self.connections: set[Connection] = set()
+        self.server_names: dict[tuple[str, int], tuple[str, int | None]] = {}
         self.inflight = 0
         self.total_requests = 0
         self.shutting_down = False
