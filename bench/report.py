@@ -112,7 +112,12 @@ def render(data: dict[str, Any]) -> str:
         ]
     glance = at_a_glance(results, contenders)
     if glance:
-        out += ["## At a glance: celeris against the fastest peer framework", "", *glance, ""]
+        out += ["## At a glance: celeris against the fastest peer framework", ""]
+        out += [
+            "Ratio = celeris ÷ peer (above 1 is better for throughput, worse for memory and cold start).",
+            "",
+        ]
+        out += [*glance, ""]
         out += ["## All results", ""]
     header = "| contender | server | " + " | ".join(f"{w.title} ({w.unit})" for w in tests) + " |"
     out += [header, "|" + " --- |" * (len(tests) + 2)]

@@ -112,3 +112,39 @@ def test_render_lists_contenders_that_failed_to_start_and_failed_checks() -> Non
     assert "- celeris: did not start: exited with 1" in text
     assert "- sanic / fortunes: check failed: not sorted" in text
     assert "| celeris | celeris | FAILED |" in text
+
+
+def test_at_a_glance_picks_the_best_peer_framework_per_direction() -> None:
+    def ok(value: float) -> dict[str, Any]:
+        return {"value": value, "p99_ms": 1.0, "valid": True, "errors": [], "rounds": 1}
+
+    contenders = {
+        "celeris": {"framework": "celeris"},
+        "celeris-uvicorn": {"framework": "celeris"},
+        "starlette": {"framework": "starlette"},
+        "sanic": {"framework": "sanic"},
+        "raw-uvloop": {"framework": "(none)"},
+    }
+    results = {
+        "plaintext": {
+            "celeris": ok(100.0),
+            "celeris-uvicorn": ok(500.0),
+            "starlette": ok(50.0),
+            "sanic": ok(80.0),
+            "raw-uvloop": ok(900.0),
+        },
+        "coldstart": {"celeris": ok(200.0), "starlette": ok(100.0), "sanic": ok(400.0)},
+    }
+    lines = report.at_a_glance(results, contenders)
+    assert lines == [
+        "- Plaintext: celeris 100 req/s, best peer sanic 80 (1.25x)",
+        "- Cold start: celeris 200 ms, best peer starlette 100 (2.00x)",
+    ]
+
+
+def test_reduced_runs_say_so() -> None:
+    ok = {"value": 1000.0, "p99_ms": 2.0, "valid": True, "errors": [], "rounds": 2}
+    data = _data({"json": {"celeris": ok}}, {"celeris": {"server": "celeris", "note": ""}})
+    data["meta"] = dict(META, rounds=2, duration=3.0)
+    assert "**Reduced run**: 2 round(s) of 3 s per test" in report.render(data)
+    assert "Reduced run" not in report.render(_data({"json": {"celeris": ok}}))

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from celeris import (
     App,
@@ -216,3 +218,45 @@ def test_query_null_is_a_value_not_none() -> None:
     r = client.get("/n?limit=null")
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == ["query", "limit"]
+
+
+def test_union_of_models_body_over_http() -> None:
+    app = App(openapi_url=None)
+
+    @app.post("/pets")
+    async def adopt(pet: Cat | Dog) -> dict[str, str]:
+        return {"kind": type(pet).__name__}
+
+    client = TestClient(app)
+    assert client.post("/pets", json={"type": "cat", "lives": 9.0}).json() == {"kind": "Cat"}
+    assert client.post("/pets", json={"type": "dog", "good": True}).json() == {"kind": "Dog"}
+    assert client.post("/pets", json={"type": "dog", "good": 1}).status_code == 422
+    assert client.post("/pets?pet=x").status_code == 422  # the body is missing, not a query
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=6))
+def test_scalar_query_keys_accept_one_value_only(keys: list[str]) -> None:
+    query = "&".join(f"{key}={i}" for i, key in enumerate(keys))
+    r = CLIENT.get(f"/q?{query}")
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        assert r.status_code == 422
+        assert sorted(e["loc"][1] for e in r.json()["errors"]) == repeated
+    else:
+        assert r.json() == {k: int(keys.index(k)) for k in ("a", "b", "c") if k in keys} | {
+            k: None for k in ("a", "b", "c") if k not in keys
+        }
+
+
+_QUERY_APP = App(openapi_url=None)
+
+
+@_QUERY_APP.get("/q")
+async def _query(
+    a: int | None = None, b: int | None = None, c: int | None = None
+) -> dict[str, Any]:
+    return {"a": a, "b": b, "c": c}
+
+
+CLIENT = TestClient(_QUERY_APP)
