@@ -9,7 +9,18 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
-from celeris import App, BackgroundTasks, Body, Depends, Form, Header, HTTPError, Request, Router
+from celeris import (
+    App,
+    BackgroundTasks,
+    Body,
+    Depends,
+    Form,
+    Header,
+    HTTPError,
+    Request,
+    Router,
+    WebSocket,
+)
 from celeris.testing import TestClient
 
 
@@ -238,3 +249,234 @@ def test_repeated_scalar_form_field_is_refused() -> None:
     r = client.post("/f", data={"note": ["n", "m"], "tags": ["a"]})
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == ["form", "note"]
+
+
+# --- Depends(scope="function"): clean-up before the response ---------------------------------
+
+
+async def _call_asgi(app: App, path: str, events: list[str], query: bytes = b"") -> int:
+    """Send one GET through ``app`` as ASGI; record "sent" when the response starts."""
+    status: list[int] = []
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"test")],
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+            events.append("sent")
+
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    return status[0]
+
+
+def _scoped_app(events: list[str], scope: str | None) -> App:
+    app = App()
+
+    async def resource() -> AsyncIterator[str]:
+        events.append("enter")
+        yield "r"
+        events.append("exit")
+
+    dep = Depends(resource) if scope is None else Depends(resource, scope=scope)  # type: ignore[arg-type]
+
+    @app.get("/")
+    async def handler(value: str = dep) -> str:
+        events.append("handler")
+        return value
+
+    return app
+
+
+async def test_generator_clean_up_runs_after_the_response_by_default() -> None:
+    events: list[str] = []
+    assert await _call_asgi(_scoped_app(events, None), "/", events) == 200
+    assert events == ["enter", "handler", "sent", "exit"]
+    events.clear()
+    assert await _call_asgi(_scoped_app(events, "request"), "/", events) == 200
+    assert events == ["enter", "handler", "sent", "exit"]
+
+
+async def test_function_scope_cleans_up_before_the_response() -> None:
+    events: list[str] = []
+    assert await _call_asgi(_scoped_app(events, "function"), "/", events) == 200
+    assert events == ["enter", "handler", "exit", "sent"]
+
+
+class Clash(Exception):
+    pass
+
+
+def test_function_scope_error_goes_through_exception_handlers() -> None:
+    app = App()
+    seen: list[str] = []
+
+    async def unit_of_work() -> AsyncIterator[None]:
+        try:
+            yield
+        except HTTPError:
+            seen.append("rolled back")
+            raise
+        raise Clash("commit failed")
+
+    @app.exception_handler(Clash)
+    async def clash(request: Request, exc: Exception) -> Any:
+        return HTTPError(409, str(exc)).to_response()
+
+    @app.get("/ok", dependencies=[Depends(unit_of_work, scope="function")])
+    async def ok() -> str:
+        return "never seen"
+
+    @app.get("/fail")
+    async def fail(_: None = Depends(unit_of_work, scope="function")) -> str:
+        raise HTTPError(418, "teapot")
+
+    with TestClient(app) as client:
+        r = client.get("/ok")
+        assert r.status_code == 409
+        assert r.json()["detail"] == "commit failed"
+        r = client.get("/fail")
+        assert r.status_code == 418
+        assert seen == ["rolled back"]
+
+
+def test_unhandled_function_scope_error_is_a_500() -> None:
+    app = App()
+
+    def broken() -> Iterator[int]:  # NOTE: a sync generator, cleaned up in the thread pool
+        yield 1
+        raise RuntimeError("boom")
+
+    @app.get("/")
+    def handler(n: int = Depends(broken, scope="function")) -> int:
+        return n
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/")
+    assert r.status_code == 500
+    assert "boom" not in r.text
+
+
+async def test_callable_declares_its_default_scope() -> None:
+    events: list[str] = []
+    app = App()
+
+    async def resource() -> AsyncIterator[None]:
+        yield
+        events.append("exit")
+
+    resource.celeris_dependency_scope = "function"  # type: ignore[attr-defined]
+
+    @app.get("/early")
+    async def early(_: None = Depends(resource)) -> str:
+        return ""
+
+    @app.get("/late")
+    async def late(_: None = Depends(resource, scope="request")) -> str:
+        return ""
+
+    assert await _call_asgi(app, "/early", events) == 200
+    assert events == ["exit", "sent"]
+    events.clear()
+    assert await _call_asgi(app, "/late", events) == 200
+    assert events == ["sent", "exit"]
+
+
+def test_bad_scopes_fail_at_start_up() -> None:
+    async def gen() -> AsyncIterator[int]:
+        yield 1
+
+    with pytest.raises(ValueError, match="scope"):
+        Depends(gen, scope="session")  # type: ignore[arg-type]
+
+    def odd() -> int:
+        return 1
+
+    odd.celeris_dependency_scope = "app"  # type: ignore[attr-defined]
+    app = App()
+
+    @app.get("/")
+    async def handler(n: int = Depends(odd)) -> int:
+        return n
+
+    with pytest.raises(TypeError, match="celeris_dependency_scope"), TestClient(app):
+        pass
+
+    async def outer(n: int = Depends(gen, scope="function")) -> AsyncIterator[int]:
+        yield n
+
+    app2 = App()
+
+    @app2.get("/")
+    async def handler2(n: int = Depends(outer)) -> int:
+        return n
+
+    with pytest.raises(TypeError, match="give it scope='function'"), TestClient(app2):
+        pass
+
+
+async def test_function_scope_sees_a_binding_failure_before_the_response() -> None:
+    events: list[str] = []
+    app = App()
+
+    async def resource() -> AsyncIterator[int]:
+        try:
+            yield 1
+        except HTTPError as exc:
+            events.append(f"saw {exc.status_code}")
+            raise
+
+    @app.get("/")
+    async def handler(n: int = Depends(resource, scope="function"), limit: int = 1) -> int:
+        return n + limit
+
+    status = await _call_asgi(app, "/", events, b"limit=x")
+    assert status == 422
+    assert events == ["saw 422", "sent"]
+
+
+def test_function_scope_under_function_middleware_and_websockets() -> None:
+    events: list[str] = []
+    app = App()
+
+    async def resource() -> AsyncIterator[int]:
+        yield 1
+        events.append("exit")
+
+    @app.middleware
+    async def record(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        events.append("middleware")
+        return response
+
+    @app.get("/")
+    async def handler(n: int = Depends(resource, scope="function")) -> int:
+        return n
+
+    @app.websocket("/ws")
+    async def socket(ws: WebSocket, n: int = Depends(resource, scope="function")) -> None:
+        await ws.accept()
+        await ws.send_text(str(n))
+        events.append("handler done")
+
+    with TestClient(app) as client:
+        assert client.get("/").json() == 1
+        assert events == ["exit", "middleware"]
+        events.clear()
+        with client.websocket_connect("/ws") as ws:
+            assert ws.receive_text() == "1"
+    assert events[:2] == ["handler done", "exit"]

@@ -483,3 +483,139 @@ def test_arbitrary_bodies_never_500(body: bytes) -> None:
         r = client.post(path, content=body, headers={"content-type": "application/json"})
         assert r.status_code in (200, 400, 422)
         assert r.headers["content-type"] in ("application/json", "application/problem+json")
+
+
+# --- constraints written once on every marker ------------------------------------------------
+
+
+def test_every_marker_takes_the_shared_options() -> None:
+    for marker in (Path, Query, Header, Cookie, Body, Form, File):
+        m = marker(
+            alias="a",
+            title="t",
+            description="d",
+            examples=[1],
+            deprecated=True,
+            include_in_schema=False,
+            ge=1,
+            le=9,
+        )
+        assert isinstance(m, Param)
+        assert (m.alias, m.title, m.description, m.examples) == ("a", "t", "d", [1])
+        assert m.deprecated is True
+        assert m.include_in_schema is False
+        assert m.constraints == {"ge": 1, "le": 9}
+    assert Query().constraints == {}
+    assert Body(embed=True, media_type="application/x").media_type == "application/x"
+    assert Header(convert_underscores=False, max_length=3).constraints == {"max_length": 3}
+
+
+def test_marker_refuses_unknown_option() -> None:
+    with pytest.raises(TypeError, match="unknown options"):
+        Query(maxlength=3)  # type: ignore[call-arg]
+
+
+def _constrained_app() -> App:
+    app = App()
+
+    @app.get("/items/{n}")
+    async def read(
+        n: int = Path(ge=1),
+        q: Annotated[str | None, Query(max_length=3)] = None,
+        x_key: str = Header("abc", pattern="^[a-z]+$"),
+        session: str = Cookie("s", min_length=1),
+        step: float = Query(1.0, multiple_of=0.5, lt=10),
+    ) -> dict[str, Any]:
+        return {"n": n, "q": q, "key": x_key, "session": session, "step": step}
+
+    @app.post("/body")
+    async def body(v: Annotated[int, Body(gt=0, embed=True)]) -> dict[str, int]:
+        return {"v": v}
+
+    @app.post("/form")
+    async def form(
+        name: str = Form(min_length=2), data: bytes = File(max_length=3)
+    ) -> dict[str, Any]:
+        return {"name": name, "size": len(data)}
+
+    return app
+
+
+def test_constraints_validate_every_source() -> None:
+    with TestClient(_constrained_app()) as client:
+        ok = client.get("/items/1", params={"q": "abc", "step": "2.5"})
+        assert ok.status_code == 200
+        assert ok.json() == {"n": 1, "q": "abc", "key": "abc", "session": "s", "step": 2.5}
+        bad = client.get("/items/0", params={"q": "abcd", "step": "0.3"}, headers={"x-key": "A"})
+        assert bad.status_code == 422
+        locs = {tuple(e["loc"]) for e in bad.json()["errors"]}
+        assert locs == {("path", "n"), ("query", "q"), ("header", "x-key"), ("query", "step")}
+        assert client.post("/body", json={"v": 0}).status_code == 422
+        assert client.post("/body", json={"v": 3}).json() == {"v": 3}
+        r = client.post("/form", data={"name": "a"}, files={"data": ("f", b"abcd")})
+        assert r.status_code == 422
+        assert {tuple(e["loc"]) for e in r.json()["errors"]} == {("form", "name"), ("file", "data")}
+        r = client.post("/form", data={"name": "ab"}, files={"data": ("f", b"abc")})
+        assert r.json() == {"name": "ab", "size": 3}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet="abcxyz", max_size=8))
+def test_max_length_matches_python_len(text: str) -> None:
+    app = App(openapi_url=None)
+
+    @app.get("/")
+    async def index(q: str = Query(max_length=4)) -> str:
+        return q
+
+    with TestClient(app) as client:
+        r = client.get("/", params={"q": text})
+    if text and len(text) <= 4:
+        assert r.status_code == 200
+        assert r.text == text
+    elif not text:
+        assert r.status_code in (200, 422)
+    else:
+        assert r.status_code == 422
+
+
+def test_constraints_reach_openapi() -> None:
+    with TestClient(_constrained_app()) as client:
+        spec = client.get("/openapi.json").json()
+    params = {p["name"]: p["schema"] for p in spec["paths"]["/items/{n}"]["get"]["parameters"]}
+    assert params["n"]["minimum"] == 1
+    assert params["q"]["maxLength"] == 3
+    assert params["x-key"]["pattern"] == "^[a-z]+$"
+    assert params["session"]["minLength"] == 1
+    assert params["step"]["multipleOf"] == 0.5
+    assert params["step"]["exclusiveMaximum"] == 10
+    body = spec["paths"]["/body"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"]["v"]["exclusiveMinimum"] == 0
+
+
+def test_constraint_that_does_not_fit_the_type_fails_at_start_up() -> None:
+    app = App()
+
+    @app.get("/")
+    async def handler(n: int = Query(pattern="^[0-9]+$")) -> str:
+        return ""
+
+    with pytest.raises(TypeError, match=r"handler.*parameter 'n'.*pattern"), TestClient(app):
+        pass
+
+
+def test_marker_constraints_combine_with_msgspec_meta() -> None:
+    app = App()
+
+    @app.get("/")
+    async def index(n: Annotated[int, Query(ge=1), msgspec.Meta(le=5)] = 3) -> int:
+        return n
+
+    with TestClient(app) as client:
+        assert client.get("/", params={"n": "5"}).json() == 5
+        assert client.get("/").json() == 3
+        assert client.get("/", params={"n": "0"}).status_code == 422
+        assert client.get("/", params={"n": "6"}).status_code == 422
+        schema = client.get("/openapi.json").json()["paths"]["/"]["get"]["parameters"][0]
+    assert schema["schema"]["minimum"] == 1
+    assert schema["schema"]["maximum"] == 5

@@ -16,6 +16,7 @@ from celeris.core.routing import (
     NoMatchFound,
     Route,
     RouteConflict,
+    RouteRegistrar,
     RouteTable,
     compile_path,
     is_wsgi,
@@ -520,3 +521,39 @@ def test_deprecated_route_sends_deprecation_header_on_every_response() -> None:
     assert client.get("/old/0").headers["deprecation"] == "true"
     assert client.get("/old/nan").headers["deprecation"] == "true"  # 422 too
     assert "deprecation" not in client.get("/new").headers
+
+
+def test_app_and_router_share_one_registrar() -> None:
+    assert issubclass(Router, RouteRegistrar)
+    assert issubclass(App, RouteRegistrar)
+    for name in ("get", "post", "put", "patch", "delete", "head", "options", "websocket"):
+        assert name not in vars(App), name
+        assert name not in vars(Router), name
+        assert getattr(App, name) is getattr(RouteRegistrar, name)
+    with pytest.raises(TypeError):
+        RouteRegistrar()  # type: ignore[abstract]
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete", "options"])
+def test_registrar_aliases_register_their_method(method: str) -> None:
+    app, router = App(), Router(prefix="/r")
+
+    async def handler() -> str:
+        return method
+
+    getattr(app, method)("/a")(handler)
+    getattr(router, method)("/b")(handler)
+    app.include_router(router)
+    with TestClient(app) as client:
+        for path in ("/a", "/r/b"):
+            r = client.request(method.upper(), path)
+            assert r.status_code == 200
+            assert r.text == method
+
+
+def test_include_router_options_are_checked() -> None:
+    app, router = App(), Router()
+    with pytest.raises(TypeError, match="unknown options"):
+        app.include_router(router, prefx="/x")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="must start with '/'"):
+        app.include_router(router, prefix="x")

@@ -17,6 +17,7 @@ from celeris.core.validation import (
     MalformedBody,
     ResponseValidationFailure,
     ValidationFailure,
+    constrained,
     decode_json,
     integral,
     is_model,
@@ -291,3 +292,42 @@ def test_pydantic_bodies_are_strict_in_json_mode() -> None:
                 convert(bad)
     with pytest.raises(MalformedBody):
         json_decoder(Event, ["body"])(b'{"n": 1.0')
+
+
+def test_constrained_puts_meta_inside_optional_and_keeps_metadata() -> None:
+    assert constrained(int, {}) is int
+    assert constrained(int, {"ge": 1}) == Annotated[int, msgspec.Meta(ge=1)]
+    optional = constrained(int | None, {"ge": 1})
+    assert optional == Annotated[int, msgspec.Meta(ge=1)] | None
+    kept = constrained(Annotated[str, "doc"], {"max_length": 2})
+    assert kept == Annotated[Annotated[str, msgspec.Meta(max_length=2)], "doc"]
+    convert = text_converter(optional, ["query", "n"])
+    assert convert("3") == 3
+    with pytest.raises(ValidationFailure):
+        convert("0")
+
+
+@pytest.mark.parametrize(
+    ("tp", "constraints", "match"),
+    [
+        (int, {"pattern": "^a$"}, "pattern"),
+        (str, {"ge": 1}, "ge"),
+        (str, {"pattern": "("}, "pattern"),
+        (bool, {"max_length": 1}, "max_length"),
+    ],
+)
+def test_constrained_refuses_what_does_not_fit(
+    tp: Any, constraints: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(TypeError, match=match):
+        constrained(tp, constraints)
+
+
+@given(st.integers(min_value=-50, max_value=50), st.integers(min_value=-60, max_value=60))
+def test_ge_le_agree_with_python(bound: int, value: int) -> None:
+    convert = text_converter(constrained(int, {"ge": bound, "le": bound + 10}), ["query", "n"])
+    if bound <= value <= bound + 10:
+        assert convert(str(value)) == value
+    else:
+        with pytest.raises(ValidationFailure):
+            convert(str(value))

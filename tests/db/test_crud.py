@@ -256,3 +256,26 @@ async def test_listing_matches_a_python_model(
             if offset >= page["total"]:
                 break
         assert seen == expected
+
+
+@pytest.mark.parametrize("ident", [9223372036854775808, 2**31, -(2**63) - 1])
+async def test_get_or_404_key_out_of_the_column_range_is_not_found(
+    database: Database, ident: int
+) -> None:
+    async with database.scope() as session:
+        session.add(Author(name="Kept"))
+    async with database.scope() as session:
+        with pytest.raises(NotFound):
+            await get_or_404(session, Author, ident)
+        # the session is still usable after the refused key
+        assert (await get_or_404(session, Author, 1)).name == "Kept"
+
+
+async def test_out_of_range_keys_answer_404_over_http(client: AsyncTestClient) -> None:
+    for path in ("/author/9223372036854775808", "/author/2147483648", "/authors/2147483648/name"):
+        response = await client.get(path)
+        assert response.status_code == 404, (path, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    too_big = 9223372036854775808
+    assert (await client.patch(f"/author/{too_big}", json={"name": "x"})).status_code == 404
+    assert (await client.delete(f"/author/{too_big}")).status_code == 404

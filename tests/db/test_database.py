@@ -10,8 +10,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from celeris.core.app import App
+from celeris.core.params import Depends
+from celeris.core.signature import compile_plan
 from celeris.db.database import Database, PoolOptions, database_url
 from celeris.db.errors import DatabaseError
+from celeris.testing import AsyncTestClient
 
 from .db_models import Author
 
@@ -225,3 +229,42 @@ async def test_unopenable_sqlite_file_fails_start_up(tmp_path: Path) -> None:
         if not any("_connection_worker_thread" in t.name for t in threading.enumerate()):
             break
         await asyncio.sleep(0.01)
+
+
+async def test_session_commits_before_the_response(database_url: str, tmp_path: Path) -> None:
+    app = App()
+    db = Database(database_url, app=app, root_path=tmp_path, create_all=True)
+
+    @app.post("/authors", status_code=201)
+    async def create(name: str, session: AsyncSession = Depends(db.session)) -> dict[str, str]:
+        session.add(Author(name=name))  # NOTE: no commit here: db.session commits
+        return {"name": name}
+
+    @app.get("/authors")
+    async def names(session: AsyncSession = Depends(db.read_session)) -> list[str]:
+        return sorted((await session.scalars(sa.select(Author.name))).all())
+
+    async with AsyncTestClient(app) as client:
+        created = await client.post("/authors", params={"name": "Le Guin"})
+        assert created.status_code == 201
+        # a client reading right after a write sees it
+        assert (await client.get("/authors")).json() == ["Le Guin"]
+        clash = await client.post("/authors", params={"name": "Le Guin"})
+        assert clash.status_code == 409, clash.text
+        assert clash.headers["content-type"].startswith("application/problem+json")
+        assert "unique" in clash.json()["detail"]
+        assert (await client.get("/authors")).json() == ["Le Guin"]
+
+
+def test_session_is_function_scoped_unless_overridden(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'o.db'}")
+    assert db.session.celeris_dependency_scope == "function"  # type: ignore[attr-defined]
+
+    async def default(session: AsyncSession = Depends(db.session)) -> None:
+        return None
+
+    async def late(session: AsyncSession = Depends(db.session, scope="request")) -> None:
+        return None
+
+    assert compile_plan(default).params[0].early is True
+    assert compile_plan(late).params[0].early is False

@@ -19,7 +19,7 @@ from celeris.core.asgi import ASGIConnection, scope_of
 from celeris.core.bridge import MountedResponse, start_mounted
 from celeris.core.concurrency import configure_threadpool, run_in_threadpool, threadpool_size
 from celeris.core.datastructures import State
-from celeris.core.di import Context, call, solve
+from celeris.core.di import Context, call, call_early, run, solve
 from celeris.core.errors import HTTPError, NotFound
 from celeris.core.lifespan import Handler, Lifespan, LifespanFactory
 from celeris.core.middleware import (
@@ -33,7 +33,16 @@ from celeris.core.middleware import (
 )
 from celeris.core.requests import Request
 from celeris.core.responses import RedirectResponse, Response, json_encode
-from celeris.core.routing import WEBSOCKET, Mount, Route, RouteOptions, Router, RouteTable
+from celeris.core.routing import (
+    WEBSOCKET,
+    Mount,
+    Route,
+    RouteOptions,
+    Router,
+    RouteRegistrar,
+    RouterOptions,
+    RouteTable,
+)
 from celeris.core.websocket import WebSocket, WebSocketDisconnect
 from celeris.types import ASGIApp, FastHandler, FastRequest, Receive, Scope, Send
 
@@ -66,7 +75,7 @@ _current: ContextVar[tuple[Route | None, Context | None, Outcome]] = ContextVar(
 )
 
 
-class App:
+class App(RouteRegistrar):
     """A celeris application: an ASGI 3 app that also offers the celeris fast lane."""
 
     #: Start-up extensions: each is called once with the app, before its routes compile.
@@ -135,38 +144,6 @@ class App:
         self._changed("add a route")
         return self.router.route(path, methods, **options)
 
-    def get(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a GET handler (HEAD is answered too)."""
-        return self.route(path, ["GET"], **options)
-
-    def post(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a POST handler."""
-        return self.route(path, ["POST"], **options)
-
-    def put(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a PUT handler."""
-        return self.route(path, ["PUT"], **options)
-
-    def patch(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a PATCH handler."""
-        return self.route(path, ["PATCH"], **options)
-
-    def delete(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a DELETE handler."""
-        return self.route(path, ["DELETE"], **options)
-
-    def head(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a HEAD handler."""
-        return self.route(path, ["HEAD"], **options)
-
-    def options(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register an OPTIONS handler (replacing the automatic answer)."""
-        return self.route(path, ["OPTIONS"], **options)
-
-    def websocket(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a WebSocket handler."""
-        return self.route(path, [WEBSOCKET], **options)
-
     def add_route(
         self,
         path: str,
@@ -183,24 +160,10 @@ class App:
         self._changed("add a resource")
         return self.router.add_resource(path, resource, name=name)
 
-    def include_router(
-        self,
-        router: Router,
-        *,
-        prefix: str = "",
-        tags: list[str] | None = None,
-        dependencies: Sequence[Any] | None = None,
-        include_in_schema: bool = True,
-    ) -> None:
+    def include_router(self, router: Router, **options: Unpack[RouterOptions]) -> None:
         """Include ``router``'s routes under ``prefix``."""
         self._changed("include a router")
-        self.router.include_router(
-            router,
-            prefix=prefix,
-            tags=tags,
-            dependencies=dependencies,
-            include_in_schema=include_in_schema,
-        )
+        self.router.include_router(router, **options)
 
     def mount(self, path: str, app: Any, *, name: str | None = None) -> None:
         """Serve an ASGI app, a WSGI app (detected) or another App under ``path``."""
@@ -477,8 +440,10 @@ class App:
             plan = route.plan
             assert plan is not None
             kwargs = await solve(plan, ctx)
-            result = await call(plan, kwargs)
-            return plan.render(result)
+            # PERF: inlined run(): only routes with Depends(scope="function") take the detour.
+            if ctx.early is None:
+                return plan.render(await call(plan, kwargs))
+            return plan.render(await call_early(plan, ctx, kwargs))
         except Exception as exc:
             if ctx is not None:
                 ctx.error = exc
@@ -607,8 +572,7 @@ class App:
         ctx = Context(ws, params, websocket=True)
         error: Exception | None = None
         try:
-            kwargs = await solve(plan, ctx)
-            await call(plan, kwargs)
+            await run(plan, ctx)
         except WebSocketDisconnect:
             pass
         except HTTPError as exc:

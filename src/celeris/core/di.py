@@ -2,7 +2,9 @@
 
 Dependencies are resolved once per request (``use_cache``); generator dependencies are
 entered on a per-request exit stack that the app closes after the response was sent,
-passing the handler's exception (if any) into the generator.
+passing the handler's exception (if any) into the generator. Those with
+``scope="function"`` go on a second stack that ``run`` closes as soon as the handler
+returns, so their errors reach the exception handlers.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Context:
         "background",
         "cache",
         "conn",
+        "early",
         "error",
         "path_params",
         "request",
@@ -50,6 +53,7 @@ class Context:
         self.background: BackgroundTasks | None = None
         self.cache: dict[Callable[..., Any], Any] = {}
         self.stack: AsyncExitStack | None = None
+        self.early: AsyncExitStack | None = None  # Depends(scope="function") clean-ups
         self.error: Exception | None = None  # the handler's exception, even if it was handled
 
     def tasks(self) -> BackgroundTasks:
@@ -58,25 +62,61 @@ class Context:
             self.background = BackgroundTasks()
         return self.background
 
-    async def close(self, exc: BaseException | None = None) -> None:
-        """Run generator dependencies' clean-up, showing them ``exc`` if the handler raised."""
-        stack, self.stack = self.stack, None
-        exc = exc or self.error
+    async def close_early(self, exc: BaseException | None = None) -> None:
+        """Run function-scoped clean-up now (before the response); its errors propagate."""
+        stack, self.early = self.early, None
         if stack is None:
             return
         if exc is None:
             await stack.aclose()
         else:
-            with contextlib.suppress(type(exc)):
-                await stack.__aexit__(type(exc), exc, exc.__traceback__)
+            await stack.__aexit__(type(exc), exc, exc.__traceback__)
+
+    async def close(self, exc: BaseException | None = None) -> None:
+        """Run generator dependencies' clean-up, showing them ``exc`` if the handler raised."""
+        exc = exc or self.error
+        for attr in ("early", "stack"):  # NOTE: early is normally closed by run() already
+            stack = getattr(self, attr)
+            if stack is None:
+                continue
+            setattr(self, attr, None)
+            if exc is None:
+                await stack.aclose()
+            else:
+                with contextlib.suppress(type(exc)):
+                    await stack.__aexit__(type(exc), exc, exc.__traceback__)
+
+
+async def run(plan: Plan, ctx: Context) -> Any:
+    """Bind and call ``plan``; function-scoped dependencies are cleaned up before returning."""
+    kwargs = await solve(plan, ctx)
+    if ctx.early is None:
+        return await call(plan, kwargs)
+    return await call_early(plan, ctx, kwargs)
+
+
+async def call_early(plan: Plan, ctx: Context, kwargs: dict[str, Any]) -> Any:
+    """Call ``plan``, then run its function-scoped clean-up (shown the handler's exception)."""
+    try:
+        result = await call(plan, kwargs)
+    except Exception as exc:
+        await ctx.close_early(exc)
+        raise
+    await ctx.close_early()
+    return result
 
 
 async def solve(plan: Plan, ctx: Context) -> dict[str, Any]:
     """Return the keyword arguments for ``plan``; raises RequestValidationError or BadRequest."""
     errors: list[ErrorItem] = []
-    kwargs = await _bind(plan, ctx, errors)
-    if errors:
-        raise RequestValidationError(errors)
+    try:
+        kwargs = await _bind(plan, ctx, errors)
+        if errors:
+            raise RequestValidationError(errors)
+    except Exception as exc:
+        if ctx.early is not None:  # NOTE: function-scoped clean-up happens before any response
+            await ctx.close_early(exc)
+        raise
     return kwargs
 
 
@@ -125,26 +165,33 @@ async def _resolve(info: ParamInfo, ctx: Context, errors: list[ErrorItem]) -> An
     if len(errors) > before:
         return MISSING
     if plan.is_async_generator:
-        if ctx.stack is None:
-            ctx.stack = AsyncExitStack()
-        value = await ctx.stack.enter_async_context(
+        value = await _stack(ctx, info.early).enter_async_context(
             contextlib.asynccontextmanager(plan.endpoint)(**kwargs)
         )
     elif plan.is_generator:
-        if ctx.stack is None:
-            ctx.stack = AsyncExitStack()
         manager = contextlib.contextmanager(plan.endpoint)(**kwargs)
         value = await run_in_threadpool(manager.__enter__)
 
         async def exit_sync(*exc_info: Any) -> bool | None:
             return await run_in_threadpool(manager.__exit__, *exc_info)
 
-        ctx.stack.push_async_exit(exit_sync)
+        _stack(ctx, info.early).push_async_exit(exit_sync)
     else:
         value = await call(plan, kwargs)
     if info.use_cache:
         ctx.cache[key] = value
     return value
+
+
+def _stack(ctx: Context, early: bool) -> AsyncExitStack:
+    """Return the exit stack for a function-scoped (``early``) or request-scoped clean-up."""
+    if early:
+        if ctx.early is None:
+            ctx.early = AsyncExitStack()
+        return ctx.early
+    if ctx.stack is None:
+        ctx.stack = AsyncExitStack()
+    return ctx.stack
 
 
 def _check_json_type(conn: Any) -> None:
@@ -226,7 +273,14 @@ async def _read_form(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[
                     errors.append(missing_error(["file", info.alias]))
                 continue
             if info.type is bytes:
-                out[info.name] = await files[0].read()
+                content = await files[0].read()
+                if info.convert is not None:
+                    try:
+                        content = info.convert(content)
+                    except ValidationFailure as exc:
+                        errors.extend(exc.errors)
+                        continue
+                out[info.name] = content
             else:
                 out[info.name] = files if info.sequence else files[0]
             continue

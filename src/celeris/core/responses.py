@@ -93,6 +93,15 @@ def _init_raw(headers: HeadersInit) -> RawHeaders:
     return MutableHeaders(headers).raw  # a lower-cased copy
 
 
+def _unsized_headers(headers: HeadersInit, media_type: str | None, charset: str) -> RawHeaders:
+    """Return the raw headers of a body of unknown length: the user's plus a content type."""
+    raw = _init_raw(headers)
+    names = {k for k, _ in raw}
+    if media_type is not None and b"content-type" not in names:
+        raw.append((b"content-type", _content_type(media_type, charset)))
+    return raw
+
+
 class Response:
     """An HTTP response with a bytes body, sent as one ``respond`` call."""
 
@@ -318,11 +327,7 @@ class StreamingResponse(Response):
         super().__init__(None, status_code, headers, media_type, background)
 
     def _build_headers(self, headers: HeadersInit) -> RawHeaders:
-        raw = _init_raw(headers)
-        names = {k for k, _ in raw}
-        if self.media_type is not None and b"content-type" not in names:
-            raw.append((b"content-type", _content_type(self.media_type, self.charset)))
-        return raw
+        return _unsized_headers(headers, self.media_type, self.charset)
 
     async def _chunks(self) -> AsyncGenerator[bytes, None]:
         charset = self.charset
@@ -610,11 +615,7 @@ class FileResponse(Response):
             )
 
     def _build_headers(self, headers: HeadersInit) -> RawHeaders:
-        raw = _init_raw(headers)
-        names = {k for k, _ in raw}
-        if self.media_type is not None and b"content-type" not in names:
-            raw.append((b"content-type", _content_type(self.media_type, self.charset)))
-        return raw
+        return _unsized_headers(headers, self.media_type, self.charset)
 
     def _validators(self, st: os.stat_result) -> None:
         h = self.headers

@@ -11,9 +11,10 @@ import inspect
 import re
 import sys
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, NotRequired, TypedDict, TypeVar, Unpack, cast
+from typing import Any, Final, TypedDict, TypeVar, Unpack, cast
 
 from a2wsgi import WSGIMiddleware
 
@@ -53,12 +54,12 @@ class RouteOptions(TypedDict, total=False):
 
 
 class RouterOptions(TypedDict, total=False):
-    """Options of ``include_router``."""
+    """Options of ``include_router`` (``App``'s and ``Router``'s)."""
 
     prefix: str
     tags: list[str] | None
     dependencies: Sequence[Any] | None
-    include_in_schema: NotRequired[bool]
+    include_in_schema: bool
 
 
 # --- path compilation -----------------------------------------------------------------------
@@ -400,7 +401,54 @@ def _check_dependencies(deps: Sequence[Any] | None) -> list[Dependency]:
 # --- routers --------------------------------------------------------------------------------
 
 
-class Router:
+class RouteRegistrar(ABC):
+    """The route decorators, written once: ``get``, ``post``... are aliases of ``route()``.
+
+    ``Router`` and ``App`` are the two subclasses; each implements ``route()`` only.
+    """
+
+    __slots__ = ()
+
+    @abstractmethod
+    def route(
+        self, path: str, methods: Sequence[str] | None = None, **options: Unpack[RouteOptions]
+    ) -> Callable[[F], F]:
+        """Register the decorated function for ``path`` and ``methods`` (GET by default)."""
+
+    def get(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a GET handler (HEAD is answered too)."""
+        return self.route(path, ["GET"], **options)
+
+    def post(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a POST handler."""
+        return self.route(path, ["POST"], **options)
+
+    def put(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a PUT handler."""
+        return self.route(path, ["PUT"], **options)
+
+    def patch(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a PATCH handler."""
+        return self.route(path, ["PATCH"], **options)
+
+    def delete(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a DELETE handler."""
+        return self.route(path, ["DELETE"], **options)
+
+    def head(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a HEAD handler."""
+        return self.route(path, ["HEAD"], **options)
+
+    def options(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register an OPTIONS handler (replacing the automatic answer)."""
+        return self.route(path, ["OPTIONS"], **options)
+
+    def websocket(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
+        """Register a WebSocket handler."""
+        return self.route(path, [WEBSOCKET], **options)
+
+
+class Router(RouteRegistrar):
     """A group of routes with a shared prefix, tags and dependencies; routers nest.
 
     ``version="v1"`` puts the routes under ``/v1`` (before ``prefix``) and marks them with
@@ -446,38 +494,6 @@ class Router:
 
         return decorator
 
-    def get(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a GET handler (HEAD is answered too)."""
-        return self.route(path, ["GET"], **options)
-
-    def post(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a POST handler."""
-        return self.route(path, ["POST"], **options)
-
-    def put(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a PUT handler."""
-        return self.route(path, ["PUT"], **options)
-
-    def patch(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a PATCH handler."""
-        return self.route(path, ["PATCH"], **options)
-
-    def delete(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a DELETE handler."""
-        return self.route(path, ["DELETE"], **options)
-
-    def head(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a HEAD handler."""
-        return self.route(path, ["HEAD"], **options)
-
-    def options(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register an OPTIONS handler (replacing the automatic answer)."""
-        return self.route(path, ["OPTIONS"], **options)
-
-    def websocket(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
-        """Register a WebSocket handler."""
-        return self.route(path, [WEBSOCKET], **options)
-
     def add_route(
         self,
         path: str,
@@ -515,24 +531,20 @@ class Router:
         """Serve an ASGI app, a WSGI app (detected) or another App under ``path``."""
         self._routes.append(Mount(path, app, name=name))
 
-    def include_router(
-        self,
-        router: Router,
-        *,
-        prefix: str = "",
-        tags: list[str] | None = None,
-        dependencies: Sequence[Any] | None = None,
-        include_in_schema: bool = True,
-    ) -> None:
+    def include_router(self, router: Router, **options: Unpack[RouterOptions]) -> None:
         """Include ``router``'s routes (now and later) under ``prefix``."""
         if router is self:
             raise ValueError("a router cannot include itself")
+        unknown = set(options) - set(RouterOptions.__annotations__)
+        if unknown:
+            raise TypeError(f"include_router() got unknown options {sorted(unknown)}")
+        prefix = options.get("prefix", "")
         if prefix and not prefix.startswith("/"):
             raise ValueError(f"prefix {prefix!r} must start with '/'")
-        deps = _check_dependencies(dependencies)
-        self._children.append(
-            (router, prefix.rstrip("/"), list(tags or ()), deps, include_in_schema)
-        )
+        deps = _check_dependencies(options.get("dependencies"))
+        tags = list(options.get("tags") or ())
+        visible = options.get("include_in_schema", True)
+        self._children.append((router, prefix.rstrip("/"), tags, deps, visible))
 
     def iter_routes(
         self,

@@ -25,6 +25,7 @@ from celeris.core.validation import (
     Converter,
     Decoder,
     ValidationFailure,
+    constrained,
     is_model,
     is_model_body,
     is_sequence,
@@ -77,6 +78,7 @@ class ParamInfo:
     marker: Param | Dependency | None = None
     dependency: Plan | None = None  # for Kind.DEPENDENCY
     use_cache: bool = True
+    early: bool = False  # a Depends(scope="function"): cleaned up before the response is sent
     extract: Extractor | None = None
     convert: Converter | None = None
 
@@ -286,17 +288,7 @@ def _param_info(
         default = marker.default
 
     if isinstance(marker, Dependency):
-        return ParamInfo(
-            name=name,
-            kind=Kind.DEPENDENCY,
-            annotation=annotation,
-            default=MISSING,
-            alias=name,
-            required=True,
-            marker=marker,
-            dependency=compile_plan(marker.dependency, localns=localns),
-            use_cache=marker.use_cache,
-        )
+        return _dependency_info(marker, name, annotation, owner, localns)
 
     if marker is None:
         special = _special_kind(annotation)
@@ -331,6 +323,13 @@ def _param_info(
         alias = alias.lower()
     if annotation is inspect.Parameter.empty:
         annotation = Any
+    if marker.constraints:
+        # NOTE: constraints become msgspec.Meta on the type, so validation and the OpenAPI
+        # schema (which reads ``info.annotation``) both see them.
+        try:
+            annotation = constrained(annotation, marker.constraints)
+        except TypeError as exc:
+            raise TypeError(f"{owner}: parameter {name!r}: {exc}") from None
     sequence = kind in (Kind.QUERY, Kind.HEADER, Kind.FORM, Kind.FILE) and is_sequence(annotation)
     info = ParamInfo(
         name=name,
@@ -360,9 +359,67 @@ def _param_info(
         )
     elif kind is Kind.FORM:
         info.convert = text_converter(annotation, loc)
+    elif kind is Kind.FILE and marker.constraints:
+        info.convert = value_converter(annotation, loc)  # NOTE: bytes read from the upload
     elif kind is Kind.BODY:
         info.convert = value_converter(annotation, loc)
     return info
+
+
+def dependency_scope(marker: Dependency) -> str:
+    """Return ``"request"`` or ``"function"``: the marker's scope, else the callable's default."""
+    scope = marker.scope
+    if scope is None:
+        scope = getattr(marker.dependency, "celeris_dependency_scope", "request")
+    if scope not in ("request", "function"):
+        raise TypeError(
+            f"{_callable_name(marker.dependency)}.celeris_dependency_scope must be 'request' "
+            f"or 'function', not {scope!r}"
+        )
+    return str(scope)
+
+
+def _early_inside(plan: Plan) -> str | None:
+    """Return the name of a function-scoped dependency ``plan`` needs, directly or not."""
+    for info in (*plan.dependencies, *plan.params):
+        if info.dependency is not None:
+            if info.early:
+                return _callable_name(info.dependency.endpoint)
+            found = _early_inside(info.dependency)
+            if found:
+                return found
+    return None
+
+
+def _dependency_info(
+    marker: Dependency,
+    name: str,
+    annotation: Any,
+    owner: str,
+    localns: Mapping[str, Any] | None,
+) -> ParamInfo:
+    plan = compile_plan(marker.dependency, localns=localns)
+    early = dependency_scope(marker) == "function"
+    if not early and (plan.is_generator or plan.is_async_generator):
+        # NOTE: its clean-up runs after the response, when a function-scoped one is gone.
+        inner = _early_inside(plan)
+        if inner is not None:
+            raise TypeError(
+                f"{owner}: the request-scoped dependency {_callable_name(marker.dependency)} "
+                f"uses the function-scoped dependency {inner}; give it scope='function' too"
+            )
+    return ParamInfo(
+        name=name,
+        kind=Kind.DEPENDENCY,
+        annotation=annotation,
+        default=MISSING,
+        alias=name,
+        required=True,
+        marker=marker,
+        dependency=plan,
+        use_cache=marker.use_cache,
+        early=early,
+    )
 
 
 def compile_plan(
@@ -400,20 +457,7 @@ def compile_plan(
     is_gen = inspect.isgeneratorfunction(func)
     is_async = inspect.iscoroutinefunction(func) or is_async_gen
 
-    deps = tuple(
-        ParamInfo(
-            name="",
-            kind=Kind.DEPENDENCY,
-            annotation=Any,
-            default=MISSING,
-            alias="",
-            required=True,
-            marker=dep,
-            dependency=compile_plan(dep.dependency, localns=localns),
-            use_cache=dep.use_cache,
-        )
-        for dep in dependencies
-    )
+    deps = tuple(_dependency_info(dep, "", Any, owner, localns) for dep in dependencies)
     body_params = tuple(p for p in params if p.kind is Kind.BODY)
     embed = len(body_params) > 1 or any(
         isinstance(p.marker, Param) and p.marker.embed for p in body_params

@@ -137,6 +137,30 @@ def without_none(tp: Any) -> Any:
     return tp
 
 
+def constrained(tp: Any, constraints: dict[str, Any]) -> Any:
+    """Return ``tp`` with ``msgspec.Meta(**constraints)`` on it (inside ``| None``).
+
+    Raises TypeError when a constraint does not fit the type (``pattern`` on an ``int``).
+    """
+    if not constraints:
+        return tp
+    if get_origin(tp) is typing.Annotated:
+        base, *meta = get_args(tp)
+        return typing.Annotated[(constrained(base, constraints), *meta)]
+    if get_origin(tp) in (Union, types.UnionType):
+        args = get_args(tp)
+        if type(None) in args:
+            inner = [constrained(a, constraints) for a in args if a is not type(None)]
+            return Union[(*inner, type(None))]
+    try:
+        out = typing.Annotated[tp, msgspec.Meta(**constraints)]
+        msgspec.json.Decoder(out)
+    except (TypeError, ValueError, re.error) as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in constraints.items())
+        raise TypeError(f"{given} does not apply to {tp!r}: {exc}") from None
+    return out
+
+
 def integral(value: Any) -> Any:
     """Return decoded JSON with integral floats (``1.0``) as ints, recursively."""
     cls = value.__class__

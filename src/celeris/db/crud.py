@@ -8,8 +8,9 @@
   ``DELETE /note/{id}`` (204).
 
 The handlers are ordinary celeris handlers with real annotations (compiled once like any
-other), so validation and OpenAPI come from the core. Writes commit inside the handler so a
-unique violation is a 409 before anything is sent, and a client that got 201 reads its write.
+other), so validation and OpenAPI come from the core. Writes run on ``db.session``, which
+commits before the response is sent: a unique violation is a 409, and a client that got 201
+reads its write.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 import msgspec
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,10 +49,31 @@ async def get_or_404(
 ) -> M:
     """Return the ``model`` row with primary key ``ident`` or raise ``NotFound`` (404)."""
     # PERF: Session.get looks in the identity map first and uses a cached compiled SELECT.
-    found = await session.get(model, ident)
+    try:
+        found = await session.get(model, ident)
+    except (OverflowError, sa_exc.DBAPIError) as error:
+        if not _overflowed(error):
+            raise
+        found = None  # NOTE: a key the column cannot hold names no row
     if found is None:
         raise NotFound(detail or f"{model.__name__} {ident!r} does not exist.")
     return found
+
+
+def _overflowed(error: BaseException | None) -> bool:
+    """Tell whether the driver refused to bind a value out of its column's integer range.
+
+    SQLite raises ``OverflowError`` past int64; asyncpg a ``DataError`` caused by one past
+    int4/int8. Both happen before anything is sent, so the transaction is still usable.
+    """
+    seen = 0
+    while error is not None and seen < 8:  # NOTE: a bounded walk down the cause chain
+        if isinstance(error, OverflowError):
+            return True
+        orig = getattr(error, "orig", None)
+        error = orig if isinstance(orig, BaseException) else error.__cause__
+        seen += 1
+    return False
 
 
 def page_schema(read: type[msgspec.Struct]) -> type[msgspec.Struct]:
@@ -283,11 +306,10 @@ class CRUDRouter(Router):
         )
 
     async def _save(self, session: AsyncSession, row: Any) -> Any:
-        """Flush, reload server-generated values, commit; return the read Struct."""
+        """Flush, reload server-generated values; return the read Struct (``db.session`` commits)."""
         await session.flush()
         if self._server_generated:  # PERF: the extra SELECT only when the database fills values
             await session.refresh(row)
-        await session.commit()
         return msgspec.convert(row, self.schemas.read, from_attributes=True)
 
     def _add_create(self, table: str) -> None:
@@ -340,8 +362,7 @@ class CRUDRouter(Router):
         async def delete_row(**kwargs: Any) -> None:
             session: AsyncSession = kwargs["session"]
             row = await get_or_404(session, model, kwargs[key])
-            await session.delete(row)
-            await session.commit()
+            await session.delete(row)  # NOTE: db.session commits before the 204 is sent
 
         parameters = [self._key_param(), _param("session", AsyncSession, self._session)]
         endpoint = _endpoint(f"delete_{table}", delete_row, parameters, None)

@@ -301,11 +301,11 @@ class Database:
         return session_scope(self.sessionmaker)
 
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """Yield a request-scoped session: ``session: AsyncSession = Depends(db.session)``.
+        """Yield a session for one handler: ``session: AsyncSession = Depends(db.session)``.
 
-        Commits after the handler succeeded, rolls back if it raised. Handlers that write
-        should ``await session.commit()`` themselves so a conflict is a 409 before the
-        response is sent (the core runs this clean-up after sending).
+        Commits right after the handler returned and before the response is sent (its
+        dependency scope is ``"function"``), so a conflict on commit answers 409 and a client
+        reading after a write sees it; rolls back if the handler raised.
         """
         # PERF: inlined instead of ``async with session_scope(...)``: one generator frame per
         # request, no context-manager object; no engine or statement work happens here.
@@ -319,6 +319,10 @@ class Database:
             raise
         finally:
             await session.close()
+
+    # NOTE: read once by the core when a route compiles; ``Depends(db.session, scope=...)``
+    # overrides it.
+    session.celeris_dependency_scope = "function"  # type: ignore[attr-defined]
 
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """Yield a session in autocommit mode for read-only handlers (no BEGIN / COMMIT).
