@@ -42,6 +42,14 @@ def make_app() -> App:
         await asyncio.sleep(0.01)
         return "slow"
 
+    @app.get("/timeout")
+    async def timeout_first() -> dict[str, bool]:
+        # asyncio.timeout() on a handler's first line needs a current Task, as on uvicorn.
+        async with asyncio.timeout(1):
+            in_task = asyncio.current_task() is not None
+            await asyncio.sleep(0)
+        return {"in_task": in_task}
+
     @app.get("/sync")
     def blocking() -> dict[str, bool]:
         return {"ok": True}
@@ -80,7 +88,9 @@ async def exchange(port: int, data: bytes) -> bytes:
     writer.write(data)
     response = await asyncio.wait_for(reader.read(-1), 10)
     writer.close()
-    return b"\r\n".join(line for line in response.split(b"\r\n") if not line.lower().startswith(b"date: "))
+    return b"\r\n".join(
+        line for line in response.split(b"\r\n") if not line.lower().startswith(b"date: ")
+    )
 
 
 REQUESTS = [
@@ -93,6 +103,7 @@ REQUESTS = [
     b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{bad}",
     b"GET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     b"GET /sync HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    b"GET /timeout HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     b"GET /missing HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     b"GET /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     b"DELETE / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
@@ -113,4 +124,6 @@ async def test_fast_lane_and_asgi_answer_identically(request_bytes: bytes) -> No
         asgi = await exchange(port, request_bytes)
     assert fast == asgi
     assert fast.startswith(b"HTTP/1.1 ")
+    if b"/timeout" in request_bytes:
+        assert fast.endswith(b'{"in_task":true}')
     assert b"secret" not in fast

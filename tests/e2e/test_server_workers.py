@@ -50,7 +50,14 @@ APP = textwrap.dedent(
 
 
 class Running:
-    def __init__(self, proc: subprocess.Popen[str], port: int, lines: queue.Queue[str]) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[str],
+        port: int,
+        lines: queue.Queue[str],
+        pump: threading.Thread,
+    ) -> None:
+        self.pump = pump
         self.proc = proc
         self.port = port
         self.lines = lines
@@ -83,7 +90,8 @@ def _start(tmp_path: Path, env: dict[str, str] | None = None, **options: object)
         for line in proc.stderr:
             lines.put(line)
 
-    threading.Thread(target=pump, daemon=True).start()
+    pumping = threading.Thread(target=pump, daemon=True)
+    pumping.start()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -93,7 +101,7 @@ def _start(tmp_path: Path, env: dict[str, str] | None = None, **options: object)
                 break
             continue
         if "listening on http://" in line:
-            return Running(proc, int(line.rsplit(":", 1)[1].split()[0]), lines)
+            return Running(proc, int(line.rsplit(":", 1)[1].split()[0]), lines, pumping)
     proc.kill()
     raise AssertionError("server did not start")
 
@@ -112,6 +120,7 @@ def server_factory(tmp_path: Path) -> Iterator[object]:
         if running.proc.poll() is None:
             running.proc.kill()
         running.proc.wait()
+        running.pump.join(10)
         if running.proc.stderr is not None:
             running.proc.stderr.close()
 

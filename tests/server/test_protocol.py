@@ -240,6 +240,8 @@ HOSTILE = [
     (b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 400),
     (b"GET /\r\nHost: a\r\n\r\n", 400),
     (b"GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n", 400),
+    (b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),  # two spaces: llhttp lets it through
+    (b"GET /  HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n", 400),
 ]
 
@@ -618,4 +620,17 @@ async def test_unread_body_is_drained_and_the_connection_reused() -> None:
         writer.write(b"x" * size)
         writer.write(b"GET /second HTTP/1.1\r\nHost: a\r\n\r\n")
         assert (await asyncio.wait_for(read_response(reader), 10))[2] == b"/second"
+        writer.close()
+
+
+async def test_a_request_line_split_across_reads_is_accepted() -> None:
+    async with serving(echo_app) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for part in (b"GE", b"T /sp", b"lit HTTP/1.", b"1\r\nHost: a\r\n\r\n"):
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(0.02)
+        status, _, body = await read_response(reader)
+        assert status == 200
+        assert json.loads(body)["path"] == "/split"
         writer.close()

@@ -350,10 +350,10 @@ class RequestCycle:
             self._fail()
         self.conn.on_cycle_done(self)
 
-    async def run_fast_rest(self, rest: Awaitable[None]) -> None:
-        """Finish a fast-lane handler that suspended on its first step (inside a Task)."""
+    async def run_fast(self, handling: Awaitable[None]) -> None:
+        """Run a fast-lane handler to its end and close out the cycle."""
         try:
-            await rest
+            await handling
         except Exception as exc:
             self.finish_fast(exc)
         else:

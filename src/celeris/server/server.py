@@ -188,10 +188,12 @@ class Server:
             conn.shutdown()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.graceful_timeout
+        # Connections accepted just before the stop get a moment to send their request.
+        fresh_until = loop.time() + min(1.0, self.config.graceful_timeout)
         while state.connections and loop.time() < deadline and not self.force_exit:
-            if all(conn.is_idle() for conn in state.connections):
-                for conn in list(state.connections):
-                    conn.shutdown()
+            force = loop.time() >= fresh_until
+            for conn in list(state.connections):
+                conn.shutdown(force)
             await asyncio.sleep(0.02)
         for conn in list(state.connections):
             transport = getattr(conn, "transport", None)

@@ -16,8 +16,8 @@ from celeris.types import ASGIApp, FastHandler
 class Connection(Protocol):
     """A live connection the server can ask to shut down."""
 
-    def shutdown(self) -> None:
-        """Finish the request in flight (if any), then close."""
+    def shutdown(self, force: bool = False) -> None:
+        """Finish the request in flight (if any), then close (``force``: fresh ones too)."""
 
     def is_idle(self) -> bool:
         """Tell whether no request is in flight."""

@@ -482,8 +482,9 @@ class WebSocketProtocol(asyncio.Protocol):
         """Let the app write again."""
         self.flow.resume_writing()
 
-    def shutdown(self) -> None:
+    def shutdown(self, force: bool = False) -> None:
         """Close with 1012 (service restart) on a graceful stop."""
+        del force
         if self.accepted and not self.closed:
             self._close(1012, "server shutting down")
         elif not self.accepted:
