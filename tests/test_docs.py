@@ -8,9 +8,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
+
+from celeris.server.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
@@ -46,3 +49,10 @@ def test_example_runs(where: str, source: str, tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 0, f"{where} failed:\n{done.stderr[-3000:]}"
+
+
+def test_server_doc_lists_every_option() -> None:
+    text = (ROOT / "docs" / "server.md").read_text()
+    for option in fields(Config):
+        flag = "--" + option.metadata.get("flag", option.name.replace("_", "-"))
+        assert f"`{flag}" in text, f"docs/server.md does not document {flag}"

@@ -15,7 +15,9 @@ _openapi = optional_module("celeris.cli.openapi")
 
 def _needs_extra(name: str, extra: str, summary: str) -> click.Command:
     def explain() -> None:
-        raise click.ClickException(f"'celeris {name}' needs an extra: pip install 'celeris[{extra}]'")
+        raise click.ClickException(
+            f"'celeris {name}' needs an extra: pip install 'celeris[{extra}]'"
+        )
 
     return click.Command(name, callback=explain, help=f"{summary} (needs celeris[{extra}])")
 
