@@ -44,8 +44,21 @@ class _Portal:
         self.loop.close()
 
 
-def _ws_url(base: httpx.URL, path: str) -> httpx.URL:
-    return base.join(path)
+def _websocket_scope(
+    client: TestClient | AsyncTestClient,
+    path: str,
+    subprotocols: list[str] | None,
+    headers: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """Build the handshake scope of a test WebSocket opened by ``client``."""
+    return build_scope(
+        "websocket",
+        client.base_url.join(path),
+        _headers(headers, subprotocols),
+        root_path=client.root_path,
+        state=client._app_state,
+        subprotocols=subprotocols,
+    )
 
 
 def _headers(
@@ -168,15 +181,7 @@ class TestClient(httpx.Client):
         headers: Mapping[str, str] | None = None,
     ) -> WebSocketTestSession:
         """Open a WebSocket to ``path``; raises WebSocketDisconnect if the app refuses."""
-        url = _ws_url(self.base_url, path)
-        scope = build_scope(
-            "websocket",
-            url,
-            _headers(headers, subprotocols),
-            root_path=self.root_path,
-            state=self._app_state,
-            subprotocols=subprotocols,
-        )
+        scope = _websocket_scope(self, path, subprotocols, headers)
         session = WebSocketSession(self.app, scope)
         self._portal.call(session.connect())
         return WebSocketTestSession(self._portal, session)
@@ -268,15 +273,7 @@ class AsyncTestClient(httpx.AsyncClient):
         headers: Mapping[str, str] | None = None,
     ) -> _AsyncWebSocketContext:
         """Open a WebSocket to ``path`` (``async with`` or ``await``)."""
-        url = _ws_url(self.base_url, path)
-        scope = build_scope(
-            "websocket",
-            url,
-            _headers(headers, subprotocols),
-            root_path=self.root_path,
-            state=self._app_state,
-            subprotocols=subprotocols,
-        )
+        scope = _websocket_scope(self, path, subprotocols, headers)
         return _AsyncWebSocketContext(WebSocketSession(self.app, scope))
 
     async def __aenter__(self) -> Self:
