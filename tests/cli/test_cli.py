@@ -6,8 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+import celeris.cli as cli
 from celeris.cli import main
 
 
@@ -64,3 +66,20 @@ def test_bad_port_from_a_real_process_is_one_line() -> None:
     )
     assert out.returncode == 2
     assert out.stderr == "Error: --port 99999 is out of range; use 0-65535 (0 picks a free port)\n"
+
+
+def test_the_cli_loads_database_libraries_only_for_db_commands() -> None:
+    probe = "import sys, celeris.cli; print(sorted(m for m in ('alembic', 'sqlalchemy') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_command_whose_extra_is_missing_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(
+        cli._LAZY, "db", ("celeris.cli.not_installed", "db", "db", "Manage the db.")
+    )
+    result = CliRunner().invoke(cli.main, ["db"])
+    assert result.exit_code == 1
+    assert "pip install 'celeris[db]'" in result.output

@@ -7,10 +7,14 @@ import click
 from celeris.cli.routes import routes
 from celeris.cli.serve import optional_module, run, serve
 
-# NOTE: ``db`` needs the ``celeris[db]`` extra; without it the command is still listed and
-# says how to install it. A real import error inside these modules still raises.
-_db = optional_module("celeris.cli.db", extras=("sqlalchemy", "alembic"))
-_openapi = optional_module("celeris.cli.openapi")
+# PERF: these commands import heavy libraries (SQLAlchemy and Alembic take ~200 ms), so they load
+# only when they are run or listed: `celeris serve` starts without them.
+# name -> (module, attribute, extra that provides its libraries or None, one-line summary)
+_LAZY: dict[str, tuple[str, str, str | None, str]] = {
+    "db": ("celeris.cli.db", "db", "db", "Manage the database and its migrations."),
+    "openapi": ("celeris.cli.openapi", "openapi", None, "Print the OpenAPI document of an app."),
+}
+_EXTRA_LIBRARIES = {"db": ("sqlalchemy", "alembic")}
 
 
 def _needs_extra(name: str, extra: str, summary: str) -> click.Command:
@@ -22,7 +26,32 @@ def _needs_extra(name: str, extra: str, summary: str) -> click.Command:
     return click.Command(name, callback=explain, help=f"{summary} (needs celeris[{extra}])")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _load(name: str) -> click.Command | None:
+    """Import the lazy command ``name``; a missing extra gives a command that says what to install.
+
+    A real import error inside the module still raises.
+    """
+    module_name, attribute, extra, summary = _LAZY[name]
+    module = optional_module(module_name, extras=_EXTRA_LIBRARIES.get(extra or "", ()))
+    if module is None:
+        return _needs_extra(name, extra, summary) if extra else None
+    command: click.Command = getattr(module, attribute)
+    return command
+
+
+class _Main(click.Group):
+    """The top-level group: eager built-in commands plus the lazily imported ones."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY:
+            return _load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="celeris", prog_name="celeris")
 def main() -> None:
     """celeris: serve, inspect and manage celeris apps."""
@@ -31,11 +60,5 @@ def main() -> None:
 main.add_command(serve)
 main.add_command(run)
 main.add_command(routes)
-if _db is not None:
-    main.add_command(_db.db)
-else:
-    main.add_command(_needs_extra("db", "db", "Manage the database and its migrations."))
-if _openapi is not None:
-    main.add_command(_openapi.openapi)
 
 __all__ = ["main"]
