@@ -46,6 +46,11 @@ GRANIAN = (
 
 
 NO_WS = frozenset({"websocket"})
+# The ORM contenders exist for issue 6's comparison: single query and fortunes through an ORM.
+ORM_ONLY = frozenset(
+    {"plaintext", "json", "pipelined", "params", "post", "queries", "updates", "websocket",
+     "idle", "coldstart"}
+)  # fmt: skip
 
 CONTENDERS: tuple[Contender, ...] = (
     Contender(
@@ -81,6 +86,16 @@ CONTENDERS: tuple[Contender, ...] = (
          "--worker-class", "gthread", "--threads", "8", "--worker-connections", "20000",
          "--keep-alive", "60", "--log-level", "warning"),
         skip=NO_WS, note="WSGI: no WebSockets; gthread worker, 8 threads, psycopg",
+    ),
+    Contender(
+        "celeris-orm", "celeris", "celeris", "bench.apps.celeris_orm_app",
+        ("{bin}/python", "-m", "celeris", "serve", "{module}:app", "--port", "{port}",
+         "--workers", "1", "--no-access-log", "--timeout-keep-alive", "60"),
+        skip=ORM_ONLY, note="celeris.db (SQLAlchemy 2, asyncpg): db and fortunes only",
+    ),
+    Contender(
+        "fastapi-orm", "fastapi", "uvicorn", "bench.apps.fastapi_orm_app", UVICORN,
+        skip=ORM_ONLY, note="SQLAlchemy 2 asyncio (asyncpg): db and fortunes only",
     ),
     Contender(
         "raw-uvloop", "(none)", "uvloop+httptools", "bench.apps.raw_app",

@@ -34,6 +34,7 @@ VERSIONED = [
     "uvloop",
     "httptools",
     "asyncpg",
+    "sqlalchemy",
     "psycopg",
     "jinja2",
     "msgspec",

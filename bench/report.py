@@ -80,6 +80,24 @@ def at_a_glance(results: dict[str, Any], contenders: dict[str, Any]) -> list[str
     return lines
 
 
+ORM_PAIR = ("celeris-orm", "fastapi-orm")
+
+
+def orm_glance(results: dict[str, Any]) -> list[str]:
+    """Return one line per test both ORM contenders passed: their values and ratio."""
+    ours, theirs = ORM_PAIR
+    lines = []
+    for w in WORKLOADS:
+        by = results.get(w.name, {})
+        a, b = by.get(ours), by.get(theirs)
+        if a and b and a["valid"] and b["valid"] and b["value"] > 0:
+            lines.append(
+                f"- {w.title}: {ours} {_fmt(a['value'], w.name)} {w.unit}, {theirs} "
+                f"{_fmt(b['value'], w.name)} ({a['value'] / b['value']:.2f}x)"
+            )
+    return lines
+
+
 def render(data: dict[str, Any]) -> str:
     """Return the whole Markdown report for ``data`` (as written by bench/run.py)."""
     meta, contenders, results = data["meta"], data["contenders"], data["summary"]
@@ -118,6 +136,9 @@ def render(data: dict[str, Any]) -> str:
             "",
         ]
         out += [*glance, ""]
+        orm = orm_glance(results)
+        if orm:
+            out += ["## Through the ORM: celeris.db against FastAPI + SQLAlchemy", "", *orm, ""]
         out += ["## All results", ""]
     header = "| contender | server | " + " | ".join(f"{w.title} ({w.unit})" for w in tests) + " |"
     out += [header, "|" + " --- |" * (len(tests) + 2)]

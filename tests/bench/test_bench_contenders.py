@@ -57,3 +57,16 @@ def test_every_http_workload_has_a_check_and_lua_exists() -> None:
 
 def test_post_body_matches_lua() -> None:
     assert POST_BODY in (ROOT / "bench" / "lua" / "post.lua").read_text()
+
+
+def test_orm_contenders_time_only_single_query_and_fortunes() -> None:
+    names = {w.name for w in WORKLOADS}
+    for name, framework, server in (
+        ("celeris-orm", "celeris", "celeris"),
+        ("fastapi-orm", "fastapi", "uvicorn"),
+    ):
+        contender = BY_NAME[name]
+        assert (contender.framework, contender.server) == (framework, server)
+        assert names - contender.skip == {"db", "fortunes"}
+        assert contender.module.endswith("_orm_app")
+    assert "sqlalchemy" in (ROOT / "bench" / "requirements-peers.txt").read_text()

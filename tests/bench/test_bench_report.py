@@ -148,3 +148,18 @@ def test_reduced_runs_say_so() -> None:
     data["meta"] = dict(META, rounds=2, duration=3.0)
     assert "**Reduced run**: 2 round(s) of 3 s per test" in report.render(data)
     assert "Reduced run" not in report.render(_data({"json": {"celeris": ok}}))
+
+
+def test_orm_glance_compares_the_two_orm_contenders_on_valid_tests_only() -> None:
+    def result(value: float, valid: bool = True) -> dict[str, Any]:
+        return {"value": value, "p99_ms": 1.0, "valid": valid, "errors": [], "rounds": 1}
+
+    results = {
+        "db": {"celeris-orm": result(3000.0), "fastapi-orm": result(1000.0)},
+        "fortunes": {"celeris-orm": result(1500.0), "fastapi-orm": result(0.0, valid=False)},
+        "plaintext": {"celeris": result(9000.0)},
+    }
+    assert report.orm_glance(results) == [
+        "- Single query: celeris-orm 3,000 req/s, fastapi-orm 1,000 (3.00x)"
+    ]
+    assert report.orm_glance({"db": {"celeris-orm": result(1.0)}}) == []
