@@ -3,67 +3,40 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, block_outside, free_port, need_chromium, serving
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CELERIS_CHROMIUM", "/usr/bin/chromium")
-REQUIRE = os.environ.get("CELERIS_REQUIRE_SERVICES") == "1"
 
 pytestmark = pytest.mark.e2e
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def showcase() -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celeris",
-            "serve",
-            "examples.showcase.app:app",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+def showcase(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    database = tmp_path_factory.mktemp("showcase") / "app.db"
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(url + "/api/notes", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                pytest.fail(f"the showcase did not start: {err[-2000:]}")
-            time.sleep(0.1)
+    argv = [
+        sys.executable,
+        "-m",
+        "celeris",
+        "serve",
+        "examples.showcase.app:app",
+        "--port",
+        str(port),
+    ]
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+    with serving(argv, url + "/api/notes", cwd=ROOT, env=env) as proc:
         yield url
-    finally:
         proc.terminate()
         assert proc.wait(timeout=15) == 0
-        if proc.stderr:
-            proc.stderr.close()
 
 
 def test_api_over_real_http(showcase: str) -> None:
@@ -84,38 +57,13 @@ def test_api_over_real_http(showcase: str) -> None:
 
 
 def test_page_in_chromium(showcase: str) -> None:
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        if REQUIRE:
-            pytest.fail(f"CELERIS_REQUIRE_SERVICES=1 but there is no Chromium at {CHROMIUM}")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
+    need_chromium()
     outside: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-
-            def guard(route: object) -> None:
-                request = route.request  # type: ignore[attr-defined]
-                if urlsplit(request.url).hostname in {"127.0.0.1", "localhost"}:
-                    route.continue_()  # type: ignore[attr-defined]
-                else:
-                    outside.append(request.url)
-                    route.abort()  # type: ignore[attr-defined]
-
-            page.route("**/*", guard)
+            block_outside(page, outside)
             page.goto(showcase + "/")
             assert page.title() == "celeris showcase"
             # A note added through the form appears in the list (JSON API round trip).

@@ -3,115 +3,52 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import httpx
 import pytest
+from playwright.sync_api import sync_playwright
 
-CHROMIUM = os.environ.get("CELERIS_CHROMIUM", "/usr/bin/chromium")
-REQUIRE = os.environ.get("CELERIS_REQUIRE_SERVICES") == "1"
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, block_outside, free_port, need_chromium, serving
+
 HERE = Path(__file__).parent
 
 pytestmark = pytest.mark.browser
 
 
-def _need(condition: bool, reason: str) -> None:
-    if condition:
-        return
-    if REQUIRE:
-        pytest.fail(f"CELERIS_REQUIRE_SERVICES=1 but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "sample_app:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=HERE,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "sample_app:app",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(url + "/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                pytest.fail(f"the test server did not start: {err[-2000:]}")
-            time.sleep(0.1)
+    with serving(argv, url + "/openapi.json", cwd=HERE, env=env):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
 
 
 def test_docs_page_lists_operations_and_try_it_out_executes(server: str) -> None:
-    _need(
-        Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None, f"no Chromium at {CHROMIUM}"
-    )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need(False, "playwright (Python) is not installed")
+    need_chromium()
     blocked: list[str] = []
-    local = {"127.0.0.1", "localhost"}
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
 
-            def guard(route: object) -> None:
-                request = route.request  # type: ignore[attr-defined]
-                if urlsplit(request.url).hostname in local:
-                    route.continue_()  # type: ignore[attr-defined]
-                else:
-                    blocked.append(request.url)
-                    route.abort()  # type: ignore[attr-defined]
-
-            page.route("**/*", guard)
+            block_outside(page, blocked)
             page.goto(server + "/docs")
             page.wait_for_selector(".opblock", timeout=30_000)
             assert "Sample API" in page.inner_text(".info .title")
