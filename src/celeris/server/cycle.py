@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -349,15 +348,6 @@ class RequestCycle:
                 logger.error("application returned without sending a response")
             self._fail()
         self.conn.on_cycle_done(self)
-
-    async def run_fast(self, handling: Awaitable[None]) -> None:
-        """Run a fast-lane handler to its end and close out the cycle."""
-        try:
-            await handling
-        except Exception as exc:
-            self.finish_fast(exc)
-        else:
-            self.finish_fast(None)
 
     async def run_status(self, status: int, detail: str) -> None:
         """Answer with a server-made problem response (e.g. 503 over the concurrency limit)."""

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 import httptools
 
 from celeris.server.cycle import RequestCycle, problem_body
+from celeris.server.driver import Drivers
 from celeris.server.flow import HIGH_WATER_MARK, FlowControl
 from celeris.server.head import status_line
 from celeris.server.state import ServerState
@@ -27,6 +28,10 @@ _FRAMING = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect
 _NO_HEADERS: list[tuple[bytes, bytes]] = []  # shared by idle connections; never appended to
 # PERF: the common methods as ready-made str objects.
 _METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
+
+
+def _ignore(error: BaseException | None) -> None:
+    """Nothing to close out: the coroutine closed out its request itself."""
 
 
 class _Reject(Exception):
@@ -64,7 +69,6 @@ class HttpProtocol(asyncio.Protocol):
         "scheme",
         "server",
         "state",
-        "task",
         "transport",
         "upgrade_cycle",
         "url",
@@ -94,7 +98,6 @@ class HttpProtocol(asyncio.Protocol):
         self.active: RequestCycle | None = None
         # PERF: a list, not a deque: an empty deque costs ~600 bytes per idle connection.
         self.pipeline: list[RequestCycle] = []
-        self.task: asyncio.Task[None] | None = None
         self.driving = False
         self.closing = False
         self.pending_error: tuple[int, str] | None = None
@@ -246,7 +249,7 @@ class HttpProtocol(asyncio.Protocol):
         raw_method = parser.get_method()
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
         if self.line_probe is not None:
-            self._check_request_line(raw_method, version)
+            self._check_request_line(raw_method)
         if self.host_count != 1 and (version == "1.1" or self.host_count > 1):
             raise _Reject(
                 400, "Missing Host header" if not self.host_count else "Duplicate Host header"
@@ -328,20 +331,29 @@ class HttpProtocol(asyncio.Protocol):
         if self.active is not None:
             self.flow.pause_reading()  # PERF: do not buffer an unbounded pipeline
 
-    def _check_request_line(self, method: bytes, version: str) -> None:
+    def _check_request_line(self, method: bytes) -> None:
         # SECURITY: llhttp accepts extra spaces in the request line ("GET  / HTTP/1.1");
         # RFC 9112 allows exactly one SP between the parts. When a read starts with a request
-        # whose whole line is in it, compare the line byte for byte (a pipelined request later
-        # in the same read is not re-checked).
+        # whose whole line is in it, check that line (a pipelined request later in the same
+        # read is not re-checked).
         probe = self.line_probe
         self.line_probe = None
         assert probe is not None
-        start = len(probe) - len(probe.lstrip(b"\r\n"))
+        start = 0
+        if probe[:1] in b"\r\n":  # PERF: lstrip copies the whole read; most reads need none
+            start = len(probe) - len(probe.lstrip(b"\r\n"))
         end = probe.find(b"\r\n", start)
         if end == -1:
             return
-        expected = b"%s %s HTTP/%s" % (method, self.url, version.encode("ascii"))
-        if probe[start:end] != expected:
+        # PERF: llhttp parsed the method, the target and the version out of this line; if the
+        # line is exactly as long as those three with two separators, and both separators are
+        # SP, the line is well-formed (no byte for byte rebuild of the line needed).
+        cut = start + len(method)
+        if (
+            end != cut + len(self.url) + 10  # "HTTP/1.x" is 8 bytes, plus two separators
+            or probe[cut] != 32
+            or probe[end - 9] != 32
+        ):
             raise _Reject(400, "Malformed request line")
 
     def on_body(self, body: bytes) -> None:
@@ -377,7 +389,7 @@ class HttpProtocol(asyncio.Protocol):
         try:
             while self.active is None and self.pipeline and not self.closing:
                 cycle = self.pipeline.pop(0)
-                if not self.pipeline and self.cycle is None:
+                if self.flow.read_paused and not self.pipeline and self.cycle is None:
                     self.flow.resume_reading()
                 self._start(cycle)
         finally:
@@ -391,20 +403,20 @@ class HttpProtocol(asyncio.Protocol):
         if state.max_requests is not None:
             state.count_request()
         context = state.base_context.copy()
-        fast = state.fast
+        drivers = state.drivers
+        if drivers is None:
+            drivers = state.drivers = Drivers(self.loop)
+        # NOTE: every handler runs in a real Task, on the fast lane too (asyncio.timeout(),
+        # TaskGroup and anyio cancel scopes need one from a handler's first line), but not in
+        # a new Task per request: see celeris.server.driver.
         if state.limit_concurrency is not None and state.inflight > state.limit_concurrency:
-            self.task = self.loop.create_task(
-                cycle.run_status(503, "Server is over its concurrency limit"), context=context
+            drivers.start(
+                cycle.run_status(503, "Server is over its concurrency limit"), context, _ignore
             )
-            return
-        # NOTE: every handler runs in a real Task, on the fast lane too: asyncio.current_task(),
-        # asyncio.timeout() and anyio cancel scopes must work from a handler's first line, as
-        # on any ASGI server. (Stepping the coroutine by hand before making a Task saved ~1.5 us
-        # per request but broke asyncio.timeout() there.) TODO: eager tasks on Python 3.12+.
-        if fast is None:
-            self.task = self.loop.create_task(cycle.run_asgi(state.app), context=context)
+        elif state.fast is None:
+            drivers.start(cycle.run_asgi(state.app), context, _ignore)
         else:
-            self.task = self.loop.create_task(cycle.run_fast(fast(cycle)), context=context)
+            drivers.start(state.fast(cycle), context, cycle.finish_fast)
 
     def on_response_complete(self, cycle: RequestCycle) -> None:
         """Log the response; close now if the connection will not be reused."""
@@ -431,7 +443,6 @@ class HttpProtocol(asyncio.Protocol):
         """Move on to the next pipelined request, or start the keep-alive clock."""
         self.state.inflight -= 1
         self.active = None
-        self.task = None
         if self.closing:
             return
         if self.pending_error is not None and not self.pipeline:

@@ -171,6 +171,8 @@ class Server:
         while True:
             await asyncio.sleep(max(interval, 0.01))
             headers.tick()
+            if self.state.drivers is not None:
+                self.state.drivers.trim()
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 logger.error("celeris: supervisor %d is gone; stopping", self.parent_pid)
                 self.request_stop()

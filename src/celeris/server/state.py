@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from celeris.server.accesslog import AccessLog
 from celeris.server.config import Config
+from celeris.server.driver import Drivers
 from celeris.server.head import DefaultHeaders
 from celeris.server.proxy import ProxyTrust
 from celeris.types import ASGIApp, FastHandler
@@ -35,6 +36,7 @@ class ServerState:
         "base_context",
         "config",
         "connections",
+        "drivers",
         "fast",
         "headers",
         "inflight",
@@ -61,6 +63,7 @@ class ServerState:
         proxy = ProxyTrust(config.forwarded_allow_ips)
         self.proxy: ProxyTrust | None = proxy if proxy else None
         self.connections: set[Connection] = set()
+        self.drivers: Drivers | None = None  # made on the first request, in the loop
         self.server_names: dict[tuple[str, int], tuple[str, int | None]] = {}
         self.inflight = 0
         self.total_requests = 0
