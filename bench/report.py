@@ -114,7 +114,9 @@ def render(data: dict[str, Any]) -> str:
         f"{meta['client_cpu']}; {meta['rounds']} round(s), contenders taken in turn each round; "
         f"per test {meta['warmup']:g} s warm-up then {meta['duration']:g} s timed; medians over "
         f"rounds. {meta['connections']} connections for HTTP tests, "
-        f"{BY_NAME['websocket'].connections} for WebSocket echo, {meta['idle_connections']:,} "
+        f"{BY_NAME['websocket'].connections} for WebSocket echo (16 messages in flight on each; "
+        "its p99 is per block of 16), "
+        f"{meta['idle_connections']:,} "
         "idle connections. Every response checked for correctness before timing; any non-2xx "
         "or socket error in a timed run marks the result INVALID.",
         "",
