@@ -417,7 +417,8 @@ async def test_fast_lane_runs_the_same_pipeline() -> None:
     await handler(conn)
     assert conn.responded[0][0] == 404
     conn = FakeConn("GET", "/boom")
-    await handler(conn)  # logged, not raised
+    with pytest.raises(RuntimeError, match="x"):
+        await handler(conn)  # answered with a 500, then raised for the server to log (as ASGI)
     assert conn.responded[0][0] == 500
 
 

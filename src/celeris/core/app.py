@@ -20,7 +20,7 @@ from celeris.core.bridge import MountedResponse, start_mounted
 from celeris.core.concurrency import configure_threadpool, run_in_threadpool, threadpool_size
 from celeris.core.datastructures import State
 from celeris.core.di import Context, call, call_early, run, solve
-from celeris.core.errors import HTTPError, NotFound
+from celeris.core.errors import HTTPError, NotFound, RequestValidationError
 from celeris.core.lifespan import Handler, Lifespan, LifespanFactory
 from celeris.core.middleware import (
     AfterHook,
@@ -43,6 +43,7 @@ from celeris.core.routing import (
     RouterOptions,
     RouteTable,
 )
+from celeris.core.signature import bind_text
 from celeris.core.websocket import WebSocket, WebSocketDisconnect
 from celeris.types import ASGIApp, FastHandler, FastRequest, Receive, Scope, Send
 
@@ -53,6 +54,7 @@ logger = logging.getLogger("celeris.app")
 
 _TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
 _APPLICATION_JSON = (b"content-type", b"application/json")
+_NO_ARGS: dict[str, Any] = {}  # never written to
 
 
 class _MountCall:
@@ -295,7 +297,9 @@ class App(RouteRegistrar):
         """Return the handler the celeris server calls instead of ASGI for HTTP requests."""
         stack = self.build_middleware_stack()
         if not self.user_middleware:
-            return self._fast
+            # NOTE: _http answers an unhandled error with a 500, then re-raises it for the
+            # server to log (the server keeps the connection: the response was complete).
+            return self._http
         logger.debug("ASGI middleware present: the fast lane runs the ASGI stack")
 
         async def through_asgi(conn: FastRequest) -> None:
@@ -305,12 +309,6 @@ class App(RouteRegistrar):
                 logger.exception("unhandled exception in %s %s", conn.method, conn.path)
 
         return through_asgi
-
-    async def _fast(self, conn: FastRequest) -> None:
-        try:
-            await self._http(conn)
-        except Exception:
-            logger.exception("unhandled exception in %s %s", conn.method, conn.path)
 
     async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -343,16 +341,29 @@ class App(RouteRegistrar):
         if route is not None and pipeline is None:
             plan = route.plan
             assert plan is not None
-            if plan.simple:
-                # PERF: no parameters, no dependencies, no middleware: no Request, no kwargs,
-                # no Context, and for str/dict/list results no Response object either: one
-                # call, the route's precomputed encoder, one respond().
+            if plan.simple or plan.text_only:
+                # PERF: no body, no dependencies, no middleware: no Context and no coroutine
+                # per binding step; parameters bind synchronously, and for str/dict/list
+                # results no Response object either: the route's precomputed encoder, one
+                # respond() (the server adds Content-Length).
                 response: Response | None = None
+                request: Request | None = None
                 try:
-                    if plan.is_async:
-                        result = await plan.endpoint()
+                    if plan.simple:
+                        call_args: dict[str, Any] = _NO_ARGS
                     else:
-                        result = await run_in_threadpool(plan.endpoint)
+                        request = Request(conn, self, params)
+                        errors: list[Any] = []
+                        call_args = {
+                            info.name: bind_text(info, request, params, errors)
+                            for info in plan.params
+                        }
+                        if errors:
+                            raise RequestValidationError(errors)
+                    if plan.is_async:
+                        result = await plan.endpoint(**call_args)
+                    else:
+                        result = await run_in_threadpool(plan.endpoint, **call_args)
                     cls = result.__class__
                     if cls is str and plan.direct:
                         body = result.encode()
@@ -363,11 +374,10 @@ class App(RouteRegistrar):
                     else:
                         response = plan.render(result)
                 except Exception as exc:
-                    await self._fail(conn, Request(conn, self, params), exc)
+                    await self._fail(conn, request or Request(conn, self, params), exc)
                     return
                 if response is None:
-                    length = (b"content-length", str(len(body)).encode())
-                    await conn.respond(plan.status_code, [content_type, length], body)
+                    await conn.respond(plan.status_code, [content_type], body)
                     return
                 await response.send_to(conn)
                 if response.background is not None:

@@ -69,6 +69,10 @@ class ASGIConnection:
 
     async def respond(self, status: int, headers: RawHeaders, body: bytes) -> None:
         """Send a whole response: start, then one final body message."""
+        # NOTE: as the celeris server does, add Content-Length when the app gave none (else
+        # an ASGI server would stream the one body chunked).
+        if not any(name.lower() == b"content-length" for name, _ in headers):
+            headers = [*headers, (b"content-length", b"%d" % len(body))]
         await self._send({"type": "http.response.start", "status": status, "headers": headers})
         # NOTE: the body of a HEAD response is dropped here, as the fast-lane server does.
         await self._send(

@@ -108,6 +108,7 @@ class Plan:
     render: Callable[[Any], Response] = field(default=lambda value: _not_compiled())
     encode: Callable[[Any], bytes] = field(default=json_encoder(Any))  # JSON, filtered by type
     simple: bool = False  # PERF: no parameters and no dependencies: call with no kwargs
+    text_only: bool = False  # PERF: only path/query/header/cookie parameters, no dependencies
     direct: bool = True  # PERF: str/dict/list results may skip the Response object
 
     @property
@@ -487,6 +488,7 @@ def compile_plan(
         response_type=response_type,
         status_code=code,
         simple=not params and not deps,
+        text_only=bool(params) and not deps and all(p.kind in TEXT_KINDS for p in params),
         direct=200 <= code < 300 and code not in (204, 205),
     )
     plan.render = make_renderer(response_type, status_code)

@@ -25,7 +25,6 @@ _INTERNAL_ERROR = (
     b"content-length: 21\r\nconnection: close\r\n"
 )
 _DISCONNECT: Message = {"type": "http.disconnect"}
-_SPECIAL_FIRST = frozenset(b"cC")
 
 
 class RequestCycle:
@@ -169,7 +168,8 @@ class RequestCycle:
         has_length = False
         for name, value in headers:
             parts += (name, b": ", value, b"\r\n")
-            if name[0] in _SPECIAL_FIRST:  # PERF: only c/C names can be special here
+            n = len(name)
+            if n == 14 or n == 10:  # PERF: only content-length and connection matter here
                 lname = name.lower()
                 if lname == b"content-length":
                     has_length = True
@@ -341,8 +341,10 @@ class RequestCycle:
     def finish_fast(self, error: BaseException | None) -> None:
         """Close out a fast-lane handler that ended (with ``error`` if it raised)."""
         if error is not None:
-            logger.error("Exception in application", exc_info=error)
-            self._fail()
+            logger.error("Exception in application (%s %s)", self.method, self.path, exc_info=error)
+            if not self.response_complete:
+                self._fail()
+            # else: the app answered (a 500 of its own) before re-raising: keep the connection.
         elif not self.response_complete:
             if not self.response_started:
                 logger.error("application returned without sending a response")
