@@ -1,0 +1,123 @@
+"""The Python cost of one request on celeris's own server, without the kernel.
+
+Feeds whole requests to real ``HttpProtocol`` objects over fake transports, from loop
+callbacks as uvloop would, and lets the handlers run. No sockets, no load generator: what is
+left is the server's and the app's own work per request, steadier than a wrk run and
+profilable. A tool for finding and checking optimisations, not a benchmark result (those come
+from ``bench/run.py``, peers side by side).
+
+  .venv/bin/python bench/hotpath.py                                   # plaintext, hello app
+  .venv/bin/python bench/hotpath.py bench.apps.celeris_app '/items/42?q=hello&limit=5'
+  .venv/bin/python bench/hotpath.py bench.apps.celeris_app /json --profile   # cProfile top 25
+  .venv/bin/python bench/hotpath.py bench.apps.celeris_app /users --post '{"name": "Ada", "age": 36, "email": "a@b.c"}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import importlib
+import pstats
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from celeris.server.config import Config  # noqa: E402
+from celeris.server.protocol import HttpProtocol  # noqa: E402
+from celeris.server.state import ServerState  # noqa: E402
+from celeris.types import fast_lane_of  # noqa: E402
+
+CONNECTIONS = 64
+
+
+class FakeTransport:
+    """Just enough of a transport: counts writes, never pauses."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
+            name, default
+        )
+
+    def is_closing(self) -> bool:
+        return False
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def request_bytes(target: str, body: str | None) -> bytes:
+    """Return the request wrk would send: a GET, or a JSON POST when ``body`` is given."""
+    if body is None:
+        return b"GET %s HTTP/1.1\r\nHost: localhost:8000\r\n\r\n" % target.encode()
+    data = body.encode()
+    return (
+        b"POST %s HTTP/1.1\r\nHost: localhost:8000\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (target.encode(), len(data), data)
+    )
+
+
+async def measure(app: Any, request: bytes, rounds: int) -> float:
+    """Return microseconds per request over ``rounds`` x CONNECTIONS requests."""
+    loop = asyncio.get_running_loop()
+    state = ServerState(Config(access_log=False), app, fast_lane_of(app))
+    conns = []
+    for _ in range(CONNECTIONS):
+        protocol, transport = HttpProtocol(state), FakeTransport()
+        protocol.connection_made(transport)  # type: ignore[arg-type]
+        conns.append((protocol, transport))
+    began = time.perf_counter()
+    for _ in range(rounds):
+        for protocol, _transport in conns:
+            loop.call_soon(protocol.data_received, request)
+        for _ in range(3):  # the callbacks, then any handler that suspended
+            await asyncio.sleep(0)
+    elapsed = time.perf_counter() - began
+    answered = sum(t.writes for _, t in conns)
+    if answered != rounds * CONNECTIONS:
+        raise SystemExit(f"only {answered} of {rounds * CONNECTIONS} requests were answered")
+    return elapsed / answered * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("module", nargs="?", default="bench.apps.celeris_hello")
+    parser.add_argument("target", nargs="?", default="/plaintext")
+    parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument("--post", metavar="JSON", help="POST this JSON body instead of a GET")
+    parser.add_argument("--profile", action="store_true", help="print cProfile's top 25")
+    args = parser.parse_args()
+    app = importlib.import_module(args.module).app
+    request = request_bytes(args.target, args.post)
+    uvloop.run(measure(app, request, 200))  # warm-up: caches, first-request work
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        uvloop.run(measure(app, request, args.rounds // 4))
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        return
+    runs = sorted(uvloop.run(measure(app, request, args.rounds)) for _ in range(3))
+    print(f"{args.module} {args.target}: {runs[1]:.2f} us per request (median of 3)")
+
+
+if __name__ == "__main__":
+    main()
