@@ -70,6 +70,23 @@ class ImmutableMultiDict(Generic[V]):
         """Return every value of ``key`` in order ([] when absent)."""
         return [v for k, v in self._pairs() if k == key]
 
+    def get_single(self, key: str, default: Any) -> tuple[Any, int]:
+        """Return the last value of ``key`` (or ``default``) and how often ``key`` occurs.
+
+        PERF: one call for what binding a query parameter needs; the count is computed only
+        when some key repeats (1 otherwise, 0 when absent).
+        """
+        d = self._dict
+        if d is None:
+            d = self._mapping()
+        value = d.get(key, default)
+        if value is default:
+            return value, 0
+        pairs = self._pairs()
+        if len(d) == len(pairs):
+            return value, 1
+        return value, sum(1 for k, _ in pairs if k == key)
+
     def has_repeats(self) -> bool:
         """Tell whether some key occurs more than once (cheap once the map is built)."""
         return len(self._mapping()) != len(self._pairs())

@@ -224,16 +224,12 @@ def _multi_extractor(kind: Kind, alias: str, convert: Converter, sequence: bool)
     if kind is Kind.QUERY:
 
         def extract_query(conn: Any, path_params: dict[str, Any]) -> Any:
-            query = conn.query_params
-            value = query.get(alias, MISSING)
-            if value is MISSING:
+            value, count = conn.query_params.get_single(alias, MISSING)
+            if count == 1:
+                return convert(value)
+            if count == 0:
                 return MISSING
-            # PERF: one length comparison unless some key repeats; only then count this one.
-            if query.has_repeats():
-                count = len(query.getlist(alias))
-                if count > 1:
-                    raise ValidationFailure([repeated_error(["query", alias], count)])
-            return convert(value)
+            raise ValidationFailure([repeated_error(["query", alias], count)])
 
         return extract_query
 

@@ -197,7 +197,10 @@ class RequestCycle:
         self.response_complete = True
         if self.waiter is not None:
             self.wake()
-        conn.on_response_complete(self)
+        if self.keep_alive and not self.more_body and conn.state.access_log is None:
+            pass  # PERF: on_response_complete would do nothing
+        else:
+            conn.on_response_complete(self)
         if conn.flow.write_paused:
             await conn.flow.drain()
 
@@ -340,6 +343,9 @@ class RequestCycle:
 
     def finish_fast(self, error: BaseException | None) -> None:
         """Close out a fast-lane handler that ended (with ``error`` if it raised)."""
+        if error is None and self.response_complete:
+            self.conn.on_cycle_done(self)  # PERF: the usual case first
+            return
         if error is not None:
             logger.error("Exception in application (%s %s)", self.method, self.path, exc_info=error)
             if not self.response_complete:

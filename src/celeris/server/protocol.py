@@ -386,37 +386,38 @@ class HttpProtocol(asyncio.Protocol):
         # NOTE: iterative on purpose: a pipelined burst of requests that all finish without
         # suspending must not recurse once per request.
         self.driving = True
+        state = self.state
         try:
             while self.active is None and self.pipeline and not self.closing:
                 cycle = self.pipeline.pop(0)
                 if self.flow.read_paused and not self.pipeline and self.cycle is None:
                     self.flow.resume_reading()
-                self._start(cycle)
+                # PERF: starting the request, inlined (once per request).
+                self.active = cycle
+                state.inflight += 1
+                state.total_requests += 1
+                if state.max_requests is not None:
+                    state.count_request()
+                drivers = state.drivers
+                if drivers is None:
+                    drivers = state.drivers = Drivers(self.loop)
+                # NOTE: every handler runs in a real Task, on the fast lane too
+                # (asyncio.timeout(), TaskGroup and anyio cancel scopes need one from a
+                # handler's first line), but not in a new Task per request: see
+                # celeris.server.driver. Each request gets its own copy of the context.
+                fast = state.fast
+                if state.limit_concurrency is not None and state.inflight > state.limit_concurrency:
+                    drivers.start(
+                        cycle.run_status(503, "Server is over its concurrency limit"),
+                        state.base_context.copy(),
+                        _ignore,
+                    )
+                elif fast is None:
+                    drivers.start(cycle.run_asgi(state.app), state.base_context.copy(), _ignore)
+                else:
+                    drivers.start(fast(cycle), state.base_context.copy(), cycle.finish_fast)
         finally:
             self.driving = False
-
-    def _start(self, cycle: RequestCycle) -> None:
-        state = self.state
-        self.active = cycle
-        state.inflight += 1
-        state.total_requests += 1
-        if state.max_requests is not None:
-            state.count_request()
-        context = state.base_context.copy()
-        drivers = state.drivers
-        if drivers is None:
-            drivers = state.drivers = Drivers(self.loop)
-        # NOTE: every handler runs in a real Task, on the fast lane too (asyncio.timeout(),
-        # TaskGroup and anyio cancel scopes need one from a handler's first line), but not in
-        # a new Task per request: see celeris.server.driver.
-        if state.limit_concurrency is not None and state.inflight > state.limit_concurrency:
-            drivers.start(
-                cycle.run_status(503, "Server is over its concurrency limit"), context, _ignore
-            )
-        elif state.fast is None:
-            drivers.start(cycle.run_asgi(state.app), context, _ignore)
-        else:
-            drivers.start(state.fast(cycle), context, cycle.finish_fast)
 
     def on_response_complete(self, cycle: RequestCycle) -> None:
         """Log the response; close now if the connection will not be reused."""
@@ -456,6 +457,12 @@ class HttpProtocol(asyncio.Protocol):
                 self._run_pipeline()
         else:
             self.idle_since = self.loop.time()
+            if self.cycle is None and not self.in_headers:
+                # PERF: nothing of the last request stays with an idle connection (its header
+                # list was the cycle's; the parser goes at the next tick, see check_timeouts).
+                self.headers = _NO_HEADERS
+                self.url = b""
+                self.framing = None
 
     def _upgrade(self, rest: bytes) -> None:
         cycle = self.upgrade_cycle
