@@ -87,10 +87,6 @@ class ImmutableMultiDict(Generic[V]):
             return value, 1
         return value, sum(1 for k, _ in pairs if k == key)
 
-    def has_repeats(self) -> bool:
-        """Tell whether some key occurs more than once (cheap once the map is built)."""
-        return len(self._mapping()) != len(self._pairs())
-
     @overload
     def get(self, key: str) -> V | None: ...
     @overload

@@ -197,9 +197,8 @@ class RequestCycle:
         self.response_complete = True
         if self.waiter is not None:
             self.wake()
-        if self.keep_alive and not self.more_body and conn.state.access_log is None:
-            pass  # PERF: on_response_complete would do nothing
-        else:
+        # PERF: on_response_complete has nothing to do for a kept-alive, unlogged exchange.
+        if not self.keep_alive or self.more_body or conn.state.access_log is not None:
             conn.on_response_complete(self)
         if conn.flow.write_paused:
             await conn.flow.drain()

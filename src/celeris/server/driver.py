@@ -77,10 +77,9 @@ class Drivers:
             # before it ended): that driver runs it next.
             current.queue.append(_Job(coro, context, finish, _NOT_STARTED))
             return
-        driver = self.free.pop() if self.free else _Driver(self)
+        driver = self._take()
         task = driver.task
-        if task is None:
-            task = driver.start_task()
+        assert task is not None
         try:
             _enter_task(self.loop, task)
         except RuntimeError:
@@ -107,17 +106,22 @@ class Drivers:
     def _release(self, driver: _Driver) -> None:
         if driver.queue:
             driver.wake()  # finish() started the next request on it
-        elif not driver.task.cancelling():  # type: ignore[union-attr]
+        elif driver.task is not None and not driver.task.cancelling():
             self.free.append(driver)
         # else: the handler cancelled its own task and ended; that cancel must not reach the
         # next request, so this driver is not reused: it wakes, cancelled, and ends.
 
     def adopt(self, job: _Job) -> None:
         """Run a job whose driver ended before it could."""
-        driver = self.free.pop() if self.free else _Driver(self)
-        if driver.task is None:
-            driver.start_task()
-        driver.hand_over(job)
+        self._take().hand_over(job)
+
+    def _take(self) -> _Driver:
+        """Return a parked driver from the pool, or a new one with its Task started."""
+        if self.free:
+            return self.free.pop()
+        driver = _Driver(self)
+        driver.start_task()
+        return driver
 
     def trim(self) -> None:
         """End the parked drivers beyond a few (after a burst of slow handlers)."""
@@ -172,7 +176,7 @@ class _Driver:
 
     async def drive(self) -> None:
         """The Task's body: wait for jobs, run each to its end, go back to the pool."""
-        task = asyncio.current_task()
+        task = self.task  # set by start_task before this first runs
         pool = self.pool
         error: BaseException | None = None
         while True:

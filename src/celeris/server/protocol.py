@@ -406,16 +406,14 @@ class HttpProtocol(asyncio.Protocol):
                 # handler's first line), but not in a new Task per request: see
                 # celeris.server.driver. Each request gets its own copy of the context.
                 fast = state.fast
+                context = state.base_context.copy()
                 if state.limit_concurrency is not None and state.inflight > state.limit_concurrency:
-                    drivers.start(
-                        cycle.run_status(503, "Server is over its concurrency limit"),
-                        state.base_context.copy(),
-                        _ignore,
-                    )
+                    busy = cycle.run_status(503, "Server is over its concurrency limit")
+                    drivers.start(busy, context, _ignore)
                 elif fast is None:
-                    drivers.start(cycle.run_asgi(state.app), state.base_context.copy(), _ignore)
+                    drivers.start(cycle.run_asgi(state.app), context, _ignore)
                 else:
-                    drivers.start(fast(cycle), state.base_context.copy(), cycle.finish_fast)
+                    drivers.start(fast(cycle), context, cycle.finish_fast)
         finally:
             self.driving = False
 
