@@ -3,8 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+COMPILED := build/compiled
 
-.PHONY: setup test lint demo bench bench-quick clean
+.PHONY: setup test test-compiled wheel lint demo bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,6 +18,21 @@ setup: $(STAMP)
 ## make test: install everything into .venv and run the whole test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make wheel: the compiled (mypyc) wheel in dist/, built from a copy of the tree (the mypyc
+## hook writes its extension modules next to the sources it compiles)
+wheel: $(STAMP)
+	rm -rf build/wheel-tree dist/celeris-*.whl
+	mkdir -p build/wheel-tree
+	cp -r src pyproject.toml README.md build/wheel-tree/
+	find build/wheel-tree \( -name '*.so' -o -name __pycache__ \) -prune -exec rm -rf {} +
+	HATCH_BUILD_HOOKS_ENABLE=1 $(BIN)/python -m pip wheel --no-deps -q -w dist build/wheel-tree
+
+## make test-compiled: the whole suite again, against the compiled build
+test-compiled: wheel
+	rm -rf $(COMPILED)
+	$(BIN)/python -m pip install -q --no-deps --target $(COMPILED) dist/celeris-*.whl
+	CELERIS_EXPECT_COMPILED=1 PYTHONPATH=$(COMPILED) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make lint: ruff and mypy (strict on src/celeris)
 lint: $(STAMP)
@@ -37,4 +53,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -27,6 +27,7 @@ class Contender:
     skip: frozenset[str] = field(default_factory=frozenset)
     note: str = ""
     env: tuple[tuple[str, str], ...] = ()
+    compiled: bool = False  # run the mypyc-compiled build of celeris (bench/.work/compiled)
 
     def command(self, bin_dir: str, port: int) -> list[str]:
         """Return the launch command for ``port`` with the peer venv's ``bin_dir``."""
@@ -57,6 +58,12 @@ CONTENDERS: tuple[Contender, ...] = (
         "celeris", "celeris", "celeris", "bench.apps.celeris_app",
         ("{bin}/python", "-m", "celeris", "serve", "{module}:app", "--port", "{port}",
          "--workers", "1", "--no-access-log", "--timeout-keep-alive", "60"),
+    ),
+    Contender(
+        "celeris-compiled", "celeris", "celeris", "bench.apps.celeris_app",
+        ("{bin}/python", "-m", "celeris", "serve", "{module}:app", "--port", "{port}",
+         "--workers", "1", "--no-access-log", "--timeout-keep-alive", "60"),
+        compiled=True, note="the same source built as the mypyc wheel (see pyproject.toml)",
     ),
     Contender("celeris-uvicorn", "celeris", "uvicorn", "bench.apps.celeris_app", UVICORN),
     Contender("celeris-granian", "celeris", "granian", "bench.apps.celeris_app", GRANIAN),

@@ -17,6 +17,7 @@ ROOT = BENCH.parent
 PEERS = BENCH / ".venv-peers"
 REQUIREMENTS = BENCH / "requirements-peers.txt"
 STAMP = PEERS / ".requirements.sha256"
+COMPILED = BENCH / ".work" / "compiled"  # the mypyc wheel of this tree, unpacked
 DB_NAME = "celeris_bench"
 VERSIONED = [
     "celeris",
@@ -89,6 +90,31 @@ def ensure_peers() -> None:
     _run([*pip, "-r", str(REQUIREMENTS)], "installing bench/requirements-peers.txt")
     _run([*pip, "-e", f"{ROOT}[all]"], "installing celeris into the peer venv")
     STAMP.write_text(wanted)
+
+
+def ensure_compiled() -> Path:
+    """Build the compiled wheel of this tree (``make wheel``) and unpack it for the bench.
+
+    The ``celeris-compiled`` contender runs with bench/.work/compiled first on its
+    ``PYTHONPATH``: the same source, built as the mypyc wheel.
+    """
+    sources = sorted((ROOT / "src" / "celeris").rglob("*.py"))
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    for path in sources:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    stamp = COMPILED / ".sources.sha256"
+    if stamp.exists() and stamp.read_text().strip() == digest.hexdigest():
+        return COMPILED
+    print("bench: building the compiled (mypyc) wheel with make wheel", flush=True)
+    _run(["make", "-C", str(ROOT), "wheel"], "make wheel")
+    wheels = sorted((ROOT / "dist").glob("celeris-*-cp*.whl"))
+    if not wheels:
+        raise SetupError(f"make wheel made no compiled wheel in {ROOT / 'dist'}")
+    shutil.rmtree(COMPILED, ignore_errors=True)
+    pip = [str(peer_bin() / "python"), "-m", "pip", "install", "-q", "--no-deps"]
+    _run([*pip, "--target", str(COMPILED), str(wheels[-1])], "unpacking the compiled wheel")
+    stamp.write_text(digest.hexdigest())
+    return COMPILED
 
 
 def database_urls() -> tuple[str, str]:

@@ -8,6 +8,9 @@ from typing import Any
 from bench.contenders import REFERENCE
 from bench.workloads import BY_NAME, WORKLOADS
 
+FLOOR = "raw-uvloop"
+COMPILED = "celeris-compiled"
+
 LOWER_IS_BETTER = {"idle", "coldstart"}
 
 
@@ -54,12 +57,17 @@ def cell(result: dict[str, Any] | None, reference: dict[str, Any] | None, test: 
     return text if ratio == "-" else f"{text} ({ratio})"
 
 
-def at_a_glance(results: dict[str, Any], contenders: dict[str, Any]) -> list[str]:
-    """Return one line per test: celeris, the best valid peer framework, and their ratio."""
+def at_a_glance(
+    results: dict[str, Any], contenders: dict[str, Any], ours: str = REFERENCE
+) -> list[str]:
+    """Return one line per test: ``ours``, the best valid peer framework, and their ratio.
+
+    Throughput lines also give the ratio to the raw uvloop + httptools floor when it ran.
+    """
     lines = []
     for w in WORKLOADS:
         by = results.get(w.name, {})
-        ref = by.get(REFERENCE)
+        ref = by.get(ours)
         if not ref or not ref["valid"]:
             continue
         peers = [
@@ -73,10 +81,14 @@ def at_a_glance(results: dict[str, Any], contenders: dict[str, Any]) -> list[str
             continue
         pick = min if w.name in LOWER_IS_BETTER else max
         value, best = pick(peers)
-        lines.append(
-            f"- {w.title}: celeris {_fmt(ref['value'], w.name)} {w.unit}, best peer {best} "
+        line = (
+            f"- {w.title}: {ours} {_fmt(ref['value'], w.name)} {w.unit}, best peer {best} "
             f"{_fmt(value, w.name)} ({ref['value'] / value:.2f}x)"
         )
+        floor = by.get(FLOOR)
+        if floor and floor["valid"] and floor["value"] > 0 and w.name not in LOWER_IS_BETTER:
+            line += f"; {ref['value'] / floor['value']:.2f}x the raw floor"
+        lines.append(line)
     return lines
 
 
@@ -138,6 +150,15 @@ def render(data: dict[str, Any]) -> str:
             "",
         ]
         out += [*glance, ""]
+        compiled = at_a_glance(results, contenders, COMPILED)
+        if compiled:
+            out += [
+                f"The same with `{COMPILED}`: the same source built as the mypyc wheel "
+                "(`HATCH_BUILD_HOOKS_ENABLE=1 pip wheel .`).",
+                "",
+                *compiled,
+                "",
+            ]
         orm = orm_glance(results)
         if orm:
             out += ["## Through the ORM: celeris.db against FastAPI + SQLAlchemy", "", *orm, ""]

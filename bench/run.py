@@ -34,7 +34,7 @@ from bench.workloads import WORKLOADS, Workload  # noqa: E402
 
 FLOOR = "raw-uvloop"
 SERVER_CPU, CLIENT_CPU = 0, 1
-QUICK_TIMED = ("celeris", "starlette", FLOOR)
+QUICK_TIMED = ("celeris", "celeris-compiled", "starlette", FLOOR)
 QUICK_TESTS = ("plaintext", "json", "db", "websocket", "idle", "coldstart")
 
 
@@ -65,14 +65,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def bench_contenders(args: argparse.Namespace) -> list[Contender]:
+    """Return the contenders this run takes, in registry order."""
+    return [c for c in CONTENDERS if not args.contenders or c.name in args.contenders.split(",")]
+
+
 class Bench:
     """One run: the chosen contenders and tests, and the samples they give."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.contenders = [
-            c for c in CONTENDERS if not args.contenders or c.name in args.contenders.split(",")
-        ]
+        self.contenders = bench_contenders(args)
         self.tests = [w for w in WORKLOADS if not args.tests or w.name in args.tests.split(",")]
         self.bin = str(environment.peer_bin())
         self.samples: dict[str, dict[str, list[dict[str, Any]]]] = {w.name: {} for w in self.tests}
@@ -273,6 +276,8 @@ def main(argv: list[str]) -> int:
         environment.ensure_tools()
         environment.ensure_peers()
         os.environ["BENCH_DATABASE_URL"] = environment.ensure_database()
+        if any(c.compiled for c in bench_contenders(args)):
+            environment.ensure_compiled()
     except environment.SetupError as exc:
         print(f"bench: cannot run: {exc}", file=sys.stderr)
         return 1

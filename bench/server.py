@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from bench.contenders import Contender
+from bench.environment import COMPILED
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +50,10 @@ class Server:
             if time.monotonic() > deadline:
                 raise ServerError(f"port {self.port} is still busy")
             time.sleep(0.1)
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+        path = str(ROOT)
+        if self.contender.compiled:
+            path = os.pathsep.join((str(COMPILED), path))  # its celeris package wins
+        env = dict(os.environ, PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1")
         env.update(self.contender.env)
         env.pop("VIRTUAL_ENV", None)
         with self.log.open("ab") as log:

@@ -24,6 +24,19 @@ REDIS_URL = os.environ.get("CELERIS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("CELERIS_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under CELERIS_EXPECT_COMPILED=1 (``make test-compiled``), refuse to test pure Python."""
+    if os.environ.get("CELERIS_EXPECT_COMPILED") != "1":
+        return
+    import celeris.server.protocol
+
+    where = celeris.server.protocol.__file__ or ""
+    if not where.endswith((".so", ".pyd")):
+        raise pytest.UsageError(
+            f"CELERIS_EXPECT_COMPILED=1 but celeris.server.protocol is pure Python ({where})"
+        )
+
+
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:

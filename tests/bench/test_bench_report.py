@@ -137,9 +137,28 @@ def test_at_a_glance_picks_the_best_peer_framework_per_direction() -> None:
     }
     lines = report.at_a_glance(results, contenders)
     assert lines == [
-        "- Plaintext: celeris 100 req/s, best peer sanic 80 (1.25x)",
+        "- Plaintext: celeris 100 req/s, best peer sanic 80 (1.25x); 0.11x the raw floor",
         "- Cold start: celeris 200 ms, best peer starlette 100 (2.00x)",
     ]
+
+
+def test_the_compiled_build_gets_its_own_glance_against_the_same_peers() -> None:
+    def ok(value: float) -> dict[str, Any]:
+        return {"value": value, "p99_ms": 1.0, "valid": True, "errors": [], "rounds": 1}
+
+    contenders = {
+        "celeris": {"framework": "celeris"},
+        "celeris-compiled": {"framework": "celeris"},
+        "sanic": {"framework": "sanic"},
+    }
+    results = {
+        "plaintext": {"celeris": ok(100.0), "celeris-compiled": ok(120.0), "sanic": ok(80.0)}
+    }
+    assert report.at_a_glance(results, contenders, "celeris-compiled") == [
+        "- Plaintext: celeris-compiled 120 req/s, best peer sanic 80 (1.50x)"
+    ]
+    text = report.render(_data(results, {n: {"server": "celeris", "note": ""} for n in contenders}))
+    assert "The same with `celeris-compiled`" in text
 
 
 def test_reduced_runs_say_so() -> None:
