@@ -229,3 +229,51 @@ async def test_cancelling_the_drivers_ends_them(cancel_parked: bool) -> None:
     assert len(finished) == 1
     if not cancel_parked:
         assert isinstance(finished[0], asyncio.CancelledError)
+
+
+async def test_a_new_handler_does_not_take_what_was_handed_to_a_waiting_one() -> None:
+    # A pool of one connection, modelled by asyncio.Queue as asyncpg's pool does it. Handler 1
+    # waits for it; in one loop callback the connection comes back and a new request starts.
+    # Stepped at once, the new handler would take it from the waiter, which asyncio.Queue then
+    # puts back at the end of the line (the database tail latency of the bench's db test).
+    loop = asyncio.get_running_loop()
+    drivers = Drivers(loop)
+    pool: asyncio.Queue[str] = asyncio.Queue()
+    served: list[int] = []
+    finished: list[BaseException | None] = []
+
+    async def handler(number: int) -> None:
+        connection = await pool.get()
+        served.append(number)
+        pool.put_nowait(connection)
+
+    def start(number: int) -> None:
+        drivers.start(handler(number), contextvars.copy_context(), finished.append)
+
+    def release_and_start_another() -> None:
+        pool.put_nowait("connection")
+        start(2)
+
+    loop.call_soon(start, 1)
+    await asyncio.sleep(0)
+    assert drivers.waiting == 1  # handler 1 waits in its driver's Task
+    loop.call_soon(release_and_start_another)
+    for _ in range(6):
+        await asyncio.sleep(0)
+    assert served == [1, 2]
+    assert finished == [None, None]
+    assert drivers.waiting == 0
+
+
+async def test_handlers_start_at_once_again_when_none_is_waiting() -> None:
+    loop = asyncio.get_running_loop()
+    drivers = Drivers(loop)
+    ran: list[bool] = []
+
+    async def handler() -> None:
+        ran.append(True)
+
+    loop.call_soon(drivers.start, handler(), contextvars.copy_context(), lambda error: None)
+    await asyncio.sleep(0)
+    assert ran == [True]  # stepped inside the callback: no Task round trip
+    assert drivers.waiting == 0

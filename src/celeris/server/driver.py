@@ -12,6 +12,9 @@ small pool of long-lived *driver* Tasks:
 - A handler that suspends keeps its driver: the driver's Task steps it to the end, so the task
   a handler saw at its first line is the task that runs it and that ``cancel()`` reaches.
 - Every step of a request runs in that request's own copy of the context.
+- While any handler is suspended, a new one is handed to a driver's Task instead of being
+  stepped at once, so that it queues behind the waiters already woken (fairness: see
+  ``Drivers.start``). Handlers that never suspend keep the eager start.
 
 The price: like threads in a thread pool, a driver Task serves many requests one after the
 other; a reference to ``asyncio.current_task()`` kept past the end of its request points at a
@@ -61,12 +64,13 @@ class _Job:
 class Drivers:
     """A worker's pool of driver Tasks."""
 
-    __slots__ = ("current", "free", "loop")
+    __slots__ = ("current", "free", "loop", "waiting")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.free: list[_Driver] = []
         self.current: _Driver | None = None  # the driver stepping a handler right now
+        self.waiting = 0  # handlers suspended in their drivers' Tasks right now
 
     def start(self, handling: Awaitable[None], context: Context, finish: Finish) -> None:
         """Run ``handling`` until it first suspends or ends; ``finish(error)`` runs at its end."""
@@ -76,8 +80,17 @@ class Drivers:
             # Started from inside a driver's step (a pipelined request, begun when the one
             # before it ended): that driver runs it next.
             current.queue.append(_Job(coro, context, finish, _NOT_STARTED))
+            self.waiting += 1
             return
         driver = self._take()
+        if self.waiting:
+            # FAIRNESS: while other handlers wait (on a pool, a lock, a queue), a new one
+            # stepped at once could take what was just handed to a waiter whose wake-up is
+            # already scheduled (asyncio.Queue puts such a waiter back at the end of the line:
+            # a tail of seconds under load). Started from the driver's Task instead, it takes
+            # its turn after them, as a Task per request would.
+            driver.hand_over(_Job(coro, context, finish, _NOT_STARTED))
+            return
         task = driver.task
         assert task is not None
         try:
@@ -156,11 +169,13 @@ class _Driver:
         self.task = None
         queue, self.queue = self.queue, []
         for job in queue:
+            pool.waiting -= 1  # adopt() hands it over again
             pool.adopt(job)
 
     def hand_over(self, job: _Job) -> None:
         """Give the driver a job to run in its Task (it is not in the free list meanwhile)."""
         self.queue.append(job)
+        self.pool.waiting += 1  # until its end in _run
         self.wake()
 
     def stop(self) -> None:
@@ -204,6 +219,12 @@ class _Driver:
                 pool.free.append(self)
 
     async def _run(self, job: _Job, error: BaseException | None) -> None:
+        try:
+            await self._step_to_end(job, error)
+        finally:
+            self.pool.waiting -= 1
+
+    async def _step_to_end(self, job: _Job, error: BaseException | None) -> None:
         coro, context, waiting = job.coro, job.context, job.waiting
         pool = self.pool
         while True:
