@@ -102,7 +102,7 @@ def _out(note: Note) -> NoteOut:
 async def list_notes(
     session: ReadSession,
     limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20,
-    offset: Annotated[int, msgspec.Meta(ge=0)] = 0,
+    offset: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = 0,  # SQL BIGINT
 ) -> list[NoteOut]:
     """List notes, oldest first."""
     notes = await session.scalars(select(Note).order_by(Note.id).limit(limit).offset(offset))

@@ -41,6 +41,7 @@ __all__ = ["CRUDRouter", "get_or_404", "page_schema"]
 
 M = TypeVar("M")
 
+_MAX_OFFSET = 2**63 - 1  # SQL's BIGINT: a larger OFFSET fails in the driver (a 500), not a 422
 _RESERVED = frozenset({"limit", "offset", "cursor", "order_by", "session"})
 
 
@@ -222,8 +223,8 @@ class CRUDRouter(Router):
             cursor: str | None = kwargs["cursor"]
             if not 1 <= limit <= max_limit:
                 raise _invalid("limit", f"limit must be between 1 and {max_limit}")
-            if offset < 0:
-                raise _invalid("offset", "offset must be >= 0")
+            if not 0 <= offset <= _MAX_OFFSET:
+                raise _invalid("offset", f"offset must be between 0 and {_MAX_OFFSET}")
             statement = select(model)
             for name, column in columns.items():
                 value = kwargs.get(name)
