@@ -480,3 +480,43 @@ def test_function_scope_under_function_middleware_and_websockets() -> None:
         with client.websocket_connect("/ws") as ws:
             assert ws.receive_text() == "1"
     assert events[:2] == ["handler done", "exit"]
+
+
+def test_body_routes_without_dependencies_answer_as_routes_with_them() -> None:
+    # Body-and-text routes take App._http's short path (no Context); a route-level dependency
+    # sends the same handler through solve(). Both must answer byte for byte alike.
+    class Item(msgspec.Struct):
+        name: str
+        size: int
+
+    app = App()
+
+    def nothing() -> None:
+        return None
+
+    async def create(item: Item, q: int, x_tag: Annotated[str, Header()] = "-") -> Item:
+        return Item(f"{item.name}/{q}/{x_tag}", item.size)
+
+    app.post("/short")(create)
+    app.post("/long", dependencies=[Depends(nothing)])(create)
+    client = TestClient(app)
+    cases: list[dict[str, Any]] = [
+        {"json": {"name": "a", "size": 1}, "params": {"q": 2}, "headers": {"x-tag": "t"}},
+        {"json": {"name": "a", "size": "big"}, "params": {"q": "nope"}},  # both wrong: order
+        {"json": {"name": "a"}, "params": {}},
+        {"content": b"{not json", "params": {"q": 1}},
+        {"content": b'{"name": "a", "size": 1}', "params": {"q": 1},
+         "headers": {"content-type": "text/plain"}},
+        {"content": b"", "params": {"q": 1}},
+    ]  # fmt: skip
+    for case in cases:
+        short = client.post("/short", **case)
+        long = client.post("/long", **case)
+        assert (short.status_code, short.headers.get("content-type"), short.content) == (
+            long.status_code,
+            long.headers.get("content-type"),
+            long.content,
+        ), case
+    assert client.post("/short", **cases[0]).json() == {"name": "a/2/t", "size": 1}
+    statuses = [client.post("/short", **case).status_code for case in cases]
+    assert statuses == [200, 422, 422, 400, 415, 422]

@@ -19,7 +19,7 @@ from celeris.core.asgi import ASGIConnection, scope_of
 from celeris.core.bridge import MountedResponse, start_mounted
 from celeris.core.concurrency import configure_threadpool, run_in_threadpool, threadpool_size
 from celeris.core.datastructures import State
-from celeris.core.di import Context, call, call_early, run, solve
+from celeris.core.di import Context, bind_body_and_text, call, call_early, run, solve
 from celeris.core.errors import HTTPError, NotFound, RequestValidationError
 from celeris.core.lifespan import Handler, Lifespan, LifespanFactory
 from celeris.core.middleware import (
@@ -341,16 +341,20 @@ class App(RouteRegistrar):
         if route is not None and pipeline is None:
             plan = route.plan
             assert plan is not None
-            if plan.simple or plan.text_only:
-                # PERF: no body, no dependencies, no middleware: no Context and no coroutine
-                # per binding step; parameters bind synchronously, and for str/dict/list
-                # results no Response object either: the route's precomputed encoder, one
-                # respond() (the server adds Content-Length).
+            if plan.simple or plan.text_only or plan.body_short:
+                # PERF: no dependencies, forms or middleware: no Context and no coroutine per
+                # binding step; text parameters bind synchronously, a JSON body in one await;
+                # for str/dict/list results and instances of the declared return class, no
+                # Response object either: the route's precomputed encoder, one respond() (the
+                # server adds Content-Length).
                 response: Response | None = None
                 request: Request | None = None
                 try:
                     if plan.simple:
                         call_args: dict[str, Any] = _NO_ARGS
+                    elif plan.body_short:
+                        request = Request(conn, self, params)
+                        call_args = await bind_body_and_text(plan, request, params)
                     else:
                         request = Request(conn, self, params)
                         errors: list[Any] = []
@@ -368,7 +372,7 @@ class App(RouteRegistrar):
                     if cls is str and plan.direct:
                         body = result.encode()
                         content_type = _TEXT_PLAIN
-                    elif (cls is dict or cls is list) and plan.direct:
+                    elif (cls is dict or cls is list or cls is plan.json_class) and plan.direct:
                         body = plan.encode(result)
                         content_type = _APPLICATION_JSON
                     else:

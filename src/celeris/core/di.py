@@ -132,7 +132,7 @@ async def _bind(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[str, 
         await _resolve(dep, ctx, errors)
     body: dict[str, Any] = {}
     if plan.body_params:
-        body = await _read_body(plan, ctx, errors)
+        body = await _read_body(plan, ctx.conn, errors)
     if plan.form_params:
         body.update(await _read_form(plan, ctx, errors))
     kwargs: dict[str, Any] = {}
@@ -209,8 +209,29 @@ def _check_json_type(conn: Any) -> None:
     )
 
 
-async def _read_body(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[str, Any]:
-    raw: bytes = await ctx.conn.body()
+async def bind_body_and_text(
+    plan: Plan, request: Any, path_params: dict[str, Any]
+) -> dict[str, Any]:
+    """Bind a plan whose parameters are all body or path/query/header/cookie ones.
+
+    What ``solve`` does for such a plan (same values, same errors in the same order), without
+    a ``Context``: no dependencies, forms or files to resolve (``Plan.body_short``).
+    """
+    errors: list[ErrorItem] = []
+    body = await _read_body(plan, request, errors)
+    kwargs: dict[str, Any] = {}
+    for info in plan.params:
+        if info.kind is Kind.BODY:
+            kwargs[info.name] = body.get(info.name, info.default)
+        else:
+            kwargs[info.name] = bind_text(info, request, path_params, errors)
+    if errors:
+        raise RequestValidationError(errors)
+    return kwargs
+
+
+async def _read_body(plan: Plan, conn: Any, errors: list[ErrorItem]) -> dict[str, Any]:
+    raw: bytes = await conn.body()
     out: dict[str, Any] = {}
     if plan.body_decoder is not None:
         info = plan.body_params[0]
@@ -220,7 +241,7 @@ async def _read_body(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[
             if info.required:
                 errors.append(missing_error(["body"]))
         else:
-            _check_json_type(ctx.conn)
+            _check_json_type(conn)
             try:
                 out[info.name] = plan.body_decoder(raw)
             except ValidationFailure as exc:
@@ -229,7 +250,7 @@ async def _read_body(plan: Plan, ctx: Context, errors: list[ErrorItem]) -> dict[
                 raise BadRequest(str(exc)) from None
         return out
     if raw:
-        _check_json_type(ctx.conn)
+        _check_json_type(conn)
     try:
         data = decode_json(raw) if raw else {}
     except MalformedBody as exc:

@@ -218,7 +218,22 @@ class Request:
                     "The request body has already been consumed by stream(); "
                     "call body() before stream() to read it twice."
                 )
-            chunks = [chunk async for chunk in self.stream()]
+            # PERF: what stream() does, without an async generator (one fewer object and
+            # frame per message; most bodies arrive in one message).
+            self._stream_consumed = True
+            receive = self._conn.receive
+            chunks: list[bytes] = []
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "http.request":
+                    chunk = message.get("body", b"")
+                    if chunk:
+                        chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+                elif kind == "http.disconnect":
+                    raise ClientDisconnect("The client disconnected while sending the body.")
             # PERF: a single-chunk body (the usual case) is not copied.
             body = self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return body

@@ -307,7 +307,7 @@ def _mark_deprecated(plan: Plan) -> None:
     """Make every response the plan renders carry ``Deprecation: true`` (RFC 9745)."""
     render = plan.render
     # NOTE: the short cuts of App._http would skip the header on error responses.
-    plan.simple = plan.text_only = False
+    plan.simple = plan.text_only = plan.body_short = False
 
     def render_deprecated(value: Any) -> Response:
         response = render(value)

@@ -110,6 +110,8 @@ class Plan:
     simple: bool = False  # PERF: no parameters and no dependencies: call with no kwargs
     text_only: bool = False  # PERF: only path/query/header/cookie parameters, no dependencies
     direct: bool = True  # PERF: str/dict/list results may skip the Response object
+    body_short: bool = False  # PERF: body and text parameters only, no dependencies or forms
+    json_class: type | None = None  # PERF: results of exactly this class are encoded as JSON
 
     @property
     def has_body(self) -> bool:
@@ -486,6 +488,10 @@ def compile_plan(
         simple=not params and not deps,
         text_only=bool(params) and not deps and all(p.kind in TEXT_KINDS for p in params),
         direct=200 <= code < 300 and code not in (204, 205),
+        body_short=bool(body_params)
+        and not deps
+        and all(p.kind in TEXT_KINDS or p.kind is Kind.BODY for p in params),
+        json_class=_json_class(response_type),
     )
     plan.render = make_renderer(response_type, status_code)
     plan.encode = json_encoder(_encodable(response_type))
@@ -523,6 +529,16 @@ def make_renderer(response_type: Any, status_code: int | None) -> Callable[[Any]
         return Response(encode(value), status_code=code, media_type=JSON_TYPE)
 
     return render
+
+
+def _json_class(tp: Any) -> type | None:
+    """Return the class whose instances ``render`` would always answer as JSON, if any."""
+    base = strip_optional(strip_annotated(tp))
+    if not isinstance(base, type) or base in (dict, list, type(None), Any):
+        return None  # NOTE: dict and list have their own check; None renders as 204
+    if issubclass(base, str | bytes | bytearray | memoryview | Response):
+        return None
+    return base
 
 
 def _encodable(tp: Any) -> Any:
