@@ -8,7 +8,13 @@ import logging
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from celeris.server.head import STATUS_LINES, status_line
+from celeris.server.head import (
+    CLEAN_HEADERS,
+    CONTENT_LENGTH_LINES,
+    STATUS_LINES,
+    content_length_line,
+    status_line,
+)
 from celeris.types import ASGIApp, HTTPScope, Message, RawHeaders
 
 if TYPE_CHECKING:
@@ -166,28 +172,36 @@ class RequestCycle:
         # PERF: one join for the whole head (and small bodies), one transport write.
         parts = [STATUS_LINES.get(status) or status_line(status), defaults.line]
         has_length = False
-        for name, value in headers:
+        unknown = False  # a header not known to be free of CR/LF: the head gets scanned
+        for pair in headers:
+            name, value = pair
             parts += (name, b": ", value, b"\r\n")
             n = len(name)
             if n == 14 or n == 10:  # PERF: only content-length and connection matter here
                 lname = name.lower()
                 if lname == b"content-length":
                     has_length = True
+                    if value.isdigit():
+                        continue  # digits under a known name: nothing to scan
                 elif lname == b"connection" and value.lower() == b"close":
                     self.keep_alive = False
+            if pair not in CLEAN_HEADERS:
+                unknown = True
         no_body = status in _NO_BODY_STATUSES or status < 200
         if self.expect_100 and self.more_body:
             self.keep_alive = False  # no 100 Continue went out: the body may never come
         if not has_length and not no_body:
-            parts.append(b"content-length: %d\r\n" % len(body))
+            n = len(body)
+            parts.append(CONTENT_LENGTH_LINES.get(n) or content_length_line(n))
         if not self.keep_alive:
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
         head = b"".join(parts)
-        # SECURITY: see _check_head; inlined here on the hot path.
-        nlines = len(parts) - 3 * len(headers) + defaults.nlines - 1
-        if head.count(b"\n") != nlines or head.count(b"\r") != nlines:
-            raise RuntimeError("response header name or value contains CR or LF")
+        if unknown:
+            # SECURITY: see _check_head; inlined here on the hot path.
+            nlines = len(parts) - 3 * len(headers) + defaults.nlines - 1
+            if head.count(b"\n") != nlines or head.count(b"\r") != nlines:
+                raise RuntimeError("response header name or value contains CR or LF")
         self.head_sent = True
         if no_body or not body or self.method == "HEAD":
             conn.transport.write(head)
@@ -285,7 +299,7 @@ class RequestCycle:
             self.expected_length = 0
         elif not more:
             self.expected_length = len(body)
-            parts.append(b"content-length: %d\r\n" % len(body))
+            parts.append(content_length_line(len(body)))
         elif self.http_version == "1.1":
             self.chunked = self.method != "HEAD"
             if self.chunked:
