@@ -634,3 +634,19 @@ async def test_a_request_line_split_across_reads_is_accepted() -> None:
         assert status == 200
         assert json.loads(body)["path"] == "/split"
         writer.close()
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+async def test_the_http_version_is_the_same_whole_or_split_across_reads(version: str) -> None:
+    line = b"GET /v HTTP/%s\r\nHost: a\r\n\r\n" % version.encode()
+    async with serving(echo_app) as (_, port):
+        for parts in ((line,), (line[:10], line[10:])):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for part in parts:
+                writer.write(part)
+                await writer.drain()
+                await asyncio.sleep(0.02)
+            status, _, body = await read_response(reader)
+            assert status == 200
+            assert json.loads(body)["http_version"] == version
+            writer.close()

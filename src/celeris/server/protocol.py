@@ -24,6 +24,7 @@ from celeris.server.websocket import WebSocketProtocol
 logger = logging.getLogger("celeris.error")
 
 _VERSIONS = frozenset({"1.1", "1.0"})
+_LINE_VERSIONS = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0"}
 _FRAMING = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade"})
 _NO_HEADERS: list[tuple[bytes, bytes]] = []  # shared by idle connections; never appended to
 # PERF: the common methods as ready-made str objects.
@@ -243,13 +244,17 @@ class HttpProtocol(asyncio.Protocol):
             return
         parser = self.parser
         assert parser is not None
-        version = parser.get_http_version()
-        if version not in _VERSIONS:
-            raise _Reject(400, f"Unsupported HTTP version {version!r}")
         raw_method = parser.get_method()
-        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
+        version: str | None = None
         if self.line_probe is not None:
-            self._check_request_line(raw_method)
+            version = self._check_request_line(raw_method)
+        if version is None:
+            # PERF: only when the request line was not in one read: httptools formats a new
+            # str for the version on every call.
+            version = parser.get_http_version()
+            if version not in _VERSIONS:
+                raise _Reject(400, f"Unsupported HTTP version {version!r}")
+        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
         if self.host_count != 1 and (version == "1.1" or self.host_count > 1):
             raise _Reject(
                 400, "Missing Host header" if not self.host_count else "Duplicate Host header"
@@ -333,7 +338,12 @@ class HttpProtocol(asyncio.Protocol):
         if self.active is not None:
             self.flow.pause_reading()  # PERF: do not buffer an unbounded pipeline
 
-    def _check_request_line(self, method: bytes) -> None:
+    def _check_request_line(self, method: bytes) -> str | None:
+        """Check the request line of the read that started this request; return its version.
+
+        The version is returned (as one of the ``_VERSIONS``) when the line is well-formed and
+        names HTTP/1.1 or HTTP/1.0, else None: the caller then asks the parser.
+        """
         # SECURITY: llhttp accepts extra spaces in the request line ("GET  / HTTP/1.1");
         # RFC 9112 allows exactly one SP between the parts. When a read starts with a request
         # whose whole line is in it, check that line (a pipelined request later in the same
@@ -348,7 +358,7 @@ class HttpProtocol(asyncio.Protocol):
             start = len(probe) - len(probe.lstrip(b"\r\n"))
         end = probe.find(b"\r\n", start)
         if end == -1:
-            return
+            return None
         # PERF: llhttp parsed the method, the target and the version out of this line; if the
         # line is exactly as long as those three with two separators, and both separators are
         # SP, the line is well-formed (no byte for byte rebuild of the line needed).
@@ -358,7 +368,13 @@ class HttpProtocol(asyncio.Protocol):
             or probe[cut] != 32
             or probe[end - 9] != 32
         ):
+            version = self.parser.get_http_version() if self.parser is not None else ""
+            if version not in _VERSIONS:  # the error the parser's version check would give
+                raise _Reject(400, f"Unsupported HTTP version {version!r}")
             raise _Reject(400, "Malformed request line")
+        # PERF: the line is laid out as llhttp parsed it, so its last 8 bytes are the version
+        # llhttp read; the two usual ones map straight to their str.
+        return _LINE_VERSIONS.get(probe[end - 8 : end])
 
     def on_body(self, body: bytes) -> None:
         """Hand body bytes to the request they belong to."""
