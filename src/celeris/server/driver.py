@@ -77,11 +77,15 @@ class Drivers:
             # before it ended): that driver runs it next.
             current.queue.append(_Job(coro, context, finish, _NOT_STARTED))
             return
-        driver = self._take()
+        # PERF: _take() and _release() inlined for the usual case (a parked driver, and a
+        # handler that ends in its first step): two calls fewer per request.
+        free = self.free
+        driver = free.pop() if free else self._take()
         task = driver.task
         assert task is not None
+        loop = self.loop
         try:
-            _enter_task(self.loop, task)
+            _enter_task(loop, task)
         except RuntimeError:
             # Called from inside some other Task, not from a transport callback as the
             # server does: the driver runs it on its next turn.
@@ -92,7 +96,10 @@ class Drivers:
             waiting = context.run(coro.send, None)
         except StopIteration:
             finish(None)
-            self._release(driver)
+            if driver.queue or task.cancelling():
+                self._release(driver)
+            else:
+                free.append(driver)
             return
         except BaseException as exc:
             self._release(driver)
@@ -100,7 +107,7 @@ class Drivers:
             return
         finally:
             self.current = None
-            _leave_task(self.loop, task)
+            _leave_task(loop, task)
         driver.hand_over(_Job(coro, context, finish, waiting))
 
     def _release(self, driver: _Driver) -> None:
