@@ -162,7 +162,7 @@ class HttpProtocol(asyncio.Protocol):
             if parser is None:
                 parser = self.parser = httptools.HttpRequestParser(self)
             if not self.in_headers and self.cycle is None:
-                self.line_probe = data  # this read starts a request: see _check_request_line
+                self.line_probe = data  # this read starts a request: see on_headers_complete
             parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             self._upgrade(data[exc.args[0] :] if exc.args else b"")
@@ -246,8 +246,32 @@ class HttpProtocol(asyncio.Protocol):
         assert parser is not None
         raw_method = parser.get_method()
         version: str | None = None
-        if self.line_probe is not None:
-            version = self._check_request_line(raw_method)
+        probe = self.line_probe
+        if probe is not None:
+            # SECURITY: llhttp accepts extra spaces in the request line ("GET  / HTTP/1.1");
+            # RFC 9112 allows exactly one SP between the parts. When a read starts with a
+            # request whose whole line is in it, check that line (a pipelined request later
+            # in the same read is not re-checked).
+            # PERF: inline, once per request; llhttp parsed the method, the target and the
+            # version out of this line: if it is exactly as long as those three with two
+            # separators, and both separators are SP, it is well-formed, and its last 8 bytes
+            # are the version llhttp read (the two usual ones map straight to their str).
+            self.line_probe = None
+            start = 0
+            # PERF: lstrip copies the whole read and most reads need none; a tuple, not
+            # ``in b"\r\n"`` (see the target check below).
+            if probe[:1] in (b"\r", b"\n"):
+                start = len(probe) - len(probe.lstrip(b"\r\n"))
+            end = probe.find(b"\r\n", start)
+            if end != -1:
+                cut = start + len(raw_method)
+                if (
+                    end != cut + len(self.url) + 10  # "HTTP/1.x" is 8 bytes, plus two SP
+                    or probe[cut] != 32
+                    or probe[end - 9] != 32
+                ):
+                    raise self._bad_request_line()
+                version = _LINE_VERSIONS.get(probe[end - 8 : end])
         if version is None:
             # PERF: only when the request line was not in one read: httptools formats a new
             # str for the version on every call.
@@ -338,43 +362,11 @@ class HttpProtocol(asyncio.Protocol):
         if self.active is not None:
             self.flow.pause_reading()  # PERF: do not buffer an unbounded pipeline
 
-    def _check_request_line(self, method: bytes) -> str | None:
-        """Check the request line of the read that started this request; return its version.
-
-        The version is returned (as one of the ``_VERSIONS``) when the line is well-formed and
-        names HTTP/1.1 or HTTP/1.0, else None: the caller then asks the parser.
-        """
-        # SECURITY: llhttp accepts extra spaces in the request line ("GET  / HTTP/1.1");
-        # RFC 9112 allows exactly one SP between the parts. When a read starts with a request
-        # whose whole line is in it, check that line (a pipelined request later in the same
-        # read is not re-checked).
-        probe = self.line_probe
-        self.line_probe = None
-        assert probe is not None
-        start = 0
-        # PERF: lstrip copies the whole read and most reads need none; a tuple, not
-        # ``in b"\r\n"`` (see the target check in on_headers_complete).
-        if probe[:1] in (b"\r", b"\n"):
-            start = len(probe) - len(probe.lstrip(b"\r\n"))
-        end = probe.find(b"\r\n", start)
-        if end == -1:
-            return None
-        # PERF: llhttp parsed the method, the target and the version out of this line; if the
-        # line is exactly as long as those three with two separators, and both separators are
-        # SP, the line is well-formed (no byte for byte rebuild of the line needed).
-        cut = start + len(method)
-        if (
-            end != cut + len(self.url) + 10  # "HTTP/1.x" is 8 bytes, plus two separators
-            or probe[cut] != 32
-            or probe[end - 9] != 32
-        ):
-            version = self.parser.get_http_version() if self.parser is not None else ""
-            if version not in _VERSIONS:  # the error the parser's version check would give
-                raise _Reject(400, f"Unsupported HTTP version {version!r}")
-            raise _Reject(400, "Malformed request line")
-        # PERF: the line is laid out as llhttp parsed it, so its last 8 bytes are the version
-        # llhttp read; the two usual ones map straight to their str.
-        return _LINE_VERSIONS.get(probe[end - 8 : end])
+    def _bad_request_line(self) -> _Reject:
+        version = self.parser.get_http_version() if self.parser is not None else ""
+        if version not in _VERSIONS:  # the error the version check before it would give
+            return _Reject(400, f"Unsupported HTTP version {version!r}")
+        return _Reject(400, "Malformed request line")
 
     def on_body(self, body: bytes) -> None:
         """Hand body bytes to the request they belong to."""
