@@ -184,10 +184,15 @@ class HttpProtocol(asyncio.Protocol):
             # inside parser callbacks; a request whose body is malformed never reaches the app.
             self._run_pipeline()
         if self.in_headers:
+            # A head still incomplete after this read: count it, and start its timer.
             self.header_bytes += len(data)
             config = self.state.config
             if self.header_bytes > config.limit_request_line + config.limit_request_headers + 4:
                 self._reject(431, "Request header block too large")
+            elif self.header_deadline is None:
+                # PERF: not in on_message_begin: a head that arrives in one read (most do)
+                # is complete before any timer could look at it.
+                self.header_deadline = self.loop.time() + config.timeout_request_header
 
     # --- httptools callbacks ------------------------------------------------------------
 
@@ -201,8 +206,8 @@ class HttpProtocol(asyncio.Protocol):
         self.framing = None
         self.in_headers = True
         self.idle_since = None
-        if self.header_deadline is None:
-            self.header_deadline = self.loop.time() + self.state.config.timeout_request_header
+        # NOTE: the header timer starts in data_received, and only for a head still
+        # incomplete at the end of a read (the loop's clock reads the same within one read).
 
     def on_url(self, url: bytes) -> None:
         """Collect the request target."""
