@@ -361,7 +361,9 @@ class App(RouteRegistrar):
                         if errors:
                             raise RequestValidationError(errors)
                     if plan.is_async:
-                        result = await plan.endpoint(**call_args)
+                        # PERF: f() costs about half of f(**{}) (no keyword unpacking).
+                        coro = plan.endpoint(**call_args) if call_args else plan.endpoint()
+                        result = await coro
                     else:
                         result = await run_in_threadpool(plan.endpoint, **call_args)
                     cls = result.__class__
