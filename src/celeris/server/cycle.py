@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from celeris.server.head import (
     CLEAN_HEADERS,
@@ -71,31 +71,29 @@ class RequestCycle:
         conn: HttpProtocol,
         method: str,
         http_version: str,
-        scheme: str,
         path: str,
         raw_path: bytes,
         query_string: bytes,
-        headers: RawHeaders,
-        client: tuple[str, int] | None,
-        server: tuple[str, int | None] | None,
-        root_path: str,
-        state: dict[str, Any],
         keep_alive: bool,
         more_body: bool,
         expect_100: bool,
     ) -> None:
+        # PERF: what the connection already holds is read from it here rather than passed:
+        # a class call packs its arguments into a tuple, and 15 of them cost more than
+        # these attribute reads. The protocol overrides client and scheme behind a proxy.
         self.conn = conn
         self.method = method
         self.http_version = http_version
-        self.scheme = scheme
+        self.scheme = conn.scheme
         self.path = path
         self.raw_path = raw_path
         self.query_string = query_string
-        self.headers = headers
-        self.client = client
-        self.server = server
-        self.root_path = root_path
-        self.state = state
+        self.headers: RawHeaders = conn.headers
+        self.client = conn.client
+        self.server = conn.server
+        state = conn.state
+        self.root_path = state.config.root_path
+        self.state = state.lifespan_state
         self.keep_alive = keep_alive
         self.more_body = more_body
         self.expect_100 = expect_100

@@ -338,27 +338,22 @@ class HttpProtocol(asyncio.Protocol):
         path = unquote(text) if "%" in text else text
         upgrade = upgrade_value is not None and parser.should_upgrade()
         websocket = upgrade and method == "GET" and (upgrade_value or b"").lower() == b"websocket"
-        client, scheme = self.client, self.scheme
-        if self.state.proxy is not None:
-            client, scheme = self.state.proxy.resolve(client, scheme, self.headers)
         state = self.state
         cycle = RequestCycle(
             self,
             method,
             version,
-            scheme,
             path,
             raw_path,
             query,
-            self.headers,
-            client,
-            self.server,
-            state.config.root_path,
-            state.lifespan_state,
             parser.should_keep_alive() and not state.shutting_down and not upgrade,
             length > 0 or chunked,
             expect_100,
         )
+        if state.proxy is not None:
+            cycle.client, cycle.scheme = state.proxy.resolve(
+                cycle.client, cycle.scheme, cycle.headers
+            )
         if websocket:
             self.upgrade_cycle = cycle
             return  # data_received takes over on HttpParserUpgrade
