@@ -354,10 +354,11 @@ class App(RouteRegistrar):
                     else:
                         request = Request(conn, self, params)
                         errors: list[Any] = []
-                        call_args = {
-                            info.name: bind_text(info, request, params, errors)
-                            for info in plan.params
-                        }
+                        # PERF: a loop, not a dict comprehension: on 3.11 that is one more
+                        # function object and frame per request.
+                        call_args = {}
+                        for info in plan.params:
+                            call_args[info.name] = bind_text(info, request, params, errors)
                         if errors:
                             raise RequestValidationError(errors)
                     if plan.is_async:
