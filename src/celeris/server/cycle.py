@@ -138,7 +138,9 @@ class RequestCycle:
                 self.body.clear()
                 if not self.more_body:
                     self.body_size = -1
-                self.conn.flow.resume_reading()
+                flow = self.conn.flow
+                if flow.read_paused:  # PERF: the test first; reading is rarely paused
+                    flow.resume_reading()
                 return {"type": "http.request", "body": body, "more_body": self.more_body}
             self.conn.flow.resume_reading()
             await self._wait()

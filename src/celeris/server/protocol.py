@@ -382,7 +382,8 @@ class HttpProtocol(asyncio.Protocol):
         cycle.body.append(body)
         if cycle.body_size > HIGH_WATER_MARK and sum(map(len, cycle.body)) > HIGH_WATER_MARK:
             self.flow.pause_reading()
-        cycle.wake()
+        if cycle.waiter is not None:  # PERF: no call when the app is not waiting yet
+            cycle.wake()
 
     def on_message_complete(self) -> None:
         """Mark the end of the current request's body."""
@@ -390,7 +391,8 @@ class HttpProtocol(asyncio.Protocol):
         if cycle is not None:
             self.cycle = None
             cycle.more_body = False
-            cycle.wake()
+            if cycle.waiter is not None:  # PERF: no call when the app is not waiting yet
+                cycle.wake()
 
     # --- running requests ---------------------------------------------------------------
 
