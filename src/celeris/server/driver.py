@@ -34,6 +34,9 @@ _leave_task: _Switch = asyncio.tasks._leave_task
 Finish = Callable[[BaseException | None], None]
 Handling = Coroutine[Any, Any, None]
 
+# PERF: the unbound method: stepping a (CPython) coroutine makes no bound method object.
+# Coroutines of other kinds (e.g. compiled by mypyc or Cython) use their own ``send``.
+_send: Callable[[Any, None], Any] = types.CoroutineType.send
 _NOT_STARTED: Any = object()  # a queued job whose coroutine has not run yet
 _KEEP_IDLE = 8  # parked drivers kept after a burst; trim() ends the others
 
@@ -70,7 +73,11 @@ class Drivers:
 
     def start(self, handling: Awaitable[None], context: Context, finish: Finish) -> None:
         """Run ``handling`` until it first suspends or ends; ``finish(error)`` runs at its end."""
-        coro: Handling = handling if isinstance(handling, types.CoroutineType) else _await(handling)
+        coro: Handling
+        if isinstance(handling, types.CoroutineType):
+            coro, native = handling, True
+        else:
+            coro, native = _await(handling), False
         current = self.current
         if current is not None:
             # Started from inside a driver's step (a pipelined request, begun when the one
@@ -93,7 +100,7 @@ class Drivers:
             return
         self.current = driver
         try:
-            waiting = context.run(coro.send, None)
+            waiting = context.run(_send, coro, None) if native else context.run(coro.send, None)
         except StopIteration:
             finish(None)
             if driver.queue or task.cancelling():
