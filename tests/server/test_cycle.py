@@ -210,6 +210,27 @@ async def test_respond_twice_is_an_error_that_does_not_break_the_connection(capl
     assert "respond() called after the response was started" in caplog.text
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"x-a", b"1\r\nSet-Cookie: evil=1")],
+        [(b"content-type", b"text/plain; charset=utf-8"), (b"x-a", b"1\nSet-Cookie: evil=1")],
+        [(b"content-length", b"1\r\nSet-Cookie: evil=1")],
+        [(b"content-type", b"application/json\rSet-Cookie: evil=1")],
+        [(b"content-type\r\nSet-Cookie: evil=1", b"application/json")],
+    ],
+)
+async def test_respond_refuses_cr_or_lf_in_headers(headers: list[tuple[bytes, bytes]]) -> None:
+    class App(FakeApp):
+        async def handle(self, request: FastRequest) -> None:
+            await request.respond(200, headers, b"x")
+
+    async with serving(App()) as (_, port):
+        response = await raw(port, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert status_of(response) == 500
+    assert b"evil" not in response
+
+
 async def test_is_disconnected_turns_true_when_the_client_leaves() -> None:
     flags: list[bool] = []
     done = asyncio.Event()

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from celeris.server.head import DefaultHeaders, status_line
+from celeris.server.head import (
+    CONTENT_LENGTH_LINES,
+    DefaultHeaders,
+    content_length_line,
+    status_line,
+)
 
 
 def test_known_and_unknown_status_lines() -> None:
@@ -23,3 +28,11 @@ def test_default_headers_can_be_turned_off() -> None:
     assert both.line.startswith(b"date: ")
     assert both.line.endswith(b"server: celeris\r\n")
     assert both.nlines == 2
+
+
+def test_content_length_lines_are_cached_only_for_small_bodies() -> None:
+    assert content_length_line(0) == b"content-length: 0\r\n"
+    assert content_length_line(12) is content_length_line(12)
+    big = 10**9
+    assert content_length_line(big) == b"content-length: 1000000000\r\n"
+    assert big not in CONTENT_LENGTH_LINES

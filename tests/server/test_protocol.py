@@ -634,3 +634,37 @@ async def test_a_request_line_split_across_reads_is_accepted() -> None:
         assert status == 200
         assert json.loads(body)["path"] == "/split"
         writer.close()
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+async def test_the_http_version_is_the_same_whole_or_split_across_reads(version: str) -> None:
+    line = b"GET /v HTTP/%s\r\nHost: a\r\n\r\n" % version.encode()
+    async with serving(echo_app) as (_, port):
+        for parts in ((line,), (line[:10], line[10:])):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for part in parts:
+                writer.write(part)
+                await writer.drain()
+                await asyncio.sleep(0.02)
+            status, _, body = await read_response(reader)
+            assert status == 200
+            assert json.loads(body)["http_version"] == version
+            writer.close()
+
+
+async def test_request_header_timeout_applies_to_later_requests_on_a_connection() -> None:
+    async with serving(echo_app, timeout_request_header=0.3, timeout_keep_alive=10) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHo")
+        assert (await read_response(reader))[0] == 200
+        response = await asyncio.wait_for(reader.read(-1), 5)
+        writer.close()
+        assert status_of(response) == 408
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert (await read_response(reader))[0] == 200
+        await asyncio.sleep(0.05)
+        writer.write(b"GET / HTTP/1.1\r\n")  # a second request, in a read of its own
+        response = await asyncio.wait_for(reader.read(-1), 5)
+        writer.close()
+        assert status_of(response) == 408

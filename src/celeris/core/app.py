@@ -358,14 +358,17 @@ class App(RouteRegistrar):
                     else:
                         request = Request(conn, self, params)
                         errors: list[Any] = []
-                        call_args = {
-                            info.name: bind_text(info, request, params, errors)
-                            for info in plan.params
-                        }
+                        # PERF: a loop, not a dict comprehension: on 3.11 that is one more
+                        # function object and frame per request.
+                        call_args = {}
+                        for info in plan.params:
+                            call_args[info.name] = bind_text(info, request, params, errors)
                         if errors:
                             raise RequestValidationError(errors)
                     if plan.is_async:
-                        result = await plan.endpoint(**call_args)
+                        # PERF: f() costs about half of f(**{}) (no keyword unpacking).
+                        coro = plan.endpoint(**call_args) if call_args else plan.endpoint()
+                        result = await coro
                     else:
                         result = await run_in_threadpool(plan.endpoint, **call_args)
                     cls = result.__class__

@@ -6,9 +6,15 @@ import asyncio
 import json
 import logging
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from celeris.server.head import STATUS_LINES, status_line
+from celeris.server.head import (
+    CLEAN_HEADERS,
+    CONTENT_LENGTH_LINES,
+    STATUS_LINES,
+    content_length_line,
+    status_line,
+)
 from celeris.types import ASGIApp, HTTPScope, Message, RawHeaders
 
 if TYPE_CHECKING:
@@ -65,31 +71,29 @@ class RequestCycle:
         conn: HttpProtocol,
         method: str,
         http_version: str,
-        scheme: str,
         path: str,
         raw_path: bytes,
         query_string: bytes,
-        headers: RawHeaders,
-        client: tuple[str, int] | None,
-        server: tuple[str, int | None] | None,
-        root_path: str,
-        state: dict[str, Any],
         keep_alive: bool,
         more_body: bool,
         expect_100: bool,
     ) -> None:
+        # PERF: what the connection already holds is read from it here rather than passed:
+        # a class call packs its arguments into a tuple, and 15 of them cost more than
+        # these attribute reads. The protocol overrides client and scheme behind a proxy.
         self.conn = conn
         self.method = method
         self.http_version = http_version
-        self.scheme = scheme
+        self.scheme = conn.scheme
         self.path = path
         self.raw_path = raw_path
         self.query_string = query_string
-        self.headers = headers
-        self.client = client
-        self.server = server
-        self.root_path = root_path
-        self.state = state
+        self.headers: RawHeaders = conn.headers
+        self.client = conn.client
+        self.server = conn.server
+        state = conn.state
+        self.root_path = state.config.root_path
+        self.state = state.lifespan_state
         self.keep_alive = keep_alive
         self.more_body = more_body
         self.expect_100 = expect_100
@@ -134,7 +138,9 @@ class RequestCycle:
                 self.body.clear()
                 if not self.more_body:
                     self.body_size = -1
-                self.conn.flow.resume_reading()
+                flow = self.conn.flow
+                if flow.read_paused:  # PERF: the test first; reading is rarely paused
+                    flow.resume_reading()
                 return {"type": "http.request", "body": body, "more_body": self.more_body}
             self.conn.flow.resume_reading()
             await self._wait()
@@ -166,28 +172,36 @@ class RequestCycle:
         # PERF: one join for the whole head (and small bodies), one transport write.
         parts = [STATUS_LINES.get(status) or status_line(status), defaults.line]
         has_length = False
-        for name, value in headers:
+        unknown = False  # a header not known to be free of CR/LF: the head gets scanned
+        for pair in headers:
+            name, value = pair
             parts += (name, b": ", value, b"\r\n")
             n = len(name)
             if n == 14 or n == 10:  # PERF: only content-length and connection matter here
                 lname = name.lower()
                 if lname == b"content-length":
                     has_length = True
+                    if value.isdigit():
+                        continue  # digits under a known name: nothing to scan
                 elif lname == b"connection" and value.lower() == b"close":
                     self.keep_alive = False
+            if pair not in CLEAN_HEADERS:
+                unknown = True
         no_body = status in _NO_BODY_STATUSES or status < 200
         if self.expect_100 and self.more_body:
             self.keep_alive = False  # no 100 Continue went out: the body may never come
         if not has_length and not no_body:
-            parts.append(b"content-length: %d\r\n" % len(body))
+            n = len(body)
+            parts.append(CONTENT_LENGTH_LINES.get(n) or content_length_line(n))
         if not self.keep_alive:
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
         head = b"".join(parts)
-        # SECURITY: see _check_head; inlined here on the hot path.
-        nlines = len(parts) - 3 * len(headers) + defaults.nlines - 1
-        if head.count(b"\n") != nlines or head.count(b"\r") != nlines:
-            raise RuntimeError("response header name or value contains CR or LF")
+        if unknown:
+            # SECURITY: see _check_head; inlined here on the hot path.
+            nlines = len(parts) - 3 * len(headers) + defaults.nlines - 1
+            if head.count(b"\n") != nlines or head.count(b"\r") != nlines:
+                raise RuntimeError("response header name or value contains CR or LF")
         self.head_sent = True
         if no_body or not body or self.method == "HEAD":
             conn.transport.write(head)
@@ -285,7 +299,7 @@ class RequestCycle:
             self.expected_length = 0
         elif not more:
             self.expected_length = len(body)
-            parts.append(b"content-length: %d\r\n" % len(body))
+            parts.append(content_length_line(len(body)))
         elif self.http_version == "1.1":
             self.chunked = self.method != "HEAD"
             if self.chunked:

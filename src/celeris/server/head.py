@@ -22,6 +22,33 @@ def status_line(status: int) -> bytes:
     return line
 
 
+# SECURITY/PERF: header pairs known to hold no CR or LF. A response whose every header is
+# one of these (compared by value, so it does not matter who built the pair), or a
+# content-length of digits, skips the CR/LF scan of its head (~2,300 Ir: two bytes.count).
+# A tuple, not a set: ``in`` compares by ==, which cannot fail on unhashable pairs.
+CLEAN_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-type", b"application/json"),
+    (b"content-type", b"text/html; charset=utf-8"),
+    (b"content-type", b"application/problem+json"),
+)
+
+# PERF: ``b"content-length: %d\r\n" % n`` costs ~800 Ir per response; most bodies are
+# small, so their lines are kept by length (bounded: longer bodies are formatted each time).
+CONTENT_LENGTH_LINES: dict[int, bytes] = {}
+_CACHED_LENGTHS = 16384
+
+
+def content_length_line(length: int) -> bytes:
+    """Return the ``content-length`` line for a body of ``length`` bytes."""
+    line = CONTENT_LENGTH_LINES.get(length)
+    if line is None:
+        line = b"content-length: %d\r\n" % length
+        if 0 <= length < _CACHED_LENGTHS:
+            CONTENT_LENGTH_LINES[length] = line
+    return line
+
+
 class DefaultHeaders:
     """The ``date`` and ``server`` lines every response carries, refreshed once a second."""
 

@@ -24,6 +24,7 @@ from celeris.server.websocket import WebSocketProtocol
 logger = logging.getLogger("celeris.error")
 
 _VERSIONS = frozenset({"1.1", "1.0"})
+_LINE_VERSIONS = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0"}
 _FRAMING = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade"})
 _NO_HEADERS: list[tuple[bytes, bytes]] = []  # shared by idle connections; never appended to
 # PERF: the common methods as ready-made str objects.
@@ -161,7 +162,7 @@ class HttpProtocol(asyncio.Protocol):
             if parser is None:
                 parser = self.parser = httptools.HttpRequestParser(self)
             if not self.in_headers and self.cycle is None:
-                self.line_probe = data  # this read starts a request: see _check_request_line
+                self.line_probe = data  # this read starts a request: see on_headers_complete
             parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             self._upgrade(data[exc.args[0] :] if exc.args else b"")
@@ -183,10 +184,15 @@ class HttpProtocol(asyncio.Protocol):
             # inside parser callbacks; a request whose body is malformed never reaches the app.
             self._run_pipeline()
         if self.in_headers:
+            # A head still incomplete after this read: count it, and start its timer.
             self.header_bytes += len(data)
             config = self.state.config
             if self.header_bytes > config.limit_request_line + config.limit_request_headers + 4:
                 self._reject(431, "Request header block too large")
+            elif self.header_deadline is None:
+                # PERF: not in on_message_begin: a head that arrives in one read (most do)
+                # is complete before any timer could look at it.
+                self.header_deadline = self.loop.time() + config.timeout_request_header
 
     # --- httptools callbacks ------------------------------------------------------------
 
@@ -200,8 +206,8 @@ class HttpProtocol(asyncio.Protocol):
         self.framing = None
         self.in_headers = True
         self.idle_since = None
-        if self.header_deadline is None:
-            self.header_deadline = self.loop.time() + self.state.config.timeout_request_header
+        # NOTE: the header timer starts in data_received, and only for a head still
+        # incomplete at the end of a read (the loop's clock reads the same within one read).
 
     def on_url(self, url: bytes) -> None:
         """Collect the request target."""
@@ -243,13 +249,41 @@ class HttpProtocol(asyncio.Protocol):
             return
         parser = self.parser
         assert parser is not None
-        version = parser.get_http_version()
-        if version not in _VERSIONS:
-            raise _Reject(400, f"Unsupported HTTP version {version!r}")
         raw_method = parser.get_method()
+        version: str | None = None
+        probe = self.line_probe
+        if probe is not None:
+            # SECURITY: llhttp accepts extra spaces in the request line ("GET  / HTTP/1.1");
+            # RFC 9112 allows exactly one SP between the parts. When a read starts with a
+            # request whose whole line is in it, check that line (a pipelined request later
+            # in the same read is not re-checked).
+            # PERF: inline, once per request; llhttp parsed the method, the target and the
+            # version out of this line: if it is exactly as long as those three with two
+            # separators, and both separators are SP, it is well-formed, and its last 8 bytes
+            # are the version llhttp read (the two usual ones map straight to their str).
+            self.line_probe = None
+            start = 0
+            # PERF: lstrip copies the whole read and most reads need none; a tuple, not
+            # ``in b"\r\n"`` (see the target check below).
+            if probe[:1] in (b"\r", b"\n"):
+                start = len(probe) - len(probe.lstrip(b"\r\n"))
+            end = probe.find(b"\r\n", start)
+            if end != -1:
+                cut = start + len(raw_method)
+                if (
+                    end != cut + len(self.url) + 10  # "HTTP/1.x" is 8 bytes, plus two SP
+                    or probe[cut] != 32
+                    or probe[end - 9] != 32
+                ):
+                    raise self._bad_request_line()
+                version = _LINE_VERSIONS.get(probe[end - 8 : end])
+        if version is None:
+            # PERF: only when the request line was not in one read: httptools formats a new
+            # str for the version on every call.
+            version = parser.get_http_version()
+            if version not in _VERSIONS:
+                raise _Reject(400, f"Unsupported HTTP version {version!r}")
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
-        if self.line_probe is not None:
-            self._check_request_line(raw_method)
         if self.host_count != 1 and (version == "1.1" or self.host_count > 1):
             raise _Reject(
                 400, "Missing Host header" if not self.host_count else "Duplicate Host header"
@@ -295,34 +329,31 @@ class HttpProtocol(asyncio.Protocol):
             query = parsed.query or b""
         else:
             raise _Reject(400, "Invalid request target")
-        if b"#" in raw_path:
+        # PERF: the checks run on the decoded str: on CPython 3.11 ``bytes in bytes`` first
+        # tries the needle as an int and builds (then drops) a TypeError, ~1,800 Ir each.
+        text = raw_path.decode("latin-1")
+        if "#" in text:
             raise _Reject(400, "Invalid request target")
         # PERF: most paths hold no escapes; skip unquote for them.
-        text = raw_path.decode("latin-1")
         path = unquote(text) if "%" in text else text
         upgrade = upgrade_value is not None and parser.should_upgrade()
         websocket = upgrade and method == "GET" and (upgrade_value or b"").lower() == b"websocket"
-        client, scheme = self.client, self.scheme
-        if self.state.proxy is not None:
-            client, scheme = self.state.proxy.resolve(client, scheme, self.headers)
         state = self.state
         cycle = RequestCycle(
             self,
             method,
             version,
-            scheme,
             path,
             raw_path,
             query,
-            self.headers,
-            client,
-            self.server,
-            state.config.root_path,
-            state.lifespan_state,
             parser.should_keep_alive() and not state.shutting_down and not upgrade,
             length > 0 or chunked,
             expect_100,
         )
+        if state.proxy is not None:
+            cycle.client, cycle.scheme = state.proxy.resolve(
+                cycle.client, cycle.scheme, cycle.headers
+            )
         if websocket:
             self.upgrade_cycle = cycle
             return  # data_received takes over on HttpParserUpgrade
@@ -331,30 +362,11 @@ class HttpProtocol(asyncio.Protocol):
         if self.active is not None:
             self.flow.pause_reading()  # PERF: do not buffer an unbounded pipeline
 
-    def _check_request_line(self, method: bytes) -> None:
-        # SECURITY: llhttp accepts extra spaces in the request line ("GET  / HTTP/1.1");
-        # RFC 9112 allows exactly one SP between the parts. When a read starts with a request
-        # whose whole line is in it, check that line (a pipelined request later in the same
-        # read is not re-checked).
-        probe = self.line_probe
-        self.line_probe = None
-        assert probe is not None
-        start = 0
-        if probe[:1] in b"\r\n":  # PERF: lstrip copies the whole read; most reads need none
-            start = len(probe) - len(probe.lstrip(b"\r\n"))
-        end = probe.find(b"\r\n", start)
-        if end == -1:
-            return
-        # PERF: llhttp parsed the method, the target and the version out of this line; if the
-        # line is exactly as long as those three with two separators, and both separators are
-        # SP, the line is well-formed (no byte for byte rebuild of the line needed).
-        cut = start + len(method)
-        if (
-            end != cut + len(self.url) + 10  # "HTTP/1.x" is 8 bytes, plus two separators
-            or probe[cut] != 32
-            or probe[end - 9] != 32
-        ):
-            raise _Reject(400, "Malformed request line")
+    def _bad_request_line(self) -> _Reject:
+        version = self.parser.get_http_version() if self.parser is not None else ""
+        if version not in _VERSIONS:  # the error the version check before it would give
+            return _Reject(400, f"Unsupported HTTP version {version!r}")
+        return _Reject(400, "Malformed request line")
 
     def on_body(self, body: bytes) -> None:
         """Hand body bytes to the request they belong to."""
@@ -370,7 +382,8 @@ class HttpProtocol(asyncio.Protocol):
         cycle.body.append(body)
         if cycle.body_size > HIGH_WATER_MARK and sum(map(len, cycle.body)) > HIGH_WATER_MARK:
             self.flow.pause_reading()
-        cycle.wake()
+        if cycle.waiter is not None:  # PERF: no call when the app is not waiting yet
+            cycle.wake()
 
     def on_message_complete(self) -> None:
         """Mark the end of the current request's body."""
@@ -378,7 +391,8 @@ class HttpProtocol(asyncio.Protocol):
         if cycle is not None:
             self.cycle = None
             cycle.more_body = False
-            cycle.wake()
+            if cycle.waiter is not None:  # PERF: no call when the app is not waiting yet
+                cycle.wake()
 
     # --- running requests ---------------------------------------------------------------
 
