@@ -242,6 +242,8 @@ HOSTILE = [
     (b"GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n", 400),
     (b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),  # two spaces: llhttp lets it through
     (b"GET /  HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    (b"GET / RTSP/1.0\r\nHost: a\r\n\r\n", 400),  # llhttp takes RTSP and ICE too
+    (b"GET / ICE/1.0\r\nHost: a\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n", 400),
 ]
 
@@ -634,6 +636,28 @@ async def test_a_request_line_split_across_reads_is_accepted() -> None:
         assert status == 200
         assert json.loads(body)["path"] == "/split"
         writer.close()
+
+
+@pytest.mark.parametrize(
+    "line", [b"GET  /split HTTP/1.1", b"GET /split  HTTP/1.1", b"GET /split RTSP/1.0"]
+)
+async def test_a_malformed_request_line_split_across_reads_is_still_refused(line: bytes) -> None:
+    calls: list[Any] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            calls.append(scope)
+
+    async with serving(app) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for part in (line[:5], line[5:12], line[12:] + b"\r\nHo", b"st: a\r\n\r\n"):
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(0.02)
+        response = await asyncio.wait_for(reader.read(-1), 5)
+        writer.close()
+    assert status_of(response) == 400, response
+    assert calls == []
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.1"])

@@ -163,6 +163,12 @@ class HttpProtocol(asyncio.Protocol):
                 parser = self.parser = httptools.HttpRequestParser(self)
             if not self.in_headers and self.cycle is None:
                 self.line_probe = data  # this read starts a request: see on_headers_complete
+            elif self.line_probe is not None and self.in_headers:
+                # A request line split across reads (rare: slow or hostile clients): keep its
+                # start so that on_headers_complete checks the whole line all the same.
+                probe = self.line_probe
+                if len(probe) <= self.state.config.limit_request_line + 16:
+                    self.line_probe = probe + data
             parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             self._upgrade(data[exc.args[0] :] if exc.args else b"")
@@ -253,10 +259,11 @@ class HttpProtocol(asyncio.Protocol):
         version: str | None = None
         probe = self.line_probe
         if probe is not None:
-            # SECURITY: llhttp accepts extra spaces in the request line ("GET  / HTTP/1.1");
-            # RFC 9112 allows exactly one SP between the parts. When a read starts with a
-            # request whose whole line is in it, check that line (a pipelined request later
-            # in the same read is not re-checked).
+            # SECURITY: llhttp accepts extra spaces in the request line ("GET  / HTTP/1.1")
+            # and protocols other than HTTP ("RTSP/1.0"); RFC 9112 allows exactly one SP
+            # between the parts. The line of a request that starts a read is checked here
+            # (also when it was split across reads: data_received kept its start); a request
+            # pipelined after another in the same read is not re-checked.
             # PERF: inline, once per request; llhttp parsed the method, the target and the
             # version out of this line: if it is exactly as long as those three with two
             # separators, and both separators are SP, it is well-formed, and its last 8 bytes
@@ -277,6 +284,10 @@ class HttpProtocol(asyncio.Protocol):
                 ):
                     raise self._bad_request_line()
                 version = _LINE_VERSIONS.get(probe[end - 8 : end])
+                if version is None:
+                    # llhttp also takes RTSP/1.0 and ICE/1.0 (and any HTTP major/minor).
+                    protocol = probe[end - 8 : end].decode("latin-1")
+                    raise _Reject(400, f"Unsupported protocol version {protocol!r}")
         if version is None:
             # PERF: only when the request line was not in one read: httptools formats a new
             # str for the version on every call.
