@@ -4,7 +4,10 @@ Accepted failure: 7.1.5 (a Close frame in the middle of a fragmented message). T
 sans-I/O layer answers it with 1002 "incomplete fragmented message" where Autobahn wants 1000;
 that is the protocol library's deliberate strictness, not something this server re-implements.
 Cases 9.* (performance), 12.* and 13.* (permessage-deflate) take minutes; they run when
-CELERIS_AUTOBAHN_FULL=1.
+CELERIS_AUTOBAHN_FULL=1, one case at a time. Checked on 2026-11-24 (2-CPU VM): 12.* 90 of 90
+and 13.* 126 of 126 pass. Run two at a time, 12.3.15 and 12.3.16 (1,000 messages of 128 KiB
+in 256- and 1,024-byte compressed fragments, ~15 s of server CPU each) can pass kosoku's 20 s
+per-case limit when both sides share the two CPUs.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+FULL = os.environ.get("CELERIS_AUTOBAHN_FULL") == "1"
+
+
+@pytest.mark.timeout(3700 if FULL else 120)
 def test_autobahn_fuzzing_cases(tmp_path: Path) -> None:
     kosoku = shutil.which("kosoku") or str(Path(sys.executable).parent / "kosoku")
     if not Path(kosoku).exists():
@@ -68,10 +75,9 @@ def test_autobahn_fuzzing_cases(tmp_path: Path) -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        args = [kosoku, f"127.0.0.1:{port}", "-o", str(tmp_path / "reports"), "-p", "2"]
-        if os.environ.get("CELERIS_AUTOBAHN_FULL") != "1":
-            args += ["-x", "9.*", "-x", "12.*", "-x", "13.*"]
-        subprocess.run(args, capture_output=True, timeout=600, check=False)
+        args = [kosoku, f"127.0.0.1:{port}", "-o", str(tmp_path / "reports")]
+        args += ["-p", "1"] if FULL else ["-p", "2", "-x", "9.*", "-x", "12.*", "-x", "13.*"]
+        subprocess.run(args, capture_output=True, timeout=3600 if FULL else 600, check=False)
     finally:
         server.terminate()
         server.wait(30)
