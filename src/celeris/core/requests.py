@@ -18,7 +18,7 @@ from celeris.core.forms import (
     DEFAULT_MAX_PART_SIZE,
     parse_form,
 )
-from celeris.types import FastRequest, Message, Scope
+from celeris.types import FastRequest, Message, Receive, Scope
 
 __all__ = ["ClientDisconnect", "Request", "parse_cookies"]
 
@@ -49,6 +49,17 @@ def parse_cookies(header: str) -> dict[str, str]:
         if key or value:
             cookies[key] = _unquote_cookie(value)
     return cookies
+
+
+async def _next_chunk(receive: Receive) -> tuple[bytes, bool]:
+    """Return the next body chunk and whether more follow; a disconnect raises."""
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            return message.get("body", b""), message.get("more_body", False)
+        if kind == "http.disconnect":
+            raise ClientDisconnect("The client disconnected while sending the body.")
 
 
 class Request:
@@ -193,17 +204,11 @@ class Request:
             raise RuntimeError("The request body has already been consumed by stream().")
         self._stream_consumed = True
         receive = self._conn.receive
-        while True:
-            message = await receive()
-            kind = message["type"]
-            if kind == "http.request":
-                chunk = message.get("body", b"")
-                if chunk:
-                    yield chunk
-                if not message.get("more_body", False):
-                    return
-            elif kind == "http.disconnect":
-                raise ClientDisconnect("The client disconnected while sending the body.")
+        more = True
+        while more:
+            chunk, more = await _next_chunk(receive)
+            if chunk:
+                yield chunk
 
     def body_read(self) -> bytes | None:
         """Return the body if ``body()`` has already read it, else None."""
@@ -223,17 +228,11 @@ class Request:
             self._stream_consumed = True
             receive = self._conn.receive
             chunks: list[bytes] = []
-            while True:
-                message = await receive()
-                kind = message["type"]
-                if kind == "http.request":
-                    chunk = message.get("body", b"")
-                    if chunk:
-                        chunks.append(chunk)
-                    if not message.get("more_body", False):
-                        break
-                elif kind == "http.disconnect":
-                    raise ClientDisconnect("The client disconnected while sending the body.")
+            more = True
+            while more:
+                chunk, more = await _next_chunk(receive)
+                if chunk:
+                    chunks.append(chunk)
             # PERF: a single-chunk body (the usual case) is not copied.
             body = self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return body

@@ -198,10 +198,7 @@ class RequestCycle:
         parts.append(b"\r\n")
         head = b"".join(parts)
         if unknown:
-            # SECURITY: see _check_head; inlined here on the hot path.
-            nlines = len(parts) - 3 * len(headers) + defaults.nlines - 1
-            if head.count(b"\n") != nlines or head.count(b"\r") != nlines:
-                raise RuntimeError("response header name or value contains CR or LF")
+            _check_head(head, len(parts), len(headers), defaults.nlines)
         self.head_sent = True
         if no_body or not body or self.method == "HEAD":
             conn.transport.write(head)
