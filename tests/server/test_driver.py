@@ -277,3 +277,83 @@ async def test_handlers_start_at_once_again_when_none_is_waiting() -> None:
     await asyncio.sleep(0)
     assert ran == [True]  # stepped inside the callback: no Task round trip
     assert drivers.waiting == 0
+
+
+class SelfStepping:
+    """A coroutine object of another kind, as mypyc compiles them: its own iterator."""
+
+    def __init__(self, coro: Any) -> None:
+        self.coro = coro
+        self.steps = 0
+
+    def __await__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def send(self, value: Any) -> Any:
+        self.steps += 1
+        return self.coro.send(value)
+
+    def throw(self, *args: Any) -> Any:
+        return self.coro.throw(*args)
+
+
+class OnlyAwaitable:
+    """An awaitable that is no coroutine at all: the driver wraps it in one of its own."""
+
+    def __init__(self, coro: Any) -> None:
+        self.coro = coro
+
+    def __await__(self) -> Any:
+        return self.coro.__await__()
+
+
+async def run_in_drivers(handling: Any) -> list[BaseException | None]:
+    drivers = Drivers(asyncio.get_running_loop())
+    finished: list[BaseException | None] = []
+    asyncio.get_running_loop().call_soon(
+        drivers.start, handling, contextvars.copy_context(), finished.append
+    )
+    for _ in range(5):
+        await asyncio.sleep(0)
+    return finished
+
+
+async def test_coroutines_of_other_kinds_are_stepped_as_they_are() -> None:
+    seen: list[str] = []
+
+    async def handler() -> None:
+        seen.append("start")
+        await asyncio.sleep(0)  # one suspension: the driver's Task steps the rest
+        seen.append("end")
+
+    handling = SelfStepping(handler())
+    assert await run_in_drivers(handling) == [None]
+    assert seen == ["start", "end"]
+    assert handling.steps == 2  # stepped by the driver itself, not through a wrapper
+
+
+async def test_other_awaitables_run_to_the_end() -> None:
+    seen: list[str] = []
+
+    async def handler() -> None:
+        await asyncio.sleep(0)
+        seen.append("ran")
+
+    assert await run_in_drivers(OnlyAwaitable(handler())) == [None]
+    assert seen == ["ran"]
+
+
+async def test_a_plain_generator_is_not_run_as_a_handler() -> None:
+    ran: list[str] = []
+
+    def generator() -> Any:
+        ran.append("stepped")
+        yield None
+
+    finished = await run_in_drivers(generator())
+    assert len(finished) == 1
+    assert isinstance(finished[0], TypeError)
+    assert ran == []

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from celeris.server.head import (
     CLEAN_HEADERS,
@@ -23,14 +23,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger("celeris.error")
 
 _ASGI_VERSIONS = {"version": "3.0", "spec_version": "2.4"}
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_CHUNKED_END = b"0\r\n\r\n"
-_NO_BODY_STATUSES = frozenset({204, 304})
+_CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+_CHUNKED_END: Final = b"0\r\n\r\n"
+_NO_BODY_STATUSES: Final = frozenset({204, 304})
 _INTERNAL_ERROR = (
     b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 21\r\nconnection: close\r\n"
 )
-_DISCONNECT: Message = {"type": "http.disconnect"}
+_DISCONNECT: Final[Message] = {"type": "http.disconnect"}
 
 
 class RequestCycle:
@@ -92,7 +92,7 @@ class RequestCycle:
         self.client = conn.client
         self.server = conn.server
         state = conn.state
-        self.root_path = state.config.root_path
+        self.root_path = state.root_path
         self.state = state.lifespan_state
         self.keep_alive = keep_alive
         self.more_body = more_body

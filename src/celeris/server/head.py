@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import Final
 
 # PERF: one bytes object per status code, built once; a response head is one join.
-STATUS_LINES: dict[int, bytes] = {
+STATUS_LINES: Final[dict[int, bytes]] = {
     int(s): f"HTTP/1.1 {int(s)} {s.phrase}\r\n".encode("latin-1") for s in HTTPStatus
 }
 
@@ -26,7 +27,7 @@ def status_line(status: int) -> bytes:
 # one of these (compared by value, so it does not matter who built the pair), or a
 # content-length of digits, skips the CR/LF scan of its head (~2,300 Ir: two bytes.count).
 # A tuple, not a set: ``in`` compares by ==, which cannot fail on unhashable pairs.
-CLEAN_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+CLEAN_HEADERS: Final[tuple[tuple[bytes, bytes], ...]] = (
     (b"content-type", b"text/plain; charset=utf-8"),
     (b"content-type", b"application/json"),
     (b"content-type", b"text/html; charset=utf-8"),
@@ -35,8 +36,8 @@ CLEAN_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 
 # PERF: ``b"content-length: %d\r\n" % n`` costs ~800 Ir per response; most bodies are
 # small, so their lines are kept by length (bounded: longer bodies are formatted each time).
-CONTENT_LENGTH_LINES: dict[int, bytes] = {}
-_CACHED_LENGTHS = 16384
+CONTENT_LENGTH_LINES: Final[dict[int, bytes]] = {}
+_CACHED_LENGTHS: Final = 16384
 
 
 def content_length_line(length: int) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import cast
+from typing import Final, cast
 from urllib.parse import unquote
 
 import httptools
@@ -23,12 +23,16 @@ from celeris.server.websocket import WebSocketProtocol
 
 logger = logging.getLogger("celeris.error")
 
-_VERSIONS = frozenset({"1.1", "1.0"})
-_LINE_VERSIONS = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0"}
-_FRAMING = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade"})
-_NO_HEADERS: list[tuple[bytes, bytes]] = []  # shared by idle connections; never appended to
+_VERSIONS: Final = frozenset({"1.1", "1.0"})
+_LINE_VERSIONS: Final = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0"}
+_FRAMING: Final = frozenset(
+    {b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade"}
+)
+_NO_HEADERS: Final[list[tuple[bytes, bytes]]] = []  # shared by idle connections; never appended to
 # PERF: the common methods as ready-made str objects.
-_METHODS = {m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
+_METHODS: Final = {
+    m.encode(): m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+}
 
 
 def _ignore(error: BaseException | None) -> None:
@@ -167,7 +171,7 @@ class HttpProtocol(asyncio.Protocol):
                 # A request line split across reads (rare: slow or hostile clients): keep its
                 # start so that on_headers_complete checks the whole line all the same.
                 probe = self.line_probe
-                if len(probe) <= self.state.config.limit_request_line + 16:
+                if len(probe) <= self.state.limit_request_line + 16:
                     self.line_probe = probe + data
             parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -192,13 +196,13 @@ class HttpProtocol(asyncio.Protocol):
         if self.in_headers:
             # A head still incomplete after this read: count it, and start its timer.
             self.header_bytes += len(data)
-            config = self.state.config
-            if self.header_bytes > config.limit_request_line + config.limit_request_headers + 4:
+            state = self.state
+            if self.header_bytes > state.limit_request_line + state.limit_request_headers + 4:
                 self._reject(431, "Request header block too large")
             elif self.header_deadline is None:
                 # PERF: not in on_message_begin: a head that arrives in one read (most do)
                 # is complete before any timer could look at it.
-                self.header_deadline = self.loop.time() + config.timeout_request_header
+                self.header_deadline = self.loop.time() + state.config.timeout_request_header
 
     # --- httptools callbacks ------------------------------------------------------------
 
@@ -218,19 +222,19 @@ class HttpProtocol(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         """Collect the request target."""
         self.url += url
-        if len(self.url) > self.state.config.limit_request_line:
+        if len(self.url) > self.state.limit_request_line:
             raise _Reject(414, "Request line too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """Collect one header field; trailer fields after the body are dropped."""
         if not self.in_headers:
             return  # NOTE: chunked trailers are ignored safely, never merged into headers.
-        config = self.state.config
+        state = self.state
         self.header_size += len(name) + len(value) + 4
-        if self.header_size > config.limit_request_headers:
+        if self.header_size > state.limit_request_headers:
             raise _Reject(431, "Request header fields too large")
         headers = self.headers
-        if len(headers) >= config.limit_request_fields:
+        if len(headers) >= state.limit_request_fields:
             raise _Reject(431, "Too many request header fields")
         name = name.lower()
         # PERF: one set lookup per header; only framing headers are looked at here (the app
@@ -274,14 +278,15 @@ class HttpProtocol(asyncio.Protocol):
             # ``in b"\r\n"`` (see the target check below).
             if probe[:1] in (b"\r", b"\n"):
                 start = len(probe) - len(probe.lstrip(b"\r\n"))
-            end = probe.find(b"\r\n", start)
+            cut = start + len(raw_method)
+            end = cut + len(self.url) + 10  # "HTTP/1.x" is 8 bytes, plus two SP
+            # PERF: where a well-formed line ends; find() (~850 Ir) only when it does not.
+            if probe[end : end + 2] != b"\r\n":
+                end = probe.find(b"\r\n", start)
+                if end != -1:
+                    raise self._bad_request_line()
             if end != -1:
-                cut = start + len(raw_method)
-                if (
-                    end != cut + len(self.url) + 10  # "HTTP/1.x" is 8 bytes, plus two SP
-                    or probe[cut] != 32
-                    or probe[end - 9] != 32
-                ):
+                if probe[cut] != 32 or probe[end - 9] != 32:
                     raise self._bad_request_line()
                 version = _LINE_VERSIONS.get(probe[end - 8 : end])
                 if version is None:
@@ -317,7 +322,7 @@ class HttpProtocol(asyncio.Protocol):
             content_length = framing.get(b"content-length")
             if content_length is not None:
                 length = int(content_length)  # llhttp rejected anything but digits
-                limit = self.state.config.limit_request_body
+                limit = self.state.limit_request_body
                 if limit and length > limit:
                     raise _Reject(413, "Request body too large")
             expect = framing.get(b"expect")
@@ -385,7 +390,7 @@ class HttpProtocol(asyncio.Protocol):
         if cycle is None:
             return
         cycle.body_size += len(body)
-        limit = self.state.config.limit_request_body
+        limit = self.state.limit_request_body
         if limit and cycle.body_size > limit:
             raise _Reject(413, "Request body too large")
         if cycle.response_complete or cycle.disconnected:

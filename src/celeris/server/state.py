@@ -42,9 +42,14 @@ class ServerState:
         "inflight",
         "lifespan_state",
         "limit_concurrency",
+        "limit_request_body",
+        "limit_request_fields",
+        "limit_request_headers",
+        "limit_request_line",
         "max_requests",
         "on_max_requests",
         "proxy",
+        "root_path",
         "server_names",
         "shutting_down",
         "total_requests",
@@ -72,6 +77,13 @@ class ServerState:
         self.on_max_requests: asyncio.Event | None = None
         self.limit_concurrency = config.limit_concurrency
         self.max_requests = config.max_requests
+        # PERF: what the protocol reads per request or per header, copied out of the Config
+        # (a plain dataclass; in the compiled build these are typed native fields).
+        self.limit_request_line: int = config.limit_request_line
+        self.limit_request_headers: int = config.limit_request_headers
+        self.limit_request_fields: int = config.limit_request_fields
+        self.limit_request_body: int = config.limit_request_body
+        self.root_path: str = config.root_path
         # NOTE: each request runs in a fresh copy of this context, never in another request's.
         self.base_context = contextvars.copy_context()
 
