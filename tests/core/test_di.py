@@ -483,7 +483,7 @@ def test_function_scope_under_function_middleware_and_websockets() -> None:
 
 
 def test_body_routes_without_dependencies_answer_as_routes_with_them() -> None:
-    # Body-and-text routes take App._http's short path (no Context); a route-level dependency
+    # Body-and-text routes take the short lane (no Context); a route-level dependency
     # sends the same handler through solve(). Both must answer byte for byte alike.
     class Item(msgspec.Struct):
         name: str

@@ -2,7 +2,8 @@
 
 One pipeline serves both entry points: ``__call__`` (ASGI) wraps the scope in an
 ``ASGIConnection`` and the fast lane passes the server's request object; both reach
-``_http`` with a ``FastRequest``.
+``_entry`` with a ``FastRequest``: the short lane (``celeris.core.lane``) when the app has no
+function middleware or hooks, else ``_http``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from celeris.core.asgi import ASGIConnection, scope_of
 from celeris.core.bridge import MountedResponse, start_mounted
 from celeris.core.concurrency import configure_threadpool, run_in_threadpool, threadpool_size
 from celeris.core.datastructures import State
-from celeris.core.di import Context, bind_body_and_text, call, call_early, run, solve
-from celeris.core.errors import HTTPError, NotFound, RequestValidationError
+from celeris.core.di import Context, call, call_early, run, solve
+from celeris.core.errors import HTTPError, NotFound
+from celeris.core.lane import Lane
 from celeris.core.lifespan import Handler, Lifespan, LifespanFactory
 from celeris.core.middleware import (
     AfterHook,
@@ -43,7 +45,6 @@ from celeris.core.routing import (
     RouterOptions,
     RouteTable,
 )
-from celeris.core.signature import bind_text
 from celeris.core.websocket import WebSocket, WebSocketDisconnect
 from celeris.types import ASGIApp, FastHandler, FastRequest, Receive, Scope, Send
 
@@ -51,10 +52,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 ExceptionHandler = Callable[[Request, Exception], Any]
 
 logger = logging.getLogger("celeris.app")
-
-_TEXT_PLAIN = (b"content-type", b"text/plain; charset=utf-8")
-_APPLICATION_JSON = (b"content-type", b"application/json")
-_NO_ARGS: dict[str, Any] = {}  # never written to
 
 
 class _MountCall:
@@ -133,6 +130,7 @@ class App(RouteRegistrar):
         self._stack: ASGIApp | None = None
         self._table: RouteTable | None = None
         self._pipeline: Endpoint | None = None
+        self._entry: FastHandler = self._http  # the short lane once built, when there is one
         self._asgi_entry: ASGIApp = self._asgi  # NOTE: one bound method, compared by identity
         self._mounted_at = ""  # set by a parent App that mounts this one, for url_for
         self._extended = False  # start-up extensions have run
@@ -273,11 +271,13 @@ class App(RouteRegistrar):
             return self._stack
         if threadpool_size() != self.thread_pool_size:
             configure_threadpool(self.thread_pool_size)
-        self._compiled()
+        table = self._compiled()
         if self._functions or self._before or self._after:
             self._pipeline = build_pipeline(
                 self._endpoint, self._functions, self._before, self._after
             )
+        else:
+            self._entry = Lane(self, table)
         app: ASGIApp = self._asgi_entry
         for spec in reversed(self.user_middleware):
             app = spec.wrap(app)
@@ -289,7 +289,7 @@ class App(RouteRegistrar):
         stack = self._stack or self.build_middleware_stack()
         if stack is self._asgi_entry and scope["type"] == "http":
             # PERF: no ASGI middleware: skip one coroutine frame per request.
-            await self._http(ASGIConnection(scope, receive, send))
+            await self._entry(ASGIConnection(scope, receive, send))
             return
         await stack(scope, receive, send)
 
@@ -297,9 +297,9 @@ class App(RouteRegistrar):
         """Return the handler the celeris server calls instead of ASGI for HTTP requests."""
         stack = self.build_middleware_stack()
         if not self.user_middleware:
-            # NOTE: _http answers an unhandled error with a 500, then re-raises it for the
+            # NOTE: _entry answers an unhandled error with a 500, then re-raises it for the
             # server to log (the server keeps the connection: the response was complete).
-            return self._http
+            return self._entry
         logger.debug("ASGI middleware present: the fast lane runs the ASGI stack")
 
         async def through_asgi(conn: FastRequest) -> None:
@@ -313,7 +313,7 @@ class App(RouteRegistrar):
     async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(ASGIConnection(scope, receive, send))
+            await self._entry(ASGIConnection(scope, receive, send))
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":
@@ -330,66 +330,22 @@ class App(RouteRegistrar):
         return path
 
     async def _http(self, conn: FastRequest) -> None:
-        """Answer one HTTP request; unhandled errors are answered with 500, then re-raised."""
+        """Answer one HTTP request through function middleware and hooks (see ``_entry``)."""
         table = self._table
         assert table is not None
         path = conn.path
         if conn.root_path or self.root_path:
             path = self._route_path(path, conn.root_path)
         route, params = table.match(conn.method, path)
+        await self._routed(conn, route, params, path)
+
+    async def _routed(
+        self, conn: FastRequest, route: Route | None, params: dict[str, Any], path: str
+    ) -> None:
+        """Answer a matched (or unmatched) request; unhandled errors get 500, then re-raise."""
+        table = self._table
+        assert table is not None
         pipeline = self._pipeline
-        if route is not None and pipeline is None:
-            plan = route.plan
-            assert plan is not None
-            if plan.simple or plan.text_only or plan.body_short:
-                # PERF: no dependencies, forms or middleware: no Context and no coroutine per
-                # binding step; text parameters bind synchronously, a JSON body in one await;
-                # for str/dict/list results and instances of the declared return class, no
-                # Response object either: the route's precomputed encoder, one respond() (the
-                # server adds Content-Length).
-                response: Response | None = None
-                request: Request | None = None
-                try:
-                    if plan.simple:
-                        call_args: dict[str, Any] = _NO_ARGS
-                    elif plan.body_short:
-                        request = Request(conn, self, params)
-                        call_args = await bind_body_and_text(plan, request, params)
-                    else:
-                        request = Request(conn, self, params)
-                        errors: list[Any] = []
-                        # PERF: a loop, not a dict comprehension: on 3.11 that is one more
-                        # function object and frame per request.
-                        call_args = {}
-                        for info in plan.params:
-                            call_args[info.name] = bind_text(info, request, params, errors)
-                        if errors:
-                            raise RequestValidationError(errors)
-                    if plan.is_async:
-                        # PERF: f() costs about half of f(**{}) (no keyword unpacking).
-                        coro = plan.endpoint(**call_args) if call_args else plan.endpoint()
-                        result = await coro
-                    else:
-                        result = await run_in_threadpool(plan.endpoint, **call_args)
-                    cls = result.__class__
-                    if cls is str and plan.direct:
-                        body = result.encode()
-                        content_type = _TEXT_PLAIN
-                    elif (cls is dict or cls is list or cls is plan.json_class) and plan.direct:
-                        body = plan.encode(result)
-                        content_type = _APPLICATION_JSON
-                    else:
-                        response = plan.render(result)
-                except Exception as exc:
-                    await self._fail(conn, request or Request(conn, self, params), exc)
-                    return
-                if response is None:
-                    await conn.respond(plan.status_code, [content_type], body)
-                    return
-                await response.send_to(conn)
-                if response.background is not None:
-                    await response.background()
-                return
         outcome: Outcome = None
         if route is None:
             mount = table.mount_for(path)

@@ -306,7 +306,7 @@ class Route:
 def _mark_deprecated(plan: Plan) -> None:
     """Make every response the plan renders carry ``Deprecation: true`` (RFC 9745)."""
     render = plan.render
-    # NOTE: the short cuts of App._http would skip the header on error responses.
+    # NOTE: the short lane (celeris.core.lane) would skip the header on error responses.
     plan.simple = plan.text_only = plan.body_short = False
 
     def render_deprecated(value: Any) -> Response:

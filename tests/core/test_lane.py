@@ -1,0 +1,150 @@
+"""The short lane: routes that need no Context answer as they would through the full path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from celeris import App, Depends, HTTPError, PlainTextResponse, Request, Response
+from celeris.core.background import BackgroundTask
+from celeris.core.lane import Lane
+from celeris.testing import TestClient
+
+
+class Item(msgspec.Struct):
+    name: str
+    price: float
+
+
+def make_app(**options: Any) -> App:
+    app = App(**options)
+    done: list[str] = []
+    app.state.done = done
+
+    def marker() -> str:
+        return "dep"
+
+    @app.get("/text")
+    async def text() -> str:
+        return "plain"
+
+    @app.get("/json")
+    async def json() -> dict[str, int]:
+        return {"a": 1}
+
+    @app.get("/struct")
+    async def struct() -> Item:
+        return Item("pen", 1.5)
+
+    @app.get("/sync")
+    def sync() -> str:
+        return "from a thread"
+
+    @app.get("/params/{n}")
+    async def params(n: int, q: str = "") -> dict[str, Any]:
+        return {"n": n, "q": q}
+
+    @app.post("/body")
+    async def body(item: Item, verbose: bool = False) -> dict[str, Any]:
+        return {"name": item.name, "verbose": verbose}
+
+    # the same path: a short GET and a POST with a dependency (the full path)
+    @app.get("/mixed")
+    async def mixed_get() -> str:
+        return "short"
+
+    @app.post("/mixed")
+    async def mixed_post(value: str = Depends(marker)) -> str:
+        return value
+
+    @app.get("/response")
+    async def response() -> Response:
+        return PlainTextResponse(
+            "made", status_code=201, background=BackgroundTask(done.append, "background ran")
+        )
+
+    @app.get("/teapot")
+    async def teapot() -> str:
+        raise HTTPError(418, "short and stout")
+
+    @app.get("/request")
+    async def with_request(request: Request) -> str:
+        return request.url.path
+
+    return app
+
+
+def test_short_routes_are_answered_by_the_lane() -> None:
+    app = make_app()
+    app.build_middleware_stack()
+    lane = app._entry
+    assert isinstance(lane, Lane)
+    short = {route.path for route in lane.shorts}
+    assert {"/text", "/json", "/struct", "/sync", "/params/{n}", "/body"} <= short
+    assert "/request" not in short  # a Request parameter needs the full path
+    assert set(lane.static["/mixed"]) == {"GET", "HEAD"}  # the POST has a dependency
+
+
+def test_short_routes_answer_like_the_full_path() -> None:
+    with TestClient(make_app()) as client:
+        assert client.get("/text").text == "plain"
+        assert client.get("/text").headers["content-type"] == "text/plain; charset=utf-8"
+        assert client.get("/json").json() == {"a": 1}
+        assert client.get("/struct").json() == {"name": "pen", "price": 1.5}
+        assert client.get("/sync").text == "from a thread"
+        assert client.get("/params/3", params={"q": "x"}).json() == {"n": 3, "q": "x"}
+        answer = client.post("/body?verbose=1", json={"name": "ink", "price": 2})
+        assert answer.json() == {"name": "ink", "verbose": True}
+        assert client.get("/mixed").text == "short"
+        assert client.post("/mixed").text == "dep"
+        assert client.get("/request").text == "/request"
+        head = client.head("/text")
+        assert head.status_code == 200
+        assert head.content == b""
+        assert head.headers["content-length"] == "5"
+
+
+def test_short_route_errors_are_answered_as_problems() -> None:
+    with TestClient(make_app()) as client:
+        teapot = client.get("/teapot")
+        assert teapot.status_code == 418
+        assert teapot.headers["content-type"] == "application/problem+json"
+        assert teapot.json()["detail"] == "short and stout"
+        invalid = client.get("/params/x")
+        assert invalid.status_code == 422
+        assert invalid.json()["errors"][0]["loc"] == ["path", "n"]
+        bad_body = client.post("/body", json={"name": "ink"})
+        assert bad_body.status_code == 422
+
+
+def test_short_route_responses_run_their_background_task() -> None:
+    app = make_app()
+    with TestClient(app) as client:
+        answer = client.get("/response")
+    assert (answer.status_code, answer.text) == (201, "made")
+    assert app.state.done == ["background ran"]
+
+
+def test_the_lane_matches_below_the_root_path() -> None:
+    with TestClient(make_app(root_path="/api")) as client:
+        assert client.get("/api/text").text == "plain"
+        assert client.get("/api/params/4").json() == {"n": 4, "q": ""}
+
+
+def test_function_middleware_sees_short_routes_too() -> None:
+    app = make_app()
+    seen: list[str] = []
+
+    @app.middleware
+    async def record(request: Request, call_next: Any) -> Response:
+        seen.append(request.url.path)
+        response: Response = await call_next(request)
+        response.headers["x-seen"] = "yes"
+        return response
+
+    with TestClient(app) as client:
+        answer = client.get("/text")
+    assert not isinstance(app._entry, Lane)  # the middleware must wrap every route
+    assert (answer.text, answer.headers["x-seen"]) == ("plain", "yes")
+    assert seen == ["/text"]
