@@ -660,6 +660,54 @@ async def test_a_malformed_request_line_split_across_reads_is_still_refused(line
     assert calls == []
 
 
+GOOD_GET = b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n"
+GOOD_POST = b"POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 17\r\n\r\nGET  /x HTTP/1.1\r"
+
+
+@pytest.mark.parametrize(
+    ("before", "bad"),
+    [
+        (GOOD_GET, b"GET  /bad HTTP/1.1\r\nHost: a\r\n\r\n"),
+        (GOOD_GET, b"GET /bad  HTTP/1.1\r\nHost: a\r\n\r\n"),
+        (GOOD_GET, b"GET /bad RTSP/1.0\r\nHost: a\r\n\r\n"),
+        (GOOD_GET + GOOD_GET, b"GET  /bad HTTP/1.1\r\nHost: a\r\n\r\n"),
+        (GOOD_POST, b"GET  /bad HTTP/1.1\r\nHost: a\r\n\r\n"),  # after a body
+        (GOOD_GET + b"\r\n", b"GET  /bad HTTP/1.1\r\nHost: a\r\n\r\n"),  # after an empty line
+    ],
+)
+async def test_a_malformed_request_line_pipelined_in_one_read_is_refused(
+    before: bytes, bad: bytes
+) -> None:
+    paths: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            paths.append(scope["path"])
+            await receive()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+    async with serving(app) as (_, port):
+        response = await raw(port, before + bad)  # one write: usually one read
+    good = before.count(b"HTTP/1.1\r\nHost")
+    assert response.count(b"HTTP/1.1 200 OK") == good, response
+    assert response.count(b"HTTP/1.1 400 Bad Request") == 1, response
+    assert "/bad" not in paths
+    assert len(paths) == good
+
+
+async def test_well_formed_requests_pipelined_in_one_read_all_pass_the_check() -> None:
+    chunked = (
+        b"POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    )
+    requests = [GOOD_GET, GOOD_POST, b"\r\n" + GOOD_GET, chunked, GOOD_GET]
+    last = b"GET /last HTTP/1.0\r\n\r\n"
+    async with serving(echo_app) as (_, port):
+        response = await raw(port, b"".join(requests) + last)
+    assert response.count(b"HTTP/1.1 200 OK") == len(requests) + 1, response
+    assert b"400" not in response.split(b"\r\n", 1)[0]
+
+
 @pytest.mark.parametrize("version", ["1.0", "1.1"])
 async def test_the_http_version_is_the_same_whole_or_split_across_reads(version: str) -> None:
     line = b"GET /v HTTP/%s\r\nHost: a\r\n\r\n" % version.encode()

@@ -71,6 +71,9 @@ class HttpProtocol(asyncio.Protocol):
         "parser",
         "pending_error",
         "pipeline",
+        "probe_at",
+        "probe_length",
+        "probe_line_end",
         "scheme",
         "server",
         "state",
@@ -98,7 +101,13 @@ class HttpProtocol(asyncio.Protocol):
         self.framing: dict[bytes, bytes] | None = None
         self.upgrade_cycle: RequestCycle | None = None
         self.in_headers = False
+        # The read that holds the current request's line (see on_headers_complete), where in
+        # it that line starts, and, once its head is parsed, where that line ends and how long
+        # its body is (-1: not known), to find the start of a request pipelined after it.
         self.line_probe: bytes | None = None
+        self.probe_at = 0
+        self.probe_line_end = -1
+        self.probe_length = -1
         self.cycle: RequestCycle | None = None
         self.active: RequestCycle | None = None
         # PERF: a list, not a deque: an empty deque costs ~600 bytes per idle connection.
@@ -167,6 +176,8 @@ class HttpProtocol(asyncio.Protocol):
                 parser = self.parser = httptools.HttpRequestParser(self)
             if not self.in_headers and self.cycle is None:
                 self.line_probe = data  # this read starts a request: see on_headers_complete
+                self.probe_at = 0
+                self.probe_line_end = -1
             elif self.line_probe is not None and self.in_headers:
                 # A request line split across reads (rare: slow or hostile clients): keep its
                 # start so that on_headers_complete checks the whole line all the same.
@@ -189,6 +200,8 @@ class HttpProtocol(asyncio.Protocol):
             detail = exc.args[0] if exc.args else "malformed request"
             self._reject(400, f"Malformed HTTP request: {detail}")
             return
+        if not self.in_headers:
+            self.line_probe = None  # NOTE: a read that ends mid-head keeps it for the next
         if self.pipeline and self.active is None and not self.driving:
             # PERF/SAFETY: apps run only after a whole read was parsed without error, never
             # inside parser callbacks; a request whose body is malformed never reaches the app.
@@ -216,6 +229,16 @@ class HttpProtocol(asyncio.Protocol):
         self.framing = None
         self.in_headers = True
         self.idle_since = None
+        if self.probe_line_end >= 0 and self.line_probe is not None:
+            # A request pipelined after another in the same read: it starts where the one
+            # before it ends (llhttp wants CRLF line ends, so that head ends at the first empty
+            # line after its request line; its body is exactly its Content-Length).
+            head_end = self.line_probe.find(b"\r\n\r\n", self.probe_line_end)
+            if head_end == -1 or self.probe_length < 0:
+                self.line_probe = None  # e.g. after a chunked body: this line goes unchecked
+            else:
+                self.probe_at = head_end + 4 + self.probe_length
+        self.probe_line_end = -1
         # NOTE: the header timer starts in data_received, and only for a head still
         # incomplete at the end of a read (the loop's clock reads the same within one read).
 
@@ -262,36 +285,41 @@ class HttpProtocol(asyncio.Protocol):
         raw_method = parser.get_method()
         version: str | None = None
         probe = self.line_probe
+        line_end = -1
         if probe is not None:
             # SECURITY: llhttp accepts extra spaces in the request line ("GET  / HTTP/1.1")
             # and protocols other than HTTP ("RTSP/1.0"); RFC 9112 allows exactly one SP
-            # between the parts. The line of a request that starts a read is checked here
-            # (also when it was split across reads: data_received kept its start); a request
-            # pipelined after another in the same read is not re-checked.
+            # between the parts. Each request line is checked here: from the read it starts
+            # (data_received keeps the start of one split across reads), or for a request
+            # pipelined after another in one read, from where that one ended (after a chunked
+            # body, which is not measured here, the line goes unchecked).
             # PERF: inline, once per request; llhttp parsed the method, the target and the
             # version out of this line: if it is exactly as long as those three with two
             # separators, and both separators are SP, it is well-formed, and its last 8 bytes
             # are the version llhttp read (the two usual ones map straight to their str).
-            self.line_probe = None
-            start = 0
+            start = self.probe_at
             # PERF: lstrip copies the whole read and most reads need none; a tuple, not
             # ``in b"\r\n"`` (see the target check below).
-            if probe[:1] in (b"\r", b"\n"):
-                start = len(probe) - len(probe.lstrip(b"\r\n"))
+            if probe[start : start + 1] in (b"\r", b"\n"):
+                start = len(probe) - len(probe[start:].lstrip(b"\r\n"))
             cut = start + len(raw_method)
-            end = cut + len(self.url) + 10  # "HTTP/1.x" is 8 bytes, plus two SP
-            # PERF: where a well-formed line ends; find() (~850 Ir) only when it does not.
-            if probe[end : end + 2] != b"\r\n":
-                end = probe.find(b"\r\n", start)
-                if end != -1:
+            if start and probe[start:cut] != raw_method:
+                probe = None  # NOTE: never expected; a line not found is left unchecked
+            else:
+                line_end = cut + len(self.url) + 10  # "HTTP/1.x" is 8 bytes, plus two SP
+                # PERF: where a well-formed line ends; find() (~850 Ir) only when it does not.
+                if probe[line_end : line_end + 2] != b"\r\n":
+                    line_end = probe.find(b"\r\n", start)
+                    if line_end != -1:
+                        raise self._bad_request_line()
+            if line_end != -1:
+                assert probe is not None
+                if probe[cut] != 32 or probe[line_end - 9] != 32:
                     raise self._bad_request_line()
-            if end != -1:
-                if probe[cut] != 32 or probe[end - 9] != 32:
-                    raise self._bad_request_line()
-                version = _LINE_VERSIONS.get(probe[end - 8 : end])
+                version = _LINE_VERSIONS.get(probe[line_end - 8 : line_end])
                 if version is None:
                     # llhttp also takes RTSP/1.0 and ICE/1.0 (and any HTTP major/minor).
-                    protocol = probe[end - 8 : end].decode("latin-1")
+                    protocol = probe[line_end - 8 : line_end].decode("latin-1")
                     raise _Reject(400, f"Unsupported protocol version {protocol!r}")
         if version is None:
             # PERF: only when the request line was not in one read: httptools formats a new
@@ -331,6 +359,11 @@ class HttpProtocol(asyncio.Protocol):
                     raise _Reject(417, "Unsupported expectation")
                 expect_100 = version == "1.1" and (length > 0 or chunked)
             upgrade_value = framing.get(b"upgrade")
+        if line_end != -1 and not chunked:
+            self.probe_line_end = line_end  # see on_message_begin
+            self.probe_length = length
+        else:
+            self.line_probe = None
         url = self.url
         if url[:1] == b"/":
             raw_path, _, query = url.partition(b"?")
