@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl
 import subprocess
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from celeris.server.config import Config
-from celeris.server.server import Server, bind_sockets, make_config, ssl_context
+from celeris.server.server import Server, bind_sockets, build_kind, make_config, ssl_context
 from celeris.types import Receive, Scope, Send
 
 from .support import echo_app, raw, read_response, serving, status_of
@@ -154,3 +155,9 @@ async def test_second_stop_request_forces_exit() -> None:
         server.request_stop()
         server.request_stop()
     writer.close()
+
+
+def test_the_server_says_whether_it_runs_compiled() -> None:
+    # make test-compiled sets CELERIS_EXPECT_COMPILED=1; make test runs the source tree.
+    expected = "compiled" if os.environ.get("CELERIS_EXPECT_COMPILED") == "1" else "pure Python"
+    assert build_kind() == expected

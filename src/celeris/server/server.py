@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from celeris.server import protocol
 from celeris.server.config import Config
 from celeris.server.importer import import_from_string
 from celeris.server.lifespan import Lifespan, LifespanError
@@ -94,6 +95,11 @@ def new_event_loop(config: Config) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
+def build_kind() -> str:
+    """Say how the per-request modules run: ``compiled`` (the mypyc build) or ``pure Python``."""
+    return "compiled" if (protocol.__file__ or "").endswith((".so", ".pyd")) else "pure Python"
+
+
 class Server:
     """Serve one ASGI app on already-bound sockets until told to stop."""
 
@@ -143,14 +149,17 @@ class Server:
                 self.ports.append(name[1])
                 scheme = "https" if context else "http"
                 logger.info(
-                    "celeris: listening on %s://%s:%d (pid %d)",
+                    "celeris: listening on %s://%s:%d (pid %d, %s)",
                     scheme,
                     name[0],
                     name[1],
                     os.getpid(),
+                    build_kind(),
                 )
             else:
-                logger.info("celeris: listening on unix:%s (pid %d)", name, os.getpid())
+                logger.info(
+                    "celeris: listening on unix:%s (pid %d, %s)", name, os.getpid(), build_kind()
+                )
         ticker = loop.create_task(self._tick())
         self.started.set()
         if self.on_started is not None:
