@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import pytest
 
 from celeris import App, Depends, HTTPError, PlainTextResponse, Request, Response
 from celeris.core.background import BackgroundTask
 from celeris.core.lane import Lane
+from celeris.core.routing import Route, RouteTable
 from celeris.testing import TestClient
+
+from .test_app import FakeConn
 
 
 class Item(msgspec.Struct):
@@ -148,3 +152,29 @@ def test_function_middleware_sees_short_routes_too() -> None:
     assert not isinstance(app._entry, Lane)  # the middleware must wrap every route
     assert (answer.text, answer.headers["x-seen"]) == ("plain", "yes")
     assert seen == ["/text"]
+
+
+def test_a_huge_integer_path_segment_is_no_match() -> None:
+    app = App()
+
+    @app.get("/items/{n:int}")
+    async def item(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    with TestClient(app) as client:
+        assert client.get("/items/" + "9" * 4300).status_code == 200
+        assert client.get("/items/" + "9" * 4301).status_code == 404  # int() would refuse it
+
+
+async def test_an_error_while_matching_is_answered_with_500() -> None:
+    class BrokenTable(RouteTable):
+        def match(self, method: str, path: str) -> tuple[Route | None, dict[str, Any]]:
+            raise RuntimeError("the matcher broke")
+
+    app = make_app()
+    app.build_middleware_stack()
+    lane = Lane(app, BrokenTable([]))
+    conn = FakeConn("GET", "/anything")
+    with pytest.raises(RuntimeError, match="the matcher broke"):
+        await lane(conn)  # answered, then raised for the server to log (as a handler error)
+    assert conn.responded[0][0] == 500

@@ -98,12 +98,19 @@ class Lane:
             short = methods.get(method)
             if short is not None:
                 return self.answer(short, conn, _NO_PARAMS)
-        route, params = self.table.match(method, path)
+        try:
+            route, params = self.table.match(method, path)
+        except Exception as exc:  # NOTE: answered with 500 and logged, as inside a handler
+            return self.failed(conn, exc)
         if route is not None:
             short = self.shorts.get(route)
             if short is not None:
                 return self.answer(short, conn, params)
         return self.app._routed(conn, route, params, path)
+
+    async def failed(self, conn: FastRequest, exc: Exception) -> None:
+        """Answer an error raised before any handler ran (``App._fail``: 500, then re-raise)."""
+        await self.app._fail(conn, Request(conn, self.app, {}), exc)
 
     async def answer(self, short: _Short, conn: FastRequest, params: dict[str, Any]) -> None:
         """Bind, call and answer one short route; errors are answered as ``App._fail`` does."""

@@ -84,7 +84,9 @@ def _int_to_string(value: Any) -> str:
 
 CONVERTERS: Final[dict[str, Converter]] = {
     "str": Converter("[^/]+", str, str, 3),
-    "int": Converter("[0-9]+", int, _int_to_string, 1),
+    # NOTE: at most 4,300 digits, Python's default limit for int(str): a longer segment does
+    # not match (404) instead of failing in int() (500).
+    "int": Converter("[0-9]{1,4300}", int, _int_to_string, 1),
     "float": Converter(r"[0-9]+(?:\.[0-9]+)?", float, lambda v: repr(float(v)), 1),
     "uuid": Converter(
         "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}",
