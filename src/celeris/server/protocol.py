@@ -307,7 +307,7 @@ class HttpProtocol(asyncio.Protocol):
                 probe = None  # NOTE: never expected; a line not found is left unchecked
             else:
                 line_end = cut + len(self.url) + 10  # "HTTP/1.x" is 8 bytes, plus two SP
-                # PERF: where a well-formed line ends; find() (~850 Ir) only when it does not.
+                # PERF: where a well-formed line ends; find() (~1,000 Ir) only when it does not.
                 if probe[line_end : line_end + 2] != b"\r\n":
                     line_end = probe.find(b"\r\n", start)
                     if line_end != -1:
