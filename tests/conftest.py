@@ -29,9 +29,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CELERIS_EXPECT_COMPILED") != "1":
         return
     import celeris.server.protocol
+    from celeris.server.server import build_kind
 
-    where = celeris.server.protocol.__file__ or ""
-    if not where.endswith((".so", ".pyd")):
+    if build_kind() != "compiled":
+        where = celeris.server.protocol.__file__
         raise pytest.UsageError(
             f"CELERIS_EXPECT_COMPILED=1 but celeris.server.protocol is pure Python ({where})"
         )

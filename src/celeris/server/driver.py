@@ -76,12 +76,11 @@ def _steps_of(handling: Awaitable[None]) -> Steps:
         return handling.__await__()
     if cls in _SELF_STEPPING:
         return handling  # type: ignore[return-value]
-    # NOTE: __await__ too: a plain generator has the rest but is not a handler.
-    if all(callable(getattr(cls, n, None)) for n in ("__await__", "__next__", "send", "throw")):
+    if not callable(getattr(cls, "__await__", None)):  # e.g. a plain generator
+        return _steps_of(_not_awaitable(handling))
+    if all(callable(getattr(cls, name, None)) for name in ("__next__", "send", "throw")):
         _SELF_STEPPING.add(cls)
         return handling  # type: ignore[return-value]
-    if not callable(getattr(cls, "__await__", None)):
-        return _steps_of(_not_awaitable(handling))
     return _steps_of(_await(handling))
 
 
