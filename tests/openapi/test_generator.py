@@ -32,7 +32,8 @@ from celeris import (
 from celeris.core.routing import Route
 from celeris.openapi.endpoints import document_of, versions_of
 from celeris.openapi.generator import OpenAPIError, api_version_of, generate
-from celeris.openapi.security import APIKeyHeader
+from celeris.openapi.security import APIKeyHeader, HTTPBearer
+from celeris.testing import TestClient
 
 from .sample_app import app as sample
 
@@ -285,6 +286,40 @@ def test_router_and_app_dependencies_bring_security_to_every_route() -> None:
     assert operation["security"] == [{"APIKeyHeader": []}]
     assert operation["parameters"][0]["schema"] == {"type": "integer", "minimum": 1}
     assert set(operation["responses"]) == {"200", "401", "404", "422"}
+
+
+def test_optional_security_is_an_alternative_and_brings_no_401() -> None:
+    app = App()
+    optional_key = APIKeyHeader("Authorization", auto_error=False)
+    required_key = APIKeyHeader("X-Tenant", scheme_name="Tenant")
+    bearer = HTTPBearer(auto_error=False)
+
+    @app.get("/feed")
+    async def feed(key: Annotated[str | None, Depends(optional_key)]) -> dict[str, bool]:
+        return {"anonymous": key is None}
+
+    @app.get("/mixed")
+    async def mixed(
+        tenant: Annotated[str, Depends(required_key)],
+        key: Annotated[str | None, Depends(optional_key)],
+        token: Annotated[str | None, Depends(bearer)],
+    ) -> dict[str, bool]:
+        return {}
+
+    doc = document_of(app)
+    validate(doc)
+    feed_op = doc["paths"]["/feed"]["get"]
+    assert feed_op["security"] == [{}, {"APIKeyHeader": []}]
+    assert "401" not in feed_op["responses"]
+    mixed_op = doc["paths"]["/mixed"]["get"]
+    assert mixed_op["security"] == [
+        {"Tenant": []},
+        {"Tenant": [], "APIKeyHeader": []},
+        {"Tenant": [], "HTTPBearer": []},
+    ]
+    assert "401" in mixed_op["responses"]
+    with TestClient(app) as client:
+        assert client.get("/feed").json() == {"anonymous": True}
 
 
 def test_not_an_app() -> None:

@@ -345,12 +345,14 @@ class _Builder:
 
     def operation(self, route: Route, method: str, operation_id: str) -> spec.Operation:
         plan = _plan_of(route)
-        security: list[dict[str, list[str]]] = []
+        required: dict[str, list[str]] = {}
+        optional: dict[str, list[str]] = {}
         for dependency in _walk_dependencies(plan):
             if isinstance(dependency, SecurityScheme):
-                requirement = {dependency.scheme_name: list(dependency.scopes)}
-                if requirement not in security:
-                    security.append(requirement)
+                chosen = required if dependency.auto_error else optional
+                chosen.setdefault(dependency.scheme_name, list(dependency.scopes))
+        for name in required:
+            optional.pop(name, None)
         summary, description = _split_doc(route)
         return spec.Operation(
             operation_id=operation_id,
@@ -359,11 +361,24 @@ class _Builder:
             description=description,
             parameters=self.parameters(route, plan) or None,
             request_body=self.request_body(plan),
-            responses=self.responses(route, plan, bool(security)),
+            responses=self.responses(route, plan, bool(required)),
             deprecated=route.deprecated,
-            # NOTE: several schemes on one route must all pass: one requirement object.
-            security=[{k: v for r in security for k, v in r.items()}] if security else None,
+            security=_security(required, optional),
         )
+
+
+def _security(
+    required: dict[str, list[str]], optional: dict[str, list[str]]
+) -> list[dict[str, list[str]]] | None:
+    """Return an operation's security requirements (alternatives, each a set of schemes).
+
+    Required schemes (``auto_error=True``) must all pass: one requirement object. Each
+    optional scheme (``auto_error=False``) is an alternative on top of them, and so is their
+    set alone, which is ``{}`` (anonymous) when every scheme is optional.
+    """
+    if not required and not optional:
+        return None
+    return [dict(required), *({**required, name: scopes} for name, scopes in optional.items())]
 
 
 def _optional_removed(tp: Any) -> Any:
