@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from celeris import App, Depends, NotFound, Request, Response, Router
+from celeris import App, Depends, NotFound, Request, Response, Router, WebSocket
 from celeris.core.routing import (
     NoMatchFound,
     Route,
@@ -20,6 +20,7 @@ from celeris.core.routing import (
     RouteTable,
     compile_path,
     is_wsgi,
+    routing_path,
 )
 from celeris.testing import TestClient
 
@@ -557,3 +558,119 @@ def test_include_router_options_are_checked() -> None:
         app.include_router(router, prefx="/x")  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="must start with '/'"):
         app.include_router(router, prefix="x")
+
+
+# --- percent-encoded slashes (RFC 3986 2.2: %2F is data, not a separator) ---------------
+
+
+def slash_app() -> App:
+    app = App(openapi_url=None)
+
+    @app.get("/profiles/{name}")
+    async def profile(name: str) -> str:
+        return name
+
+    @app.get("/profiles/{name}/posts")
+    async def posts(name: str) -> str:
+        return "posts of " + name
+
+    @app.get("/a/b")
+    async def a_b() -> str:
+        return "static a/b"
+
+    @app.get("/files/{rest:path}")
+    async def files(rest: str) -> str:
+        return rest
+
+    @app.get("/n/{n:int}")
+    async def number(n: int) -> int:
+        return n
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "body"),
+    [
+        ("/profiles/a%2Fb", 200, "a/b"),
+        ("/profiles/a%2fb", 200, "a/b"),
+        ("/profiles/a%2Fb/posts", 200, "posts of a/b"),
+        ("/profiles/caf%C3%A9%2F%25", 200, "café/%"),
+        ("/profiles/a%252Fb", 200, "a%2Fb"),  # an encoded "%": the value is the text %2F
+        ("/profiles/%2F", 200, "/"),
+        ("/a%2Fb", 404, None),  # one segment "a/b": not the static route /a/b
+        ("/a/b", 200, "static a/b"),
+        ("/files/x%2Fy/z", 200, "x/y/z"),
+        ("/n/1%2F2", 404, None),
+    ],
+)
+def test_an_encoded_slash_stays_inside_its_segment(url: str, status: int, body: str | None) -> None:
+    r = TestClient(slash_app()).get(url)
+    assert r.status_code == status, r.text
+    if body is not None:
+        assert r.text == body
+
+
+def test_an_encoded_slash_with_a_root_path_and_in_the_404_detail() -> None:
+    client = TestClient(slash_app(), root_path="/proxy")
+    assert client.get("/profiles/a%2Fb").text == "a/b"
+    missing = client.get("/nothing/a%2Fb")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "No route for /nothing/a%2Fb"
+
+
+def test_an_encoded_slash_on_the_full_pipeline_and_websocket() -> None:
+    app = slash_app()
+
+    @app.before_request
+    async def nothing(request: Request) -> None:
+        return None
+
+    @app.websocket("/ws/{room}")
+    async def ws(socket: WebSocket, room: str) -> None:
+        await socket.accept()
+        await socket.send_text(room)
+        await socket.close()
+
+    with TestClient(app) as client:
+        assert client.get("/profiles/a%2Fb").text == "a/b"
+        assert client.get("/a%2Fb").status_code == 404
+        with client.websocket_connect("/ws/x%2Fy") as socket:
+            assert socket.receive_text() == "x/y"
+
+
+def test_a_path_rewritten_by_middleware_is_routed_as_rewritten() -> None:
+    inner = slash_app()
+
+    async def rewrite(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "path": "/profiles/rewritten"}  # raw_path keeps the original
+        await inner(scope, receive, send)
+
+    assert TestClient(rewrite).get("/profiles/a%2Fb").text == "rewritten"
+
+
+def test_routing_path_edge_cases() -> None:
+    assert routing_path("/a/b", b"/a%2Fb") == "/a\x00b"
+    assert routing_path("/a/b", b"/a/b") == "/a/b"
+    assert routing_path("/café", b"/caf%C3%A9") == "/café"  # no %2F: the path as it is
+    assert routing_path("/root/a/b", b"/a%2Fb") == "/root/a\x00b"
+    assert routing_path("/a\x00/b", b"/a%00%2Fb") == "/a\x00/b"  # an encoded NUL: as decoded
+
+
+def test_url_for_escapes_values_and_they_route_back() -> None:
+    t = table(
+        Route("/profiles/{name}", handler, name="p"), Route("/f/{rest:path}", handler, name="f")
+    )
+    assert t.url_for("p", name="a/b c") == "/profiles/a%2Fb%20c"
+    assert t.url_for("p", name="café") == "/profiles/caf%C3%A9"
+    assert t.url_for("f", rest="x/y z") == "/f/x/y%20z"
+    app = slash_app()
+    with TestClient(app) as client:
+        url = app.url_for("profile", name="a/b?c#d")
+        assert client.get(url).text == "a/b?c#d"
+
+
+def test_a_route_template_with_a_control_character_is_refused() -> None:
+    with pytest.raises(ValueError, match="control character"):
+        compile_path("/a\x00b")

@@ -36,6 +36,7 @@ from celeris.core.middleware import (
 from celeris.core.requests import Request
 from celeris.core.responses import RedirectResponse, Response, json_encode
 from celeris.core.routing import (
+    ESCAPED_SLASH,
     WEBSOCKET,
     Mount,
     Route,
@@ -44,6 +45,7 @@ from celeris.core.routing import (
     RouteRegistrar,
     RouterOptions,
     RouteTable,
+    routing_path,
 )
 from celeris.core.websocket import WebSocket, WebSocketDisconnect
 from celeris.types import ASGIApp, FastHandler, FastRequest, Receive, Scope, Send
@@ -334,6 +336,8 @@ class App(RouteRegistrar):
         table = self._table
         assert table is not None
         path = conn.path
+        if len(path) != len(conn.raw_path):  # NOTE: an escape: a %2F is no separator
+            path = routing_path(path, conn.raw_path)
         if conn.root_path or self.root_path:
             path = self._route_path(path, conn.root_path)
         route, params = table.match(conn.method, path)
@@ -442,11 +446,11 @@ class App(RouteRegistrar):
                 or table.allowed(other)
                 or other in table.static
             ):
-                url = (conn.root_path or self.root_path) + other
+                url = (conn.root_path or self.root_path) + other.replace(ESCAPED_SLASH, "%2F")
                 if conn.query_string:
                     url += "?" + conn.query_string.decode("latin-1")
                 return RedirectResponse(url, status_code=308)
-        return NotFound(f"No route for {path}")
+        return NotFound(f"No route for {path.replace(ESCAPED_SLASH, '%2F')}")
 
     def _mount_scope(self, mount: Mount, scope: Scope) -> Scope:
         child = dict(scope)
@@ -528,7 +532,8 @@ class App(RouteRegistrar):
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         table = self._table
         assert table is not None
-        path = self._route_path(scope["path"], scope.get("root_path", ""))
+        path = routing_path(scope["path"], scope.get("raw_path") or b"")
+        path = self._route_path(path, scope.get("root_path", ""))
         route, params = table.match(WEBSOCKET, path)
         if route is None:
             mount = table.mount_for(path)

@@ -20,7 +20,7 @@ from celeris.core.di import bind_body_and_text
 from celeris.core.errors import RequestValidationError
 from celeris.core.requests import Request
 from celeris.core.responses import Response
-from celeris.core.routing import EMPTY_PARAMS, Route, RouteTable
+from celeris.core.routing import EMPTY_PARAMS, Route, RouteTable, routing_path
 from celeris.core.signature import Plan, bind_text
 from celeris.types import FastRequest
 
@@ -90,6 +90,9 @@ class Lane:
     def __call__(self, conn: FastRequest) -> Awaitable[None]:
         """Return the coroutine that answers ``conn`` (not itself one: no frame to pass through)."""
         path = conn.path
+        if len(path) != len(conn.raw_path):
+            # PERF: equal lengths mean the raw path held no escape (so no %2F): no extra work.
+            path = routing_path(path, conn.raw_path)
         if conn.root_path or self.root_path:
             path = self.app._route_path(path, conn.root_path)
         method = conn.method

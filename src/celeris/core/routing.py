@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypedDict, TypeVar, Unpack, cast
+from urllib.parse import quote, unquote
 
 from a2wsgi import WSGIMiddleware
 
@@ -27,6 +28,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 HTTP_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 WEBSOCKET: Final = "WEBSOCKET"  # NOTE: WebSocket routes live in the same table under this method.
+#: In the path the router matches, a slash that came percent-encoded (``%2F``): part of a
+#: segment, not a separator (RFC 3986 2.2). Parameters get it back as ``/``.
+ESCAPED_SLASH: Final = "\x00"
+# NOTE: a safe stand-in: no route template holds it (compile_path refuses control characters)
+# and a path that already holds one (an encoded NUL) is routed as decoded (see routing_path).
 
 
 class RouteConflict(Exception):
@@ -98,6 +104,10 @@ CONVERTERS: Final[dict[str, Converter]] = {
 }
 
 _PARAM: Final = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]+))?}")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+# what url_for leaves unescaped in a value: RFC 3986 pchar (sub-delims, ":" and "@")
+_SAFE: Final = "!$&'()*+,;=:@"
+_PATH_SAFE: Final = _SAFE + "/"
 _VERSION: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -126,9 +136,10 @@ class CompiledPath:
                 text = conv.to_string(values[name])
             except (TypeError, ValueError) as exc:
                 raise NoMatchFound(f"bad value for {name!r} in {self.path!r}: {exc}") from None
-            if not re.fullmatch(conv.regex, text):
+            # NOTE: a ``{name}`` value may hold "/": it goes out as %2F and routes back whole.
+            if not re.fullmatch(conv.regex, text.replace("/", ESCAPED_SLASH)):
                 raise NoMatchFound(f"value {text!r} does not match {{{name}}} in {self.path!r}")
-            texts[name] = text
+            texts[name] = quote(text, safe=_PATH_SAFE if conv is CONVERTERS["path"] else _SAFE)
 
         def fill(match: re.Match[str]) -> str:
             return texts[match.group(1)]
@@ -140,6 +151,8 @@ def compile_path(path: str) -> CompiledPath:
     """Compile a path template like ``/items/{item_id:int}``; raises ValueError if malformed."""
     if not path.startswith("/"):
         raise ValueError(f"route path {path!r} must start with '/'")
+    if _CONTROL.search(path):
+        raise ValueError(f"route path {path!r} holds a control character")
     regex: list[str] = []
     shape: list[str] = []
     params: list[tuple[str, Converter]] = []
@@ -621,7 +634,31 @@ class _Matcher:
             return None
         route, params = self.targets[m.lastindex]  # type: ignore[index]
         group = m.group
+        if ESCAPED_SLASH in path:
+            return route, {
+                name: conv(group(i).replace(ESCAPED_SLASH, "/")) for name, i, conv in params
+            }
         return route, {name: conv(group(i)) for name, i, conv in params}
+
+
+def routing_path(path: str, raw_path: bytes) -> str:
+    """Return the path to route on: ``path`` with each ``%2F`` of ``raw_path`` as ESCAPED_SLASH.
+
+    Only a request whose raw path held an escape needs this (``path`` is then shorter). The
+    raw path is split on its real slashes and each segment decoded on its own, as the server
+    decodes the whole; ``path`` is kept as it is when the raw path is not its (tail's) source
+    (a middleware rewrote the path) or holds an encoded NUL.
+    """
+    raw = raw_path.decode("latin-1")
+    if "%2F" not in raw and "%2f" not in raw:
+        return path
+    segments = [unquote(segment) if "%" in segment else segment for segment in raw.split("/")]
+    decoded = "/".join(segments)
+    if ESCAPED_SLASH in decoded or not path.endswith(decoded):
+        return path
+    # NOTE: a root_path the server put in front of ``path`` but not of ``raw_path`` stays.
+    prefix = path[: len(path) - len(decoded)]
+    return prefix + "/".join(segment.replace("/", ESCAPED_SLASH) for segment in segments)
 
 
 EMPTY_PARAMS: Final[dict[str, Any]] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import httpx
 import msgspec
@@ -36,12 +36,16 @@ def build_scope(
     default_port = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme, 80)
     raw_path = url.raw_path.split(b"?", 1)[0]
     path = unquote(raw_path.decode("ascii"))
+    if root_path and not path.startswith(root_path):
+        # NOTE: as a server behind a prefix-stripping proxy: path and raw_path hold the prefix.
+        path = root_path + path
+        raw_path = quote(root_path).encode("ascii") + raw_path
     scope: dict[str, Any] = {
         "type": kind,
         "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": "1.1",
         "scheme": scheme,
-        "path": root_path + path if root_path and not path.startswith(root_path) else path,
+        "path": path,
         "raw_path": raw_path,
         "query_string": url.query,
         "root_path": root_path,
