@@ -6,7 +6,8 @@ import dataclasses
 import datetime
 import subprocess
 import sys
-from typing import Annotated, Any, TypedDict
+import uuid
+from typing import Annotated, Any, Literal, TypedDict
 
 import msgspec
 import pytest
@@ -25,6 +26,7 @@ from celeris.core.validation import (
     is_sequence,
     json_decoder,
     json_encoder,
+    readable,
     strip_optional,
     text_converter,
     value_converter,
@@ -78,8 +80,45 @@ def test_text_converter_is_lenient() -> None:
     with pytest.raises(ValidationFailure) as info:
         text_converter(int, ["query", "n"])("abc")
     assert info.value.errors == [
-        {"loc": ["query", "n"], "msg": "Expected `int`, got `str`", "type": "type_error"}
+        {"loc": ["query", "n"], "msg": "must be an integer", "type": "type_error"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("tp", "value", "msg"),
+    [
+        (int, "abc", "must be an integer"),
+        (float, "x", "must be a number"),
+        (bool, "maybe", "must be true or false"),
+        (int | None, "x", "must be an integer"),
+        (uuid.UUID, "zz", "must be a UUID"),
+        (datetime.date, "x", "must be a date such as 2024-05-01"),
+        (Annotated[int, msgspec.Meta(ge=1)], "0", "must be an integer, at least 1"),
+        (Annotated[float, msgspec.Meta(lt=1)], "2", "must be a number, less than 1.0"),
+        (Annotated[str, msgspec.Meta(max_length=2)], "abc", "must be at most 2 characters long"),
+        (Annotated[str, msgspec.Meta(pattern="^a")], "b", "must match the pattern '^a'"),
+        (Literal["a", "b"], "c", "'c' is not one of the allowed values"),
+        (list[int], ["1", "x"], "must be an integer"),
+    ],
+)
+def test_text_errors_say_what_was_expected_in_plain_words(tp: Any, value: Any, msg: str) -> None:
+    with pytest.raises(ValidationFailure) as info:
+        text_converter(tp, ["query", "n"])(value)
+    assert info.value.errors[0]["msg"] == msg
+    assert info.value.errors[0]["loc"][:2] == ["query", "n"]
+
+
+def test_a_json_body_error_names_the_wrong_type_and_keeps_type_and_loc() -> None:
+    with pytest.raises(ValidationFailure) as info:
+        json_decoder(User, ["body"])(b'{"name": "a", "age": "3"}')
+    assert info.value.errors == [
+        {"loc": ["body", "age"], "msg": "must be an integer, not a string", "type": "type_error"}
+    ]
+
+
+def test_a_message_without_plain_words_stays_as_msgspec_says_it() -> None:
+    assert readable("Expected `Thing`, got `str`") == "Expected `Thing`, got `str`"
+    assert readable("Object contains unknown field `x`") == "Object contains unknown field `x`"
 
 
 def test_constraints_give_value_errors() -> None:

@@ -208,7 +208,84 @@ def msgspec_errors(exc: msgspec.ValidationError, loc: list[str | int]) -> list[E
     kind = "type_error" if msg.startswith("Expected `") and "`," in msg else "value_error"
     if msg.startswith("Object contains unknown field"):
         kind = "extra_forbidden"
-    return [{"loc": where, "msg": msg, "type": kind}]
+    return [{"loc": where, "msg": readable(msg, text=bool(loc) and loc[0] != "body"), "type": kind}]
+
+
+# what msgspec's type names are, in a user's words ("must be an integer")
+_NOUNS: Final = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "text",
+    "null": "null",
+    "array": "a list",
+    "object": "an object",
+    "bytes": "base64 text",
+    "datetime": "a date and time",
+    "date": "a date",
+    "time": "a time",
+    "uuid": "a UUID",
+    "decimal": "a decimal number",
+    "duration": "a duration",
+}
+_GOT: Final = {**_NOUNS, "bool": "a boolean", "str": "a string"}
+_UNITS: Final = {
+    "str": ("be", "character long", "characters long"),
+    "bytes": ("be", "byte long", "bytes long"),
+    "array": ("have", "item", "items"),
+    "object": ("have", "key", "keys"),
+}
+_EXPECTED: Final = re.compile(r"Expected `([^`]+)`(?:, got `([^`]+)`)?(.*)")
+_BOUND: Final = re.compile(r" (>=|>|<=|<) (\S+)$")
+_LENGTH: Final = re.compile(r" of length (>=|<=) (\d+)$")
+_WORDS: Final = {">=": "at least", ">": "greater than", "<=": "at most", "<": "less than"}
+_INVALID: Final = {
+    "Invalid RFC3339 encoded datetime": "must be a date and time such as 2024-05-01T12:00:00Z",
+    "Invalid RFC3339 encoded date": "must be a date such as 2024-05-01",
+    "Invalid RFC3339 encoded time": "must be a time such as 12:00:00",
+    "Invalid UUID": "must be a UUID",
+    "Invalid decimal string": "must be a decimal number",
+    "Invalid ISO8601 duration": "must be an ISO 8601 duration such as PT30S",
+    "Invalid base64 encoded string": "must be base64 text",
+}
+
+
+def readable(msg: str, *, text: bool = True) -> str:
+    """Say a msgspec message in a user's terms: "Expected `int`, got `str`" is "must be an integer".
+
+    ``text``: the value came as text (query, path, header, cookie, form), so what it "got" is
+    always text and goes unsaid; a JSON body's wrong type is named (", not text").
+    """
+    known = _INVALID.get(msg)
+    if known is not None:
+        return known
+    if msg.startswith("Invalid enum value "):
+        return f"{msg[len('Invalid enum value ') :]} is not one of the allowed values"
+    match = _EXPECTED.fullmatch(msg)
+    if match is None:
+        return msg
+    expected, got, rest = match.groups()
+    nouns = [_NOUNS.get(part.strip()) for part in expected.split("|")]
+    if not all(nouns):
+        return msg
+    said = "must be " + " or ".join(n for n in nouns if n)
+    bound = _BOUND.fullmatch(rest) if rest else None
+    length = _LENGTH.fullmatch(rest) if rest else None
+    if length is not None:
+        count = length[2]
+        verb, one, many = _UNITS.get(expected, _UNITS["array"])
+        said = f"must {verb} {_WORDS[length[1]]} {count} {one if count == '1' else many}"
+    elif bound is not None:
+        said += f", {_WORDS[bound[1]]} {bound[2]}"
+    elif rest.startswith(" matching regex "):
+        said = f"must match the pattern {rest[len(' matching regex ') :]}"
+    elif rest.startswith(" that is a multiple of "):
+        said += f", a multiple of {rest[len(' that is a multiple of ') :]}"
+    elif rest:
+        return msg
+    if got is not None and not text:
+        said += f", not {_GOT.get(got, got)}"
+    return said
 
 
 def pydantic_errors(exc: Any, loc: list[str | int]) -> list[ErrorItem]:
