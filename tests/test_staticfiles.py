@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from celeris import App, PlainTextResponse, Request, Response
 from celeris.staticfiles import StaticFiles
+from celeris.testing import TestClient
 
 
 @pytest.fixture
@@ -168,3 +171,91 @@ async def test_websocket_scope_is_closed(site: Path) -> None:
 
     await StaticFiles(site)({"type": "websocket", "path": "/"}, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008, "reason": ""}]
+
+
+# --- mounted in an App: its errors go through the App's handlers; SPA fallback -------------
+
+
+def spa(tmp_path: Path) -> Path:
+    root = tmp_path / "dist"
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_text("<div id=app></div>")
+    (root / "assets" / "app.js").write_text("boot()")
+    return root
+
+
+def test_an_app_404_handler_covers_a_mounted_static_folder(site: Path) -> None:
+    app = App(openapi_url=None)
+    app.mount("/static", StaticFiles(site))
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse(f"nothing at {request.url.path}", status_code=404)
+
+    with TestClient(app) as c:
+        r = c.get("/static/nope.css")
+        assert (r.status_code, r.text) == (404, "nothing at /static/nope.css")
+        assert c.get("/elsewhere").text == "nothing at /elsewhere"
+        assert c.get("/static/css/app.css").text == "body{}"
+        wrong = c.post("/static/css/app.css")
+        assert wrong.status_code == 405
+        assert wrong.headers["allow"] == "GET, HEAD"
+
+
+def test_a_mounted_static_404_through_function_middleware_too(site: Path) -> None:
+    app = App(openapi_url=None)
+    app.mount("/static", StaticFiles(site))
+
+    @app.middleware
+    async def tag(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers["x-tag"] = "1"
+        return response
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("custom", status_code=404)
+
+    with TestClient(app) as c:
+        r = c.get("/static/nope.css")
+        assert (r.status_code, r.text, r.headers["x-tag"]) == (404, "custom", "1")
+
+
+def test_a_browser_gets_an_html_404_from_a_mounted_folder(site: Path) -> None:
+    app = App(openapi_url=None)
+    app.mount("/static", StaticFiles(site))
+    with TestClient(app) as c:
+        r = c.get("/static/nope.css", headers={"accept": "text/html,*/*;q=0.8"})
+        assert r.status_code == 404
+        assert r.headers["content-type"].startswith("text/html")
+        assert "404 Not Found" in r.text
+        assert c.get("/static/nope.css").headers["content-type"] == "application/problem+json"
+
+
+async def test_standalone_errors_are_still_answered(site: Path) -> None:
+    async with client(StaticFiles(site)) as c:
+        r = await c.get("/missing.txt")
+        assert r.status_code == 404
+        assert r.json()["detail"] == "No such file."
+
+
+def test_spa_fallback_serves_the_page_for_routes_not_for_missing_assets(tmp_path: Path) -> None:
+    app = App(openapi_url=None)
+    app.mount("/app", StaticFiles(spa(tmp_path), html=True, fallback="index.html"))
+    with TestClient(app) as c:
+        for path in ("/app/users/7", "/app/settings", "/app/", "/app/deep/er/route"):
+            r = c.get(path)
+            assert (r.status_code, r.text) == (200, "<div id=app></div>"), path
+            assert r.headers["content-type"].startswith("text/html")
+        assert c.get("/app/assets/app.js").text == "boot()"
+        assert c.get("/app/assets/missing.js").status_code == 404
+        assert c.get("/app/favicon.ico").status_code == 404
+        assert c.head("/app/users/7").status_code == 200
+
+
+def test_spa_fallback_must_be_a_file_in_the_folder(tmp_path: Path) -> None:
+    root = spa(tmp_path)
+    with pytest.raises(RuntimeError, match="fallback 'nope.html'"):
+        StaticFiles(root, fallback="nope.html")
+    with pytest.raises(RuntimeError, match="fallback"):
+        StaticFiles(root, fallback="../secret.txt")

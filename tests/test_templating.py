@@ -5,7 +5,9 @@ from typing import Any
 
 import pytest
 
+from celeris import App, HTTPError
 from celeris.templating import TemplateNotFoundError, Templates
+from celeris.testing import TestClient
 
 
 @pytest.fixture
@@ -107,3 +109,42 @@ def test_template_response_spellings(templates: Templates) -> None:
     assert r.status_code == 202
     with pytest.raises(TypeError, match="name must be a str"):
         templates.TemplateResponse(object(), {"x": 1})
+
+
+def test_error_handler_renders_error_templates_for_browsers(tmp_path: Path) -> None:
+    (tmp_path / "errors").mkdir()
+    (tmp_path / "errors" / "404.html").write_text("<h1>Lost: {{ detail }}</h1>")
+    (tmp_path / "error.html").write_text("<h1>{{ status_code }} {{ title }}</h1>{{ detail }}")
+    pages = Templates(tmp_path).error_handler()
+    app = App(openapi_url=None, exception_handlers={HTTPError: pages, 500: pages})
+
+    @app.get("/gone")
+    async def gone() -> str:
+        raise HTTPError(410, "<b>moved</b>")
+
+    @app.get("/boom")
+    async def boom() -> str:
+        raise RuntimeError("secret detail")
+
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/nowhere", headers=browser)
+        assert (r.status_code, r.text) == (404, "<h1>Lost: No route for /nowhere</h1>")
+        r = client.get("/gone", headers=browser)
+        assert (r.status_code, r.text) == (410, "<h1>410 Gone</h1>&lt;b&gt;moved&lt;/b&gt;")
+        r = client.get("/boom", headers=browser)
+        assert r.status_code == 500
+        assert r.text == "<h1>500 Internal Server Error</h1>None"
+        r = client.post("/gone", headers=browser)
+        assert r.status_code == 405
+        assert r.headers["allow"] == "GET, HEAD, OPTIONS"
+        api = client.get("/nowhere")
+        assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_error_handler_falls_back_to_the_builtin_page(tmp_path: Path) -> None:
+    app = App(openapi_url=None, exception_handlers={HTTPError: Templates(tmp_path).error_handler()})
+    with TestClient(app) as client:
+        r = client.get("/nowhere", headers={"accept": "text/html"})
+        assert r.status_code == 404
+        assert "<h1>404 Not Found</h1>" in r.text

@@ -1,4 +1,8 @@
-"""``StaticFiles``: an ASGI app serving a folder (ETag, 304, Range, HEAD; no path escapes)."""
+"""``StaticFiles``: an ASGI app serving a folder (ETag, 304, Range, HEAD; no path escapes).
+
+Mounted in a celeris ``App``, its 404 and 405 are raised as ``HTTPError`` for the App to answer
+(so ``@app.exception_handler(404)`` covers them); standalone, it answers them itself.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import stat
 from urllib.parse import quote
 
 from celeris.core.concurrency import run_in_threadpool
-from celeris.core.errors import MethodNotAllowed, NotFound
+from celeris.core.errors import RAISE_HTTP_ERRORS, HTTPError, MethodNotAllowed, NotFound
 from celeris.core.responses import FileResponse, RedirectResponse, Response
 from celeris.types import Receive, Scope, Send
 
@@ -24,9 +28,13 @@ def _route_path(scope: Scope) -> str:
 
 
 class StaticFiles:
-    """Serve files under ``directory``; ``html=True`` adds index.html and 404.html handling."""
+    """Serve files under ``directory``; ``html=True`` adds index.html and 404.html handling.
 
-    __slots__ = ("directory", "follow_symlinks", "html")
+    ``fallback="index.html"`` (a single-page app) answers an unknown path under the mount with
+    that file and 200, unless the path's last segment has a file extension (``/app.js``).
+    """
+
+    __slots__ = ("directory", "fallback", "follow_symlinks", "html")
 
     def __init__(
         self,
@@ -34,6 +42,7 @@ class StaticFiles:
         html: bool = False,
         check_dir: bool = True,
         follow_symlinks: bool = False,
+        fallback: str | None = None,
     ) -> None:
         # SECURITY: the root is resolved once; every served path must stay under it.
         self.directory = os.path.realpath(os.fspath(directory))
@@ -44,6 +53,15 @@ class StaticFiles:
                 f"StaticFiles directory {os.fspath(directory)!r} (resolved to {self.directory!r}) "
                 "does not exist or is not a directory; create it or pass check_dir=False."
             )
+        self.fallback: str | None = None
+        if fallback is not None:
+            full = self.resolve("/" + fallback)
+            if full is None or (check_dir and not os.path.isfile(full)):
+                raise RuntimeError(
+                    f"StaticFiles fallback {fallback!r} is not a file in {self.directory!r}; "
+                    "pass the path of the page to serve, relative to the directory."
+                )
+            self.fallback = full
 
     def resolve(self, path: str) -> str | None:
         """Return the filesystem path for URL ``path``, or None if it is unsafe."""
@@ -68,13 +86,22 @@ class StaticFiles:
                 await send({"type": "websocket.close", "code": 1008, "reason": ""})
                 return
             raise RuntimeError(f"StaticFiles cannot handle {scope['type']!r} scopes")
-        response = await self.get_response(scope)
+        try:
+            response = await self.get_response(scope)
+        except HTTPError as exc:
+            if scope.get(RAISE_HTTP_ERRORS):
+                raise  # NOTE: the App above answers it with its own handlers
+            response = exc.to_response(_accept(scope))
         await response(scope, receive, send)
 
     async def get_response(self, scope: Scope) -> Response:
-        """Return the response for ``scope`` (a file, a redirect, 304/206/404/405...)."""
+        """Return the response for ``scope`` (a file, a redirect, 304/206...).
+
+        A path with no file raises ``NotFound``, a method other than GET or HEAD
+        ``MethodNotAllowed``.
+        """
         if scope.get("method", "GET") not in ("GET", "HEAD"):
-            return MethodNotAllowed(allow=("GET", "HEAD")).to_response()
+            raise MethodNotAllowed(allow=("GET", "HEAD"))
         path = _route_path(scope)
         full = self.resolve(path)
         if full is not None:
@@ -93,12 +120,17 @@ class StaticFiles:
                             target += "?" + query.decode("latin-1")
                         return RedirectResponse(target, status_code=307)
                     return FileResponse(index, stat_result=ist, media_type="text/html")
+        if self.fallback is not None and not os.path.splitext(path.rsplit("/", 1)[-1])[1]:
+            # NOTE: a client-side route (/users/7) gets the app's page; a missing asset does not.
+            fst = await _stat(self.fallback)
+            if fst is not None and stat.S_ISREG(fst.st_mode) and self.resolve_ok(self.fallback):
+                return FileResponse(self.fallback, stat_result=fst)
         if self.html:
             page = os.path.join(self.directory, "404.html")
             pst = await _stat(page)
             if pst is not None and stat.S_ISREG(pst.st_mode) and self.resolve_ok(page):
                 return FileResponse(page, status_code=404, stat_result=pst, media_type="text/html")
-        return NotFound("No such file.").to_response()
+        raise NotFound("No such file.")
 
     def resolve_ok(self, full: str) -> bool:
         """Tell whether ``full`` (already under the root) is allowed after symlinks."""
@@ -106,6 +138,13 @@ class StaticFiles:
             return True
         real = os.path.realpath(full)
         return real.startswith(self.directory + os.sep)
+
+
+def _accept(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"accept":
+            return bytes(value).decode("latin-1")
+    return None
 
 
 async def _stat(path: str) -> os.stat_result | None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import jinja2
 
-from celeris.core.responses import HTMLResponse
+from celeris.core.errors import HTTPError, prefers_html
+from celeris.core.requests import Request
+from celeris.core.responses import HTMLResponse, Response
 
 __all__ = ["TemplateNotFoundError", "Templates"]
 
 ContextProcessor = Callable[[Any], Mapping[str, Any]]
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 class TemplateNotFoundError(LookupError):
@@ -152,3 +155,32 @@ class Templates:
             return template.render(self._context(context))
         except jinja2.TemplateNotFound as exc:
             raise self._not_found(name, exc) from None
+
+    def error_handler(self, name: str = "error.html") -> ErrorHandler:
+        """Return an exception handler that renders error pages from these templates.
+
+        A client that prefers HTML gets ``errors/<status>.html`` if there is one, else
+        ``name``, with ``request``, ``error`` (an ``HTTPError``), ``status_code``, ``title`` and
+        ``detail`` in the context; every other client gets the usual problem+json. Register
+        it for ``HTTPError`` (and ``500`` for unhandled errors, whose detail is never shown).
+        """
+
+        async def render_error(request: Request, exc: Exception) -> Response:
+            error = exc if isinstance(exc, HTTPError) else HTTPError(500)
+            if not prefers_html(request.headers.get("accept")):
+                return error.to_response()
+            try:
+                template = self.env.select_template([f"errors/{error.status_code}.html", name])
+            except jinja2.TemplatesNotFound:
+                return error.to_html()
+            context = {
+                "request": request,
+                "error": error,
+                "status_code": error.status_code,
+                "title": error.title,
+                "detail": error.detail,
+            }
+            content = template.render(self._context(context))
+            return HTMLResponse(content, error.status_code, error.headers)
+
+        return render_error

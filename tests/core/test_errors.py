@@ -3,6 +3,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from celeris import App
 from celeris.core import errors
 from celeris.core.errors import (
     BadRequest,
@@ -14,6 +15,7 @@ from celeris.core.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from celeris.testing import TestClient
 
 
 def test_http_error_problem_defaults() -> None:
@@ -119,3 +121,68 @@ def test_catchable_as_specific_class() -> None:
     with pytest.raises(NotFound):
         raise NotFound()
     assert repr(BadRequest("x")) == "BadRequest(status_code=400, detail='x')"
+
+
+# --- HTML error pages for browsers; problem+json stays the default ------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),  # a browser
+        ("text/html", True),
+        ("application/json", False),
+        ("*/*", False),
+        (None, False),
+        ("", False),
+        ("text/html, application/json", False),  # a tie: JSON
+        ("application/json;q=0.5, text/html", True),
+        ("text/html;q=0, */*", False),
+        ("text/html;q=abc", False),
+        ("application/problem+json, text/html;q=0.9", False),
+    ],
+)
+def test_prefers_html(accept: str | None, html: bool) -> None:
+    assert errors.prefers_html(accept) is html
+
+
+def test_browsers_get_html_error_pages_and_apis_problem_json() -> None:
+    app = App(openapi_url=None)
+
+    @app.get("/items")
+    async def items(limit: int = 10) -> dict[str, int]:
+        return {"limit": limit}
+
+    @app.get("/teapot")
+    async def teapot() -> str:
+        raise HTTPError(418, "<script>alert(1)</script>", headers={"X-Why": "tea"})
+
+    @app.get("/boom")
+    async def boom() -> str:
+        raise RuntimeError("do not show this")
+
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/nowhere", headers=browser)
+        assert r.status_code == 404
+        assert r.headers["content-type"] == "text/html; charset=utf-8"
+        assert "<h1>404 Not Found</h1>" in r.text
+        assert "No route for /nowhere" in r.text
+        r = client.get("/teapot", headers=browser)
+        assert r.status_code == 418
+        assert r.headers["x-why"] == "tea"
+        assert "&lt;script&gt;" in r.text
+        assert "<script>" not in r.text
+        r = client.get("/items?limit=abc", headers=browser)
+        assert r.status_code == 422
+        assert "<code>query.limit</code> must be an integer" in r.text
+        r = client.post("/items", headers=browser)
+        assert (r.status_code, r.headers["allow"]) == (405, "GET, HEAD, OPTIONS")
+        r = client.get("/boom", headers=browser)
+        assert r.status_code == 500
+        assert "500 Internal Server Error" in r.text
+        assert "do not show" not in r.text
+        for accept in ({}, {"accept": "application/json"}, {"accept": "*/*"}):
+            r = client.get("/nowhere", headers=accept)
+            assert r.headers["content-type"] == "application/problem+json"
+            assert r.json()["status"] == 404

@@ -21,7 +21,7 @@ from celeris.core.bridge import MountedResponse, start_mounted
 from celeris.core.concurrency import configure_threadpool, run_in_threadpool, threadpool_size
 from celeris.core.datastructures import State
 from celeris.core.di import Context, call, call_early, run, solve
-from celeris.core.errors import HTTPError, NotFound
+from celeris.core.errors import RAISE_HTTP_ERRORS, HTTPError, NotFound
 from celeris.core.lane import Lane
 from celeris.core.lifespan import Handler, Lifespan, LifespanFactory
 from celeris.core.middleware import (
@@ -356,7 +356,10 @@ class App(RouteRegistrar):
             if mount is None:
                 outcome = self._miss(table, conn, path)
             elif pipeline is None:
-                await self._call_mount(mount, scope_of(conn), conn.receive, conn.send)
+                try:
+                    await self._call_mount(mount, scope_of(conn), conn.receive, conn.send)
+                except HTTPError as exc:  # NOTE: raised before it answered (see RAISE_HTTP_ERRORS)
+                    await self._fail(conn, Request(conn, self, params), exc)
                 return
             else:
                 outcome = _MountCall(mount)  # NOTE: function middleware and hooks wrap it too
@@ -455,6 +458,7 @@ class App(RouteRegistrar):
     def _mount_scope(self, mount: Mount, scope: Scope) -> Scope:
         child = dict(scope)
         child["root_path"] = (scope.get("root_path") or self.root_path) + mount.path
+        child[RAISE_HTTP_ERRORS] = True
         return child
 
     async def _call_mount(self, mount: Mount, scope: Scope, receive: Receive, send: Send) -> None:
@@ -500,7 +504,7 @@ class App(RouteRegistrar):
         if handler is not None:
             return await self._call_handler(handler, request, exc)
         if isinstance(exc, HTTPError):
-            return exc.to_response()
+            return exc.to_response(request.headers.get("accept"))  # NOTE: HTML for browsers
         return None
 
     async def _fail(self, conn: FastRequest, request: Request, exc: Exception) -> None:
@@ -525,7 +529,7 @@ class App(RouteRegistrar):
                 logger.exception("the 500 exception handler failed")
         if self.debug:
             return _debug_response(request, exc)
-        return HTTPError(500).to_response()
+        return HTTPError(500).to_response(request.headers.get("accept"))
 
     # --- WebSocket ---------------------------------------------------------------------------
 

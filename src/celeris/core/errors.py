@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
-from celeris.core.responses import JSONResponse, Response
+from celeris.core.responses import HTMLResponse, JSONResponse, Response
 from celeris.core.status import reason_phrase
 
 __all__ = [
+    "RAISE_HTTP_ERRORS",
     "BadGateway",
     "BadRequest",
     "Conflict",
@@ -33,9 +35,15 @@ __all__ = [
     "Unauthorized",
     "UnprocessableEntity",
     "UnsupportedMediaType",
+    "error_page",
+    "prefers_html",
 ]
 
 PROBLEM_JSON = "application/problem+json"
+#: An ASGI scope key a celeris ``App`` sets for the apps it mounts: an ``HTTPError`` the mounted
+#: app raises before it starts its response is answered by the App's own error handling
+#: (``StaticFiles`` raises its 404 and 405 then).
+RAISE_HTTP_ERRORS: Final = "celeris.raise_http_errors"
 
 
 class ProblemResponse(JSONResponse):
@@ -90,9 +98,15 @@ class HTTPError(Exception):
             problem.setdefault(key, value)
         return problem
 
-    def to_response(self) -> Response:
-        """Return the problem+json response, carrying this error's headers."""
+    def to_response(self, accept: str | None = None) -> Response:
+        """Return the problem+json response, or an HTML page when ``accept`` prefers HTML."""
+        if accept and prefers_html(accept):
+            return self.to_html()
         return ProblemResponse(self.to_problem(), self.status_code, self.headers)
+
+    def to_html(self) -> Response:
+        """Return this error as the built-in HTML page, carrying this error's headers."""
+        return HTMLResponse(error_page(self), self.status_code, self.headers)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code}, detail={self.detail!r})"
@@ -303,3 +317,64 @@ def _summary(errors: list[dict[str, Any]]) -> str:
     loc = ".".join(str(part) for part in first.get("loc", ()))
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{loc}: {first.get('msg', 'invalid')}{more}" if loc else f"{first.get('msg')}{more}"
+
+
+# --- HTML error pages -------------------------------------------------------------------------
+
+_HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
+_JSON_TYPES: Final = frozenset({"application/json", "application/problem+json", "application/*"})
+
+ERROR_PAGE: Final = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{status} {title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;\
+color:#222}}h1{{font-weight:600}}p,li{{color:#555}}</style></head>
+<body><h1>{status} {title}</h1>{detail}{errors}</body></html>
+"""
+
+
+def prefers_html(accept: str | None) -> bool:
+    """Tell whether an ``Accept`` header ranks HTML above JSON (a browser, not an API client).
+
+    ``*/*``, no header and a tie all mean JSON: problem+json stays the default for APIs.
+    """
+    if not accept or "html" not in accept:
+        return False
+    html_q = json_q = 0.0
+    for item in accept.split(","):
+        media, _, params = item.partition(";")
+        media = media.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media in _HTML_TYPES:
+            html_q = max(html_q, q)
+        elif media in _JSON_TYPES:
+            json_q = max(json_q, q)
+    return html_q > json_q
+
+
+def error_page(error: HTTPError) -> str:
+    """Return the built-in HTML page for ``error`` (status, title, detail, validation errors)."""
+    detail = f"<p>{html.escape(error.detail)}</p>" if error.detail else ""
+    items = error.extra.get("errors")
+    errors = ""
+    if isinstance(items, list) and items:
+        lines = []
+        for item in items:
+            loc = (
+                ".".join(str(part) for part in item.get("loc", ()))
+                if isinstance(item, dict)
+                else ""
+            )
+            msg = item.get("msg", "") if isinstance(item, dict) else str(item)
+            lines.append(f"<li><code>{html.escape(loc)}</code> {html.escape(str(msg))}</li>")
+        errors = "<ul>" + "".join(lines) + "</ul>"
+    return ERROR_PAGE.format(
+        status=error.status_code, title=html.escape(error.title), detail=detail, errors=errors
+    )
