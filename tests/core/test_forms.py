@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from celeris import App, Request
 from celeris.core.datastructures import Headers, UploadFile
 from celeris.core.errors import HTTPError
 from celeris.core.forms import parse_content_type, parse_form, parse_urlencoded
+from celeris.testing import TestClient
 
 
 async def chunks(data: bytes, size: int = 7) -> AsyncIterator[bytes]:
@@ -120,6 +122,37 @@ async def test_part_size_limit_does_not_apply_to_files() -> None:
     )
     assert isinstance(form["f"], UploadFile)
     await form.close()
+
+
+async def test_max_file_size_limits_each_file() -> None:
+    body = multipart([("small", "a.txt", b"1234", None), ("big", "b.bin", b"x" * 40, None)])
+    form = await parse_form(MP, chunks(body), max_file_size=40)
+    assert [f.size for f in form.values() if isinstance(f, UploadFile)] == [4, 40]
+    await form.close()
+    with pytest.raises(HTTPError, match=r"File 'b.bin' \(field 'big'\) exceeds 39 bytes") as info:
+        await parse_form(MP, chunks(body), max_file_size=39)
+    assert info.value.status_code == 413
+    # a field is not a file: max_file_size leaves it to max_part_size
+    fields = multipart([("text", None, b"y" * 50, None)])
+    form = await parse_form(MP, chunks(fields), max_file_size=10)
+    assert form["text"] == "y" * 50
+
+
+def test_max_file_size_through_request_form_is_a_413() -> None:
+    app = App(openapi_url=None)
+
+    @app.post("/upload")
+    async def upload(request: Request) -> dict[str, int]:
+        form = await request.form(max_file_size=8)
+        file = form["f"]
+        assert isinstance(file, UploadFile)
+        return {"size": file.size or 0}
+
+    with TestClient(app) as client:
+        assert client.post("/upload", files={"f": ("a", b"12345678")}).json() == {"size": 8}
+        r = client.post("/upload", files={"f": ("a", b"123456789")})
+        assert r.status_code == 413
+        assert r.json()["detail"] == "File 'a' (field 'f') exceeds 8 bytes."
 
 
 @pytest.mark.parametrize(

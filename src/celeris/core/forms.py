@@ -49,8 +49,13 @@ async def parse_form(
     max_files: int = DEFAULT_MAX_FILES,
     max_fields: int = DEFAULT_MAX_FIELDS,
     max_part_size: int = DEFAULT_MAX_PART_SIZE,
+    max_file_size: int | None = None,
 ) -> FormData:
-    """Parse a form body by its Content-Type (415 for anything but a form)."""
+    """Parse a form body by its Content-Type (415 for anything but a form).
+
+    ``max_part_size`` limits each non-file field (urlencoded or multipart), ``max_file_size``
+    each uploaded file (None: only the server's body limit); past either, 413.
+    """
     content_type = headers.get("content-type")
     if content_type is None:
         async for chunk in stream:
@@ -78,6 +83,7 @@ async def parse_form(
             max_fields=max_fields,
             max_part_size=max_part_size,
             spool_max_size=SPOOL_MAX_SIZE,
+            max_file_size=max_file_size,
         )
     if media_type == "application/x-www-form-urlencoded":
         body = bytearray()

@@ -83,10 +83,12 @@ async def parse_multipart(
     max_fields: int,
     max_part_size: int,
     spool_max_size: int,
+    max_file_size: int | None = None,
 ) -> FormData:
     """Parse a ``multipart/form-data`` body; file parts are spooled to disk past a threshold.
 
-    The limits come from ``celeris.core.forms.parse_form``, which owns their defaults.
+    The limits come from ``celeris.core.forms.parse_form``, which owns their defaults:
+    ``max_part_size`` bounds each non-file field, ``max_file_size`` (None: no limit) each file.
     """
     state = _MultipartState()
     callbacks: Any = {
@@ -143,6 +145,14 @@ async def parse_multipart(
                         field.clear()
                 elif kind == "data":
                     if upload is not None:
+                        if (
+                            max_file_size is not None
+                            and (upload.size or 0) + len(payload) > max_file_size
+                        ):
+                            raise PayloadTooLarge(
+                                f"File {upload.filename!r} (field {name!r}) exceeds "
+                                f"{max_file_size} bytes."
+                            )
                         await upload.write(payload)
                     else:
                         field += payload

@@ -255,8 +255,12 @@ class Request:
         max_files: int = DEFAULT_MAX_FILES,
         max_fields: int = DEFAULT_MAX_FIELDS,
         max_part_size: int = DEFAULT_MAX_PART_SIZE,
+        max_file_size: int | None = None,
     ) -> FormData:
-        """Parse the body as a form (urlencoded or multipart); cached after the first call."""
+        """Parse the body as a form (urlencoded or multipart); cached after the first call.
+
+        ``max_part_size`` limits each non-file field, ``max_file_size`` each file (413 past).
+        """
         form = self._form
         if form is None:
             form = self._form = await parse_form(
@@ -265,6 +269,7 @@ class Request:
                 max_files=max_files,
                 max_fields=max_fields,
                 max_part_size=max_part_size,
+                max_file_size=max_file_size,
             )
         return form
 
