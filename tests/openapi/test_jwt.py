@@ -97,3 +97,21 @@ def test_jwt_bearer_gives_claims_or_none() -> None:
         assert client.get("/lenient").json() == {"claims": None}
         assert client.get("/lenient", headers=expired).json() == {"claims": None}
         assert client.get("/lenient", headers=good).json()["claims"]["sub"] == "a"
+
+
+def test_jwt_bearer_with_another_keyword() -> None:
+    bearer = JWTBearer(AUDIENCE_TOKENS, keyword="JWT")
+    app = App()
+
+    @app.get("/claims")
+    async def claims(claims: Annotated[dict[str, str], Depends(bearer)]) -> dict[str, str]:
+        return {"sub": claims["sub"]}
+
+    token = AUDIENCE_TOKENS.encode({"sub": "ada"})
+    with TestClient(app) as c:
+        assert c.get("/claims", headers={"authorization": f"JWT {token}"}).json() == {"sub": "ada"}
+        assert c.get("/claims", headers={"authorization": f"Bearer {token}"}).status_code == 401
+        bad = c.get("/claims", headers={"authorization": "JWT nope"})
+        assert bad.status_code == 401
+        assert bad.headers["www-authenticate"].startswith('JWT error="invalid_token"')
+        assert bad.json()["detail"] == "Invalid token: token is malformed"

@@ -132,3 +132,31 @@ def test_auto_error_false_gives_none() -> None:
     with TestClient(app_) as c:
         assert c.get("/opt").json() == {"token": True, "key": True, "cred": True}
         assert c.get("/opt", headers={"authorization": "Basic !!"}).json()["cred"] is True
+
+
+def test_bearer_keyword_is_configurable() -> None:
+    token_auth = HTTPBearer(keyword="Token", scheme_name="TokenAuth")
+    app = App()
+
+    @app.get("/me")
+    async def me(token: Annotated[str, Depends(token_auth)]) -> dict[str, str]:
+        return {"token": token}
+
+    with TestClient(app) as c:
+        assert c.get("/me", headers={"authorization": "Token abc"}).json() == {"token": "abc"}
+        assert c.get("/me", headers={"authorization": "token abc"}).status_code == 200
+        r = c.get("/me", headers={"authorization": "Bearer abc"})
+        assert r.status_code == 401
+        assert r.headers["www-authenticate"] == "Token"
+        assert r.json()["detail"] == (
+            "Missing or malformed token (expected 'Authorization: Token <token>')"
+        )
+        scheme = c.get("/openapi.json").json()["components"]["securitySchemes"]["TokenAuth"]
+    assert scheme == {
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "description": "`Authorization: Token <token>`",
+    }
+    with pytest.raises(ValueError, match="E031"):
+        HTTPBearer(keyword="Two words")

@@ -109,7 +109,10 @@ class JWT:
 
 
 class JWTBearer(HTTPBearer):
-    """A bearer token that must be a valid JWT; gives its verified claims."""
+    """A bearer token that must be a valid JWT; gives its verified claims.
+
+    ``keyword="JWT"`` (or ``"Token"``) reads ``Authorization: JWT <token>`` instead.
+    """
 
     __slots__ = ("jwt",)
 
@@ -117,12 +120,14 @@ class JWTBearer(HTTPBearer):
         self,
         jwt: JWT,
         *,
+        keyword: str = "Bearer",
         scheme_name: str | None = None,
         description: str | None = None,
         auto_error: bool = True,
     ) -> None:
         super().__init__(
             bearer_format="JWT",
+            keyword=keyword,
             scheme_name=scheme_name,
             description=description,
             auto_error=auto_error,
@@ -131,15 +136,16 @@ class JWTBearer(HTTPBearer):
 
     async def __call__(self, request: Request) -> dict[str, Any] | None:  # type: ignore[override]
         """Return the verified claims of the request's bearer JWT."""
-        token = authorization(request, "Bearer")
+        token = authorization(request, self.keyword)
         if token is None:
             if self.auto_error:
-                raise self.unauthorized("Missing or malformed bearer token")
+                raise self.unauthorized(self.missing_detail())
             return None
         try:
             return self.jwt.decode(token)
         except InvalidToken as exc:
             if not self.auto_error:
                 return None
-            challenge = f'Bearer error="invalid_token", error_description={quote(str(exc))}'
-            raise self.unauthorized(f"Invalid bearer token: {exc}", challenge) from None
+            challenge = f'{self.keyword} error="invalid_token", error_description={quote(str(exc))}'
+            what = "bearer token" if self.keyword.lower() == "bearer" else "token"
+            raise self.unauthorized(f"Invalid {what}: {exc}", challenge) from None

@@ -87,23 +87,46 @@ def authorization(request: Request, scheme: str) -> str | None:
 
 
 class HTTPBearer(SecurityScheme):
-    """``Authorization: Bearer <token>``; gives the token."""
+    """``Authorization: Bearer <token>``; gives the token.
 
-    __slots__ = ("bearer_format",)
+    ``keyword="Token"`` reads ``Authorization: Token <token>`` instead (Django REST
+    framework's style); OpenAPI then describes it as an API key in the Authorization header,
+    since ``http`` schemes other than the registered ``bearer`` mean nothing to clients.
+    """
+
+    __slots__ = ("bearer_format", "keyword")
 
     def __init__(
         self,
         *,
         bearer_format: str | None = None,
+        keyword: str = "Bearer",
         scheme_name: str | None = None,
         description: str | None = None,
         auto_error: bool = True,
     ) -> None:
+        if not keyword or any(c.isspace() for c in keyword):
+            raise ValueError(
+                f"celeris.openapi.E031: the Authorization keyword {keyword!r} must be one word"
+            )
         super().__init__(scheme_name=scheme_name, description=description, auto_error=auto_error)
         self.bearer_format = bearer_format
+        self.keyword = keyword
+
+    @property
+    def challenge(self) -> str:  # type: ignore[override]
+        """Return the ``WWW-Authenticate`` value: the keyword."""
+        return self.keyword
 
     def openapi(self) -> spec.SecurityScheme:
-        """Return an ``http`` ``bearer`` scheme."""
+        """Return an ``http`` ``bearer`` scheme (an ``apiKey`` one for another keyword)."""
+        if self.keyword.lower() != "bearer":
+            return spec.SecurityScheme(
+                type="apiKey",
+                name="Authorization",
+                location="header",
+                description=self.description or f"`Authorization: {self.keyword} <token>`",
+            )
         return spec.SecurityScheme(
             type="http",
             scheme="bearer",
@@ -113,10 +136,16 @@ class HTTPBearer(SecurityScheme):
 
     async def __call__(self, request: Request) -> str | None:
         """Return the bearer token of the request."""
-        token = authorization(request, "Bearer")
+        token = authorization(request, self.keyword)
         if token is None and self.auto_error:
-            raise self.unauthorized("Missing or malformed bearer token")
+            raise self.unauthorized(self.missing_detail())
         return token
+
+    def missing_detail(self) -> str:
+        """Return the 401 detail for a request without a token of this keyword."""
+        if self.keyword.lower() == "bearer":
+            return "Missing or malformed bearer token"
+        return f"Missing or malformed token (expected 'Authorization: {self.keyword} <token>')"
 
 
 class HTTPBasic(SecurityScheme):
