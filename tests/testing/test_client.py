@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -108,6 +109,25 @@ def test_plain_asgi_app_and_server_exceptions() -> None:
         with pytest.raises(ValueError, match="crash"):
             client.get("/crash")
     assert TestClient(app, raise_server_exceptions=False).get("/crash").status_code == 500
+
+
+def test_unraised_server_exceptions_are_logged_with_their_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = App(openapi_url=None)
+
+    @app.get("/crash")
+    async def crash() -> str:
+        raise ZeroDivisionError("the real cause")
+
+    with caplog.at_level(logging.ERROR, logger="celeris.error"):
+        r = TestClient(app, raise_server_exceptions=False).get("/crash")
+    assert r.status_code == 500
+    assert "the real cause" not in r.text
+    [record] = [rec for rec in caplog.records if rec.name == "celeris.error"]
+    assert record.getMessage() == "Exception in application (GET /crash)"
+    assert record.exc_info is not None
+    assert record.exc_info[0] is ZeroDivisionError
 
 
 async def test_async_client_http_and_websocket() -> None:

@@ -7,6 +7,7 @@ tests through a private loop in a background thread.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -15,6 +16,8 @@ import msgspec
 
 from celeris.core.websocket import WebSocketDisconnect
 from celeris.types import ASGIApp, Message
+
+logger = logging.getLogger("celeris.error")
 
 TIMEOUT = 30.0  # NOTE: a test waiting longer than this on the app is stuck: fail, do not hang.
 
@@ -112,9 +115,13 @@ async def run_http(
 
     try:
         await asyncio.wait_for(app(scope, receive, send), TIMEOUT)
-    except Exception:
+    except Exception as exc:
         if raise_server_exceptions:
             raise
+        # NOTE: as the celeris server logs it (same logger and message): not swallowed.
+        logger.error(
+            "Exception in application (%s %s)", request.method, scope["path"], exc_info=exc
+        )
         if status is None:
             status, response_headers, chunks = 500, [], []
     finally:
