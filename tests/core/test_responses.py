@@ -9,7 +9,7 @@ import os
 import types
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +265,40 @@ def test_json_response_types() -> None:
     ).body == (b'{"q":[1,2],"m":{"a":1}}')
     with pytest.raises(TypeError, match="cannot encode object"):
         json_encode(object())
+
+
+PLUS_2 = timezone(timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (datetime(2024, 5, 1, 12, tzinfo=UTC), "2024-05-01T12:00:00.000000Z"),
+        (datetime(2024, 5, 1, 12, 0, 0, 120000, tzinfo=UTC), "2024-05-01T12:00:00.120000Z"),
+        (datetime(2024, 5, 1, 12, 0, 0, 7, tzinfo=PLUS_2), "2024-05-01T12:00:00.000007+02:00"),
+        (datetime(2024, 5, 1, 12, tzinfo=PLUS_2), "2024-05-01T12:00:00.000000+02:00"),
+        (datetime(2024, 5, 1, 12), "2024-05-01T12:00:00.000000"),  # naive: no offset to give
+    ],
+)
+def test_json_datetimes_keep_microseconds_and_their_offset(value: datetime, text: str) -> None:
+    @dataclasses.dataclass
+    class At:
+        at: datetime
+
+    class AtStruct(msgspec.Struct):
+        at: datetime
+
+    for data in (value, [value], {"at": value}, At(value), AtStruct(value), {"x": [{"at": value}]}):
+        assert text.encode() in json_encode(data)
+        assert text.encode() in JSONResponse(data).body
+
+
+def test_json_text_that_looks_like_a_datetime_is_left_alone() -> None:
+    data = {"text": "2024-05-01T12:00:00Z", "at": datetime(2024, 5, 1, 12, tzinfo=UTC)}
+    assert json_encode(data) == (
+        b'{"text":"2024-05-01T12:00:00Z","at":"2024-05-01T12:00:00.000000Z"}'
+    )
+    assert json_encode({"text": "2024-05-01T12:00:00Z"}) == b'{"text":"2024-05-01T12:00:00Z"}'
 
 
 @given(

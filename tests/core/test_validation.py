@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from celeris import App
 from celeris.core.validation import (
     MalformedBody,
     ResponseValidationFailure,
@@ -32,6 +33,7 @@ from celeris.core.validation import (
     value_converter,
     without_none,
 )
+from celeris.testing import TestClient
 
 
 class User(msgspec.Struct):
@@ -370,3 +372,27 @@ def test_ge_le_agree_with_python(bound: int, value: int) -> None:
     else:
         with pytest.raises(ValidationFailure):
             convert(str(value))
+
+
+def test_handlers_json_datetimes_have_a_stable_precision() -> None:
+    app = App(openapi_url=None)
+
+    class Event(msgspec.Struct):
+        at: datetime.datetime
+
+    @app.get("/event")
+    async def event() -> Event:
+        return Event(datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC))
+
+    @app.get("/events")
+    async def events() -> list[dict[str, Any]]:
+        return [
+            {"at": datetime.datetime(2024, 5, 1, second=s, tzinfo=datetime.UTC)} for s in (0, 1)
+        ]
+
+    with TestClient(app) as client:
+        assert client.get("/event").json() == {"at": "2024-05-01T00:00:00.000000Z"}
+        assert client.get("/events").json() == [
+            {"at": "2024-05-01T00:00:00.000000Z"},
+            {"at": "2024-05-01T00:00:01.000000Z"},
+        ]

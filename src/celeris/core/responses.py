@@ -23,6 +23,7 @@ from celeris.core.background import BackgroundTasks
 from celeris.core.concurrency import iterate_in_threadpool, run_in_threadpool
 from celeris.core.datastructures import Headers, MutableHeaders
 from celeris.core.status import is_body_allowed
+from celeris.core.validation import stable_datetimes
 from celeris.types import FastRequest, RawHeaders, Receive, Scope, Send
 
 __all__ = [
@@ -61,11 +62,16 @@ def _enc_hook(obj: Any) -> Any:
 
 # PERF: one reusable encoder (msgspec keeps its buffers between calls).
 _encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
+_encode = stable_datetimes(_encoder.encode, _enc_hook)
 
 
 def json_encode(obj: Any) -> bytes:
-    """Encode ``obj`` as JSON (msgspec, plus pydantic models, sets, Decimal, paths...)."""
-    return _encoder.encode(obj)
+    """Encode ``obj`` as JSON (msgspec, plus pydantic models, sets, Decimal, paths...).
+
+    A datetime is written with microseconds and its offset (``Z`` for UTC):
+    ``2024-05-01T12:00:00.000000Z``.
+    """
+    return _encode(obj)
 
 
 # PERF: content-type header values computed once per media type.
@@ -271,7 +277,7 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         """Encode ``content`` as JSON."""
-        return _encoder.encode(content)
+        return _encode(content)
 
 
 class RedirectResponse(Response):
@@ -431,7 +437,7 @@ class ServerSentEvent:
             if isinstance(data, bytes):
                 data = data.decode("utf-8")
             elif not isinstance(data, str):
-                data = _encoder.encode(data).decode("utf-8")
+                data = _encode(data).decode("utf-8")
             lines.extend(f"data: {line}" for line in data.replace("\r\n", "\n").split("\n"))
         return ("\n".join(lines) + "\n\n").encode("utf-8")
 
