@@ -172,7 +172,7 @@ class Templates:
             try:
                 template = self.env.select_template([f"errors/{error.status_code}.html", name])
             except jinja2.TemplatesNotFound:
-                return error.to_html()
+                return error.to_response(request.headers.get("accept"))
             context = {
                 "request": request,
                 "error": error,
@@ -181,6 +181,8 @@ class Templates:
                 "detail": error.detail,
             }
             content = template.render(self._context(context))
-            return HTMLResponse(content, error.status_code, error.headers)
+            response = HTMLResponse(content, error.status_code, error.headers)
+            response.headers["vary"] = "Accept"  # NOTE: chosen by Accept, as the built-in page
+            return response
 
         return render_error

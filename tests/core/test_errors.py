@@ -166,6 +166,7 @@ def test_browsers_get_html_error_pages_and_apis_problem_json() -> None:
         r = client.get("/nowhere", headers=browser)
         assert r.status_code == 404
         assert r.headers["content-type"] == "text/html; charset=utf-8"
+        assert r.headers["vary"] == "Accept"
         assert "<h1>404 Not Found</h1>" in r.text
         assert "No route for /nowhere" in r.text
         r = client.get("/teapot", headers=browser)

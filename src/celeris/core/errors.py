@@ -101,7 +101,11 @@ class HTTPError(Exception):
     def to_response(self, accept: str | None = None) -> Response:
         """Return the problem+json response, or an HTML page when ``accept`` prefers HTML."""
         if accept and prefers_html(accept):
-            return self.to_html()
+            response = self.to_html()
+            # NOTE: the page was chosen by Accept: a cache must not give it to an API client.
+            vary = response.headers.get("vary")
+            response.headers["vary"] = f"{vary}, Accept" if vary else "Accept"
+            return response
         return ProblemResponse(self.to_problem(), self.status_code, self.headers)
 
     def to_html(self) -> Response:
