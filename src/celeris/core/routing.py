@@ -649,6 +649,8 @@ def routing_path(path: str, raw_path: bytes) -> str:
     decodes the whole; ``path`` is kept as it is when the raw path is not its (tail's) source
     (a middleware rewrote the path) or holds an encoded NUL.
     """
+    # SECURITY: scope["path"] stays decoded, so a middleware judging path prefixes sees
+    # "/a/b" where the router sees one segment "a/b"; docs/guide.md says to guard routes instead.
     raw = raw_path.decode("latin-1")
     if "%2F" not in raw and "%2f" not in raw:
         return path
