@@ -62,6 +62,14 @@ def make_app() -> App:
     async def boom() -> str:
         raise RuntimeError("secret")
 
+    @app.get("/profiles/{name}")
+    async def profile(name: str) -> str:
+        return name
+
+    @app.get("/a/b")
+    async def a_b() -> str:
+        return "static"
+
     return app
 
 
@@ -93,6 +101,8 @@ async def exchange(port: int, data: bytes) -> bytes:
     )
 
 
+ENCODED_SLASH_PARAM = b"GET /profiles/a%2Fb HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+ENCODED_SLASH_STATIC = b"GET /a%2Fb HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
 REQUESTS = [
     b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     b"HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
@@ -108,6 +118,9 @@ REQUESTS = [
     b"GET /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     b"DELETE / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     b"GET /boom HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    ENCODED_SLASH_PARAM,
+    ENCODED_SLASH_STATIC,
+    b"GET /nowhere HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\nConnection: close\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /json HTTP/1.1\r\nHost: a\r\n\r\nGET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
 ]
 
@@ -127,3 +140,12 @@ async def test_fast_lane_and_asgi_answer_identically(request_bytes: bytes) -> No
     if b"/timeout" in request_bytes:
         assert fast.endswith(b'{"in_task":true}')
     assert b"secret" not in fast
+
+
+async def test_an_encoded_slash_stays_in_its_segment_on_the_fast_lane() -> None:
+    async with serving(make_app()) as port:
+        param = await exchange(port, ENCODED_SLASH_PARAM)
+        static = await exchange(port, ENCODED_SLASH_STATIC)
+    assert param.startswith(b"HTTP/1.1 200 ")
+    assert param.endswith(b"\r\n\r\na/b")
+    assert static.startswith(b"HTTP/1.1 404 ")
