@@ -27,6 +27,7 @@ from celeris.core.validation import (
     is_sequence,
     json_decoder,
     json_encoder,
+    may_hold_datetime,
     readable,
     strip_optional,
     text_converter,
@@ -396,3 +397,52 @@ def test_handlers_json_datetimes_have_a_stable_precision() -> None:
             {"at": "2024-05-01T00:00:00.000000Z"},
             {"at": "2024-05-01T00:00:01.000000Z"},
         ]
+
+
+class _Plain(msgspec.Struct):
+    n: int
+    tags: list[str]
+
+
+class _Dated(msgspec.Struct):
+    at: datetime.datetime | None
+
+
+class _Tree(msgspec.Struct):
+    name: str
+    children: list[_Tree] = []
+
+
+@pytest.mark.parametrize(
+    ("tp", "may"),
+    [
+        (dict[str, str], False),
+        (list[int], False),
+        (_Plain, False),
+        (list[_Plain], False),
+        (_Tree, False),  # recursive, and no datetime anywhere
+        (Annotated[int, msgspec.Meta(ge=1)], False),
+        (str | None, False),
+        (dict, True),
+        (Any, True),
+        (dict[str, Any], True),
+        (_Dated, True),
+        (list[_Dated], True),
+        (tuple[int, datetime.datetime], True),
+    ],
+)
+def test_may_hold_datetime(tp: Any, may: bool) -> None:
+    assert may_hold_datetime(tp) is may
+
+
+def test_a_type_without_datetimes_skips_the_datetime_check() -> None:
+    raw = json_encoder(dict[str, str])
+    assert raw({"a": "2024-05-01T12:00:00Z"}) == b'{"a":"2024-05-01T12:00:00Z"}'
+    # a value the declared type does not allow is not looked at: msgspec's bytes as they are
+    lie = {"a": datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC)}
+    assert raw(lie) == b'{"a":"2024-05-01T00:00:00Z"}'
+    assert json_encoder(dict)(lie) == b'{"a":"2024-05-01T00:00:00.000000Z"}'
+    dated = json_encoder(_Dated)
+    assert dated(_Dated(datetime.datetime(2024, 5, 1, tzinfo=datetime.UTC))) == (
+        b'{"at":"2024-05-01T00:00:00.000000Z"}'
+    )

@@ -25,6 +25,7 @@ from functools import cache
 from typing import Any, Final, Union, get_args, get_origin
 
 import msgspec
+import msgspec.inspect
 
 ErrorItem = dict[str, Any]
 
@@ -553,12 +554,64 @@ def _needs_filtering(tp: Any) -> bool:
     return any(_needs_filtering(strip_annotated(arg)) for arg in get_args(tp))
 
 
+_NO_DATETIME: Final = (
+    msgspec.inspect.BoolType,
+    msgspec.inspect.BytesType,
+    msgspec.inspect.ByteArrayType,
+    msgspec.inspect.DateType,
+    msgspec.inspect.DecimalType,
+    msgspec.inspect.EnumType,
+    msgspec.inspect.FloatType,
+    msgspec.inspect.IntType,
+    msgspec.inspect.LiteralType,
+    msgspec.inspect.NoneType,
+    msgspec.inspect.StrType,
+    msgspec.inspect.TimeDeltaType,
+    msgspec.inspect.TimeType,
+    msgspec.inspect.UUIDType,
+)
+
+
+def may_hold_datetime(tp: Any) -> bool:
+    """Tell whether a value declared as ``tp`` can hold a datetime (``Any`` and ``dict`` can)."""
+    try:
+        info = msgspec.inspect.type_info(tp)
+    except (TypeError, ValueError):
+        return True
+    return _holds_datetime(info, set())
+
+
+def _holds_datetime(info: Any, seen: set[int]) -> bool:
+    if isinstance(info, _NO_DATETIME):
+        return False
+    if isinstance(info, msgspec.inspect.Metadata):
+        return _holds_datetime(info.type, seen)
+    if isinstance(info, msgspec.inspect.UnionType):
+        return any(_holds_datetime(member, seen) for member in info.types)
+    if isinstance(info, msgspec.inspect.CollectionType):  # list, set, frozenset, tuple[T, ...]
+        return _holds_datetime(info.item_type, seen)
+    if isinstance(info, msgspec.inspect.TupleType):
+        return any(_holds_datetime(item, seen) for item in info.item_types)
+    if isinstance(info, msgspec.inspect.DictType):
+        return _holds_datetime(info.key_type, seen) or _holds_datetime(info.value_type, seen)
+    fields = getattr(info, "fields", None)  # Struct, dataclass, TypedDict, NamedTuple
+    if fields is not None:
+        if id(info.cls) in seen:  # NOTE: a recursive model: its fields are being looked at
+            return False
+        seen.add(id(info.cls))
+        return any(_holds_datetime(field.type, seen) for field in fields)
+    return True  # Any, datetime, a custom type: anything may be inside
+
+
 def json_encoder(tp: Any) -> Callable[[Any], bytes]:
     """Return the encoder for values declared as ``tp``; raises ResponseValidationFailure."""
     tp = strip_annotated(tp)
+    # PERF: a declared type that cannot hold a datetime (``dict[str, str]``) skips the check
+    # that keeps datetimes' fractions (stable_datetimes): msgspec's bytes are already final.
+    encode = encode_json if may_hold_datetime(tp) else _ENCODER.encode
     if tp in _PASS_THROUGH or tp is None or not _needs_filtering(tp):
         # PERF: plain containers are encoded as they are, with no conversion pass.
-        return encode_json
+        return encode
     if not _msgspec_supports(tp):
         adapter = _adapter(tp)
 
@@ -576,9 +629,9 @@ def json_encoder(tp: Any) -> Callable[[Any], bytes]:
     def encode_filtered(value: Any) -> bytes:
         if exact is not None and type(value) is exact:
             # PERF: a Struct of exactly the declared type has nothing to filter.
-            return encode_json(value)
+            return encode(value)
         try:
-            return encode_json(convert(value, tp, from_attributes=True))
+            return encode(convert(value, tp, from_attributes=True))
         except msgspec.ValidationError as exc:
             raise ResponseValidationFailure(str(exc)) from exc
 
