@@ -139,6 +139,8 @@ def test_catchable_as_specific_class() -> None:
         ("application/json;q=0.5, text/html", True),
         ("text/html;q=0, */*", False),
         ("text/html;q=abc", False),
+        ("text/html;q=nan", False),
+        ("text/html;q=inf, application/json", False),
         ("application/problem+json, text/html;q=0.9", False),
     ],
 )

@@ -356,6 +356,8 @@ def prefers_html(accept: str | None) -> bool:
                     q = float(value)
                 except ValueError:
                     q = 0.0
+                if not 0.0 <= q <= 1.0:  # NOTE: also NaN: a weight is a number from 0 to 1
+                    q = 0.0
         if media in _HTML_TYPES:
             html_q = max(html_q, q)
         elif media in _JSON_TYPES:
@@ -371,13 +373,10 @@ def error_page(error: HTTPError) -> str:
     if isinstance(items, list) and items:
         lines = []
         for item in items:
-            loc = (
-                ".".join(str(part) for part in item.get("loc", ()))
-                if isinstance(item, dict)
-                else ""
-            )
-            msg = item.get("msg", "") if isinstance(item, dict) else str(item)
-            lines.append(f"<li><code>{html.escape(loc)}</code> {html.escape(str(msg))}</li>")
+            found = item if isinstance(item, dict) else {"msg": item}
+            loc = html.escape(".".join(str(part) for part in found.get("loc", ())))
+            msg = html.escape(str(found.get("msg", "")))
+            lines.append(f"<li><code>{loc}</code> {msg}</li>")
         errors = "<ul>" + "".join(lines) + "</ul>"
     return ERROR_PAGE.format(
         status=error.status_code, title=html.escape(error.title), detail=detail, errors=errors
