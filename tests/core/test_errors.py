@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import html
+
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from celeris import App
 from celeris.core import errors
@@ -189,3 +193,12 @@ def test_browsers_get_html_error_pages_and_apis_problem_json() -> None:
             r = client.get("/nowhere", headers=accept)
             assert r.headers["content-type"] == "application/problem+json"
             assert r.json()["status"] == 404
+
+
+@given(accept=st.text(max_size=200), detail=st.text(max_size=200))
+def test_any_accept_and_detail_give_a_safe_answer(accept: str, detail: str) -> None:
+    assert errors.prefers_html(accept) in (True, False)
+    page = HTTPError(400, detail or None).to_response("text/html").body.decode()
+    if detail:
+        assert f"<p>{html.escape(detail)}</p>" in page
+    assert "<script" not in page
