@@ -30,9 +30,10 @@ HTTP_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS
 WEBSOCKET: Final = "WEBSOCKET"  # NOTE: WebSocket routes live in the same table under this method.
 #: In the path the router matches, a slash that came percent-encoded (``%2F``): part of a
 #: segment, not a separator (RFC 3986 2.2). Parameters get it back as ``/``.
-ESCAPED_SLASH: Final = "\x00"
-# NOTE: a safe stand-in: no route template holds it (compile_path refuses control characters)
-# and a path that already holds one (an encoded NUL) is routed as decoded (see routing_path).
+ESCAPED_SLASH: Final = "\udc2f"
+# NOTE: a lone surrogate: no decoded request path holds one (servers decode UTF-8 with
+# errors="replace", and a surrogate cannot come out of valid UTF-8), and compile_path refuses
+# templates that do. It never leaves the router: the 404 detail and redirects write %2F.
 
 
 class RouteConflict(Exception):
@@ -104,7 +105,7 @@ CONVERTERS: Final[dict[str, Converter]] = {
 }
 
 _PARAM: Final = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]+))?}")
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 # what url_for leaves unescaped in a value: RFC 3986 pchar (sub-delims, ":" and "@")
 _SAFE: Final = "!$&'()*+,;=:@"
 _PATH_SAFE: Final = _SAFE + "/"
@@ -151,8 +152,8 @@ def compile_path(path: str) -> CompiledPath:
     """Compile a path template like ``/items/{item_id:int}``; raises ValueError if malformed."""
     if not path.startswith("/"):
         raise ValueError(f"route path {path!r} must start with '/'")
-    if _CONTROL.search(path):
-        raise ValueError(f"route path {path!r} holds a control character")
+    if _SURROGATE.search(path):
+        raise ValueError(f"route path {path!r} holds a lone surrogate (no URL can match it)")
     regex: list[str] = []
     shape: list[str] = []
     params: list[tuple[str, Converter]] = []
@@ -647,7 +648,7 @@ def routing_path(path: str, raw_path: bytes) -> str:
     Only a request whose raw path held an escape needs this (``path`` is then shorter). The
     raw path is split on its real slashes and each segment decoded on its own, as the server
     decodes the whole; ``path`` is kept as it is when the raw path is not its (tail's) source
-    (a middleware rewrote the path) or holds an encoded NUL.
+    (a middleware rewrote the path).
     """
     # SECURITY: scope["path"] stays decoded, so a middleware judging path prefixes sees
     # "/a/b" where the router sees one segment "a/b"; docs/guide.md says to guard routes instead.
