@@ -28,6 +28,7 @@ import msgspec
 from celeris.cache.base import Backend
 from celeris.cache.errors import CacheConfigError, CacheUnavailable
 from celeris.cache.memory import MemoryBackend
+from celeris.cache.response import ResponseCache
 
 __all__ = ["Cache", "resolve_url"]
 
@@ -395,6 +396,25 @@ class Cache:
             return wrapper
 
         return decorate
+
+    def response(
+        self,
+        ttl: float = 60,
+        *,
+        vary: Sequence[str] = (),
+        per_user: bool = False,
+        no_cache: bool = True,
+        status_code: int | None = None,
+    ) -> ResponseCache:
+        """Cache a route's whole response (a decorator placed under ``@app.get``).
+
+        ``vary`` names request headers that select a different copy; ``no_cache=False``
+        ignores a client's ``Cache-Control: no-cache``; ``per_user=True`` also caches requests
+        that carry cookies or credentials (key them with ``vary=["Cookie"]`` instead).
+        """
+        return ResponseCache(
+            self, ttl, vary=vary, per_user=per_user, no_cache=no_cache, status_code=status_code
+        )
 
     async def health(self, timeout: float = 2.0) -> tuple[bool, float | None, str | None]:
         """Ping the backend: ``(ok, latency in seconds, error name)``; never raises."""
