@@ -74,6 +74,22 @@ async def test_cached_tags(cache: Cache) -> None:
     assert calls == 2
 
 
+async def test_cached_methods_key_by_instance(cache: Cache) -> None:
+    class Repo:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __repr__(self) -> str:
+            return f"Repo({self.name})"
+
+        @cache.cached(ttl=60)
+        async def title(self, n: int) -> str:
+            return f"{self.name}-{n}"
+
+    assert await Repo("a").title(1) == "a-1"
+    assert await Repo("b").title(1) == "b-1"
+
+
 async def test_one_computation_across_two_processes(redis_url: str, namespace: str) -> None:
     # Two Cache instances on one Redis behave like two workers: each has its own in-process
     # flights, so only the Redis lock can keep the second from computing too.

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from celeris import App, UploadFile
+from celeris import App, Request, UploadFile
 from celeris.storage import Storage, check
 from celeris.testing import AsyncTestClient
 from tests.db.tcp_proxy import TCPProxy
@@ -24,6 +24,11 @@ def _app(url: str, **options: float) -> tuple[App, Storage]:
     async def upload(file: UploadFile) -> dict[str, object]:
         name = await storage.save(f"uploads/{file.filename}", file)
         return {"name": name, "size": await storage.size(name), "url": storage.url(name)}
+
+    @app.put("/raw/{name:path}")
+    async def raw(name: str, request: Request) -> dict[str, object]:
+        saved = await storage.save(name, request.stream(), overwrite=True)
+        return {"name": saved, "size": await storage.size(saved)}
 
     @app.get("/files/{name:path}")
     async def read(name: str) -> dict[str, int]:
@@ -59,6 +64,20 @@ async def test_upload_and_signed_url(storage_url: str) -> None:
         assert again["name"] != uploaded["name"]
         assert (await client.get("/files/uploads/missing.pdf")).status_code == 404
         assert (await client.get("/files/uploads/%2e%2e/x")).status_code in (400, 404)
+
+
+async def test_request_body_streams_to_the_store(storage_url: str) -> None:
+    app, storage = _app(storage_url)
+
+    async def body():
+        for _ in range(12):
+            yield b"q" * 500_000  # 6 MB in 12 messages
+
+    async with AsyncTestClient(app) as client:
+        response = await client.put("/raw/data/blob.bin", content=body())
+        assert response.json() == {"name": "data/blob.bin", "size": 6_000_000}
+        assert (await client.put("/raw/../x", content=b"x")).status_code in (400, 404)
+    assert await storage.read("data/blob.bin") == b"q" * 6_000_000
 
 
 @pytest.mark.parametrize("url", ["file", "memory"])

@@ -39,6 +39,8 @@ P = ParamSpec("P")
 
 _MISSING: Any = object()
 _ENCODER = msgspec.json.Encoder()
+# NOTE: arguments msgspec cannot encode (``self``, a connection) enter a default key by repr.
+_KEY_ENCODER = msgspec.json.Encoder(enc_hook=repr)
 _DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
 DEFAULT_URL = "memory://"
 
@@ -450,7 +452,7 @@ def _make_key(
     if isinstance(key, str):
         return key.format(**bound.arguments)
     digest = hashlib.blake2b(
-        _ENCODER.encode([list(bound.args), bound.kwargs]), digest_size=16
+        _KEY_ENCODER.encode([list(bound.args), bound.kwargs]), digest_size=16
     ).hexdigest()
     return f"{name}:{digest}"
 
