@@ -93,6 +93,9 @@ async def test_list(storage: Storage) -> None:
     assert await storage.list("a/") == ["a/1.txt", "a/2.txt", "a/sub/3.txt"]
     assert await storage.list() == ["a/1.txt", "a/2.txt", "a/sub/3.txt", "b/4.txt"]
     assert await storage.list("nothing/") == []
+    assert await storage.list("a/s") == ["a/sub/3.txt"]
+    assert await storage.list("a/1") == ["a/1.txt"]
+    assert await storage.list("b") == ["b/4.txt"]
 
 
 async def test_content_type(storage: Storage) -> None:

@@ -270,16 +270,18 @@ class Storage:
         return (await self.info(name)).size
 
     async def list(self, prefix: str = "") -> list[str]:
-        """The names stored under ``prefix`` (a folder such as ``"avatars/"``), sorted."""
+        """The names starting with ``prefix`` (``"avatars/"``, ``"avatars/me"``), sorted."""
         if prefix:
             clean_name(prefix.rstrip("/"))
+        # NOTE: stores list by folder; a prefix that ends inside a name lists its folder.
+        folder = prefix if prefix.endswith("/") else prefix.rpartition("/")[0]
         names: list[str] = []
         try:
-            async for batch in obstore.list(self.backend.store, prefix or None):
+            async for batch in obstore.list(self.backend.store, folder or None):
                 names.extend(meta["path"] for meta in batch)
         except (ObstoreError, OSError) as error:
             raise self._unavailable(error) from error
-        return sorted(n for n in names if not prefix or n.startswith(prefix))
+        return sorted(n for n in names if n.startswith(prefix))
 
     async def open(
         self, name: str, *, start: int | None = None, end: int | None = None
