@@ -73,6 +73,17 @@ async def test_streams_async_iterators_files_uploads(storage: Storage, tmp_path:
         await storage.save("bad.txt", strings())
 
 
+async def test_failed_stream_leaves_no_file(storage: Storage) -> None:
+    async def broken():
+        yield b"a" * 6_000_000  # past one part
+        raise ConnectionResetError("the client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await storage.save("partial.bin", broken())
+    assert await storage.exists("partial.bin") is False
+    assert await storage.list() == []
+
+
 async def test_ranges(storage: Storage) -> None:
     name = await storage.save("r.txt", b"0123456789")
 
