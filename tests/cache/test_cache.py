@@ -61,6 +61,19 @@ async def test_type_decodes_structs_and_dataclasses(cache: Cache) -> None:
     assert many == {"p": Point(1, 2)}
 
 
+async def test_a_value_that_no_longer_fits_is_a_miss(cache: Cache) -> None:
+    await cache.set("p", {"x": "not an int"})
+    assert await cache.get("p", type=Point) is None
+    assert await cache.get("p", "fallback", type=Point) == "fallback"
+    assert await cache.get_many(["p"], type=Point) == {}
+    assert await cache.get_or_set("p", _fresh_point, type=Point) == Point(7, 7)
+    assert await cache.get("p", type=Point) == Point(7, 7)  # recomputed and replaced
+
+
+async def _fresh_point() -> Point:
+    return Point(7, 7)
+
+
 async def test_values_are_copies(cache: Cache) -> None:
     value = {"n": [1]}
     await cache.set("k", value)

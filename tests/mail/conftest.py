@@ -84,6 +84,14 @@ class Received:
 class Inbox:
     handler_messages: list[Received] = field(default_factory=list)
 
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         self.handler_messages.append(
             Received(

@@ -54,6 +54,20 @@ async def test_implicit_tls(tls_server: SMTPServer, certificate: Certificate) ->
         await wrong.send(to="ada@example.org", subject="TLS", text="x")
 
 
+async def test_some_recipients_refused(
+    starttls_server: SMTPServer, certificate: Certificate, caplog: pytest.LogCaptureFixture
+) -> None:
+    mailer = Mailer(
+        url=f"smtp://{USER}:{PASSWORD}@127.0.0.1:{starttls_server.port}",
+        tls_context=certificate.client_context(),
+    )
+    await mailer.send(to=["ada@example.org", "nobody@example.org"], subject="x", text="x")
+    assert starttls_server.messages[0].rcpt_tos == ["ada@example.org"]
+    assert "refused nobody@example.org (550 5.1.1 no such user)" in caplog.text
+    with pytest.raises(MailError, match="refused every recipient: nobody@example.org"):
+        await mailer.send(to=["nobody@example.org"], subject="x", text="x")
+
+
 async def test_wrong_password(starttls_server: SMTPServer, certificate: Certificate) -> None:
     mailer = Mailer(
         url=f"smtp://{USER}:wrong@127.0.0.1:{starttls_server.port}",

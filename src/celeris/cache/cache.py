@@ -209,6 +209,15 @@ class Cache:
         """Deserialise ``data``, into ``type`` when given."""
         return _decoder(type).decode(data)
 
+    def _load(self, key: str, data: bytes, type: Any) -> Any:
+        """Decode a stored value; one that no longer fits ``type`` is a miss, not an error."""
+        try:
+            return self.decode(data, type)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            # NOTE: a deploy that changed a Struct must not turn its old cached copies into 500s.
+            logger.warning("cache value %r does not decode (%s); treated as a miss", key, error)
+            return _MISSING
+
     @overload
     async def get(self, key: str) -> Any: ...
     @overload
@@ -217,14 +226,18 @@ class Cache:
     async def get(self, key: str, default: Any = None, *, type: Any = Any) -> Any:
         """Return the value at ``key`` (decoded into ``type``), or ``default`` on a miss."""
         data = await self._call(self.backend.get(self._key(key)), None)
-        return default if data is None else self.decode(data, type)
+        if data is None:
+            return default
+        value = self._load(key, data, type)
+        return default if value is _MISSING else value
 
     async def get_many(self, keys: Sequence[str], *, type: Any = Any) -> dict[str, Any]:
         """Return ``{key: value}`` for the keys that are present."""
         keys = list(keys)
         missing: list[bytes | None] = [None] * len(keys)
         values = await self._call(self.backend.get_many([self._key(k) for k in keys]), missing)
-        return {k: self.decode(v, type) for k, v in zip(keys, values, strict=True) if v is not None}
+        found = {k: self._load(k, v, type) for k, v in zip(keys, values, strict=True) if v is not None}
+        return {k: v for k, v in found.items() if v is not _MISSING}
 
     async def set(
         self,
@@ -311,7 +324,9 @@ class Cache:
         full = self._key(key)
         data = await self._call(self.backend.get(full), None)
         if data is not None:
-            return self.decode(data, type)
+            value = self._load(key, data, type)
+            if value is not _MISSING:
+                return value
         # PERF: concurrent callers in this process share one flight instead of each polling.
         flight = self._flights.get(full)
         if flight is not None:

@@ -8,6 +8,7 @@ a clear ``MailTimeout`` rather than a hung request.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from email.message import EmailMessage
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -18,6 +19,8 @@ from celeris.mail.errors import MailConfigError, MailError, MailTimeout
 from celeris.mail.message import Message
 
 __all__ = ["SMTPBackend"]
+
+logger = logging.getLogger("celeris.mail")
 
 _STARTTLS = {"auto": None, "always": True, "never": False}
 
@@ -87,10 +90,19 @@ class SMTPBackend:
         sender = email["From"].addresses[0].addr_spec
         try:
             async with self._client() as client:
-                _, reply = await client.send_message(email, sender=sender, recipients=recipients)
+                refused, _ = await client.send_message(email, sender=sender, recipients=recipients)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             raise self._error(error) from error
-        del reply
+        if refused:
+            # NOTE: delivered to the others; the server refused these (as smtplib reports it)
+            logger.warning(
+                "the SMTP server %s refused %s for %s",
+                self.where,
+                ", ".join(
+                    f"{rcpt} ({reply.code} {reply.message})" for rcpt, reply in refused.items()
+                ),
+                email["Message-ID"],
+            )
 
     async def check(self) -> None:
         try:
