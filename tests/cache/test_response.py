@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from celeris import App, Request, Response
+from celeris import App, JSONResponse, Request, Response, StreamingResponse
 from celeris.cache import Cache
 from celeris.testing import AsyncTestClient
 
@@ -38,6 +38,22 @@ def _app(cache: Cache) -> tuple[App, list[str]]:
         response.set_cookie("session", "abc")
         return response
 
+    @app.get("/explicit")
+    @cache.response(ttl=60)
+    async def explicit() -> JSONResponse:
+        calls.append("explicit")
+        return JSONResponse({"calls": len(calls)}, headers={"x-made": "here"})
+
+    @app.get("/stream")
+    @cache.response(ttl=60)
+    async def stream() -> StreamingResponse:
+        calls.append("stream")
+
+        async def parts():
+            yield b"a"
+
+        return StreamingResponse(parts())
+
     @app.get("/missing")
     @cache.response(ttl=60)
     async def missing() -> Response:
@@ -63,6 +79,18 @@ async def test_hit_miss_vary_and_query(cache: Cache) -> None:
         assert calls == ["a", "a", "a", "b"]
         assert (await client.get("/text")).text == "call 5"
         assert (await client.get("/text")).text == "call 5"
+
+
+async def test_response_objects(cache: Cache) -> None:
+    app, calls = _app(cache)
+    async with AsyncTestClient(app) as client:
+        for _ in range(2):
+            response = await client.get("/explicit")
+            assert response.json() == {"calls": 1}  # cached with its headers
+            assert response.headers["x-made"] == "here"
+            assert response.headers["content-type"] == "application/json"
+            assert (await client.get("/stream")).content == b"a"
+        assert calls == ["explicit", "stream", "stream"]  # a stream is never stored
 
 
 async def test_etag_304(cache: Cache) -> None:

@@ -65,7 +65,12 @@ def _backend_for(url: str, timeout: float) -> Backend:
     parts = urlsplit(url)
     options = dict(parse_qsl(parts.query))
     if parts.scheme == "memory":
-        return MemoryBackend(max_entries=int(options.get("max_entries", 10_000)))
+        try:
+            return MemoryBackend(max_entries=int(options.get("max_entries", 10_000)))
+        except ValueError as error:
+            raise CacheConfigError(
+                f"memory:// takes max_entries=<an integer >= 1>: {error}"
+            ) from None
     if parts.scheme in ("redis", "rediss", "unix"):
         try:
             from celeris.cache.redis import RedisBackend  # NOTE: imported only when chosen
@@ -236,7 +241,9 @@ class Cache:
         keys = list(keys)
         missing: list[bytes | None] = [None] * len(keys)
         values = await self._call(self.backend.get_many([self._key(k) for k in keys]), missing)
-        found = {k: self._load(k, v, type) for k, v in zip(keys, values, strict=True) if v is not None}
+        found = {
+            k: self._load(k, v, type) for k, v in zip(keys, values, strict=True) if v is not None
+        }
         return {k: v for k, v in found.items() if v is not _MISSING}
 
     async def set(

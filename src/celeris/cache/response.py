@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from celeris.core.requests import Request
-from celeris.core.responses import Response
+from celeris.core.responses import FileResponse, Response, StreamingResponse
 from celeris.core.signature import make_renderer
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def _etag_matches(header: str, etag: str) -> bool:
 
 
 def _cacheable(response: Response) -> bool:
-    if response.status_code != 200 or type(response).render is not Response.render:
+    if response.status_code != 200 or isinstance(response, StreamingResponse | FileResponse):
         return False  # NOTE: streaming and file responses have no body to keep
     headers = response.headers
     if "set-cookie" in headers:
