@@ -109,6 +109,19 @@ async def test_app_signed_links_are_checked(url: str, tmp_path) -> None:
         assert "expired" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("url", ["file", "memory"])
+async def test_app_links_for_awkward_names(url: str, tmp_path) -> None:
+    app, storage = _app(f"file://{tmp_path}" if url == "file" else "memory://")
+    name = await storage.save("my docs/ünï cødé #1?.txt", b"awkward")
+    link = storage.url(name)
+    assert " " not in link
+    assert "#" not in link.split("?")[0]
+    async with AsyncTestClient(app) as client:
+        response = await client.get(link)
+        assert response.status_code == 200, response.text
+        assert response.content == b"awkward"
+
+
 async def test_local_links_serve_ranges_and_etags(tmp_path) -> None:
     app, storage = _app(f"file://{tmp_path}")
     await storage.save("r.txt", b"0123456789")
