@@ -25,6 +25,8 @@ def test_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
         def on_shutdown(self, f: object) -> object:
             return f
 
+        on_startup = on_shutdown
+
     monkeypatch.delenv("MAIL_URL", raising=False)
     monkeypatch.delenv("MAIL_FROM", raising=False)
     assert Mailer().url == "console://"
@@ -120,6 +122,19 @@ async def test_missing_template_and_bad_names(templates: Path) -> None:
 
 def test_html_to_text() -> None:
     assert html_to_text("<p>a<br>b</p><script>x()</script>") == "a\nb\n"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+async def test_console_outside_debug_warns(
+    debug: bool, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MAIL_URL", raising=False)
+    app = App(debug=debug)
+    Mailer(app=app)
+    async with AsyncTestClient(app):
+        pass
+    warned = [r for r in caplog.records if "MAIL_URL" in r.getMessage()]
+    assert bool(warned) is not debug
 
 
 async def test_attached_to_an_app() -> None:

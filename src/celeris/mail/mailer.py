@@ -94,10 +94,18 @@ class Mailer:
         self.retry_delay = retry_delay
         self._background: set[asyncio.Task[None]] = set()
         if app is not None:
+            app.on_startup(self._warn_if_console)
             app.on_shutdown(self.close)
+        self._app = app
 
     def __repr__(self) -> str:
         return f"Mailer(backend={self.backend.name!r}, default_from={self.default_from!r})"
+
+    def _warn_if_console(self) -> None:
+        if isinstance(self.backend, ConsoleBackend) and not getattr(self._app, "debug", False):
+            logger.warning(
+                "mail goes to the console, not to anyone: set MAIL_URL (smtp://...) to send it"
+            )
 
     @property
     def outbox(self) -> list[SentMail]:
