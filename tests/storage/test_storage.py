@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from celeris import UploadFile
+from celeris import PayloadTooLarge, UploadFile
 from celeris.storage import InvalidName, MissingFile, Storage, StorageConfigError, check, clean_name
 from celeris.storage.storage import PART, PARTS_IN_FLIGHT
 
@@ -82,6 +82,19 @@ async def test_failed_stream_leaves_no_file(storage: Storage) -> None:
         await storage.save("partial.bin", broken())
     assert await storage.exists("partial.bin") is False
     assert await storage.list() == []
+
+
+async def test_max_size(storage: Storage) -> None:
+    async def big():
+        for _ in range(8):
+            yield b"b" * 1_000_000
+
+    with pytest.raises(PayloadTooLarge):
+        await storage.save("big.bin", big(), max_size=5_000_000)
+    with pytest.raises(PayloadTooLarge):
+        await storage.save("small.bin", b"123456", max_size=5)
+    assert await storage.list() == []
+    assert await storage.size(await storage.save("ok.bin", big(), max_size=8_000_000)) == 8_000_000
 
 
 async def test_ranges(storage: Storage) -> None:

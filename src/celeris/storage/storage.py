@@ -23,7 +23,7 @@ import obstore
 from obstore.exceptions import BaseError as ObstoreError
 
 from celeris.core.datastructures import UploadFile
-from celeris.core.errors import Forbidden
+from celeris.core.errors import Forbidden, PayloadTooLarge
 from celeris.core.requests import Request
 from celeris.core.responses import FileResponse, Response, StreamingResponse
 from celeris.storage.base import Backend
@@ -113,9 +113,18 @@ class _SourceFailed(Exception):
         self.error = error
 
 
-async def _guarded(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+def _check_size(size: int, max_size: int) -> None:
+    if size > max_size:
+        raise PayloadTooLarge(f"The file is larger than {max_size} bytes.")
+
+
+async def _guarded(source: AsyncIterator[bytes], max_size: int | None) -> AsyncIterator[bytes]:
+    size = 0
     try:
         async for chunk in source:
+            size += len(chunk)
+            if max_size is not None:
+                _check_size(size, max_size)
             yield chunk
     except Exception as error:
         raise _SourceFailed(error) from error
@@ -219,13 +228,17 @@ class Storage:
         *,
         content_type: str | None = None,
         overwrite: bool = False,
+        max_size: int | None = None,
     ) -> str:
         """Store ``content`` at ``name`` (a new name beside it when taken); return the name used.
 
         ``content`` is bytes, an (async) iterator of bytes, an ``UploadFile``, a binary file or
-        a ``Path``; everything but bytes streams in chunks, never whole in memory.
+        a ``Path``; everything but bytes streams in chunks, never whole in memory. Past
+        ``max_size`` bytes the save stops with ``PayloadTooLarge`` (413) and keeps nothing.
         """
         name = clean_name(name)
+        if isinstance(content, bytes | bytearray | memoryview) and max_size is not None:
+            _check_size(len(content), max_size)
         if isinstance(content, UploadFile):
             content_type = content_type or content.content_type
             source: AsyncIterator[bytes] | bytes = _upload_chunks(content)
@@ -262,7 +275,7 @@ class Storage:
                     buffer_size=PART,
                     max_concurrency=PARTS_IN_FLIGHT,
                 ) as writer:
-                    async for chunk in _guarded(source):
+                    async for chunk in _guarded(source, max_size):
                         await writer.write(chunk)
         except _SourceFailed as failed:
             raise failed.error from None  # the upload's own fault (a client gone), not the store's
