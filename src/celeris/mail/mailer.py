@@ -8,6 +8,7 @@ URLs: ``console://`` (the default: print), ``memory://`` (``mailer.outbox``, for
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import ssl
@@ -21,6 +22,7 @@ from celeris.mail.base import Backend
 from celeris.mail.console import ConsoleBackend
 from celeris.mail.errors import MailConfigError, MailError
 from celeris.mail.file import FileBackend
+from celeris.mail.health import check, register_health
 from celeris.mail.memory import MemoryBackend, SentMail
 from celeris.mail.message import Message, parse_address
 from celeris.mail.templates import MailTemplates
@@ -96,6 +98,7 @@ class Mailer:
         if app is not None:
             app.on_startup(self._warn_if_console)
             app.on_shutdown(self.close)
+            register_health(app, "mail", functools.partial(check, self))
         self._app = app
 
     def __repr__(self) -> str:

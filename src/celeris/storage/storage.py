@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import mimetypes
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
@@ -28,6 +29,7 @@ from celeris.core.requests import Request
 from celeris.core.responses import FileResponse, Response, StreamingResponse
 from celeris.storage.base import Backend
 from celeris.storage.errors import MissingFile, StorageConfigError, StorageUnavailable
+from celeris.storage.health import check, register_health
 from celeris.storage.names import alternative_name, clean_name
 from celeris.storage.signing import URLSigner
 
@@ -174,6 +176,7 @@ class Storage:
         if app is not None:
             self._root_path = getattr(app, "root_path", "") or ""
             app.on_shutdown(self.close)
+            register_health(app, "storage", functools.partial(check, self))
             app.add_route(
                 f"{self.route}/{{name:path}}",
                 self.serve,
