@@ -57,6 +57,35 @@ async def test_cached_error_is_not_cached(cache: Cache) -> None:
     assert await flaky() == "ok"
 
 
+async def test_a_cancelled_leader_does_not_fail_its_followers(cache: Cache) -> None:
+    started = asyncio.Event()
+    calls = 0
+
+    async def compute() -> str:
+        nonlocal calls
+        calls += 1
+        started.set()
+        await asyncio.sleep(0.1)
+        return "value"
+
+    leader = asyncio.create_task(cache.get_or_set("k", compute, 60))
+    await started.wait()
+    follower = asyncio.create_task(cache.get_or_set("k", compute, 60))
+    await asyncio.sleep(0.01)
+    leader.cancel()
+    assert await follower == "value"
+    assert leader.cancelled()
+    assert calls == 2
+
+
+def test_cached_needs_async(cache: Cache) -> None:
+    with pytest.raises(TypeError, match="async functions"):
+
+        @cache.cached(ttl=1)
+        def sync() -> int:
+            return 1
+
+
 async def test_cached_tags(cache: Cache) -> None:
     calls = 0
 

@@ -339,11 +339,21 @@ class Cache:
         # PERF: concurrent callers in this process share one flight instead of each polling.
         flight = self._flights.get(full)
         if flight is not None:
-            return self.decode(await asyncio.shield(flight), type)
+            try:
+                return self.decode(await asyncio.shield(flight), type)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not flight.cancelled() or (task is not None and task.cancelling()):
+                    raise
+                # the caller computing it was cancelled, not this one: compute it here instead
+                return await self.get_or_set(key, compute, ttl, type=type, tags=tags)
         flight = asyncio.get_running_loop().create_future()
         self._flights[full] = flight
         try:
             data = await self._compute_locked(key, full, compute, ttl, tags)
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
         except BaseException as error:
             flight.set_exception(error)
             flight.exception()  # retrieved: a flight nobody else awaits must not warn
@@ -402,6 +412,8 @@ class Cache:
         """
 
         def decorate(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+            if not inspect.iscoroutinefunction(func):
+                raise TypeError(f"cache.cached() memoises async functions, not {func!r}")
             name = f"{func.__module__}.{func.__qualname__}"
             returns = _return_type(func)
             signature = inspect.signature(func)
