@@ -35,3 +35,20 @@ def test_import_celeris_loads_no_battery() -> None:
 )
 def test_backends_imported_only_when_chosen(code: str, absent: set[str]) -> None:
     assert not (absent & _modules_after(code))
+
+
+@pytest.mark.parametrize(
+    ("blocked", "code", "extra"),
+    [
+        ("obstore", "import celeris.storage", "celeris[storage]"),
+        ("jinja2", "import celeris.mail", "celeris[mail]"),
+        ("aiosmtplib", "from celeris.mail import Mailer; Mailer(url='smtp://h')", "celeris[mail]"),
+        ("redis", "from celeris.cache import Cache; Cache(url='redis://h')", "celeris[cache]"),
+    ],
+)
+def test_a_missing_extra_is_named(blocked: str, code: str, extra: str) -> None:
+    # Block the import as if the package were not installed.
+    script = f"import sys\nsys.modules[{blocked!r}] = None\n{code}"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert extra in done.stderr, done.stderr[-500:]

@@ -12,7 +12,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import jinja2
+try:
+    import jinja2
+except ImportError as error:  # pragma: no cover - exercised without the extra installed
+    raise ImportError(
+        "celeris.mail needs Jinja2 for templates: pip install 'celeris[mail]'", name=error.name
+    ) from error
 
 __all__ = ["MailTemplates", "Rendered", "html_to_text"]
 

@@ -20,8 +20,13 @@ from types import TracebackType
 from typing import IO, Any
 from urllib.parse import quote, urlsplit
 
-import obstore
-from obstore.exceptions import BaseError as ObstoreError
+try:
+    import obstore
+    from obstore.exceptions import BaseError as ObstoreError
+except ImportError as error:  # pragma: no cover - exercised without the extra installed
+    raise ImportError(
+        "celeris.storage needs obstore: pip install 'celeris[storage]'", name=error.name
+    ) from error
 
 from celeris.core.datastructures import UploadFile
 from celeris.core.errors import Forbidden, PayloadTooLarge
