@@ -13,6 +13,7 @@ import logging
 import os
 import ssl
 from collections.abc import Sequence
+from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -139,7 +140,7 @@ class Mailer:
             await self.backend.send(email, message, recipients)
         return str(email["Message-ID"])
 
-    async def _deliver_retrying(self, email: Any, message: Message) -> None:
+    async def _deliver_retrying(self, email: EmailMessage, message: Message) -> None:
         for attempt in range(1, self.retries + 1):
             try:
                 await self.backend.send(email, message, message.recipients)
@@ -155,6 +156,9 @@ class Mailer:
                     )
                     return
                 await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
+            except Exception:
+                logger.exception("mail %s not delivered: the backend failed", email["Message-ID"])
+                return
 
     async def send_template(
         self,
