@@ -86,6 +86,67 @@ def test_cached_needs_async(cache: Cache) -> None:
             return 1
 
 
+async def test_early_refresh_serves_the_old_value_meanwhile(cache: Cache) -> None:
+    version = 0
+    refreshing = asyncio.Event()
+
+    @cache.cached(ttl=3, early=2.7, key="hot")
+    async def hot() -> int:
+        nonlocal version
+        version += 1
+        if version > 1:
+            refreshing.set()
+            await asyncio.sleep(0.05)
+        return version
+
+    assert await hot() == 1
+    assert await hot() == 1  # fresh: no refresh
+    await asyncio.sleep(0.5)  # into the last `early` seconds (the marker lived 0.3 s)
+    results = await asyncio.gather(*(hot() for _ in range(5)))
+    assert results == [1] * 5  # everyone served at once, from the old value
+    await asyncio.wait_for(refreshing.wait(), 1)
+    await asyncio.sleep(0.1)
+    assert version == 2  # one refresh, not five
+    assert await hot() == 2
+    assert await cache.get("hot") == 2
+
+
+async def test_early_must_be_inside_ttl(cache: Cache) -> None:
+    async def compute() -> int:
+        return 1
+
+    for ttl, early in ((10, 10), (10, 0), (None, 1)):
+        with pytest.raises(ValueError, match="early must be between"):
+            await cache.get_or_set("k", compute, ttl, early=early)
+
+
+async def test_early_refresh_once_across_processes(redis_url: str, namespace: str) -> None:
+    calls: list[str] = []
+    async with (
+        Cache(url=redis_url, namespace=namespace) as a,
+        Cache(url=redis_url, namespace=namespace) as b,
+    ):
+
+        async def compute(who: str) -> str:
+            calls.append(who)
+            await asyncio.sleep(0.05)
+            return f"v{len(calls)}"
+
+        assert await a.get_or_set("k", lambda: compute("a"), 3, early=2.7) == "v1"
+        await asyncio.sleep(0.5)
+        got = await asyncio.gather(
+            *(
+                c.get_or_set("k", lambda c=c: compute(c.namespace), 3, early=2.7)
+                for c in (a, b, a, b)
+            )
+        )
+        assert got == ["v1"] * 4
+        await asyncio.sleep(0.15)
+        assert len(calls) == 2  # the first computation and one refresh
+        assert await b.get("k") == "v2"
+        await a.clear()
+
+
 async def test_cached_tags(cache: Cache) -> None:
     calls = 0
 

@@ -43,6 +43,7 @@ _ENCODER = msgspec.json.Encoder()
 # NOTE: arguments msgspec cannot encode (``self``, a connection) enter a default key by repr.
 _KEY_ENCODER = msgspec.json.Encoder(enc_hook=repr)
 _DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
+_FRESH = ":fresh"  # the marker beside a value cached with early refresh
 DEFAULT_URL = "memory://"
 
 
@@ -118,6 +119,7 @@ class Cache:
         self.lock_ttl = lock_ttl
         self._down_until = 0.0  # monotonic time before which the backend is not tried again
         self._flights: dict[str, asyncio.Future[bytes]] = {}
+        self._refreshes: set[asyncio.Task[None]] = set()
         if app is not None:
             app.on_startup(self.connect)
             app.on_shutdown(self.close)
@@ -136,7 +138,9 @@ class Cache:
             self._mark_down(error)
 
     async def close(self) -> None:
-        """Close the backend's connections."""
+        """Finish background refreshes, then close the backend's connections."""
+        if self._refreshes:
+            await asyncio.gather(*self._refreshes, return_exceptions=True)
         await self.backend.close()
 
     async def __aenter__(self) -> Cache:
@@ -328,13 +332,30 @@ class Cache:
         *,
         type: Any = Any,
         tags: Sequence[str] = (),
+        early: float | None = None,
     ) -> Any:
-        """Return the cached value, or compute it once (one caller per key across processes)."""
+        """Return the cached value, or compute it once (one caller per key across processes).
+
+        ``early`` (seconds, less than ``ttl``): in a value's last ``early`` seconds, the first
+        caller refreshes it in the background while every caller still gets the current value,
+        so a hot key never expires under load.
+        """
         full = self._key(key)
-        data = await self._call(self.backend.get(full), None)
+        seconds = self._ttl(ttl)
+        if early is not None and (seconds is None or not 0 < early < seconds):
+            raise ValueError(f"early must be between 0 and ttl seconds, got {early} for {seconds}")
+        if early is None:
+            data = await self._call(self.backend.get(full), None)
+            stale = False
+        else:
+            missing: list[bytes | None] = [None, None]
+            data, fresh = await self._call(self.backend.get_many([full, full + _FRESH]), missing)
+            stale = fresh is None
         if data is not None:
             value = self._load(key, data, type)
             if value is not _MISSING:
+                if stale:
+                    await self._refresh_early(key, full, compute, seconds, tags, early)
                 return value
         # PERF: concurrent callers in this process share one flight instead of each polling.
         flight = self._flights.get(full)
@@ -346,11 +367,11 @@ class Cache:
                 if not flight.cancelled() or (task is not None and task.cancelling()):
                     raise
                 # the caller computing it was cancelled, not this one: compute it here instead
-                return await self.get_or_set(key, compute, ttl, type=type, tags=tags)
+                return await self.get_or_set(key, compute, ttl, type=type, tags=tags, early=early)
         flight = asyncio.get_running_loop().create_future()
         self._flights[full] = flight
         try:
-            data = await self._compute_locked(key, full, compute, ttl, tags)
+            data = await self._compute_locked(key, full, compute, seconds, tags, early)
         except asyncio.CancelledError:
             flight.cancel()
             raise
@@ -369,8 +390,9 @@ class Cache:
         key: str,
         full: str,
         compute: Callable[[], Awaitable[Any]],
-        ttl: float | None,
+        seconds: float | None,
         tags: Sequence[str],
+        early: float | None,
     ) -> bytes:
         lock = self.lock(f"compute:{key}", wait=self.lock_ttl)
         try:
@@ -387,15 +409,56 @@ class Cache:
                 if data is not None:
                     return data
             data = self.encode(await compute())
-            seconds = self._ttl(ttl)
-            await self._call(self.backend.set(full, data, seconds), None)
-            if tags:
-                tag_keys = [self._tag(t) for t in tags]
-                await self._call(self.backend.tag(tag_keys, full, seconds), None)
+            await self._store(full, data, seconds, tags, early)
             return data
         finally:
             if held:
                 await lock.release()
+
+    async def _store(
+        self,
+        full: str,
+        data: bytes,
+        seconds: float | None,
+        tags: Sequence[str],
+        early: float | None,
+    ) -> None:
+        await self._call(self.backend.set(full, data, seconds), None)
+        if early is not None and seconds is not None:
+            # NOTE: the marker expires ``early`` seconds before the value: its absence means
+            # "refresh now", while the value itself is still there to serve.
+            await self._call(self.backend.set(full + _FRESH, b"1", seconds - early), None)
+        if tags:
+            tag_keys = [self._tag(t) for t in tags]
+            await self._call(self.backend.tag(tag_keys, full, seconds), None)
+
+    async def _refresh_early(
+        self,
+        key: str,
+        full: str,
+        compute: Callable[[], Awaitable[Any]],
+        seconds: float | None,
+        tags: Sequence[str],
+        early: float | None,
+    ) -> None:
+        """Start one background refresh of a value in its last ``early`` seconds."""
+        token = secrets.token_bytes(8)
+        refresh_key = f"{self.namespace}refresh:{key}"
+        # one refresher across every process: whoever adds the marker first
+        if not await self._call(self.backend.add(refresh_key, token, self.lock_ttl), False):
+            return
+
+        async def refresh() -> None:
+            try:
+                await self._store(full, self.encode(await compute()), seconds, tags, early)
+            except Exception:
+                logger.exception("early refresh of cache key %r failed", key)
+            finally:
+                await self._call(self.backend.delete_if(refresh_key, token), False)
+
+        task = asyncio.get_running_loop().create_task(refresh())
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
 
     def cached(
         self,
@@ -403,6 +466,7 @@ class Cache:
         *,
         key: str | Callable[..., str] | None = None,
         tags: Sequence[str] | Callable[..., Sequence[str]] = (),
+        early: float | None = None,
     ) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
         """Memoise an async function by its arguments; one computation per key at a time.
 
@@ -428,6 +492,7 @@ class Cache:
                     ttl,
                     type=returns,
                     tags=tag_list,
+                    early=early,
                 )
                 return result
 
