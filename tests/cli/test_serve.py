@@ -38,7 +38,6 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
         seen.append((target, options))
 
     monkeypatch.setattr(celeris.server, "run", record, raising=False)
-    monkeypatch.setenv("CELERIS_DEBUG", "0")
     return seen
 
 
@@ -76,7 +75,7 @@ def test_serve_defaults_reach_server_run(calls: list) -> None:
     target, options = calls[0]
     assert target == "pkg.mod:app"
     assert options == {f.name: f.default for f in dataclasses.fields(Config)}
-    assert os.environ["CELERIS_DEBUG"] == "0"
+    assert options["debug"] is False
 
 
 def test_serve_options_are_converted(calls: list) -> None:
@@ -121,9 +120,10 @@ def test_run_turns_on_reload_and_debug(calls: list) -> None:
     options = calls[0][1]
     assert options["reload"] is True
     assert options["port"] == 9000
-    assert os.environ["CELERIS_DEBUG"] == "1"
-    invoke("run", "m:app", "--no-reload")
+    assert options["debug"] is True
+    invoke("run", "m:app", "--no-reload", "--no-debug")
     assert calls[1][1]["reload"] is False
+    assert calls[1][1]["debug"] is False
 
 
 @pytest.mark.parametrize(

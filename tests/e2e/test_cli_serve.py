@@ -71,3 +71,67 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
             proc.wait()
         proc.stdout.close()  # type: ignore[union-attr]
         proc.stderr.close()  # type: ignore[union-attr]
+
+
+BROKEN = """
+from celeris import App
+
+app = App()
+
+
+@app.get("/boom")
+async def boom() -> str:
+    raise RuntimeError("kaboom")
+"""
+
+
+def _serve_once(tmp_path: Path, command: str, *flags: str) -> httpx.Response:
+    (tmp_path / "tests_broken_app.py").write_text(BROKEN)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celeris",
+            command,
+            "tests_broken_app:app",
+            "--port",
+            str(port),
+            *flags,
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(port, proc)
+        return httpx.get(f"http://127.0.0.1:{port}/boom", timeout=10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()  # type: ignore[union-attr]
+            proc.stderr.close()  # type: ignore[union-attr]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("flags", [(), ("--no-reload",)], ids=["reload", "no-reload"])
+def test_celeris_run_serves_a_celeris_apps_errors_with_their_traceback(
+    tmp_path: Path, flags: tuple[str, ...]
+) -> None:
+    response = _serve_once(tmp_path, "run", *flags)
+    assert response.status_code == 500
+    body = response.json()
+    assert body["detail"] == "RuntimeError: kaboom"
+    assert any("raise RuntimeError" in line for line in body["traceback"])
+
+
+@pytest.mark.e2e
+def test_celeris_serve_keeps_tracebacks_to_itself(tmp_path: Path) -> None:
+    response = _serve_once(tmp_path, "serve")
+    assert response.status_code == 500
+    assert "traceback" not in response.json()

@@ -215,7 +215,7 @@ def _serve(ctx: click.Context, target: str, options: dict[str, Any]) -> None:
         fail(problem)
     try:
         start(target, options)
-    except ImportFromStringError as exc:
+    except (ImportFromStringError, celeris.server.MissingExtraError) as exc:
         fail(str(exc))
     except OSError as exc:
         raise click.ClickException(f"cannot serve {target!r}: {exc}") from None
@@ -232,9 +232,14 @@ def serve(ctx: click.Context, /, target: str, **options: Any) -> None:
 
 @click.command(cls=Command)
 @click.argument("target", metavar="MODULE:ATTR")
-@config_options(defaults={"reload": True})
+@config_options(defaults={"reload": True, "debug": True})
 @click.pass_context
 def run(ctx: click.Context, /, target: str, **options: Any) -> None:
     """Serve MODULE:ATTR for development: reload on change and debug on."""
-    os.environ["CELERIS_DEBUG"] = "1"
+    reload_asked = ctx.get_parameter_source("reload") is click.core.ParameterSource.COMMANDLINE
+    if options["reload"] and not reload_asked and not celeris.server.reload_available():
+        # NOTE: `pip install celeris` alone must run `celeris run`: without the reload extra it
+        # serves without reloading and says how to get it; an explicit --reload still fails.
+        click.echo(f"celeris: reload off ({celeris.server.RELOAD_HINT})", err=True)
+        options["reload"] = False
     _serve(ctx, target, options)

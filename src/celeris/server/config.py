@@ -24,6 +24,9 @@ class Config:
     workers: int = _opt(1, "Number of worker processes (pre-forked, sharing the port).")
     reload: bool = _opt(False, "Restart when source files change (development).")
     factory: bool = _opt(False, "Treat MODULE:ATTR as a factory that returns the app.")
+    debug: bool = _opt(
+        False, "Show tracebacks in 500 responses of a celeris app (development only)."
+    )
     ssl_certfile: str | None = _opt(None, "TLS certificate file (PEM).")
     ssl_keyfile: str | None = _opt(None, "TLS private key file (PEM).")
     access_log: bool = _opt(True, "Write one access-log line per request.", flag="access-log")

@@ -10,7 +10,7 @@ import socket
 import ssl
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from celeris.server import protocol
 from celeris.server.config import Config
@@ -18,7 +18,7 @@ from celeris.server.importer import import_from_string
 from celeris.server.lifespan import Lifespan, LifespanError
 from celeris.server.protocol import HttpProtocol
 from celeris.server.state import ServerState
-from celeris.types import ASGIApp, fast_lane_of
+from celeris.types import ASGIApp, FastLaneApp, fast_lane_of
 
 logger = logging.getLogger("celeris.error")
 
@@ -213,9 +213,15 @@ class Server:
         await asyncio.sleep(0)
 
 
-def load_app(target: str | ASGIApp, factory: bool = False) -> ASGIApp:
-    """Resolve ``target`` (an app or ``module:attr``) into an ASGI app."""
+def load_app(target: str | ASGIApp, factory: bool = False, debug: bool = False) -> ASGIApp:
+    """Resolve ``target`` (an app or ``module:attr``) into an ASGI app.
+
+    ``debug`` turns on a celeris app's ``debug`` (tracebacks in its 500 responses).
+    """
     app: ASGIApp = import_from_string(target, factory=factory)
+    if debug and isinstance(app, FastLaneApp) and hasattr(app, "debug"):
+        # NOTE: the server never imports the core: a celeris app is known by its fast lane.
+        cast(Any, app).debug = True
     return app
 
 
@@ -227,7 +233,7 @@ def run_worker(
     parent_pid: int | None = None,
 ) -> int:
     """Serve in this process until stopped; return the exit code."""
-    app = load_app(target, factory=config.factory)
+    app = load_app(target, factory=config.factory, debug=config.debug)
     server = Server(config, app)
     loop = new_event_loop(config)
     asyncio.set_event_loop(loop)
