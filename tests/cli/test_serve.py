@@ -262,3 +262,27 @@ def test_the_real_server_rejects_a_missing_module_cleanly(
     assert result.exit_code == 2
     assert result.output.startswith("Error: ")
     assert "celeris_no_such_app_module" in result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1048576", 1048576),
+        ("1MiB", 1 << 20),
+        ("64k", 64 << 10),
+        ("1MB", 1 << 20),
+        ("2 GiB", 2 << 30),
+    ],
+)
+def test_byte_limits_take_sizes_with_units(calls: list, value: str, expected: int) -> None:
+    result = invoke("serve", "m:app", "--limit-request-body", value, "--limit-request-line", value)
+    assert result.exit_code == 0, result.output
+    assert calls[0][1]["limit_request_body"] == expected
+    assert calls[0][1]["limit_request_line"] == expected
+
+
+def test_a_size_that_is_not_one_is_one_line(calls: list) -> None:
+    result = invoke("serve", "m:app", "--limit-request-body", "1.5M")
+    assert result.exit_code == 2
+    assert "'1.5M' is not a size (e.g. 1048576, 64KiB, 1MiB, 1GiB)" in result.output
+    assert calls == []

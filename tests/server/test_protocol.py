@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 from typing import Any
 
 import pytest
@@ -245,7 +246,48 @@ HOSTILE = [
     (b"GET / RTSP/1.0\r\nHost: a\r\n\r\n", 400),  # llhttp takes RTSP and ICE too
     (b"GET / ICE/1.0\r\nHost: a\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n", 400),
+    # Host must be uri-host[:port] (RFC 9110 §7.2, RFC 3986 §3.2.2)
+    (b"GET / HTTP/1.1\r\nHost: exa mple.org\r\n\r\n", 400),
+    (b"GET / HTTP/1.0\r\nHost: exa mple.org\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a?b\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a#b\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a:b\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a:80:90\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: a%zzb\r\n\r\n", 400),
+    (b'GET / HTTP/1.1\r\nHost: a"b\r\n\r\n', 400),
+    (b"GET / HTTP/1.1\r\nHost: caf\xc3\xa9.example\r\n\r\n", 400),  # IDNs go as xn--
+    (b"GET http://a/ HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
 ]
+
+VALID_HOSTS = [
+    b"example.org",
+    b"example.org:8080",
+    b"EXAMPLE.org.",
+    b"127.0.0.1",
+    b"127.0.0.1:80",
+    b"[::1]",
+    b"[::1]:8000",
+    b"[v1.fe80::a+en1]",
+    b"xn--caf-dma.example",
+    b"a%41b",
+    b"a_b-c~d!$&'()*+,;=",
+    b"example.org:",
+    b"",  # a target with no authority (RFC 9112 §3.2)
+    b"example.org  ",  # trailing OWS is not part of the value
+]
+
+
+@pytest.mark.parametrize("host", VALID_HOSTS)
+async def test_a_host_that_is_uri_host_and_port_is_served(host: bytes) -> None:
+    async with serving(echo_app) as (_, port):
+        response = await raw(
+            port, b"GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host
+        )
+    assert status_of(response) == 200, response
 
 
 @pytest.mark.parametrize(("request_bytes", "status"), HOSTILE)
@@ -740,3 +782,52 @@ async def test_request_header_timeout_applies_to_later_requests_on_a_connection(
         response = await asyncio.wait_for(reader.read(-1), 5)
         writer.close()
         assert status_of(response) == 408
+
+
+def _upload(port: int, head: bytes, body: bytes) -> bytes:
+    """Send a whole upload as curl does, then read the answer (a blocking client)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        sock.sendall(body)  # a reset here or below is what the client must never see
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _chunked(total: int, size: int = 65536) -> bytes:
+    piece = b"%x\r\n%s\r\n" % (size, b"x" * size)
+    return piece * (total // size) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("framing", ["chunked", "content-length"])
+async def test_a_body_over_the_limit_reads_413_not_a_reset(framing: str) -> None:
+    body = _chunked(2 * 1024 * 1024) if framing == "chunked" else b"x" * (2 * 1024 * 1024)
+    field = (
+        b"Transfer-Encoding: chunked" if framing == "chunked" else b"Content-Length: %d" % len(body)
+    )
+    head = b"POST /upload HTTP/1.1\r\nHost: a\r\n%s\r\n\r\n" % field
+    async with serving(echo_app, limit_request_body=1024 * 1024) as (_, port):
+        started = asyncio.get_running_loop().time()
+        response = await asyncio.to_thread(_upload, port, head, body)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert status_of(response) == 413, response[:200]
+    assert b'"detail":"Request body too large"' in response
+    assert elapsed < 5  # the client's own close ended the lingering (--timeout-linger 5 s)
+
+
+async def test_lingering_is_bounded_for_a_client_that_never_closes() -> None:
+    async with serving(echo_app, limit_request_body=10, timeout_linger=0.5) as (server, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n")
+        response = await asyncio.wait_for(reader.read(-1), 5)  # FIN right after the answer
+        assert status_of(response) == 413
+        assert len(server.state.connections) == 1  # still reading what the client sends
+        writer.write(b"x" * 100_000)
+        await writer.drain()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 0.5 + 2
+        while server.state.connections and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        assert not server.state.connections
+        writer.close()

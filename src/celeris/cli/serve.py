@@ -104,6 +104,22 @@ class _OrNone(click.ParamType):  # type: ignore[type-arg]  # NOTE: generic only 
         return self.inner.convert(value, param, ctx)
 
 
+class _Size(click.ParamType):  # type: ignore[type-arg]  # NOTE: generic only in click>=8.2
+    """A size in bytes: ``1048576``, ``1MiB``, ``64k``, ``1MB`` (multiples of 1024, as nginx)."""
+
+    name = "bytes"
+    _UNITS: typing.ClassVar[dict[str, int]] = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    _FORM = re.compile(r"\s*(-?\d+)\s*([kmg]?)(?:i?b)?\s*", re.I)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            return value
+        found = self._FORM.fullmatch(str(value))
+        if found is None or (not found.group(2) and str(value).strip().lower().endswith("ib")):
+            self.fail(f"{value!r} is not a size (e.g. 1048576, 64KiB, 1MiB, 1GiB)", param, ctx)
+        return int(found.group(1)) * self._UNITS[found.group(2).lower()]
+
+
 _HINTS = typing.get_type_hints(Config)
 _FLAGS = {
     f.name: "--" + f.metadata.get("flag", f.name.replace("_", "-"))
@@ -146,6 +162,8 @@ def config_options(
         else:
             choices = field.metadata.get("choices")
             ptype = click.Choice(choices) if choices else _SCALARS[base]
+            if field.metadata.get("unit") == "bytes":
+                ptype = _Size()
             decl = click.option(
                 f"--{flag}",
                 field.name,

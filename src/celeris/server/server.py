@@ -26,13 +26,26 @@ EXIT_STARTUP_FAILED = 3
 
 
 def configure_logging(level: str) -> None:
-    """Send celeris logs to stderr unless the user configured logging already."""
-    root = logging.getLogger("celeris")
-    if not root.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        root.addHandler(handler)
+    """Show logs the way ``celeris serve`` promises, unless the user configured logging already.
+
+    Every logger (the app's too) goes to stderr as ``LEVEL: message`` at ``level``; the access
+    log goes to stdout as bare lines (common or JSON lines, no prefix).
+    """
+    root = logging.getLogger()
+    celeris = logging.getLogger("celeris")
+    celeris.setLevel(level.upper())
+    if root.handlers or celeris.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root.addHandler(handler)
+    # NOTE: the root's level, so that an app's own logger.info() shows, as with print().
     root.setLevel(level.upper())
+    access = logging.getLogger("celeris.access")
+    lines = logging.StreamHandler(sys.stdout)
+    lines.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(lines)
+    access.propagate = False
 
 
 def bind_sockets(config: Config, count: int = 1) -> list[socket.socket]:
