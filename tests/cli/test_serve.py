@@ -185,7 +185,10 @@ def test_bind_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    database=None,  # no replay from .hypothesis/: the same on every checkout
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     st.sampled_from(
