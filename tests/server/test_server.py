@@ -161,3 +161,29 @@ def test_the_server_says_whether_it_runs_compiled() -> None:
     # make test-compiled sets CELERIS_EXPECT_COMPILED=1; make test runs the source tree.
     expected = "compiled" if os.environ.get("CELERIS_EXPECT_COMPILED") == "1" else "pure Python"
     assert build_kind() == expected
+
+
+async def test_on_stop_an_idle_keep_alive_connection_is_left_to_its_timer_for_a_proxy() -> None:
+    # A proxy may be sending its next request on a pooled connection as the server stops:
+    # closing it then would reset that request, so the server answers it (connection: close)
+    # or closes once the keep-alive timer runs out, never at once.
+    async with serving(echo_app, timeout_keep_alive=1.0) as (server, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert (await read_response(reader))[0] == 200
+        quiet_reader, quiet_writer = await asyncio.open_connection("127.0.0.1", port)
+        quiet_writer.write(b"GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert (await read_response(quiet_reader))[0] == 200
+        loop = asyncio.get_running_loop()
+        stopped = loop.time()
+        server.request_stop()
+        await asyncio.sleep(0.3)
+        writer.write(b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n")  # the proxy's next request
+        status, headers, body = await read_response(reader)
+        assert (status, json.loads(body)["path"]) == (200, "/next")
+        assert headers["connection"] == "close"
+        assert await asyncio.wait_for(reader.read(-1), 5) == b""
+        assert await asyncio.wait_for(quiet_reader.read(-1), 5) == b""  # at its timer
+        assert 0.9 <= loop.time() - stopped < 3
+        writer.close()
+        quiet_writer.close()

@@ -673,8 +673,13 @@ class HttpProtocol(asyncio.Protocol):
 
         A connection that has not finished sending its first request is left alone unless
         ``force``: its request may already be on the wire (rolling restarts lose nothing).
+        An idle keep-alive connection is left to its keep-alive timer: closing it now could
+        cross a request already on its way (a proxy cannot safely retry a POST it sent on a
+        connection that was reset); a request that comes is answered with ``connection: close``.
         """
         if self.active is None and not self.pipeline:
+            if self.idle_since is not None and not self.closing:
+                return
             fresh = self.idle_since is None and (self.in_headers or self.parser is None)
             if fresh and not force:
                 return

@@ -215,8 +215,10 @@ class Server:
         # Connections accepted just before the stop get a moment to send their request.
         fresh_until = loop.time() + min(1.0, self.config.graceful_timeout)
         while state.connections and loop.time() < deadline and not self.force_exit:
-            force = loop.time() >= fresh_until
+            now = loop.time()
+            force = now >= fresh_until
             for conn in list(state.connections):
+                conn.check_timeouts(now)  # idle keep-alive ones close at their timer
                 conn.shutdown(force)
             await asyncio.sleep(0.02)
         for conn in list(state.connections):
