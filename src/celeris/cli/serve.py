@@ -189,6 +189,8 @@ def validate(ctx: click.Context, options: Mapping[str, Any]) -> str | None:
         return f"--port {port} is out of range; use 0-65535 (0 picks a free port)"
     if options.get("workers", 1) < 1:
         return "--workers must be at least 1"
+    if options.get("wsgi_threads", 1) < 1:
+        return "--wsgi-threads must be at least 1"
     for name, value in options.items():
         if isinstance(value, float) and not math.isfinite(value):
             return f"{_FLAGS[name]} must be a finite number (got {value})"

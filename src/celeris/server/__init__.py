@@ -70,5 +70,6 @@ def run(target: str | ASGIApp, **options: Any) -> None:
         exit_code_of(Supervisor(config, target).run())
     else:
         if isinstance(target, str):
-            import_from_string(target, factory=config.factory)  # fail fast, before binding
+            # fail fast, before binding
+            import_from_string(target, factory=config.factory, interface=config.interface)
         exit_code_of(run_worker(config, target, bind_sockets(config)))

@@ -24,6 +24,12 @@ class Config:
     workers: int = _opt(1, "Number of worker processes (pre-forked, sharing the port).")
     reload: bool = _opt(False, "Restart when source files change (development).")
     factory: bool = _opt(False, "Treat MODULE:ATTR as a factory that returns the app.")
+    interface: str = _opt(
+        "auto",
+        "Application interface: auto (a WSGI app is detected), asgi3 or wsgi.",
+        choices=("auto", "asgi3", "wsgi"),
+    )
+    wsgi_threads: int = _opt(10, "Threads per worker that run a WSGI app's requests.")
     debug: bool = _opt(
         False, "Show tracebacks in 500 responses of a celeris app (development only)."
     )

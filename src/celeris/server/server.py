@@ -18,6 +18,7 @@ from celeris.server.importer import import_from_string
 from celeris.server.lifespan import Lifespan, LifespanError
 from celeris.server.protocol import HttpProtocol
 from celeris.server.state import ServerState
+from celeris.server.wsgi import as_asgi, is_wsgi
 from celeris.types import ASGIApp, FastLaneApp, fast_lane_of
 
 logger = logging.getLogger("celeris.error")
@@ -228,12 +229,16 @@ class Server:
         await asyncio.sleep(0)
 
 
-def load_app(target: str | ASGIApp, factory: bool = False, debug: bool = False) -> ASGIApp:
+def load_app(target: str | ASGIApp, config: Config) -> ASGIApp:
     """Resolve ``target`` (an app or ``module:attr``) into an ASGI app.
 
-    ``debug`` turns on a celeris app's ``debug`` (tracebacks in its 500 responses).
+    A WSGI app (``--interface``) is wrapped to run on ``--wsgi-threads`` threads; ``--debug``
+    turns on a celeris app's ``debug`` (tracebacks in its 500 responses).
     """
-    app: ASGIApp = import_from_string(target, factory=factory)
+    app: ASGIApp = import_from_string(target, factory=config.factory, interface=config.interface)
+    if config.interface == "wsgi" or (config.interface == "auto" and is_wsgi(app)):
+        return as_asgi(app, config.wsgi_threads)
+    debug = config.debug
     if debug and isinstance(app, FastLaneApp) and hasattr(app, "debug"):
         # NOTE: the server never imports the core: a celeris app is known by its fast lane.
         cast(Any, app).debug = True
@@ -248,7 +253,7 @@ def run_worker(
     parent_pid: int | None = None,
 ) -> int:
     """Serve in this process until stopped; return the exit code."""
-    app = load_app(target, factory=config.factory, debug=config.debug)
+    app = load_app(target, config)
     server = Server(config, app)
     loop = new_event_loop(config)
     asyncio.set_event_loop(loop)
@@ -290,6 +295,8 @@ def make_config(**options: Any) -> Config:
     config = Config(**options)
     if config.workers < 1:
         raise ValueError("workers must be at least 1")
+    if config.wsgi_threads < 1:
+        raise ValueError("wsgi_threads must be at least 1")
     if config.access_log_format not in ("common", "json"):
         raise ValueError("access_log_format must be 'common' or 'json'")
     return config
