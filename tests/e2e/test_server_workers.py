@@ -285,3 +285,47 @@ def test_sigterm_stops_listening_everywhere_first_then_drains(server_factory, wo
     assert set(outcomes) == {"refused"}, outcomes
     assert [status for status, _ in in_flight] == [200, 200, 200]
     assert server.proc.wait(15) == 0
+
+
+def test_sighup_under_keep_alive_load_never_drops_a_request_on_a_pooled_connection(
+    server_factory,
+) -> None:  # type: ignore[no-untyped-def]
+    # As a proxy does: each client keeps its connection and sends the next request at once; a
+    # connection the server is done with must end with an answer carrying connection: close,
+    # never with a close that crosses the next request (http.client: RemoteDisconnected/reset).
+    server = server_factory(workers=2)
+    failures: list[BaseException] = []
+    closes: list[int] = []
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        while not stop.is_set():
+            try:
+                conn.request("POST", "/", body=b"x" * 100)
+                response = conn.getresponse()
+                response.read()
+                statuses.append(response.status)
+                if response.getheader("connection") == "close":
+                    closes.append(1)
+                    conn.close()  # http.client reconnects on the next request
+            except BaseException as exc:  # noqa: BLE001 - every failure counts
+                failures.append(exc)
+                conn.close()
+        conn.close()
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    server.proc.send_signal(signal.SIGHUP)
+    time.sleep(4)
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    assert failures == []
+    assert set(statuses) == {200}
+    assert closes  # the old workers said so in their answers
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(15) == 0
