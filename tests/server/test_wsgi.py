@@ -108,3 +108,13 @@ async def test_the_thread_pool_is_bounded() -> None:
         started = loop.time()
         assert await asyncio.gather(*(one() for _ in range(4))) == [200] * 4
         assert loop.time() - started >= 0.55  # 4 requests of 0.3 s on 2 threads: two rounds
+
+
+async def test_a_websocket_upgrade_to_a_wsgi_app_is_denied() -> None:
+    async with serving(load_app(hello, Config())) as (_, port):
+        response = await raw(
+            port,
+            b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+    assert status_of(response) == 403
