@@ -129,6 +129,10 @@ def test_unknown_options_are_named() -> None:
         make_config(colour="blue")
     with pytest.raises(ValueError, match="workers must be at least 1"):
         make_config(workers=0)
+    with pytest.raises(ValueError, match="wsgi_threads must be at least 1"):
+        make_config(wsgi_threads=0)
+    with pytest.raises(ValueError, match="interface must be one of auto, asgi3, wsgi"):
+        make_config(interface="wsgi2")
 
 
 async def test_date_and_server_headers_can_be_disabled() -> None:

@@ -18,7 +18,7 @@ from celeris.server.importer import import_from_string
 from celeris.server.lifespan import Lifespan, LifespanError
 from celeris.server.protocol import HttpProtocol
 from celeris.server.state import ServerState
-from celeris.server.wsgi import as_asgi, is_wsgi
+from celeris.server.wsgi import INTERFACES, as_asgi, is_wsgi
 from celeris.types import ASGIApp, FastLaneApp, fast_lane_of
 
 logger = logging.getLogger("celeris.error")
@@ -238,8 +238,7 @@ def load_app(target: str | ASGIApp, config: Config) -> ASGIApp:
     app: ASGIApp = import_from_string(target, factory=config.factory, interface=config.interface)
     if config.interface == "wsgi" or (config.interface == "auto" and is_wsgi(app)):
         return as_asgi(app, config.wsgi_threads)
-    debug = config.debug
-    if debug and isinstance(app, FastLaneApp) and hasattr(app, "debug"):
+    if config.debug and isinstance(app, FastLaneApp) and hasattr(app, "debug"):
         # NOTE: the server never imports the core: a celeris app is known by its fast lane.
         cast(Any, app).debug = True
     return app
@@ -299,6 +298,8 @@ def make_config(**options: Any) -> Config:
         raise ValueError("wsgi_threads must be at least 1")
     if config.access_log_format not in ("common", "json"):
         raise ValueError("access_log_format must be 'common' or 'json'")
+    if config.interface not in INTERFACES:
+        raise ValueError(f"interface must be one of {', '.join(INTERFACES)}")
     return config
 
 
