@@ -920,3 +920,20 @@ async def test_lingering_is_bounded_for_a_client_that_never_closes() -> None:
             await asyncio.sleep(0.05)
         assert not server.state.connections
         writer.close()
+
+
+async def test_a_body_passing_the_limit_after_the_answer_gets_no_second_answer() -> None:
+    # The app answered without reading; the server drains the body, but not past the limit:
+    # there it closes (lingering), and the client never reads a 413 after its 401.
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": b"no"})
+
+    async with serving(app, limit_request_body=100_000) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+        assert (await read_response(reader))[:3:2] == (401, b"no")
+        writer.write(_chunked(256 * 1024, 4096))
+        assert await asyncio.wait_for(reader.read(-1), 10) == b""  # closed, nothing more
+        writer.close()

@@ -574,6 +574,12 @@ class HttpProtocol(asyncio.Protocol):
         if bad is not None:
             bad.disconnected = True  # the app must not answer (or keep reading) a bad request
             bad.wake()
+            if bad.response_complete:
+                # Its answer went out already (the app did not read the body it is draining):
+                # a second answer would be one the client never asked for. Just close.
+                self.closing = True
+                self._linger()
+                return
             if bad in self.pipeline:
                 self.pipeline.remove(bad)  # never started: it never reaches the app
             elif bad is self.active and bad.response_started:
