@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import ssl
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -191,3 +194,48 @@ async def test_on_stop_an_idle_keep_alive_connection_is_left_to_its_timer_for_a_
         assert 0.9 <= loop.time() - stopped < 3
         writer.close()
         quiet_writer.close()
+
+
+def _get(port: int) -> str:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+    except ConnectionRefusedError:
+        return "refused"
+    except ConnectionResetError:
+        return "reset"
+    return data.split(b"\r\n", 1)[0].decode()
+
+
+async def test_connections_waiting_in_the_backlog_at_stop_are_served_not_reset() -> None:
+    holder: list[Server] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/stop":
+            holder[0].request_stop()
+            time.sleep(0.5)  # NOTE: blocks the loop: new connections wait in the backlog
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async with serving(app) as (server, port):
+        holder.append(server)
+        outcomes: list[str] = []
+
+        def late_client() -> None:
+            time.sleep(0.2)  # while the loop is blocked in the app, after the stop
+            outcomes.append(_get(port))
+
+        clients = [threading.Thread(target=late_client) for _ in range(3)]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for client in clients:
+            client.start()
+        writer.write(b"GET /stop HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert (await read_response(reader))[0] == 200
+        await asyncio.to_thread(lambda: [client.join(10) for client in clients])
+        assert outcomes == ["HTTP/1.1 200 OK"] * 3
+        writer.close()

@@ -123,6 +123,9 @@ class Server:
         self.state = ServerState(config, app)
         self.stop_event: asyncio.Event | None = None
         self.servers: list[asyncio.Server] = []
+        self.listening: list[socket.socket] = []
+        self.protocol_factory: Callable[[], HttpProtocol] | None = None
+        self.tls: ssl.SSLContext | None = None
         self.started: asyncio.Event | None = None
         self.ports: list[int] = []
         self.force_exit = False
@@ -152,6 +155,8 @@ class Server:
 
         def factory() -> HttpProtocol:
             return HttpProtocol(state)
+
+        self.protocol_factory, self.tls, self.listening = factory, context, list(sockets)
 
         for sock in sockets:
             server = await loop.create_server(
@@ -185,6 +190,34 @@ class Server:
             await self._shutdown()
             await lifespan.shutdown()
 
+    def _accept_backlog(self) -> list[asyncio.Task[Any]]:
+        """Accept the connections already queued on the listening sockets, to serve them.
+
+        Closing a listening socket resets every connection the kernel queued on it but no one
+        accepted yet (their clients sent a request that will never be answered); accepted
+        here, each is served like one accepted just before the stop.
+        """
+        loop = asyncio.get_running_loop()
+        factory = self.protocol_factory
+        tasks: list[asyncio.Task[Any]] = []
+        if factory is None:
+            return tasks
+        for sock in self.listening:
+            try:
+                sock.setblocking(False)
+            except OSError:
+                continue  # closed already
+            while True:
+                try:
+                    conn, _ = sock.accept()
+                except OSError:  # BlockingIOError: the queue is empty; or the socket is gone
+                    break
+                conn.setblocking(False)
+                tasks.append(
+                    loop.create_task(loop.connect_accepted_socket(factory, conn, ssl=self.tls))
+                )
+        return tasks
+
     async def _tick(self) -> None:
         config = self.config
         interval = min(1.0, config.timeout_keep_alive / 4, config.timeout_request_header / 4)
@@ -207,8 +240,11 @@ class Server:
     async def _shutdown(self) -> None:
         state = self.state
         state.shutting_down = True
+        backlog = self._accept_backlog()
         for server in self.servers:
             server.close()  # stop accepting
+        if backlog:
+            await asyncio.gather(*backlog, return_exceptions=True)
         for conn in list(state.connections):
             conn.shutdown()
         loop = asyncio.get_running_loop()
