@@ -9,7 +9,6 @@ import socket
 import ssl
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -196,10 +195,11 @@ async def test_on_stop_an_idle_keep_alive_connection_is_left_to_its_timer_for_a_
         quiet_writer.close()
 
 
-def _get(port: int) -> str:
+def _get(port: int, sent: threading.Barrier) -> str:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            sent.wait(10)
             data = b""
             while chunk := sock.recv(65536):
                 data += chunk
@@ -212,13 +212,18 @@ def _get(port: int) -> str:
 
 async def test_connections_waiting_in_the_backlog_at_stop_are_served_not_reset() -> None:
     holder: list[Server] = []
+    blocking = threading.Event()
+    sent = threading.Barrier(4)  # three clients and the app
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         if scope["path"] == "/stop":
             holder[0].request_stop()
-            time.sleep(0.5)  # NOTE: blocks the loop: new connections wait in the backlog
+            blocking.set()
+            # NOTE: blocks the loop until three clients have connected (the kernel queues
+            # them: nothing accepts) and sent their requests.
+            sent.wait(10)
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
@@ -227,13 +232,13 @@ async def test_connections_waiting_in_the_backlog_at_stop_are_served_not_reset()
         outcomes: list[str] = []
 
         def late_client() -> None:
-            time.sleep(0.2)  # while the loop is blocked in the app, after the stop
-            outcomes.append(_get(port))
+            blocking.wait(10)  # after the stop, while the loop is blocked in the app
+            outcomes.append(_get(port, sent))
 
         clients = [threading.Thread(target=late_client) for _ in range(3)]
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for client in clients:
             client.start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /stop HTTP/1.1\r\nHost: a\r\n\r\n")
         assert (await read_response(reader))[0] == 200
         await asyncio.to_thread(lambda: [client.join(10) for client in clients])
