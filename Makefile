@@ -4,11 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COMPILED := build/compiled
+# The extras the showcase (examples/showcase) imports: `make demo` installs only these.
+DEMO_EXTRAS := templates,db
+DEMO_STAMP := $(VENV)/.demo-installed
 
-.PHONY: setup test test-compiled wheel lint demo bench bench-quick clean
+.PHONY: setup test test-compiled wheel lint demo fresh-install bench bench-quick clean
 
 $(STAMP): pyproject.toml
-	$(PY) -m venv $(VENV)
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -40,10 +43,20 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 
-## make demo: run the showcase app on http://127.0.0.1:8000 with its embedded defaults
-demo: $(STAMP)
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[$(DEMO_EXTRAS)]'
+	touch $(DEMO_STAMP)
+
+## make demo: run the showcase app on http://127.0.0.1:8000 with its embedded defaults (installs
+## celeris with the showcase's extras only, DEMO_EXTRAS, not the development toolchain)
+demo: $(DEMO_STAMP)
 	@echo "celeris showcase on http://127.0.0.1:8000"
 	$(BIN)/python -m celeris serve examples.showcase.app:app --host 127.0.0.1 --port 8000
+
+## make fresh-install: the wheel in empty venvs, with no extras and each extra alone (.ci/fresh-install)
+fresh-install:
+	.ci/fresh-install
 
 ## make bench: the full benchmark suite (see bench/README.md); bench-quick is CI's short form
 bench: $(STAMP)

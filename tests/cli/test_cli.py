@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import celeris.cli as cli
+import celeris.server
 from celeris.cli import main
 
 
@@ -83,3 +84,47 @@ def test_a_command_whose_extra_is_missing_says_what_to_install(
     result = CliRunner().invoke(cli.main, ["db"])
     assert result.exit_code == 1
     assert "pip install 'celeris[db]'" in result.output
+
+
+# What `pip install celeris` (no extras) leaves out: watchfiles comes with celeris[reload] only.
+_NO_WATCHFILES = (
+    "import sys; sys.modules['watchfiles'] = None  # import raises ModuleNotFoundError\n"
+)
+
+
+def test_the_server_and_cli_import_and_help_without_the_reload_extra() -> None:
+    probe = _NO_WATCHFILES + (
+        "import celeris, celeris.server, celeris.cli\n"
+        "from celeris.cli import main\n"
+        "main(['--help'], prog_name='celeris')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "serve" in done.stdout
+    assert "watchfiles" not in done.stderr
+
+
+def test_reload_without_its_extra_names_the_extra(tmp_path: Path) -> None:
+    (tmp_path / "noreload_app.py").write_text("async def app(scope, receive, send):\n    pass\n")
+    probe = _NO_WATCHFILES + (
+        "from celeris.cli import main\n"
+        "main(['serve', 'noreload_app:app', '--reload', '--port', '0'], prog_name='celeris')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr == ("Error: --reload needs watchfiles: pip install 'celeris[reload]'\n")
+
+
+def test_celeris_run_without_the_reload_extra_serves_without_reload(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[dict[str, object]] = []
+    monkeypatch.setattr(celeris.server, "run", lambda target, **options: seen.append(options))
+    monkeypatch.setattr(celeris.server, "reload_available", lambda: False)
+    result = CliRunner().invoke(main, ["run", "m:app"])
+    assert result.exit_code == 0, result.output
+    assert seen[0]["reload"] is False
+    assert seen[0]["debug"] is True
+    assert "reload off (--reload needs watchfiles: pip install 'celeris[reload]')" in result.output

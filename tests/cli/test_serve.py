@@ -38,7 +38,6 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
         seen.append((target, options))
 
     monkeypatch.setattr(celeris.server, "run", record, raising=False)
-    monkeypatch.setenv("CELERIS_DEBUG", "0")
     return seen
 
 
@@ -76,7 +75,7 @@ def test_serve_defaults_reach_server_run(calls: list) -> None:
     target, options = calls[0]
     assert target == "pkg.mod:app"
     assert options == {f.name: f.default for f in dataclasses.fields(Config)}
-    assert os.environ["CELERIS_DEBUG"] == "0"
+    assert options["debug"] is False
 
 
 def test_serve_options_are_converted(calls: list) -> None:
@@ -121,9 +120,10 @@ def test_run_turns_on_reload_and_debug(calls: list) -> None:
     options = calls[0][1]
     assert options["reload"] is True
     assert options["port"] == 9000
-    assert os.environ["CELERIS_DEBUG"] == "1"
-    invoke("run", "m:app", "--no-reload")
+    assert options["debug"] is True
+    invoke("run", "m:app", "--no-reload", "--no-debug")
     assert calls[1][1]["reload"] is False
+    assert calls[1][1]["debug"] is False
 
 
 @pytest.mark.parametrize(
@@ -185,7 +185,10 @@ def test_bind_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    database=None,  # no replay from .hypothesis/: the same on every checkout
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     st.sampled_from(
@@ -262,3 +265,27 @@ def test_the_real_server_rejects_a_missing_module_cleanly(
     assert result.exit_code == 2
     assert result.output.startswith("Error: ")
     assert "celeris_no_such_app_module" in result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1048576", 1048576),
+        ("1MiB", 1 << 20),
+        ("64k", 64 << 10),
+        ("1MB", 1 << 20),
+        ("2 GiB", 2 << 30),
+    ],
+)
+def test_byte_limits_take_sizes_with_units(calls: list, value: str, expected: int) -> None:
+    result = invoke("serve", "m:app", "--limit-request-body", value, "--limit-request-line", value)
+    assert result.exit_code == 0, result.output
+    assert calls[0][1]["limit_request_body"] == expected
+    assert calls[0][1]["limit_request_line"] == expected
+
+
+def test_a_size_that_is_not_one_is_one_line(calls: list) -> None:
+    result = invoke("serve", "m:app", "--limit-request-body", "1.5M")
+    assert result.exit_code == 2
+    assert "'1.5M' is not a size (e.g. 1048576, 64KiB, 1MiB, 1GiB)" in result.output
+    assert calls == []

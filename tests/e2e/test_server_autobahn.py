@@ -65,7 +65,12 @@ def test_autobahn_fuzzing_cases(tmp_path: Path) -> None:
             f"from celeris.server import run; run('autobahn_echo:app', port={port}, access_log=False, log_level='warning')",
         ],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])
+            ),
+        },
     )
     try:
         deadline = time.monotonic() + 15

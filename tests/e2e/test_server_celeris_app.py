@@ -149,3 +149,15 @@ async def test_an_encoded_slash_stays_in_its_segment_on_the_fast_lane() -> None:
     assert param.startswith(b"HTTP/1.1 200 ")
     assert param.endswith(b"\r\n\r\na/b")
     assert static.startswith(b"HTTP/1.1 404 ")
+
+
+@pytest.mark.parametrize("fast_lane", [True, False], ids=["fast-lane", "asgi"])
+@pytest.mark.parametrize("host", [b"exa mple.org", b"a/b", b"user@a", b"a:b"])
+async def test_a_host_that_is_not_uri_host_and_port_is_400_on_both_lanes(
+    fast_lane: bool, host: bytes
+) -> None:
+    async with serving(make_app(), fast_lane=fast_lane) as port:
+        response = await exchange(port, b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
+    assert response.startswith(b"HTTP/1.1 400 "), response
+    assert b'"detail":"Invalid Host header"' in response
+    assert b"Hello" not in response

@@ -56,7 +56,12 @@ def test_reload_picks_up_changed_code(tmp_path: Path) -> None:
             f"from celeris.server import run; run('reload_app:app', port={port}, reload=True, access_log=False)",
         ],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])
+            ),
+        },
         stderr=subprocess.DEVNULL,
     )
     try:

@@ -6,6 +6,7 @@ import http.client
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -72,6 +73,11 @@ class Running:
             conn.close()
 
 
+def _pythonpath(first: Path) -> str:
+    """``first``, then the PYTHONPATH the tests run with (it may name the sources under test)."""
+    return os.pathsep.join(p for p in (str(first), os.environ.get("PYTHONPATH", "")) if p)
+
+
 def _start(tmp_path: Path, env: dict[str, str] | None = None, **options: object) -> Running:
     (tmp_path / "e2e_server_app.py").write_text(APP)
     args = ", ".join(f"{k}={v!r}" for k, v in options.items())
@@ -79,7 +85,7 @@ def _start(tmp_path: Path, env: dict[str, str] | None = None, **options: object)
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path), **(env or {})},
+        env={**os.environ, "PYTHONPATH": _pythonpath(tmp_path), **(env or {})},
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -154,7 +160,7 @@ def test_startup_failure_stops_the_server_with_the_apps_error(tmp_path: Path) ->
     proc = subprocess.run(
         [sys.executable, "-c", "from celeris.server import run; run('e2e_server_app:app', port=0)"],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path), "FAIL_STARTUP": "1"},
+        env={**os.environ, "PYTHONPATH": _pythonpath(tmp_path), "FAIL_STARTUP": "1"},
         capture_output=True,
         text=True,
         timeout=30,
@@ -237,4 +243,95 @@ def test_max_requests_recycles_the_worker_without_failing_requests(server_factor
     assert {status for status, _ in results} == {200}
     assert len({pid for _, pid in results}) >= 3
     server.proc.send_signal(signal.SIGINT)
+    assert server.proc.wait(15) == 0
+
+
+def _connect_outcome(port: int) -> str:
+    """Connect and send a request: "refused", "answered", or "reset" (what must never be)."""
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    except ConnectionRefusedError:
+        return "refused"
+    with sock:
+        try:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return "reset"
+        except TimeoutError:
+            return "unanswered"
+    return "answered" if data.startswith(b"HTTP/1.1 200") else f"closed unanswered {data[:50]!r}"
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_sigterm_stops_listening_everywhere_first_then_drains(server_factory, workers: int) -> None:  # type: ignore[no-untyped-def]
+    server = server_factory(workers=workers)
+    assert server.get()[0] == 200
+    in_flight: list[tuple[int, str]] = []
+    threads = [
+        threading.Thread(target=lambda: in_flight.append(server.get("/slow"))) for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # the slow requests are in the workers' hands
+    server.proc.send_signal(signal.SIGTERM)
+    # While the in-flight requests finish, a new connection is refused, never accepted and reset
+    # (one that a worker still accepts in the moment after the signal is answered).
+    outcomes = [_connect_outcome(server.port)]
+    deadline = time.monotonic() + 5
+    while outcomes[-1] != "refused" and time.monotonic() < deadline:
+        time.sleep(0.01)
+        outcomes.append(_connect_outcome(server.port))
+    outcomes += [_connect_outcome(server.port) for _ in range(20)]
+    for thread in threads:
+        thread.join(10)
+    assert set(outcomes) <= {"refused", "answered"}, outcomes
+    assert outcomes[-20:] == ["refused"] * 20, outcomes
+    assert [status for status, _ in in_flight] == [200, 200, 200]
+    assert server.proc.wait(15) == 0
+
+
+def test_sighup_under_keep_alive_load_never_drops_a_request_on_a_pooled_connection(
+    server_factory,
+) -> None:  # type: ignore[no-untyped-def]
+    # As a proxy does: each client keeps its connection and sends the next request at once; a
+    # connection the server is done with must end with an answer carrying connection: close,
+    # never with a close that crosses the next request (http.client: RemoteDisconnected/reset).
+    server = server_factory(workers=2)
+    failures: list[BaseException] = []
+    closes: list[int] = []
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        while not stop.is_set():
+            try:
+                conn.request("POST", "/", body=b"x" * 100)
+                response = conn.getresponse()
+                response.read()
+                statuses.append(response.status)
+                if response.getheader("connection") == "close":
+                    closes.append(1)
+                    conn.close()  # http.client reconnects on the next request
+            except BaseException as exc:  # noqa: BLE001 - every failure counts
+                failures.append(exc)
+                conn.close()
+        conn.close()
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    server.proc.send_signal(signal.SIGHUP)
+    time.sleep(4)
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    assert failures == []
+    assert set(statuses) == {200}
+    assert closes  # the old workers said so in their answers
+    server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(15) == 0

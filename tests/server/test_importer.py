@@ -16,7 +16,8 @@ def app_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         "async def app(scope, receive, send):\n    pass\n"
         "def factory():\n    return app\n"
         "not_an_app = 42\n"
-        "def two_args(a, b):\n    pass\n"
+        "async def two_args(a, b):\n    pass\n"  # a sync (environ, start_response) is WSGI
+        "def one_arg(scope):\n    pass\n"
         "class Holder:\n    inner = app\n"
     )
     (tmp_path / "celeris_test_broken.py").write_text("import celeris_no_such_dependency\n")
@@ -52,6 +53,7 @@ def test_app_objects_pass_through() -> None:
         ("celeris_test_appmod:missing", 'Attribute "missing" not found'),
         ("celeris_test_appmod:not_an_app", "not an ASGI application"),
         ("celeris_test_appmod:two_args", "does not look like an ASGI 3 application"),
+        ("celeris_test_appmod:one_arg", "does not look like an ASGI 3 application"),
     ],
 )
 def test_precise_errors(app_module: str, target: str, message: str) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import ssl
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -129,6 +131,10 @@ def test_unknown_options_are_named() -> None:
         make_config(colour="blue")
     with pytest.raises(ValueError, match="workers must be at least 1"):
         make_config(workers=0)
+    with pytest.raises(ValueError, match="wsgi_threads must be at least 1"):
+        make_config(wsgi_threads=0)
+    with pytest.raises(ValueError, match="interface must be one of auto, asgi3, wsgi"):
+        make_config(interface="wsgi2")
 
 
 async def test_date_and_server_headers_can_be_disabled() -> None:
@@ -161,3 +167,80 @@ def test_the_server_says_whether_it_runs_compiled() -> None:
     # make test-compiled sets CELERIS_EXPECT_COMPILED=1; make test runs the source tree.
     expected = "compiled" if os.environ.get("CELERIS_EXPECT_COMPILED") == "1" else "pure Python"
     assert build_kind() == expected
+
+
+async def test_on_stop_an_idle_keep_alive_connection_is_left_to_its_timer_for_a_proxy() -> None:
+    # A proxy may be sending its next request on a pooled connection as the server stops:
+    # closing it then would reset that request, so the server answers it (connection: close)
+    # or closes once the keep-alive timer runs out, never at once.
+    async with serving(echo_app, timeout_keep_alive=1.0) as (server, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert (await read_response(reader))[0] == 200
+        quiet_reader, quiet_writer = await asyncio.open_connection("127.0.0.1", port)
+        quiet_writer.write(b"GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert (await read_response(quiet_reader))[0] == 200
+        loop = asyncio.get_running_loop()
+        stopped = loop.time()
+        server.request_stop()
+        await asyncio.sleep(0.3)
+        writer.write(b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n")  # the proxy's next request
+        status, headers, body = await read_response(reader)
+        assert (status, json.loads(body)["path"]) == (200, "/next")
+        assert headers["connection"] == "close"
+        assert await asyncio.wait_for(reader.read(-1), 5) == b""
+        assert await asyncio.wait_for(quiet_reader.read(-1), 5) == b""  # at its timer
+        assert 0.9 <= loop.time() - stopped < 3
+        writer.close()
+        quiet_writer.close()
+
+
+def _get(port: int, sent: threading.Barrier) -> str:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            sent.wait(10)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+    except ConnectionRefusedError:
+        return "refused"
+    except ConnectionResetError:
+        return "reset"
+    return data.split(b"\r\n", 1)[0].decode()
+
+
+async def test_connections_waiting_in_the_backlog_at_stop_are_served_not_reset() -> None:
+    holder: list[Server] = []
+    blocking = threading.Event()
+    sent = threading.Barrier(4)  # three clients and the app
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/stop":
+            holder[0].request_stop()
+            blocking.set()
+            # NOTE: blocks the loop until three clients have connected (the kernel queues
+            # them: nothing accepts) and sent their requests.
+            sent.wait(10)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async with serving(app) as (server, port):
+        holder.append(server)
+        outcomes: list[str] = []
+
+        def late_client() -> None:
+            blocking.wait(10)  # after the stop, while the loop is blocked in the app
+            outcomes.append(_get(port, sent))
+
+        clients = [threading.Thread(target=late_client) for _ in range(3)]
+        for client in clients:
+            client.start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /stop HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert (await read_response(reader))[0] == 200
+        await asyncio.to_thread(lambda: [client.join(10) for client in clients])
+        assert outcomes == ["HTTP/1.1 200 OK"] * 3
+        writer.close()

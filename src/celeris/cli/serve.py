@@ -104,6 +104,22 @@ class _OrNone(click.ParamType):  # type: ignore[type-arg]  # NOTE: generic only 
         return self.inner.convert(value, param, ctx)
 
 
+class _Size(click.ParamType):  # type: ignore[type-arg]  # NOTE: generic only in click>=8.2
+    """A size in bytes: ``1048576``, ``1MiB``, ``64k``, ``1MB`` (multiples of 1024, as nginx)."""
+
+    name = "bytes"
+    _UNITS: typing.ClassVar[dict[str, int]] = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    _FORM = re.compile(r"\s*(-?\d+)\s*([kmg]?)(?:i?b)?\s*", re.I)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            return value
+        found = self._FORM.fullmatch(str(value))
+        if found is None or (not found.group(2) and str(value).strip().lower().endswith("ib")):
+            self.fail(f"{value!r} is not a size (e.g. 1048576, 64KiB, 1MiB, 1GiB)", param, ctx)
+        return int(found.group(1)) * self._UNITS[found.group(2).lower()]
+
+
 _HINTS = typing.get_type_hints(Config)
 _FLAGS = {
     f.name: "--" + f.metadata.get("flag", f.name.replace("_", "-"))
@@ -146,6 +162,8 @@ def config_options(
         else:
             choices = field.metadata.get("choices")
             ptype = click.Choice(choices) if choices else _SCALARS[base]
+            if field.metadata.get("unit") == "bytes":
+                ptype = _Size()
             decl = click.option(
                 f"--{flag}",
                 field.name,
@@ -171,6 +189,8 @@ def validate(ctx: click.Context, options: Mapping[str, Any]) -> str | None:
         return f"--port {port} is out of range; use 0-65535 (0 picks a free port)"
     if options.get("workers", 1) < 1:
         return "--workers must be at least 1"
+    if options.get("wsgi_threads", 1) < 1:
+        return "--wsgi-threads must be at least 1"
     for name, value in options.items():
         if isinstance(value, float) and not math.isfinite(value):
             return f"{_FLAGS[name]} must be a finite number (got {value})"
@@ -215,7 +235,7 @@ def _serve(ctx: click.Context, target: str, options: dict[str, Any]) -> None:
         fail(problem)
     try:
         start(target, options)
-    except ImportFromStringError as exc:
+    except (ImportFromStringError, celeris.server.MissingExtraError) as exc:
         fail(str(exc))
     except OSError as exc:
         raise click.ClickException(f"cannot serve {target!r}: {exc}") from None
@@ -232,9 +252,14 @@ def serve(ctx: click.Context, /, target: str, **options: Any) -> None:
 
 @click.command(cls=Command)
 @click.argument("target", metavar="MODULE:ATTR")
-@config_options(defaults={"reload": True})
+@config_options(defaults={"reload": True, "debug": True})
 @click.pass_context
 def run(ctx: click.Context, /, target: str, **options: Any) -> None:
     """Serve MODULE:ATTR for development: reload on change and debug on."""
-    os.environ["CELERIS_DEBUG"] = "1"
+    reload_asked = ctx.get_parameter_source("reload") is click.core.ParameterSource.COMMANDLINE
+    if options["reload"] and not reload_asked and not celeris.server.reload_available():
+        # NOTE: `pip install celeris` alone must run `celeris run`: without the reload extra it
+        # serves without reloading and says how to get it; an explicit --reload still fails.
+        click.echo(f"celeris: reload off ({celeris.server.RELOAD_HINT})", err=True)
+        options["reload"] = False
     _serve(ctx, target, options)

@@ -6,11 +6,12 @@ the options of ``celeris.server.config.Config``. celeris apps are served by thei
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from typing import Any
 
 from celeris.server.config import Config
 from celeris.server.importer import ImportFromStringError, import_from_string
-from celeris.server.reload import Reloader
 from celeris.server.server import (
     Server,
     bind_sockets,
@@ -22,7 +23,38 @@ from celeris.server.server import (
 from celeris.server.workers import Supervisor
 from celeris.types import ASGIApp
 
-__all__ = ["Config", "ImportFromStringError", "Server", "import_from_string", "run"]
+__all__ = [
+    "Config",
+    "ImportFromStringError",
+    "MissingExtraError",
+    "Server",
+    "import_from_string",
+    "run",
+]
+
+RELOAD_HINT = "--reload needs watchfiles: pip install 'celeris[reload]'"
+
+
+class MissingExtraError(RuntimeError):
+    """An option needs a library from an extra that is not installed (the message names it)."""
+
+
+def reload_available() -> bool:
+    """Tell whether ``reload=True`` can run (watchfiles, from ``celeris[reload]``, is installed)."""
+    return importlib.util.find_spec("watchfiles") is not None
+
+
+def _reload(config: Config, target: str) -> int:
+    # NOTE: imported only when reload is asked for: watchfiles is in the `reload` extra, and
+    # `pip install celeris` alone must serve (DESIGN.md: an implementation loads when chosen).
+    try:
+        reload = importlib.import_module("celeris.server.reload")
+    except ModuleNotFoundError as exc:
+        if exc.name != "watchfiles":
+            raise
+        raise MissingExtraError(RELOAD_HINT) from None
+    code: int = reload.Reloader(config, target).run()
+    return code
 
 
 def run(target: str | ASGIApp, **options: Any) -> None:
@@ -32,11 +64,12 @@ def run(target: str | ASGIApp, **options: Any) -> None:
     if config.reload:
         if not isinstance(target, str):
             raise TypeError("reload=True needs the app as an import string such as 'main:app'")
-        exit_code_of(Reloader(config, target).run())
+        exit_code_of(_reload(config, target))
     elif config.workers > 1 or config.max_requests is not None:
         # NOTE: recycling after max_requests needs a supervisor to start the replacement.
         exit_code_of(Supervisor(config, target).run())
     else:
         if isinstance(target, str):
-            import_from_string(target, factory=config.factory)  # fail fast, before binding
+            # fail fast, before binding
+            import_from_string(target, factory=config.factory, interface=config.interface)
         exit_code_of(run_worker(config, target, bind_sockets(config)))

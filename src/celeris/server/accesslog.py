@@ -32,16 +32,16 @@ class AccessLog:
         status: int,
         size: int,
     ) -> None:
-        """Write one line for a finished response."""
+        """Write one line for a finished response (``"-"``: a part the server never read)."""
         host = client[0] if client else "-"
         if self.json_format:
             line = json.dumps(
                 {
                     "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     "client": host,
-                    "method": method,
-                    "path": target,
-                    "http_version": http_version,
+                    "method": None if method == "-" else method,
+                    "path": None if target == "-" else target,
+                    "http_version": None if http_version == "-" else http_version,
                     "status": status,
                     "size": size,
                 },
@@ -49,5 +49,6 @@ class AccessLog:
             )
         else:
             stamp = time.strftime("%d/%b/%Y:%H:%M:%S %z")
-            line = f'{host} - - [{stamp}] "{method} {target} HTTP/{http_version}" {status} {size}'
+            request = "-" if method == "-" else f"{method} {target} HTTP/{http_version}"
+            line = f'{host} - - [{stamp}] "{request}" {status} {size}'
         logger.info(line)

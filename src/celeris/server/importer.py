@@ -1,4 +1,8 @@
-"""Load an app from a ``module:attr`` string with errors that say what to fix."""
+"""Load an app from a ``module:attr`` string with errors that say what to fix.
+
+The app may be ASGI 3 or WSGI (``interface``: ``auto`` tells them apart); the server wraps a
+WSGI app (``celeris.server.wsgi``).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,18 @@ import importlib
 import inspect
 from typing import Any
 
+from celeris.server.wsgi import is_wsgi
+
 
 class ImportFromStringError(ValueError):
     """``MODULE:ATTR`` could not be turned into an ASGI app."""
 
 
-def import_from_string(target: str | Any, factory: bool = False) -> Any:
-    """Return the ASGI app named by ``"module:attr"`` (calling it first when ``factory``)."""
+def import_from_string(target: str | Any, factory: bool = False, interface: str = "auto") -> Any:
+    """Return the app named by ``"module:attr"`` (calling it first when ``factory``)."""
     if not isinstance(target, str):
         app = target() if factory else target
-        _check_app(app, repr(target))
+        _check_app(app, repr(target), interface)
         return app
     module_name, sep, attrs = target.partition(":")
     if not sep or not module_name or not attrs:
@@ -42,15 +48,17 @@ def import_from_string(target: str | Any, factory: bool = False) -> Any:
         if not callable(obj):
             raise ImportFromStringError(f'"{target}" is not callable, so it cannot be a --factory.')
         obj = obj()
-    _check_app(obj, target)
+    _check_app(obj, target, interface)
     return obj
 
 
-def _check_app(obj: Any, name: str) -> None:
+def _check_app(obj: Any, name: str, interface: str = "auto") -> None:
     if not callable(obj):
         raise ImportFromStringError(
             f'"{name}" is a {type(obj).__name__}, not an ASGI application (a callable).'
         )
+    if interface == "wsgi" or (interface == "auto" and is_wsgi(obj)):
+        return
     call = obj if inspect.isfunction(obj) or inspect.ismethod(obj) else type(obj).__call__
     if inspect.isclass(obj):
         call = obj
@@ -64,7 +72,12 @@ def _check_app(obj: Any, name: str) -> None:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"
     ]
     if not any(p.kind == p.VAR_POSITIONAL for p in params.values()) and len(positional) not in (3,):
+        hint = (
+            " or --interface wsgi (it takes (environ, start_response))"
+            if interface == "asgi3" and is_wsgi(obj)
+            else ""
+        )
         raise ImportFromStringError(
             f'"{name}" does not look like an ASGI 3 application: it must take (scope, receive, send)'
-            " (use --factory if it is a function that returns the app)."
+            f" (use --factory if it is a function that returns the app{hint})."
         )

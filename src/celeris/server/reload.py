@@ -55,9 +55,9 @@ class Reloader:
                 logger.info("celeris: %d file(s) changed; reloading", len(changes))
                 self._stop_child()
                 self.child = self._spawn(sockets)
-        self._stop_child()
-        for sock in sockets:
+        for sock in sockets:  # stop listening first, as the supervisor does (workers.py)
             sock.close()
+        self._stop_child()
         return 0
 
     def _spawn(self, sockets: list[socket.socket]) -> int:

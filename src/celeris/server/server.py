@@ -10,7 +10,7 @@ import socket
 import ssl
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from celeris.server import protocol
 from celeris.server.config import Config
@@ -18,7 +18,8 @@ from celeris.server.importer import import_from_string
 from celeris.server.lifespan import Lifespan, LifespanError
 from celeris.server.protocol import HttpProtocol
 from celeris.server.state import ServerState
-from celeris.types import ASGIApp, fast_lane_of
+from celeris.server.wsgi import INTERFACES, as_asgi, is_wsgi
+from celeris.types import ASGIApp, FastLaneApp, fast_lane_of
 
 logger = logging.getLogger("celeris.error")
 
@@ -26,13 +27,26 @@ EXIT_STARTUP_FAILED = 3
 
 
 def configure_logging(level: str) -> None:
-    """Send celeris logs to stderr unless the user configured logging already."""
-    root = logging.getLogger("celeris")
-    if not root.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        root.addHandler(handler)
+    """Show logs the way ``celeris serve`` promises, unless the user configured logging already.
+
+    Every logger (the app's too) goes to stderr as ``LEVEL: message`` at ``level``; the access
+    log goes to stdout as bare lines (common or JSON lines, no prefix).
+    """
+    root = logging.getLogger()
+    celeris = logging.getLogger("celeris")
+    celeris.setLevel(level.upper())
+    if root.handlers or celeris.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root.addHandler(handler)
+    # NOTE: the root's level, so that an app's own logger.info() shows, as with print().
     root.setLevel(level.upper())
+    access = logging.getLogger("celeris.access")
+    lines = logging.StreamHandler(sys.stdout)
+    lines.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(lines)
+    access.propagate = False
 
 
 def bind_sockets(config: Config, count: int = 1) -> list[socket.socket]:
@@ -109,6 +123,9 @@ class Server:
         self.state = ServerState(config, app)
         self.stop_event: asyncio.Event | None = None
         self.servers: list[asyncio.Server] = []
+        self.listening: list[socket.socket] = []
+        self.protocol_factory: Callable[[], HttpProtocol] | None = None
+        self.tls: ssl.SSLContext | None = None
         self.started: asyncio.Event | None = None
         self.ports: list[int] = []
         self.force_exit = False
@@ -138,6 +155,8 @@ class Server:
 
         def factory() -> HttpProtocol:
             return HttpProtocol(state)
+
+        self.protocol_factory, self.tls, self.listening = factory, context, list(sockets)
 
         for sock in sockets:
             server = await loop.create_server(
@@ -171,6 +190,34 @@ class Server:
             await self._shutdown()
             await lifespan.shutdown()
 
+    def _accept_backlog(self) -> list[asyncio.Task[Any]]:
+        """Accept the connections already queued on the listening sockets, to serve them.
+
+        Closing a listening socket resets every connection the kernel queued on it but no one
+        accepted yet (their clients sent a request that will never be answered); accepted
+        here, each is served like one accepted just before the stop.
+        """
+        loop = asyncio.get_running_loop()
+        factory = self.protocol_factory
+        tasks: list[asyncio.Task[Any]] = []
+        if factory is None:
+            return tasks
+        for sock in self.listening:
+            try:
+                sock.setblocking(False)
+            except OSError:
+                continue  # closed already
+            while True:
+                try:
+                    conn, _ = sock.accept()
+                except OSError:  # BlockingIOError: the queue is empty; or the socket is gone
+                    break
+                conn.setblocking(False)
+                tasks.append(
+                    loop.create_task(loop.connect_accepted_socket(factory, conn, ssl=self.tls))
+                )
+        return tasks
+
     async def _tick(self) -> None:
         config = self.config
         interval = min(1.0, config.timeout_keep_alive / 4, config.timeout_request_header / 4)
@@ -193,8 +240,11 @@ class Server:
     async def _shutdown(self) -> None:
         state = self.state
         state.shutting_down = True
+        backlog = self._accept_backlog()
         for server in self.servers:
             server.close()  # stop accepting
+        if backlog:
+            await asyncio.gather(*backlog, return_exceptions=True)
         for conn in list(state.connections):
             conn.shutdown()
         loop = asyncio.get_running_loop()
@@ -202,8 +252,10 @@ class Server:
         # Connections accepted just before the stop get a moment to send their request.
         fresh_until = loop.time() + min(1.0, self.config.graceful_timeout)
         while state.connections and loop.time() < deadline and not self.force_exit:
-            force = loop.time() >= fresh_until
+            now = loop.time()
+            force = now >= fresh_until
             for conn in list(state.connections):
+                conn.check_timeouts(now)  # idle keep-alive ones close at their timer
                 conn.shutdown(force)
             await asyncio.sleep(0.02)
         for conn in list(state.connections):
@@ -213,9 +265,18 @@ class Server:
         await asyncio.sleep(0)
 
 
-def load_app(target: str | ASGIApp, factory: bool = False) -> ASGIApp:
-    """Resolve ``target`` (an app or ``module:attr``) into an ASGI app."""
-    app: ASGIApp = import_from_string(target, factory=factory)
+def load_app(target: str | ASGIApp, config: Config) -> ASGIApp:
+    """Resolve ``target`` (an app or ``module:attr``) into an ASGI app.
+
+    A WSGI app (``--interface``) is wrapped to run on ``--wsgi-threads`` threads; ``--debug``
+    turns on a celeris app's ``debug`` (tracebacks in its 500 responses).
+    """
+    app: ASGIApp = import_from_string(target, factory=config.factory, interface=config.interface)
+    if config.interface == "wsgi" or (config.interface == "auto" and is_wsgi(app)):
+        return as_asgi(app, config.wsgi_threads)
+    if config.debug and isinstance(app, FastLaneApp) and hasattr(app, "debug"):
+        # NOTE: the server never imports the core: a celeris app is known by its fast lane.
+        cast(Any, app).debug = True
     return app
 
 
@@ -227,7 +288,7 @@ def run_worker(
     parent_pid: int | None = None,
 ) -> int:
     """Serve in this process until stopped; return the exit code."""
-    app = load_app(target, factory=config.factory)
+    app = load_app(target, config)
     server = Server(config, app)
     loop = new_event_loop(config)
     asyncio.set_event_loop(loop)
@@ -269,8 +330,12 @@ def make_config(**options: Any) -> Config:
     config = Config(**options)
     if config.workers < 1:
         raise ValueError("workers must be at least 1")
+    if config.wsgi_threads < 1:
+        raise ValueError("wsgi_threads must be at least 1")
     if config.access_log_format not in ("common", "json"):
         raise ValueError("access_log_format must be 'common' or 'json'")
+    if config.interface not in INTERFACES:
+        raise ValueError(f"interface must be one of {', '.join(INTERFACES)}")
     return config
 
 

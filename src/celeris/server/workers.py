@@ -4,6 +4,12 @@ Each worker slot gets its own listening socket bound with ``SO_REUSEPORT`` (the 
 connections across them); the supervisor keeps every socket open, so a worker that exits never
 drops connections queued on its socket: its replacement inherits the same socket. Where
 ``SO_REUSEPORT`` is missing, all workers share one socket.
+
+On SIGTERM/SIGINT the port closes first, everywhere: the supervisor closes its copies of the
+sockets, then tells the workers to stop, and each worker holds only its own slot's socket, which
+it closes before it drains. A socket that stayed open anywhere would keep completing connections
+that no worker accepts, and the kernel would reset them; closed, a new connection is refused at
+once and a proxy or client can try another node.
 """
 
 from __future__ import annotations
@@ -68,6 +74,10 @@ class Supervisor:
             try:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     signal.signal(sig, signal.SIG_DFL)
+                mine = self._socket_for(slot)
+                for other in self.sockets:
+                    if other is not mine:
+                        other.close()  # only the supervisor keeps the other slots' sockets
 
                 def started(server: Server) -> None:
                     os.write(ready_w, b"1")
@@ -155,6 +165,9 @@ class Supervisor:
         self._close_ready(pid)
 
     def _stop_all(self) -> int:
+        # NOTE: stop listening first (see the module docstring), then drain the workers.
+        for sock in self.sockets:
+            sock.close()
         for pid in list(self.slots):
             try:
                 os.kill(pid, signal.SIGTERM)
@@ -166,8 +179,6 @@ class Supervisor:
             time.sleep(0.02)
         for pid in list(self.slots):
             os.kill(pid, signal.SIGKILL)
-        for sock in self.sockets:
-            sock.close()
         if self.config.uds and os.path.exists(self.config.uds):
             os.unlink(self.config.uds)
         return 0
