@@ -15,7 +15,7 @@ async def read(note_id: int, session: AsyncSession = Depends(db.session)) -> Not
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from celeris.db.crud import CRUDRouter, get_or_404, page_schema
-from celeris.db.database import Database, PoolOptions, database_url
+from celeris.db.database import Database, PoolOptions
 from celeris.db.errors import DatabaseError, DatabaseUnavailable, Fault, classify
 from celeris.db.health import Health, add_health_route, check
 from celeris.db.migrations import MigrationError, Migrations
@@ -29,6 +29,8 @@ from celeris.db.pagination import (
     paginate_cursor,
 )
 from celeris.db.schemas import ModelSchemas, schemas_for, to_read, to_read_many, values_of
+from celeris.db.types import DateTime
+from celeris.db.url import database_url
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -38,6 +40,7 @@ __all__ = [
     "Database",
     "DatabaseError",
     "DatabaseUnavailable",
+    "DateTime",
     "Fault",
     "Health",
     "InvalidCursor",

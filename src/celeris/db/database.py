@@ -8,6 +8,7 @@ The URL comes from the ``url`` argument, else the app's settings (``DATABASE_URL
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, event, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -29,10 +30,20 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from celeris.db.errors import DatabaseError, DatabaseUnavailable, Fault, classify, http_error_for
+from celeris.core.concurrency import run_in_threadpool
+from celeris.core.errors import HTTPError
+from celeris.db.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    Fault,
+    classify,
+    describe,
+    http_error_for,
+)
 from celeris.db.migrations import Migrations
 from celeris.db.model import Model
 from celeris.db.session import make_sessionmaker, session_scope
+from celeris.db.url import database_url
 
 __all__ = ["Database", "PoolOptions", "database_url"]
 
@@ -47,13 +58,6 @@ _migration_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.L
 def _migration_lock() -> asyncio.Lock:
     """Return this event loop's migration lock (an asyncio.Lock is bound to one loop)."""
     return _migration_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-
-
-_DRIVERS = {
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
-    "sqlite": "sqlite+aiosqlite",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +84,6 @@ class PoolOptions:
             )
 
 
-def database_url(url: str | URL) -> URL:
-    """Return ``url`` with celeris's async driver filled in (``postgresql://`` -> asyncpg)."""
-    parsed = make_url(url) if isinstance(url, str) else url
-    if "+" not in parsed.drivername and parsed.drivername in _DRIVERS:
-        parsed = parsed.set(drivername=_DRIVERS[parsed.drivername])
-    return parsed
-
-
 def _caller_root() -> Path:
     """Return the folder of the module that created the ``Database`` (the app's folder)."""
     frame = sys._getframe(1)
@@ -112,6 +108,20 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+# The exception classes ``install`` registers ``handle_error`` for (unless the app has its own).
+_FAULT_CLASSES = (sa_exc.DBAPIError, sa_exc.TimeoutError, DatabaseUnavailable, TimeoutError)
+
+
+async def _call(handler: Any, request: Any, error: Exception) -> Any:
+    """Call an app exception handler the way the core does (a sync one on the thread pool)."""
+    if inspect.iscoroutinefunction(handler):
+        return await handler(request, error)
+    result = await run_in_threadpool(handler, request, error)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
 
 
 class Database:
@@ -145,6 +155,7 @@ class Database:
         self.echo = echo
         self.engine_options = dict(engine_options or {})
         self._settings: Any = None
+        self._app: Any = None
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
@@ -353,25 +364,50 @@ class Database:
     def install(self, app: Any) -> None:
         """Attach to ``app``: start-up, shutdown, fault handlers and ``app.state.database``."""
         self._settings = getattr(app, "settings", None)
+        self._app = app
         app.state.database = self
         app.on_startup(self.connect)
         app.on_shutdown(self.disconnect)
-        for error_class in (
-            sa_exc.DBAPIError,
-            sa_exc.TimeoutError,
-            DatabaseUnavailable,
-            TimeoutError,
-        ):
+        for error_class in _FAULT_CLASSES:
             app.exception_handlers.setdefault(error_class, self.handle_error)
 
-    async def handle_error(self, _request: Any, error: Exception) -> Any:
-        """Answer a data fault: 503 with ``Retry-After`` when unavailable, 409 on conflicts."""
+    async def handle_error(self, request: Any, error: Exception) -> Any:
+        """Answer a data fault as the app answers any HTTP error: 503 or 409.
+
+        The fault becomes a ``ServiceUnavailable`` (with ``Retry-After``) or a ``Conflict``
+        whose ``__cause__`` is the original error, and goes to the app's own handler for it
+        (``@app.exception_handler(HTTPError)``, or one keyed by 503/409) when there is one.
+        Anything else (a ``TimeoutError`` raised outside the database layer) goes to the
+        app's handler for its class if any, else ends as an ordinary 500.
+        """
         http_error = http_error_for(error, self.retry_after)
         if http_error is None:
-            raise error  # an ordinary failure: the app answers 500 and logs it
+            handler = self._user_handler(error)
+            if handler is None:
+                raise error  # an ordinary failure: the app answers 500 and logs it
+            return await _call(handler, request, error)
+        http_error.__cause__ = error
         if http_error.status_code == 503:
-            log.warning("database fault: %s", error)
-        return http_error.to_response()
+            log.warning("database fault, answered 503: %s", describe(error))
+        handler = self._user_handler(http_error)
+        if handler is None:
+            return http_error.to_response()
+        return await _call(handler, request, http_error)
+
+    def _user_handler(self, error: Exception) -> Any:
+        """Return the app's handler for ``error`` other than this Database's (core's lookup)."""
+        handlers = getattr(self._app, "exception_handlers", None) or {}
+        for cls in type(error).__mro__:
+            if cls is Exception:
+                break
+            handler = handlers.get(cls)
+            if handler is not None and getattr(handler, "__func__", None) is not (
+                Database.handle_error
+            ):
+                return handler
+        if isinstance(error, HTTPError):
+            return handlers.get(error.status_code)
+        return None
 
     async def __aenter__(self) -> Database:
         await self.connect()
