@@ -42,6 +42,7 @@ from celeris.db.errors import (
 )
 from celeris.db.migrations import Migrations
 from celeris.db.model import Model
+from celeris.db.pool import FairPool, pool_sizes, worker_count
 from celeris.db.session import make_sessionmaker, session_scope
 from celeris.db.url import database_url
 
@@ -62,26 +63,44 @@ def _migration_lock() -> asyncio.Lock:
 
 @dataclass(frozen=True, slots=True)
 class PoolOptions:
-    """Connection pool sizing and timeouts (seconds); see celeris/db/README.md for guidance."""
+    """Connection pool sizing and timeouts (seconds); see docs/db.md for guidance.
 
-    size: int = 10
-    max_overflow: int = 10
+    ``size`` and ``max_overflow`` default to a share of ``max_connections`` per worker
+    process (``CELERIS_WORKERS`` / ``WEB_CONCURRENCY``): half kept open, half for bursts,
+    at most 10 + 10.
+    """
+
+    size: int | None = None
+    max_overflow: int | None = None
     timeout: float = 5.0
     recycle: float = 1800.0
     pre_ping: bool = False
     connect_timeout: float = 5.0
     statement_timeout: float | None = 30.0
+    max_connections: int = 80
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.size < 1 or self.max_overflow < 0:
+        if (self.size is not None and self.size < 1) or (
+            self.max_overflow is not None and self.max_overflow < 0
+        ):
             raise ValueError("PoolOptions: size must be >= 1 and max_overflow >= 0")
+        if self.max_connections < 1:
+            raise ValueError("PoolOptions: max_connections must be >= 1")
         statement = 1.0 if self.statement_timeout is None else self.statement_timeout
         timeouts = (self.timeout, self.connect_timeout, statement)
         if min(timeouts) <= 0:
             raise ValueError(
                 "PoolOptions: timeouts must be positive (statement_timeout=None disables it)"
             )
+
+    def sizes(self, workers: int | None = None) -> tuple[int, int]:
+        """Return (size, max_overflow) for one worker of ``workers`` (default: the server's)."""
+        size, overflow = pool_sizes(self.max_connections, workers or worker_count())
+        return (
+            self.size if self.size is not None else size,
+            self.max_overflow if self.max_overflow is not None else overflow,
+        )
 
 
 def _caller_root() -> Path:
@@ -203,9 +222,11 @@ class Database:
             # waits for a lock before "database is locked" (which becomes a 503).
             connect_args["timeout"] = pool.statement_timeout or pool.connect_timeout
             if url.database not in (None, "", ":memory:"):
-                options.update(pool_size=pool.size, max_overflow=pool.max_overflow)
+                size, overflow = pool.sizes()
+                options.update(pool_size=size, max_overflow=overflow)
         else:
-            options.update(pool_size=pool.size, max_overflow=pool.max_overflow)
+            size, overflow = pool.sizes()
+            options.update(pool_size=size, max_overflow=overflow)
             connect_args["timeout"] = pool.connect_timeout
             if pool.statement_timeout is not None:
                 milliseconds = int(pool.statement_timeout * 1000)
@@ -215,7 +236,10 @@ class Database:
                 connect_args["command_timeout"] = pool.statement_timeout + pool.connect_timeout
         if "pool_size" in options:
             options.update(
-                pool_timeout=pool.timeout, pool_recycle=pool.recycle, pool_pre_ping=pool.pre_ping
+                poolclass=FairPool,
+                pool_timeout=pool.timeout,
+                pool_recycle=pool.recycle,
+                pool_pre_ping=pool.pre_ping,
             )
         connect_args.update(pool.extra)
         options["connect_args"] = connect_args
