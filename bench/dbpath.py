@@ -117,6 +117,16 @@ async def measure(app: Any, request: bytes, rounds: int) -> tuple[float, float]:
 async def run(module: str, target: str, rounds: int, profile: bool) -> None:
     app = importlib.import_module(module).app
     request = request_bytes(target, None)
+    try:
+        await _measure_app(app, request, rounds, profile, module, target)
+    finally:
+        for task in asyncio.all_tasks() - {asyncio.current_task()}:
+            task.cancel()  # NOTE: the fake connections' idle keep-alive drivers
+
+
+async def _measure_app(
+    app: Any, request: bytes, rounds: int, profile: bool, module: str, target: str
+) -> None:
     async with _Lifespan(app):
         await measure(app, request, 50)  # warm-up: connections, caches, prepared statements
         if profile:

@@ -28,6 +28,7 @@ from celeris.db.pagination import (
     paginate,
     paginate_cursor,
 )
+from celeris.db.reader import Reader
 from celeris.db.schemas import ModelSchemas, schemas_for, to_read, to_read_many, values_of
 from celeris.db.types import DateTime
 from celeris.db.url import database_url
@@ -51,6 +52,7 @@ __all__ = [
     "OffsetPage",
     "Ordering",
     "PoolOptions",
+    "Reader",
     "add_health_route",
     "check",
     "classify",

@@ -43,6 +43,7 @@ from celeris.db.errors import (
 from celeris.db.migrations import Migrations
 from celeris.db.model import Model
 from celeris.db.pool import FairPool, pool_sizes, worker_count
+from celeris.db.reader import PlanCache, Reader
 from celeris.db.session import make_sessionmaker, session_scope
 from celeris.db.url import database_url
 
@@ -178,6 +179,7 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._plans: PlanCache | None = None
         if app is not None:
             self.install(app)
 
@@ -262,6 +264,7 @@ class Database:
             self._read_sessionmaker = make_sessionmaker(
                 engine.execution_options(isolation_level="AUTOCOMMIT")
             )
+            self._plans = PlanCache(engine.dialect)
         return self._engine
 
     @property
@@ -304,6 +307,7 @@ class Database:
             await self._engine.dispose()
             self._engine = None
             self._sessionmaker = self._read_sessionmaker = None
+            self._plans = None
 
     async def migrate(self, revision: str = "head") -> None:
         """Run the migrations up to ``revision`` through the engine."""
@@ -375,6 +379,67 @@ class Database:
             yield session
         finally:
             await session.close()
+
+    def _reader(self) -> Reader:
+        if self._plans is None:
+            self.engine  # noqa: B018 -- creates the engine and the plan cache
+        assert self._engine is not None
+        assert self._plans is not None
+        return Reader(self._engine, self._plans)
+
+    async def reader(self) -> AsyncIterator[Reader]:
+        """Yield a ``Reader`` for one handler: ``reader: Reader = Depends(db.reader)``.
+
+        ``await reader.fetch_one(select(Note).where(Note.id == bindparam("id")), id=3)``
+        returns the row as the model's read schema; every statement runs on one pooled
+        connection, taken on first use and returned right after the handler.
+        """
+        reader = self._reader()
+        try:
+            yield reader
+        finally:
+            await reader.close()
+
+    # NOTE: "function": the connection goes back to the pool before the response is sent.
+    reader.celeris_dependency_scope = "function"  # type: ignore[attr-defined]
+
+    async def reader_for(self, session: AsyncSession) -> Reader:
+        """Return a ``Reader`` on ``session``'s connection (reads beside its ORM writes).
+
+        One connection per request: the reads see the session's writes, and the session
+        (``db.session``) commits or rolls back as usual. On PostgreSQL (asyncpg) the reads
+        run on the driver directly; elsewhere use the session itself.
+        """
+        if self._plans is None:
+            self.engine  # noqa: B018 -- creates the engine and the plan cache
+        assert self._plans is not None
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        engine = self._engine
+        assert engine is not None
+        if engine.dialect.driver != "asyncpg":
+            return Reader(engine, self._plans)  # NOTE: its own connections, through Core
+        return Reader(engine, self._plans, raw)
+
+    async def fetch_all(
+        self, statement: Any, schema: type[Any] | None = None, /, **params: Any
+    ) -> list[Any]:
+        """Return every row of ``statement`` as ``schema`` instances (see ``Reader``)."""
+        reader = self._reader()
+        try:
+            return await reader.fetch_all(statement, schema, **params)
+        finally:
+            await reader.close()
+
+    async def fetch_one(
+        self, statement: Any, schema: type[Any] | None = None, /, **params: Any
+    ) -> Any | None:
+        """Return the first row of ``statement`` as a ``schema`` instance, or None."""
+        reader = self._reader()
+        try:
+            return await reader.fetch_one(statement, schema, **params)
+        finally:
+            await reader.close()
 
     async def ping(self) -> float:
         """Run ``SELECT 1`` and return the round trip in seconds."""
