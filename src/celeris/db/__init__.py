@@ -30,6 +30,7 @@ from celeris.db.pagination import (
 )
 from celeris.db.reader import Reader
 from celeris.db.schemas import ModelSchemas, schemas_for, to_read, to_read_many, values_of
+from celeris.db.session import LazyLoadError
 from celeris.db.types import DateTime
 from celeris.db.url import database_url
 
@@ -45,6 +46,7 @@ __all__ = [
     "Fault",
     "Health",
     "InvalidCursor",
+    "LazyLoadError",
     "MigrationError",
     "Migrations",
     "Model",

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 
 from celeris.core.concurrency import run_in_threadpool
 from celeris.core.errors import HTTPError
+from celeris.db import statements
 from celeris.db.errors import (
     DatabaseError,
     DatabaseUnavailable,
@@ -161,6 +162,7 @@ class Database:
         retry_after: int = 5,
         echo: bool = False,
         engine_options: Mapping[str, Any] | None = None,
+        debug: bool | None = None,
     ) -> None:
         self.root_path = Path(root_path) if root_path is not None else _caller_root()
         self._explicit_url = url
@@ -176,10 +178,12 @@ class Database:
         self.engine_options = dict(engine_options or {})
         self._settings: Any = None
         self._app: Any = None
+        self._debug = debug
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._plans: PlanCache | None = None
+        self._counting = False  # debug mode, fixed when the engine is created
         if app is not None:
             self.install(app)
 
@@ -207,6 +211,13 @@ class Database:
                 f"{source} is not a database URL; use e.g. postgresql://user@host/name "
                 "or sqlite:///app.db"
             ) from None
+
+    @property
+    def debug(self) -> bool:
+        """Tell whether statements are counted per request (N+1 reports in the log)."""
+        if self._debug is not None:
+            return self._debug
+        return bool(getattr(self._app, "debug", False)) or os.environ.get("CELERIS_DEBUG") == "1"
 
     @property
     def dialect(self) -> str:
@@ -265,6 +276,9 @@ class Database:
                 engine.execution_options(isolation_level="AUTOCOMMIT")
             )
             self._plans = PlanCache(engine.dialect)
+            self._counting = self.debug
+            if self._counting:
+                statements.watch(engine)
         return self._engine
 
     @property
@@ -349,6 +363,7 @@ class Database:
         # PERF: inlined instead of ``async with session_scope(...)``: one generator frame per
         # request, no context-manager object; no engine or statement work happens here.
         session = (self._sessionmaker or self.sessionmaker)()
+        counting = statements.start() if self._counting else None
         try:
             yield session
             if session.in_transaction():
@@ -358,6 +373,7 @@ class Database:
             raise
         finally:
             await session.close()
+            statements.finish(counting)
 
     # NOTE: read once by the core when a route compiles; ``Depends(db.session, scope=...)``
     # overrides it.
@@ -375,10 +391,12 @@ class Database:
             self.engine  # noqa: B018 -- creates the engine and the session factories
         assert self._read_sessionmaker is not None
         session = self._read_sessionmaker()
+        counting = statements.start() if self._counting else None
         try:
             yield session
         finally:
             await session.close()
+            statements.finish(counting)
 
     def _reader(self) -> Reader:
         if self._plans is None:
@@ -395,10 +413,12 @@ class Database:
         connection, taken on first use and returned right after the handler.
         """
         reader = self._reader()
+        counting = statements.start() if self._counting else None
         try:
             yield reader
         finally:
             await reader.close()
+            statements.finish(counting)
 
     # NOTE: "function": the connection goes back to the pool before the response is sent.
     reader.celeris_dependency_scope = "function"  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any, ClassVar
 
 from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase
 
 from celeris.db.types import DateTime
@@ -26,8 +27,11 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 
-class Model(DeclarativeBase):
-    """Base class of application models: ``class Note(Model): __tablename__ = "note"``."""
+class Model(AsyncAttrs, DeclarativeBase):
+    """Base class of application models: ``class Note(Model): __tablename__ = "note"``.
+
+    ``await note.awaitable_attrs.comments`` loads a relationship from async code.
+    """
 
     metadata: ClassVar[MetaData] = MetaData(naming_convention=NAMING_CONVENTION)
     # NOTE: ``Mapped[datetime]`` reads back aware (UTC) on SQLite as on PostgreSQL.

@@ -25,6 +25,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.util.concurrency import greenlet_spawn
 
+from celeris.db import statements
 from celeris.db.errors import DatabaseUnavailable
 from celeris.db.pool import FairQueue
 from celeris.db.schemas import schemas_for
@@ -258,6 +259,7 @@ class Reader:
 
     async def _fetch(self, plan: Plan, params: Mapping[str, Any], one: bool = False) -> list[Any]:
         driver = await self._driver()
+        statements.count(plan.sql)  # NOTE: the driver path bypasses SQLAlchemy's events
         arguments = plan.arguments(params)
         try:
             if plan.results is None:
