@@ -1,6 +1,7 @@
 """celeris with its data layer, as docs/db.md "Fast handlers" writes it.
 
-Reads go through ``db.reader`` (statements compiled once, rows decoded into the read schema);
+Reads go through ``db.fetch_one`` / ``db.fetch_all`` for one statement and ``db.reader`` for
+several (statements compiled once, rows decoded into the read schema);
 the updates test reads and writes (one executemany) on ``db.session``'s connection and
 transaction through ``db.reader_for(session)``, committed before the response.
 """
@@ -62,8 +63,8 @@ async def json() -> dict[str, str]:
 
 
 @app.get("/db")
-async def single_query(reader: Reader = Depends(db.reader)) -> WorldRead:
-    return await reader.fetch_one(WORLD_BY_ID, id=randint(1, 10_000))
+async def single_query() -> WorldRead:
+    return await db.fetch_one(WORLD_BY_ID, id=randint(1, 10_000))
 
 
 @app.get("/queries")
@@ -77,8 +78,8 @@ async def queries(
 
 
 @app.get("/fortunes")
-async def fortunes(reader: Reader = Depends(db.reader)) -> HTMLResponse:
-    rows = await reader.fetch_all(ALL_FORTUNES)
+async def fortunes() -> HTMLResponse:
+    rows = await db.fetch_all(ALL_FORTUNES)
     rows.append(FortuneRead(id=0, message=ADDITIONAL_FORTUNE))
     rows.sort(key=attrgetter("message"))
     return templates.render("fortunes.html", {"fortunes": rows})

@@ -59,7 +59,8 @@ class Plan:
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         """Return the driver's positional arguments for ``params``."""
-        values = {**self.defaults, **params} if params else self.defaults
+        defaults = self.defaults
+        values = ({**defaults, **params} if defaults else params) if params else defaults
         arguments = []
         for name, processor in self.binds:
             try:
@@ -70,6 +71,15 @@ class Plan:
                 ) from None
             arguments.append(processor(value) if processor is not None else value)
         return arguments
+
+    def row(self, record: Any, *, driver: bool = True) -> Any:
+        """Return one record as a schema instance (or a tuple without a schema)."""
+        if driver and self.results:
+            record = _processed(record, self.results)
+        if self.schema is None:
+            return tuple(record)
+        # PERF: one row, one C-level conversion (no list around it)
+        return msgspec.convert(dict(zip(self.keys, record, strict=True)), self.schema)
 
     def rows(self, records: list[Any], *, driver: bool = True) -> list[Any]:
         """Return records as schema instances (or tuples); ``driver``: apply type processors."""
@@ -219,7 +229,7 @@ class Reader:
             records = await self._fetch(plan, params, one=True)
         else:
             records = await self._fetch_core(plan, params, one=True)
-        return plan.rows(records, driver=plan.direct)[0] if records else None
+        return plan.row(records[0], driver=plan.direct) if records else None
 
     async def execute_many(self, statement: Any, rows: list[Mapping[str, Any]], /) -> None:
         """Run an ``insert()`` / ``update()`` / ``delete()`` once per row (one executemany).
