@@ -9,8 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from celeris import App
 from celeris.db import Database, PoolOptions
 from celeris.db.pool import FairPool, pool_sizes, worker_count
+from celeris.testing import AsyncTestClient
 
 
 def _database(url: str, tmp_path: Path, size: int, timeout: float = 10.0) -> Database:
@@ -89,3 +91,30 @@ def test_pool_sizes_share_the_connection_budget(monkeypatch: pytest.MonkeyPatch)
     assert PoolOptions(size=3).sizes() == (3, 5)
     monkeypatch.setenv("CELERIS_WORKERS", "2")
     assert PoolOptions(max_connections=20).sizes() == (5, 5)
+
+
+async def test_a_request_that_waits_too_long_answers_503_with_retry_after(
+    database_url: str, tmp_path: Path
+) -> None:
+    app = App()
+    db = Database(
+        database_url,
+        app=app,
+        root_path=tmp_path,
+        retry_after=3,
+        pool=PoolOptions(size=1, max_overflow=0, timeout=0.2),
+    )
+
+    @app.get("/one")
+    async def one() -> list[tuple[int]]:
+        return await db.fetch_all(sa.select(sa.literal(1)))
+
+    async with AsyncTestClient(app) as client:
+        async with db.engine.connect() as held:  # every connection is busy
+            await held.execute(sa.text("SELECT 1"))
+            busy = await client.get("/one")
+        free = await client.get("/one")
+    assert busy.status_code == 503
+    assert busy.headers["retry-after"] == "3"
+    assert "waiting for the database" in busy.json()["detail"]
+    assert (free.status_code, free.json()) == (200, [[1]])

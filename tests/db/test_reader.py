@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -180,5 +181,28 @@ async def test_faults_on_the_fast_path_classify_like_the_orms(
             await db.fetch_one(BOOK_BY_ID, id=1)
         assert classify(lost.value) is Fault.UNAVAILABLE
         assert (await db.fetch_one(BOOK_BY_ID, id=1)).title == "Earthsea"  # recovered
+    finally:
+        await db.disconnect()
+
+
+async def test_a_cancelled_read_never_returns_a_busy_connection(
+    private_postgres_url: str, tmp_path: Path
+) -> None:
+    db = Database(
+        private_postgres_url,
+        root_path=tmp_path,
+        create_all=True,
+        pool=PoolOptions(size=1, max_overflow=0),
+    )
+    try:
+        await db.connect()
+        await _seed(db)
+        slow = sa.select(sa.func.pg_sleep(2))
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(db.fetch_one(slow), 0.1)  # a client that went away
+        assert db.engine.sync_engine.pool.checkedout() == 0
+        found = await asyncio.wait_for(db.fetch_one(BOOK_BY_ID, id=1), 1.5)
+        assert found is not None
+        assert found.title == "Earthsea"
     finally:
         await db.disconnect()
