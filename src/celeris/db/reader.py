@@ -9,6 +9,11 @@ SQLAlchemy Core and decode the same way. ``db.session`` keeps full ORM semantics
 
 Only flat rows: a ``select(Model)`` reads the columns the schema names (relationships and
 loader options are not followed); ``select(Model.a, Model.b)`` reads those columns.
+
+NOTE: the asyncpg path leans on SQLAlchemy 2.1's asyncpg adapter (``_handle_exception`` to
+translate errors, ``_transaction`` / ``_start_transaction`` to join a session's transaction)
+and on ``FairQueue`` for a check-in without a greenlet; ``tests/db/test_reader.py`` covers
+each on a real PostgreSQL, so an upgrade that changes them fails there first.
 """
 
 from __future__ import annotations
