@@ -200,3 +200,11 @@ def test_http_errors_for_faults() -> None:
 def test_import_celeris_does_not_import_the_data_layer() -> None:
     code = "import sys, celeris; assert not {'celeris.db', 'sqlalchemy'} & set(sys.modules), sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_timeout_from_a_lookalike_module_is_not_the_databases() -> None:
+    namespace: dict[str, object] = {"__name__": "sqlalchemy_utils.weather"}
+    exec("def fetch():\n    raise TimeoutError('upstream')", namespace)  # noqa: S102
+    with pytest.raises(TimeoutError) as info:
+        namespace["fetch"]()  # type: ignore[operator]
+    assert not raised_by_database(info.value)

@@ -31,8 +31,8 @@ _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")  # connection, resources, o
 _UNAVAILABLE_SQLSTATES = frozenset({"57014", "55P03"})  # query canceled (timeout), lock timeout
 _SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
 # The packages whose frames mark an exception as raised by the database layer.
-_DATABASE_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3", "psycopg", "celeris.db")
-_PLUMBING_MODULES = ("asyncio", "contextlib", "concurrent")
+_DATABASE_PACKAGES = frozenset({"sqlalchemy", "asyncpg", "aiosqlite", "sqlite3", "psycopg"})
+_PLUMBING_PACKAGES = frozenset({"asyncio", "contextlib", "concurrent", "uvloop"})
 _UNIQUE_SQLSTATE = "23505"
 _FOREIGN_KEY_SQLSTATE = "23503"
 
@@ -102,10 +102,11 @@ def raised_by_database(error: BaseException) -> bool:
     traceback: TracebackType | None = error.__traceback__
     while traceback is not None:
         module = traceback.tb_frame.f_globals.get("__name__", "")
-        if isinstance(module, str) and not module.startswith(_PLUMBING_MODULES):
+        if isinstance(module, str) and module.partition(".")[0] not in _PLUMBING_PACKAGES:
             origin = module
         traceback = traceback.tb_next
-    return origin.startswith(_DATABASE_MODULES)
+    package = origin.partition(".")[0]
+    return package in _DATABASE_PACKAGES or origin.startswith("celeris.db.")
 
 
 def classify(error: BaseException) -> Fault | None:
