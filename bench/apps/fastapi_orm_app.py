@@ -14,7 +14,15 @@ from sqlalchemy import String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bench.apps.sql import ADDITIONAL_FORTUNE, DATABASE_URL, HELLO, POOL_SIZE, TEMPLATES
+from bench.apps.sql import (
+    ADDITIONAL_FORTUNE,
+    DATABASE_URL,
+    HELLO,
+    POOL_SIZE,
+    TEMPLATES,
+    distinct_ids,
+    query_count,
+)
 
 engine = create_async_engine(
     DATABASE_URL.replace("postgresql://", "postgresql+asyncpg://", 1),
@@ -79,3 +87,20 @@ async def fortunes(request: Request, session: SessionDep) -> HTMLResponse:
     rows.append(Fortune(id=0, message=ADDITIONAL_FORTUNE))
     rows.sort(key=lambda f: f.message)
     return templates.TemplateResponse(request, "fortunes.html", {"fortunes": rows})
+
+
+@app.get("/queries", response_model=list[WorldOut], response_model_by_alias=True)
+async def queries(session: SessionDep, queries: str | None = None) -> list[World | None]:
+    return [await session.get(World, randint(1, 10_000)) for _ in range(query_count(queries))]
+
+
+@app.get("/updates", response_model=list[WorldOut], response_model_by_alias=True)
+async def updates(session: SessionDep, queries: str | None = None) -> list[World]:
+    worlds = []
+    for world_id in distinct_ids(query_count(queries)):
+        world = await session.get(World, world_id)
+        assert world is not None
+        world.randomnumber = randint(1, 10_000)
+        worlds.append(world)
+    await session.commit()
+    return worlds

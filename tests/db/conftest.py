@@ -51,3 +51,9 @@ async def database(database_url: str, tmp_path: Path) -> AsyncIterator[Database]
         yield db
     finally:
         await db.disconnect()
+
+
+@pytest.fixture
+def private_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (asyncpg URL), for PostgreSQL-only tests."""
+    yield from private_postgres(postgres_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from urllib.parse import urlsplit
@@ -11,7 +12,15 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from celeris.db.database import Database, PoolOptions
-from celeris.db.errors import DatabaseUnavailable, Fault, classify, conflict_detail, http_error_for
+from celeris.db.errors import (
+    DatabaseUnavailable,
+    Fault,
+    classify,
+    conflict_detail,
+    describe,
+    http_error_for,
+    raised_by_database,
+)
 
 from .db_models import Author, Book
 from .tcp_proxy import TCPProxy
@@ -80,8 +89,36 @@ def test_plain_errors_are_not_database_faults() -> None:
     assert classify(ValueError("x")) is None
     assert classify(KeyError("x")) is None
     assert classify(DatabaseUnavailable("down")) is Fault.UNAVAILABLE
-    assert classify(TimeoutError()) is Fault.TIMEOUT
     assert classify(ConnectionRefusedError()) is Fault.UNAVAILABLE
+
+
+async def test_only_timeouts_of_the_database_layer_are_faults() -> None:
+    # An asyncio.timeout() around another service's call is the handler's business.
+    with pytest.raises(TimeoutError) as info:
+        async with asyncio.timeout(0.01):
+            await asyncio.sleep(1)
+    assert not raised_by_database(info.value)
+    assert classify(info.value) is None
+    assert classify(TimeoutError()) is None
+    assert http_error_for(TimeoutError(), 2) is None
+
+
+async def test_client_side_statement_timeout_is_timeout(postgres_url: str, tmp_path) -> None:
+    # asyncpg's command_timeout raises a bare TimeoutError through SQLAlchemy.
+    db = Database(
+        postgres_url,
+        root_path=tmp_path,
+        pool=PoolOptions(statement_timeout=None, extra={"command_timeout": 0.2}),
+    )
+    try:
+        with pytest.raises(TimeoutError) as info:
+            async with db.scope() as session:
+                await session.execute(sa.text("SELECT pg_sleep(3)"))
+        assert raised_by_database(info.value)
+        assert classify(info.value) is Fault.TIMEOUT
+        assert "TimeoutError" in describe(info.value)
+    finally:
+        await db.disconnect()
 
 
 @pytest.mark.parametrize("fault", list(Fault))
@@ -153,12 +190,21 @@ def test_http_errors_for_faults() -> None:
     assert unavailable is not None
     assert unavailable.status_code == 503
     assert unavailable.headers == {"retry-after": "9"}
-    bare = http_error_for(TimeoutError(), 2)
-    assert bare is not None
-    assert bare.detail == "The request timed out; retry later."
+    pool = http_error_for(sa_exc.TimeoutError("QueuePool limit"), 2)
+    assert pool is not None
+    assert pool.status_code == 503
+    assert pool.detail == "The request timed out waiting for the database; retry later."
     assert http_error_for(ValueError(), 1) is None
 
 
 def test_import_celeris_does_not_import_the_data_layer() -> None:
     code = "import sys, celeris; assert not {'celeris.db', 'sqlalchemy'} & set(sys.modules), sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_timeout_from_a_lookalike_module_is_not_the_databases() -> None:
+    namespace: dict[str, object] = {"__name__": "sqlalchemy_utils.weather"}
+    exec("def fetch():\n    raise TimeoutError('upstream')", namespace)  # noqa: S102
+    with pytest.raises(TimeoutError) as info:
+        namespace["fetch"]()  # type: ignore[operator]
+    assert not raised_by_database(info.value)

@@ -20,6 +20,8 @@ from celeris.db.database import Database
 from celeris.db.migrations import MigrationError, Migrations
 from celeris.testing import TestClient
 
+from .conftest import private_postgres
+
 APP_V1 = """
     import sqlalchemy as sa
     from sqlalchemy import MetaData
@@ -337,3 +339,70 @@ async def test_startup_batch_migration_keeps_child_rows(database_url: str, tmp_p
                 await session.execute(sa.text("INSERT INTO child (id, parent_id) VALUES (2, 99)"))
     finally:
         await database.disconnect()
+
+
+@pytest.mark.parametrize("scheme", ["sqlite", "postgresql", "postgres"])
+def test_command_line_url_gets_the_async_driver(
+    scheme: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    # `celeris db --app M:db --url URL` maps plain URLs to asyncpg/aiosqlite like Database(url).
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = _write_app(tmp_path, f"sqlite:///{tmp_path / 'configured.db'}")
+    _run("--app", app, "init")
+    _run("--app", app, "revision", "--autogenerate", "-m", "posts")
+    if scheme == "sqlite":
+        target = f"sqlite:///{tmp_path / 'other.db'}"
+        check = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
+        _run("--app", app, "--url", target, "upgrade")
+        assert "post" in _columns(check)
+        return
+    private = private_postgres(request.getfixturevalue("postgres_url"))
+    check = next(private)
+    try:
+        target = check.replace("postgresql+asyncpg://", f"{scheme}://", 1)
+        _run("--app", app, "--url", target, "upgrade")
+        assert "post" in _columns(check)
+        assert "(head)" in _run("--app", app, "--url", target, "current")
+    finally:
+        private.close()
+
+
+APP_DATETIME = """
+    import datetime as dt
+
+    from sqlalchemy import MetaData
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+    from celeris.db import Database, DateTime
+    from celeris.db.model import NAMING_CONVENTION
+
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(naming_convention=NAMING_CONVENTION)
+        type_annotation_map = {{dt.datetime: DateTime()}}
+
+
+    class Event(Base):
+        __tablename__ = "event"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        at: Mapped[dt.datetime]
+
+    db = Database({url!r}, metadata=Base.metadata)
+"""
+
+
+def test_datetime_columns_render_as_plain_sqlalchemy(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = f"events_{uuid.uuid4().hex[:10]}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(APP_DATETIME).format(url=database_url))
+    _run("--app", f"{name}:db", "init")
+    _run("--app", f"{name}:db", "revision", "--autogenerate", "-m", "events")
+    [revision] = (tmp_path / "migrations" / "versions").glob("*.py")
+    assert "sa.DateTime(timezone=True)" in revision.read_text()
+    assert "celeris" not in revision.read_text()
+    _run("--app", f"{name}:db", "upgrade")
+    assert "No new upgrade operations" in _run("--app", f"{name}:db", "check")

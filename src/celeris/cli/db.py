@@ -16,10 +16,12 @@ from typing import Any
 
 import click
 from alembic.util.exc import CommandError
+from sqlalchemy.exc import ArgumentError
 
 from celeris.db.database import Database
 from celeris.db.errors import DatabaseError, Fault, classify
 from celeris.db.migrations import Migrations
+from celeris.db.url import database_url
 
 __all__ = ["db", "load_database"]
 
@@ -53,6 +55,14 @@ def load_database(target: str) -> Database:
     )
 
 
+def _rendered(url: Any) -> str:
+    """Return ``url`` with celeris's async driver, as a string Alembic can use."""
+    try:
+        return database_url(url).render_as_string(hide_password=False)
+    except ArgumentError:
+        raise click.BadParameter(f"{url!r} is not a database URL", param_hint="--url") from None
+
+
 def _migrations(context: click.Context) -> Migrations:
     options: dict[str, Any] = context.obj
     database: Database | None = None
@@ -64,9 +74,11 @@ def _migrations(context: click.Context) -> Migrations:
         database = Database(root_path=Path.cwd())
     directory = options["directory"] or database.migrations_dir
     metadata = database.metadata if options["app"] else None
-    url = database.url.render_as_string(hide_password=False)
+    url = _rendered(database.url)
     if options["app"] and options["url_from_command_line"]:
-        url = options["url"]  # an explicit --url beats the app's own configuration
+        # NOTE: an explicit --url beats the app's own configuration, with the same driver
+        # mapping as Database(url) (postgresql:// -> asyncpg, sqlite:// -> aiosqlite).
+        url = _rendered(options["url"])
     return Migrations(directory, url, metadata)
 
 

@@ -9,13 +9,17 @@ app.include_router(CRUDRouter(Note, db))    # list / get / create / update / del
 @app.get("/notes/{note_id}")
 async def read(note_id: int, session: AsyncSession = Depends(db.session)) -> NoteRead:
     return await get_or_404(session, Note, note_id)
+
+@app.get("/notes")                          # reads at the driver's speed: no Session
+async def notes() -> list[NoteRead]:
+    return await db.fetch_all(select(Note).order_by(Note.id))
 ```
 """
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from celeris.db.crud import CRUDRouter, get_or_404, page_schema
-from celeris.db.database import Database, PoolOptions, database_url
+from celeris.db.database import Database, PoolOptions
 from celeris.db.errors import DatabaseError, DatabaseUnavailable, Fault, classify
 from celeris.db.health import Health, add_health_route, check
 from celeris.db.migrations import MigrationError, Migrations
@@ -28,7 +32,11 @@ from celeris.db.pagination import (
     paginate,
     paginate_cursor,
 )
+from celeris.db.reader import Reader
 from celeris.db.schemas import ModelSchemas, schemas_for, to_read, to_read_many, values_of
+from celeris.db.session import LazyLoadError
+from celeris.db.types import DateTime
+from celeris.db.url import database_url
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -38,9 +46,11 @@ __all__ = [
     "Database",
     "DatabaseError",
     "DatabaseUnavailable",
+    "DateTime",
     "Fault",
     "Health",
     "InvalidCursor",
+    "LazyLoadError",
     "MigrationError",
     "Migrations",
     "Model",
@@ -48,6 +58,7 @@ __all__ = [
     "OffsetPage",
     "Ordering",
     "PoolOptions",
+    "Reader",
     "add_health_route",
     "check",
     "classify",

@@ -34,7 +34,7 @@ from celeris.core.errors import (
 from celeris.core.params import Depends, Query
 from celeris.core.routing import Router
 from celeris.db.database import Database
-from celeris.db.pagination import InvalidCursor, Ordering, encode_cursor, paginate, paginate_cursor
+from celeris.db.pagination import Ordering, encode_cursor, paginate, paginate_cursor
 from celeris.db.schemas import Field, ModelSchemas, schemas_for, to_read_many, values_of
 
 __all__ = ["CRUDRouter", "get_or_404", "page_schema"]
@@ -232,12 +232,10 @@ class CRUDRouter(Router):
                     statement = statement.where(column == value)
             ordering = self._order(kwargs["order_by"])
             if cursor is not None:
-                try:
-                    rows, next_cursor = await paginate_cursor(
-                        session, statement, ordering=ordering, limit=limit, cursor=cursor or None
-                    )
-                except InvalidCursor as error:
-                    raise BadRequest(str(error)) from None
+                # NOTE: a forged cursor raises InvalidCursor, itself a 400 BadRequest.
+                rows, next_cursor = await paginate_cursor(
+                    session, statement, ordering=ordering, limit=limit, cursor=cursor or None
+                )
                 items = to_read_many(rows, read)
                 return page(items=items, limit=limit, next_cursor=next_cursor)
             order = [k.column.desc() if k.descending else k.column.asc() for k in ordering]

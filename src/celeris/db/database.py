@@ -8,6 +8,7 @@ The URL comes from the ``url`` argument, else the app's settings (``DATABASE_URL
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, event, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -29,10 +30,23 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from celeris.db.errors import DatabaseError, DatabaseUnavailable, Fault, classify, http_error_for
+from celeris.core.concurrency import run_in_threadpool
+from celeris.core.errors import HTTPError
+from celeris.db import statements
+from celeris.db.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    Fault,
+    classify,
+    describe,
+    http_error_for,
+)
 from celeris.db.migrations import Migrations
 from celeris.db.model import Model
+from celeris.db.pool import FairPool, pool_sizes, worker_count
+from celeris.db.reader import PlanCache, Reader
 from celeris.db.session import make_sessionmaker, session_scope
+from celeris.db.url import database_url
 
 __all__ = ["Database", "PoolOptions", "database_url"]
 
@@ -49,29 +63,32 @@ def _migration_lock() -> asyncio.Lock:
     return _migration_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
-_DRIVERS = {
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
-    "sqlite": "sqlite+aiosqlite",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class PoolOptions:
-    """Connection pool sizing and timeouts (seconds); see celeris/db/README.md for guidance."""
+    """Connection pool sizing and timeouts (seconds); see docs/db.md for guidance.
 
-    size: int = 10
-    max_overflow: int = 10
+    ``size`` and ``max_overflow`` default to a share of ``max_connections`` per worker
+    process (``CELERIS_WORKERS`` / ``WEB_CONCURRENCY``): half kept open, half for bursts,
+    at most 10 + 10.
+    """
+
+    size: int | None = None
+    max_overflow: int | None = None
     timeout: float = 5.0
     recycle: float = 1800.0
     pre_ping: bool = False
     connect_timeout: float = 5.0
     statement_timeout: float | None = 30.0
+    max_connections: int = 80
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.size < 1 or self.max_overflow < 0:
+        if (self.size is not None and self.size < 1) or (
+            self.max_overflow is not None and self.max_overflow < 0
+        ):
             raise ValueError("PoolOptions: size must be >= 1 and max_overflow >= 0")
+        if self.max_connections < 1:
+            raise ValueError("PoolOptions: max_connections must be >= 1")
         statement = 1.0 if self.statement_timeout is None else self.statement_timeout
         timeouts = (self.timeout, self.connect_timeout, statement)
         if min(timeouts) <= 0:
@@ -79,13 +96,13 @@ class PoolOptions:
                 "PoolOptions: timeouts must be positive (statement_timeout=None disables it)"
             )
 
-
-def database_url(url: str | URL) -> URL:
-    """Return ``url`` with celeris's async driver filled in (``postgresql://`` -> asyncpg)."""
-    parsed = make_url(url) if isinstance(url, str) else url
-    if "+" not in parsed.drivername and parsed.drivername in _DRIVERS:
-        parsed = parsed.set(drivername=_DRIVERS[parsed.drivername])
-    return parsed
+    def sizes(self, workers: int | None = None) -> tuple[int, int]:
+        """Return (size, max_overflow) for one worker of ``workers`` (default: the server's)."""
+        size, overflow = pool_sizes(self.max_connections, workers or worker_count())
+        return (
+            self.size if self.size is not None else size,
+            self.max_overflow if self.max_overflow is not None else overflow,
+        )
 
 
 def _caller_root() -> Path:
@@ -114,6 +131,20 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The exception classes ``install`` registers ``handle_error`` for (unless the app has its own).
+_FAULT_CLASSES = (sa_exc.DBAPIError, sa_exc.TimeoutError, DatabaseUnavailable, TimeoutError)
+
+
+async def _call(handler: Any, request: Any, error: Exception) -> Any:
+    """Call an app exception handler the way the core does (a sync one on the thread pool)."""
+    if inspect.iscoroutinefunction(handler):
+        return await handler(request, error)
+    result = await run_in_threadpool(handler, request, error)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
 class Database:
     """The data layer of an app: engine, sessions, migrations and fault handling."""
 
@@ -131,6 +162,7 @@ class Database:
         retry_after: int = 5,
         echo: bool = False,
         engine_options: Mapping[str, Any] | None = None,
+        debug: bool | None = None,
     ) -> None:
         self.root_path = Path(root_path) if root_path is not None else _caller_root()
         self._explicit_url = url
@@ -145,9 +177,13 @@ class Database:
         self.echo = echo
         self.engine_options = dict(engine_options or {})
         self._settings: Any = None
+        self._app: Any = None
+        self._debug = debug
         self._engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._plans: PlanCache | None = None
+        self._counting = False  # debug mode, fixed when the engine is created
         if app is not None:
             self.install(app)
 
@@ -177,6 +213,13 @@ class Database:
             ) from None
 
     @property
+    def debug(self) -> bool:
+        """Tell whether statements are counted per request (N+1 reports in the log)."""
+        if self._debug is not None:
+            return self._debug
+        return bool(getattr(self._app, "debug", False)) or os.environ.get("CELERIS_DEBUG") == "1"
+
+    @property
     def dialect(self) -> str:
         """Return the dialect name: ``sqlite`` or ``postgresql``."""
         return self.url.get_backend_name()
@@ -192,9 +235,11 @@ class Database:
             # waits for a lock before "database is locked" (which becomes a 503).
             connect_args["timeout"] = pool.statement_timeout or pool.connect_timeout
             if url.database not in (None, "", ":memory:"):
-                options.update(pool_size=pool.size, max_overflow=pool.max_overflow)
+                size, overflow = pool.sizes()
+                options.update(pool_size=size, max_overflow=overflow)
         else:
-            options.update(pool_size=pool.size, max_overflow=pool.max_overflow)
+            size, overflow = pool.sizes()
+            options.update(pool_size=size, max_overflow=overflow)
             connect_args["timeout"] = pool.connect_timeout
             if pool.statement_timeout is not None:
                 milliseconds = int(pool.statement_timeout * 1000)
@@ -204,7 +249,10 @@ class Database:
                 connect_args["command_timeout"] = pool.statement_timeout + pool.connect_timeout
         if "pool_size" in options:
             options.update(
-                pool_timeout=pool.timeout, pool_recycle=pool.recycle, pool_pre_ping=pool.pre_ping
+                poolclass=FairPool,
+                pool_timeout=pool.timeout,
+                pool_recycle=pool.recycle,
+                pool_pre_ping=pool.pre_ping,
             )
         connect_args.update(pool.extra)
         options["connect_args"] = connect_args
@@ -227,6 +275,10 @@ class Database:
             self._read_sessionmaker = make_sessionmaker(
                 engine.execution_options(isolation_level="AUTOCOMMIT")
             )
+            self._plans = PlanCache(engine.dialect)
+            self._counting = self.debug
+            if self._counting:
+                statements.watch(engine)
         return self._engine
 
     @property
@@ -269,6 +321,7 @@ class Database:
             await self._engine.dispose()
             self._engine = None
             self._sessionmaker = self._read_sessionmaker = None
+            self._plans = None
 
     async def migrate(self, revision: str = "head") -> None:
         """Run the migrations up to ``revision`` through the engine."""
@@ -310,6 +363,7 @@ class Database:
         # PERF: inlined instead of ``async with session_scope(...)``: one generator frame per
         # request, no context-manager object; no engine or statement work happens here.
         session = (self._sessionmaker or self.sessionmaker)()
+        counting = statements.start() if self._counting else None
         try:
             yield session
             if session.in_transaction():
@@ -319,6 +373,7 @@ class Database:
             raise
         finally:
             await session.close()
+            statements.finish(counting)
 
     # NOTE: read once by the core when a route compiles; ``Depends(db.session, scope=...)``
     # overrides it.
@@ -336,10 +391,75 @@ class Database:
             self.engine  # noqa: B018 -- creates the engine and the session factories
         assert self._read_sessionmaker is not None
         session = self._read_sessionmaker()
+        counting = statements.start() if self._counting else None
         try:
             yield session
         finally:
             await session.close()
+            statements.finish(counting)
+
+    def _reader(self) -> Reader:
+        if self._plans is None:
+            self.engine  # noqa: B018 -- creates the engine and the plan cache
+        assert self._engine is not None
+        assert self._plans is not None
+        return Reader(self._engine, self._plans)
+
+    async def reader(self) -> AsyncIterator[Reader]:
+        """Yield a ``Reader`` for one handler: ``reader: Reader = Depends(db.reader)``.
+
+        ``await reader.fetch_one(select(Note).where(Note.id == bindparam("id")), id=3)``
+        returns the row as the model's read schema; every statement runs on one pooled
+        connection, taken on first use and returned right after the handler.
+        """
+        reader = self._reader()
+        counting = statements.start() if self._counting else None
+        try:
+            yield reader
+        finally:
+            await reader.close()
+            statements.finish(counting)
+
+    # NOTE: "function": the connection goes back to the pool before the response is sent.
+    reader.celeris_dependency_scope = "function"  # type: ignore[attr-defined]
+
+    async def reader_for(self, session: AsyncSession) -> Reader:
+        """Return a ``Reader`` on ``session``'s connection (reads beside its ORM writes).
+
+        One connection per request: the reads see the session's writes, and the session
+        (``db.session``) commits or rolls back as usual. On PostgreSQL (asyncpg) the reads
+        run on the driver directly; elsewhere use the session itself.
+        """
+        if self._plans is None:
+            self.engine  # noqa: B018 -- creates the engine and the plan cache
+        assert self._plans is not None
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        engine = self._engine
+        assert engine is not None
+        if engine.dialect.driver != "asyncpg":
+            return Reader(engine, self._plans)  # NOTE: its own connections, through Core
+        return Reader(engine, self._plans, raw)
+
+    async def fetch_all(
+        self, statement: Any, schema: type[Any] | None = None, /, **params: Any
+    ) -> list[Any]:
+        """Return every row of ``statement`` as ``schema`` instances (see ``Reader``)."""
+        reader = self._reader()
+        try:
+            return await reader.fetch_all(statement, schema, **params)
+        finally:
+            await reader.close()
+
+    async def fetch_one(
+        self, statement: Any, schema: type[Any] | None = None, /, **params: Any
+    ) -> Any | None:
+        """Return the first row of ``statement`` as a ``schema`` instance, or None."""
+        reader = self._reader()
+        try:
+            return await reader.fetch_one(statement, schema, **params)
+        finally:
+            await reader.close()
 
     async def ping(self) -> float:
         """Run ``SELECT 1`` and return the round trip in seconds."""
@@ -353,25 +473,50 @@ class Database:
     def install(self, app: Any) -> None:
         """Attach to ``app``: start-up, shutdown, fault handlers and ``app.state.database``."""
         self._settings = getattr(app, "settings", None)
+        self._app = app
         app.state.database = self
         app.on_startup(self.connect)
         app.on_shutdown(self.disconnect)
-        for error_class in (
-            sa_exc.DBAPIError,
-            sa_exc.TimeoutError,
-            DatabaseUnavailable,
-            TimeoutError,
-        ):
+        for error_class in _FAULT_CLASSES:
             app.exception_handlers.setdefault(error_class, self.handle_error)
 
-    async def handle_error(self, _request: Any, error: Exception) -> Any:
-        """Answer a data fault: 503 with ``Retry-After`` when unavailable, 409 on conflicts."""
+    async def handle_error(self, request: Any, error: Exception) -> Any:
+        """Answer a data fault as the app answers any HTTP error: 503 or 409.
+
+        The fault becomes a ``ServiceUnavailable`` (with ``Retry-After``) or a ``Conflict``
+        whose ``__cause__`` is the original error, and goes to the app's own handler for it
+        (``@app.exception_handler(HTTPError)``, or one keyed by 503/409) when there is one.
+        Anything else (a ``TimeoutError`` raised outside the database layer) goes to the
+        app's handler for its class if any, else ends as an ordinary 500.
+        """
         http_error = http_error_for(error, self.retry_after)
         if http_error is None:
-            raise error  # an ordinary failure: the app answers 500 and logs it
+            handler = self._user_handler(error)
+            if handler is None:
+                raise error  # an ordinary failure: the app answers 500 and logs it
+            return await _call(handler, request, error)
+        http_error.__cause__ = error
         if http_error.status_code == 503:
-            log.warning("database fault: %s", error)
-        return http_error.to_response()
+            log.warning("database fault, answered 503: %s", describe(error))
+        handler = self._user_handler(http_error)
+        if handler is None:
+            return http_error.to_response()
+        return await _call(handler, request, http_error)
+
+    def _user_handler(self, error: Exception) -> Any:
+        """Return the app's handler for ``error`` other than this Database's (core's lookup)."""
+        handlers = getattr(self._app, "exception_handlers", None) or {}
+        for cls in type(error).__mro__:
+            if cls is Exception:
+                break
+            handler = handlers.get(cls)
+            if handler is not None and getattr(handler, "__func__", None) is not (
+                Database.handle_error
+            ):
+                return handler
+        if isinstance(error, HTTPError):
+            return handlers.get(error.status_code)
+        return None
 
     async def __aenter__(self) -> Database:
         await self.connect()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from enum import Enum
+from types import TracebackType
 
 from sqlalchemy import exc as sa_exc
 
@@ -20,13 +21,18 @@ __all__ = [
     "Fault",
     "classify",
     "conflict_detail",
+    "describe",
     "http_error_for",
+    "raised_by_database",
 ]
 
 # SQLSTATE classes and codes that mean "try again later" rather than "your request is wrong".
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")  # connection, resources, operator action
 _UNAVAILABLE_SQLSTATES = frozenset({"57014", "55P03"})  # query canceled (timeout), lock timeout
 _SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
+# The packages whose frames mark an exception as raised by the database layer.
+_DATABASE_PACKAGES = frozenset({"sqlalchemy", "asyncpg", "aiosqlite", "sqlite3", "psycopg"})
+_PLUMBING_PACKAGES = frozenset({"asyncio", "contextlib", "concurrent", "uvloop"})
 _UNIQUE_SQLSTATE = "23505"
 _FOREIGN_KEY_SQLSTATE = "23503"
 
@@ -88,12 +94,32 @@ def _integrity_fault(error: sa_exc.IntegrityError) -> Fault:
     return Fault.INTEGRITY
 
 
+def raised_by_database(error: BaseException) -> bool:
+    """Tell whether ``error`` was raised inside the database layer (its traceback says so)."""
+    # NOTE: the innermost frame outside asyncio is where the error arose; frames added later
+    # (a session dependency the error passed through on its way out) do not count.
+    origin = ""
+    traceback: TracebackType | None = error.__traceback__
+    while traceback is not None:
+        module = traceback.tb_frame.f_globals.get("__name__", "")
+        if isinstance(module, str) and module.partition(".")[0] not in _PLUMBING_PACKAGES:
+            origin = module
+        traceback = traceback.tb_next
+    package = origin.partition(".")[0]
+    return package in _DATABASE_PACKAGES or origin.startswith("celeris.db.")
+
+
 def classify(error: BaseException) -> Fault | None:
     """Return what ``error`` means for the client, or None for an ordinary failure."""
     if isinstance(error, sa_exc.IntegrityError):
         return _integrity_fault(error)
-    if isinstance(error, (TimeoutError, asyncio.TimeoutError, sa_exc.TimeoutError)):
-        return Fault.TIMEOUT
+    if isinstance(error, sa_exc.TimeoutError):
+        return Fault.TIMEOUT  # the pool had no free connection in time
+    if isinstance(error, (TimeoutError, asyncio.TimeoutError)):
+        # NOTE: asyncpg's client-side statement timeout is a bare TimeoutError that SQLAlchemy
+        # passes through; an ``asyncio.timeout()`` around another service's call in a handler
+        # raises the same class. Only the first is a database fault.
+        return Fault.TIMEOUT if raised_by_database(error) else None
     if isinstance(error, (DatabaseUnavailable, ConnectionError)):
         return Fault.UNAVAILABLE
     if isinstance(error, sa_exc.DBAPIError):
@@ -136,10 +162,20 @@ def http_error_for(error: BaseException, retry_after: int) -> HTTPError | None:
             "The database is unavailable; retry later.", retry_after=retry_after
         )
     if fault is Fault.TIMEOUT:
-        # NOTE: a bare TimeoutError may come from elsewhere than the database; say less.
-        ours = isinstance(error, (sa_exc.SQLAlchemyError, DatabaseError))
-        where = " waiting for the database" if ours else ""
         return ServiceUnavailable(
-            f"The request timed out{where}; retry later.", retry_after=retry_after
+            "The request timed out waiting for the database; retry later.",
+            retry_after=retry_after,
         )
     return Conflict(conflict_detail(fault))
+
+
+def describe(error: BaseException) -> str:
+    """Return a log line's account of a database fault: its class, message and cause."""
+    text = f"{type(error).__module__}.{type(error).__qualname__}"
+    message = str(error)
+    if message:
+        text += f": {message}"
+    cause = error.__cause__ or error.__context__
+    if cause is not None and not message:
+        text += f" (caused by {type(cause).__qualname__}: {cause})"
+    return text

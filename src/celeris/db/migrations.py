@@ -23,6 +23,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from celeris.db.errors import DatabaseError
+from celeris.db.types import DateTime
+from celeris.db.url import database_url
 
 __all__ = ["MigrationError", "Migrations", "run_environment"]
 
@@ -41,7 +43,8 @@ class Migrations:
 
     def __init__(self, directory: str | Path, url: str, metadata: MetaData | None = None) -> None:
         self.directory = Path(directory)
-        self.url = url
+        # NOTE: the same driver mapping as Database(url): postgresql:// runs on asyncpg.
+        self.url = database_url(url).render_as_string(hide_password=False)
         self.metadata = metadata
 
     @property
@@ -145,6 +148,13 @@ class Migrations:
         command.upgrade(config, revision)
 
 
+def _render_item(kind: str, item: Any, autogen_context: Any) -> str | bool:
+    """Render celeris's column types as plain SQLAlchemy ones: revisions import only ``sa``."""
+    if kind == "type" and isinstance(item, DateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _configure(connection: Connection | None, url: str, metadata: MetaData | None) -> None:
     options: dict[str, Any] = {
         "target_metadata": metadata,
@@ -152,6 +162,7 @@ def _configure(connection: Connection | None, url: str, metadata: MetaData | Non
         # PostgreSQL, so one revision file serves both.
         "render_as_batch": True,
         "compare_type": True,
+        "render_item": _render_item,
     }
     if connection is None:
         context.configure(url=url, literal_binds=True, **options)

@@ -2,14 +2,19 @@
 
 Named constraints make Alembic's autogenerate and SQLite batch alters produce the same
 migrations on SQLite and PostgreSQL (an unnamed constraint cannot be dropped portably).
+``Mapped[datetime]`` columns are celeris's ``DateTime``: aware UTC values on both databases.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar
 
 from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase
+
+from celeris.db.types import DateTime
 
 __all__ = ["NAMING_CONVENTION", "Model", "primary_key_columns"]
 
@@ -22,10 +27,15 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 
-class Model(DeclarativeBase):
-    """Base class of application models: ``class Note(Model): __tablename__ = "note"``."""
+class Model(AsyncAttrs, DeclarativeBase):
+    """Base class of application models: ``class Note(Model): __tablename__ = "note"``.
+
+    ``await note.awaitable_attrs.comments`` loads a relationship from async code.
+    """
 
     metadata: ClassVar[MetaData] = MetaData(naming_convention=NAMING_CONVENTION)
+    # NOTE: ``Mapped[datetime]`` reads back aware (UTC) on SQLite as on PostgreSQL.
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: DateTime()}
 
     def __repr__(self) -> str:
         keys = ", ".join(

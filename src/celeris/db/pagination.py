@@ -2,8 +2,8 @@
 
 ``paginate`` is simple and lets clients jump to any page; ``paginate_cursor`` stays fast on
 deep pages and stable while rows are inserted, because it seeks past the last row seen instead
-of counting rows to skip. Cursors are opaque URL-safe strings; a forged or stale one is a
-``InvalidCursor`` (400 over HTTP), never a crash.
+of counting rows to skip. Cursors are opaque URL-safe strings; a forged or stale one raises
+``InvalidCursor``, an ``HTTPError`` (400) wherever it is raised, never a crash.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from celeris.core.errors import BadRequest
 from celeris.db.errors import DatabaseError
 
 __all__ = [
@@ -35,8 +36,8 @@ __all__ = [
 T = TypeVar("T")
 
 
-class InvalidCursor(DatabaseError, ValueError):
-    """A pagination cursor that this server did not issue for this ordering."""
+class InvalidCursor(BadRequest, DatabaseError, ValueError):
+    """A pagination cursor that this server did not issue for this ordering (a 400)."""
 
 
 class OffsetPage(msgspec.Struct, Generic[T], kw_only=True):
