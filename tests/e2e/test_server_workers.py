@@ -44,8 +44,9 @@ APP = textwrap.dedent(
             await asyncio.sleep(1.0)
         if path == "/crash":
             os._exit(1)
+        body = os.environ.get("CELERIS_WORKERS", "-") if path == "/workers" else str(os.getpid())
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-        await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+        await send({"type": "http.response.body", "body": body.encode()})
     """
 )
 
@@ -195,6 +196,15 @@ def test_workers_share_the_port_and_a_crashed_worker_is_replaced(server_factory)
     after = {server.get()[1] for _ in range(60)}
     assert len(after) == 2
     assert after != pids
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(15) == 0
+
+
+def test_each_worker_knows_how_many_workers_share_the_server(server_factory) -> None:  # type: ignore[no-untyped-def]
+    # NOTE: celeris.db sizes each worker's pool from CELERIS_WORKERS (a share of the database's
+    # connection budget); the supervisor is the one place that knows the count.
+    server = server_factory(workers=2)
+    assert {server.get("/workers")[1] for _ in range(20)} == {"2"}
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(15) == 0
 

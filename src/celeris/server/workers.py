@@ -45,6 +45,9 @@ class Supervisor:
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; return the exit code."""
         self.pid = os.getpid()
+        # NOTE: inherited by every worker: per-process resources sized as a share of a budget
+        # (celeris.db's pool) read it; WEB_CONCURRENCY-style, but ours to set.
+        os.environ["CELERIS_WORKERS"] = str(self.config.workers)
         self.sockets = bind_sockets(self.config, count=self.config.workers)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_stop)
