@@ -1,7 +1,7 @@
 """The short lane: ``App``'s HTTP entry, and the whole path of routes that need no Context.
 
-A route is *short* when its handler has no dependencies, forms or files and the app has no
-function middleware or hooks (``Plan.simple``, ``text_only`` or ``body_short``): its parameters
+A route is *short* when its handler has no dependencies, forms or files, no step runs on it
+(``Route.flow``) and the app has no function middleware (``Plan.simple``, ``text_only`` or ``body_short``): its parameters
 bind without a ``Context``, and a result of one of the route's own kinds (``str``, ``dict`` or
 ``list``, or exactly its declared return class) goes out in one ``respond()``, without a
 ``Response`` object. Every other request goes on to ``App._routed``, matched once.
@@ -68,7 +68,7 @@ class _Short:
 
 @final
 class Lane:
-    """The HTTP entry of an app without function middleware or hooks (its fast-lane handler)."""
+    """The HTTP entry of an app without function middleware (its fast-lane handler)."""
 
     def __init__(self, app: Answering, table: RouteTable) -> None:
         self.app = app
@@ -77,7 +77,11 @@ class Lane:
         self.shorts: dict[Route, _Short] = {}
         for route in table.routes:
             plan = route.plan
-            if plan is not None and (plan.simple or plan.text_only or plan.body_short):
+            if (
+                plan is not None
+                and route.flow is None
+                and (plan.simple or plan.text_only or plan.body_short)
+            ):
                 self.shorts[route] = _Short(plan)
         # PERF: the short routes among the static ones, by path then method: for them a
         # request costs two dict lookups before the handler runs.

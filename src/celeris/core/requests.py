@@ -74,6 +74,7 @@ class Request:
         "_headers",
         "_json",
         "_query_params",
+        "_session",
         "_state",
         "_stream_consumed",
         "_url",
@@ -95,6 +96,7 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._url: URL | None = None
         self._state: State | None = None
+        self._session: Any = _UNSET
         self._body: bytes | None = None
         self._json: Any = _UNSET
         self._form: FormData | None = None
@@ -186,6 +188,18 @@ class Request:
         if s is None:
             s = self._state = State(self._conn.state)
         return s
+
+    @property
+    def session(self) -> Any:
+        """The request's session (a mutable mapping), set by a sessions step."""
+        session = self._session
+        if session is _UNSET:
+            raise RuntimeError("request.session needs celeris.sessions.Sessions(app=app)")
+        return session
+
+    @session.setter
+    def session(self, value: Any) -> None:
+        self._session = value
 
     def url_for(self, name: str, /, **params: Any) -> str:
         """Build the path of route ``name`` through the application."""

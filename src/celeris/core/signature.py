@@ -112,6 +112,10 @@ class Plan:
     direct: bool = True  # PERF: str/dict/list results may skip the Response object
     body_short: bool = False  # PERF: body and text parameters only, no dependencies or forms
     json_class: type | None = None  # PERF: results of exactly this class are encoded as JSON
+    #: The handler or one of its dependencies takes the ``Request`` (steps read this: a route
+    #: that cannot see the request needs no session loaded for it). The app also sets it on
+    #: every route when it has hooks or function middleware, which see the request too.
+    needs_request: bool = False
 
     @property
     def has_body(self) -> bool:
@@ -495,6 +499,7 @@ def compile_plan(
     )
     plan.render = make_renderer(response_type, status_code)
     plan.encode = json_encoder(_encodable(response_type))
+    plan.needs_request = any(info.kind is Kind.REQUEST for info in plan.iter_all())
     return plan
 
 

@@ -1,0 +1,293 @@
+"""The per-route pipeline: ``Step`` and what a route runs around its handler, compiled once.
+
+At start-up every HTTP route gets a ``Flow``: the ``before`` of its steps in order, the
+``after`` of the same steps in reverse, and the constant headers of those steps as raw bytes.
+A step is asked once per route (``Step.for_route``) whether and how it runs there; one that
+declines, or that defines neither ``before`` nor ``after``, costs the route nothing per
+request. Hooks (``before_request`` / ``after_request``) are steps too. See docs/internals.md.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final, Protocol, final
+
+from celeris.core.concurrency import run_in_threadpool
+from celeris.core.requests import Request
+from celeris.core.responses import Response
+from celeris.types import RawHeaders
+
+if TYPE_CHECKING:  # NOTE: annotations only; routing imports this module at run time
+    from celeris.core.routing import Route
+
+__all__ = ["Flow", "Step", "compile_flow", "hook_steps"]
+
+Before = Callable[[Request], Awaitable[Response | None]]
+# NOTE: the public contract is ``-> None``; celeris's own steps (after_request hooks, GZip on
+# a streamed body) may return a Response that replaces the one given.
+After = Callable[[Request, Response], Awaitable[Response | None]]
+
+_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+class Step:
+    """A piece of a route's pipeline, compiled per route at start-up. Override what you use."""
+
+    #: Constant response headers this step adds to every response of the routes it applies
+    #: to, as (name, value) str pairs. Precomputed once into raw bytes in the route's plan; a
+    #: header the response already set is NOT overridden (setdefault semantics).
+    headers: Sequence[tuple[str, str]] = ()
+
+    #: Whether ``after`` also runs on the 500 answered for an unhandled exception.
+    on_server_error: bool = True
+
+    def for_route(self, route: Route) -> Step | None:
+        """Return the step to run on ``route`` (self, a specialised copy, or None to skip it)."""
+        return self
+
+    async def before(self, request: Request) -> Response | None:
+        """Run before the handler; a Response answers at once, an HTTPError is rendered."""
+        return None
+
+    async def after(self, request: Request, response: Response) -> None:
+        """Run after the handler (error responses included), before the response is sent."""
+        return
+
+
+def _overrides(step: Step, name: str) -> bool:
+    return getattr(type(step), name) is not getattr(Step, name)
+
+
+def _encode_headers(step: Step) -> RawHeaders:
+    """Return the step's constant headers as raw pairs; raise ValueError on a bad one."""
+    raw: RawHeaders = []
+    for pair in step.headers:
+        name, value = pair
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValueError(f"{type(step).__name__}.headers: {name!r} is not a header name")
+        # SECURITY: a CR or LF would split the response head.
+        if not isinstance(value, str) or "\r" in value or "\n" in value:
+            raise ValueError(
+                f"{type(step).__name__}.headers: the value of {name!r} must be a str "
+                "without CR or LF"
+            )
+        raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+    return raw
+
+
+@final
+class _Tail:
+    """What follows the steps that ran: their ``after`` (reversed) and constant headers."""
+
+    __slots__ = ("afters", "crash_afters", "headers", "names")
+
+    def __init__(self, steps: Sequence[Step]) -> None:
+        afters: list[After] = []
+        crash: list[After] = []
+        headers: RawHeaders = []
+        names: set[bytes] = set()
+        for step in reversed(steps):
+            if _overrides(step, "after"):
+                afters.append(step.after)
+                if step.on_server_error:
+                    crash.append(step.after)
+            for name, value in _encode_headers(step):
+                # NOTE: the innermost step's value wins, as if each set its header in turn.
+                if name not in names:
+                    names.add(name)
+                    headers.append((name, value))
+        self.afters: tuple[After, ...] = tuple(afters)
+        self.crash_afters: tuple[After, ...] = tuple(crash)
+        self.headers: RawHeaders = headers
+        self.names: frozenset[bytes] = frozenset(names)
+
+
+class Answering(Protocol):
+    """What a flow needs of its app (``App``; a protocol, so this module never imports it)."""
+
+    def _inner(
+        self, route: Route | None, ctx: Any, outcome: Any, request: Request
+    ) -> Awaitable[Response]: ...
+
+    def _error_response(
+        self, request: Request, exc: Exception
+    ) -> Awaitable[tuple[Response, Exception | None]]: ...
+
+
+@final
+class Flow:
+    """A route's compiled pipeline: the steps that run there, in order."""
+
+    __slots__ = ("befores", "steps", "tail", "tails")
+
+    def __init__(self, steps: Sequence[Step]) -> None:
+        self.steps: tuple[Step, ...] = tuple(steps)
+        befores: list[Before] = []
+        tails: list[_Tail] = []
+        for i, step in enumerate(self.steps):
+            if _overrides(step, "before"):
+                befores.append(step.before)
+                tails.append(_Tail(self.steps[:i]))  # NOTE: if this one answers or raises
+        self.befores: tuple[Before, ...] = tuple(befores)
+        self.tails: tuple[_Tail, ...] = tuple(tails)
+        self.tail = _Tail(self.steps)
+
+    def __bool__(self) -> bool:
+        return bool(self.befores or self.tail.afters or self.tail.headers)
+
+    async def answer(
+        self, app: Answering, request: Request, route: Route | None, ctx: Any, outcome: Any
+    ) -> tuple[Response, Exception | None]:
+        """Run the steps around the handler; return the response and an unhandled error."""
+        tail = self.tail
+        error: Exception | None = None
+        response: Response | None = None
+        index = 0
+        try:
+            for before in self.befores:
+                response = await before(request)
+                if response is not None:
+                    tail = self.tails[index]
+                    break
+                index += 1
+            else:
+                response = await app._inner(route, ctx, outcome, request)
+        except Exception as exc:
+            if index < len(self.befores):
+                tail = self.tails[index]
+            response, error = await app._error_response(request, exc)
+        try:
+            for after in tail.afters if error is None else tail.crash_afters:
+                replaced = await after(request, response)
+                if replaced is not None:
+                    response = replaced
+        except Exception as exc:
+            # NOTE: a failing after is answered as such; the remaining afters do not run.
+            response, late = await app._error_response(request, exc)
+            return response, error or late
+        if tail.headers:
+            add_headers(response, tail.headers, tail.names)
+        return response, error
+
+    async def wrap(
+        self, app: Answering, request: Request, route: Route | None, ctx: Any, outcome: Any
+    ) -> Response:
+        """Run the steps around the handler, letting unhandled errors propagate."""
+        tail = self.tail
+        response: Response | None = None
+        index = 0
+        try:
+            for before in self.befores:
+                response = await before(request)
+                if response is not None:
+                    tail = self.tails[index]
+                    break
+                index += 1
+            else:
+                response = await app._inner(route, ctx, outcome, request)
+        except Exception as exc:
+            if index < len(self.befores):
+                tail = self.tails[index]
+            response, error = await app._error_response(request, exc)
+            if error is not None:
+                raise
+        for after in tail.afters:
+            replaced = await after(request, response)
+            if replaced is not None:
+                response = replaced
+        if tail.headers:
+            add_headers(response, tail.headers, tail.names)
+        return response
+
+
+def add_headers(response: Response, headers: RawHeaders, names: frozenset[bytes]) -> None:
+    """Append ``headers`` to the response's, except those whose name it already has."""
+    raw = response.raw_headers
+    present = {name.lower() for name, _ in raw}  # PERF: usually two names
+    if names.isdisjoint(present):
+        raw.extend(headers)
+    else:
+        raw.extend(pair for pair in headers if pair[0] not in present)
+
+
+def compile_flow(steps: Sequence[Step], route: Route | None) -> Flow | None:
+    """Return the flow of ``steps`` on ``route`` (None: nothing to run there).
+
+    ``route`` None is the flow of requests no route matched: steps run as given.
+    """
+    chosen: list[Step] = []
+    for step in steps:
+        if route is not None:
+            specialised = step.for_route(route)
+            if specialised is None:
+                continue
+            if not isinstance(specialised, Step):
+                raise TypeError(
+                    f"{type(step).__name__}.for_route() returned {specialised!r}, "
+                    "not a Step or None"
+                )
+            step = specialised
+        if _overrides(step, "before") or _overrides(step, "after") or step.headers:
+            chosen.append(step)
+    flow = Flow(chosen)
+    return flow if flow else None
+
+
+# --- hooks as steps ---------------------------------------------------------------------------
+
+
+async def _call(hook: Callable[..., Any], is_async: bool, arg: Any) -> Any:
+    if is_async:
+        return await hook(arg)
+    result = await run_in_threadpool(hook, arg)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+@final
+class _BeforeHooks(Step):
+    """The app's ``before_request`` hooks, in order; the first Response answers."""
+
+    def __init__(self, hooks: Sequence[Callable[..., Any]]) -> None:
+        # PERF: whether each hook is a coroutine function is decided once, not per request.
+        self.hooks = tuple((h, inspect.iscoroutinefunction(h)) for h in hooks)
+
+    async def before(self, request: Request) -> Response | None:
+        for hook, is_async in self.hooks:
+            early = await _call(hook, is_async, request)
+            if isinstance(early, Response):
+                return early
+        return None
+
+
+@final
+class _AfterHooks(Step):
+    """The app's ``after_request`` hooks, in order; a returned Response replaces the one given."""
+
+    on_server_error = False  # NOTE: as before steps: an unhandled error skips the hooks
+
+    def __init__(self, hooks: Sequence[Callable[..., Any]]) -> None:
+        self.hooks = tuple((h, inspect.iscoroutinefunction(h)) for h in hooks)
+
+    async def after(self, request: Request, response: Response) -> Response | None:  # type: ignore[override]
+        replaced: Response | None = None
+        for hook, is_async in self.hooks:
+            result = await _call(hook, is_async, response if replaced is None else replaced)
+            if isinstance(result, Response):
+                replaced = result
+        return replaced
+
+
+def hook_steps(
+    before: Sequence[Callable[..., Any]], after: Sequence[Callable[..., Any]]
+) -> list[Step]:
+    """Return the hooks as the innermost steps: after hooks see early answers of before hooks."""
+    steps: list[Step] = []
+    if after:
+        steps.append(_AfterHooks(after))
+    if before:
+        steps.append(_BeforeHooks(before))
+    return steps

@@ -1,0 +1,303 @@
+"""The per-route pipeline: Step order, early answers, errors, headers, specialisation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from celeris import App, Depends, HTTPError, Request, Response, Router, Step
+from celeris.core.pipeline import Flow
+from celeris.core.responses import PlainTextResponse
+from celeris.core.routing import Route
+from celeris.testing import TestClient
+
+
+class Recorder(Step):
+    """Logs its before/after into a shared list."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.log = log
+
+    async def before(self, request: Request) -> Response | None:
+        self.log.append(f"{self.name}.before")
+        return None
+
+    async def after(self, request: Request, response: Response) -> None:
+        self.log.append(f"{self.name}.after")
+        response.headers.append("x-steps", self.name)
+
+
+class Answer(Step):
+    """Answers at once with a 418."""
+
+    async def before(self, request: Request) -> Response | None:
+        return PlainTextResponse("teapot", status_code=418)
+
+
+class Refuse(Step):
+    """Raises an HTTPError in before."""
+
+    async def before(self, request: Request) -> Response | None:
+        raise HTTPError(403, "refused by step")
+
+
+def make_app(*steps: Step, log: list[str] | None = None) -> App:
+    app = App(openapi_url=None)
+    for step in steps:
+        app.add_step(step)
+
+    @app.get("/")
+    async def index() -> str:
+        if log is not None:
+            log.append("handler")
+        return "ok"
+
+    return app
+
+
+def test_before_in_order_after_in_reverse() -> None:
+    log: list[str] = []
+    app = make_app(Recorder("a", log), Recorder("b", log), log=log)
+    r = TestClient(app).get("/")
+    assert r.text == "ok"
+    assert log == ["a.before", "b.before", "handler", "b.after", "a.after"]
+    assert r.headers.get_list("x-steps") == ["b", "a"]
+
+
+def test_an_early_answer_goes_through_the_after_of_earlier_steps_only() -> None:
+    log: list[str] = []
+    app = make_app(Recorder("a", log), Answer(), Recorder("c", log), log=log)
+    r = TestClient(app).get("/")
+    assert (r.status_code, r.text) == (418, "teapot")
+    assert log == ["a.before", "a.after"]
+
+
+def test_an_http_error_in_before_goes_through_exception_handlers_and_after() -> None:
+    log: list[str] = []
+    app = make_app(Recorder("a", log), Refuse(), log=log)
+
+    @app.exception_handler(403)
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("custom 403", status_code=403)
+
+    r = TestClient(app).get("/")
+    assert (r.status_code, r.text) == (403, "custom 403")
+    assert log == ["a.before", "a.after"]
+    assert r.headers["x-steps"] == "a"
+
+
+def test_after_runs_for_handler_errors_and_500s() -> None:
+    log: list[str] = []
+    app = App(openapi_url=None)
+    app.add_step(Recorder("a", log))
+
+    @app.get("/missing")
+    async def missing() -> str:
+        raise HTTPError(404, "nope")
+
+    @app.get("/boom")
+    async def boom() -> str:
+        raise RuntimeError("boom")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/missing")
+    assert (r.status_code, r.headers["x-steps"]) == (404, "a")
+    r = client.get("/boom")
+    assert (r.status_code, r.headers["x-steps"]) == (500, "a")
+    with pytest.raises(RuntimeError, match="boom"):
+        TestClient(app).get("/boom")
+
+
+class Constant(Step):
+    headers = (("X-Frame-Options", "DENY"), ("Content-Type", "text/evil"))
+
+
+def test_constant_headers_are_added_without_override() -> None:
+    app = App(openapi_url=None)
+    app.add_step(Constant())
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    @app.get("/framed")
+    async def framed() -> Response:
+        return PlainTextResponse("ok", headers={"x-frame-options": "SAMEORIGIN"})
+
+    client = TestClient(app)
+    r = client.get("/")
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert client.get("/framed").headers["x-frame-options"] == "SAMEORIGIN"
+    assert client.get("/nowhere").headers["x-frame-options"] == "DENY"  # 404s too
+
+
+def test_bad_constant_headers_are_refused_at_start_up() -> None:
+    class Split(Step):
+        headers = (("x-a", "1\r\nset-cookie: a=b"),)
+
+    app = make_app(Split())
+    with pytest.raises(ValueError, match="CR or LF"):
+        app.build_middleware_stack()
+
+
+def test_route_steps_run_after_the_app_steps() -> None:
+    log: list[str] = []
+    app = App(openapi_url=None)
+    app.add_step(Recorder("app", log))
+    router = Router(prefix="/r", steps=[Recorder("router", log)])
+
+    @router.get("/x", steps=[Recorder("route", log)])
+    async def x() -> str:
+        log.append("handler")
+        return "x"
+
+    @app.get("/plain")
+    async def plain() -> str:
+        log.append("handler")
+        return "plain"
+
+    app.include_router(router)
+    client = TestClient(app)
+    assert client.get("/r/x").text == "x"
+    assert log == [
+        "app.before",
+        "router.before",
+        "route.before",
+        "handler",
+        "route.after",
+        "router.after",
+        "app.after",
+    ]
+    log.clear()
+    client.get("/plain")
+    assert log == ["app.before", "handler", "app.after"]
+
+
+class OnlyPosts(Step):
+    """Runs on POST routes only; records the routes it saw."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, bool, bool]] = []
+
+    def for_route(self, route: Route) -> Step | None:
+        assert route.plan is not None
+        self.seen.append((route.path, route.csrf_exempt, route.plan.needs_request))
+        return self if "POST" in route.methods else None
+
+    async def before(self, request: Request) -> Response | None:
+        return PlainTextResponse("step", status_code=409)
+
+
+def test_for_route_none_skips_the_route_and_route_facts() -> None:
+    step = OnlyPosts()
+    app = App(openapi_url=None)
+    app.add_step(step)
+
+    def user_agent(request: Request) -> str:
+        return request.headers.get("user-agent", "")
+
+    @app.get("/get")
+    async def get() -> str:
+        return "get"
+
+    @app.post("/post", csrf_exempt=True)
+    async def post(ua: str = Depends(user_agent)) -> str:
+        return "post"
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        pass
+
+    client = TestClient(app)
+    assert client.get("/get").text == "get"
+    assert client.post("/post").status_code == 409
+    assert sorted(step.seen) == [("/get", False, False), ("/post", True, True)]
+    routes = {r.path: r for r in app.routes}
+    assert routes["/get"].flow is None  # costs the route nothing
+    assert isinstance(routes["/post"].flow, Flow)
+
+
+def test_hooks_make_every_route_need_the_request() -> None:
+    step = OnlyPosts()
+    app = App(openapi_url=None)
+    app.add_step(step)
+
+    @app.before_request
+    async def noop(request: Request) -> None:
+        return None
+
+    @app.get("/get")
+    async def get() -> str:
+        return "get"
+
+    app.build_middleware_stack()
+    assert step.seen == [("/get", False, True)]
+
+
+def test_csrf_exempt_on_routers_and_resources() -> None:
+    app = App(openapi_url=None)
+    router = Router(prefix="/hooks", csrf_exempt=True)
+
+    @router.post("/in")
+    async def incoming() -> str:
+        return "ok"
+
+    class Thing:
+        async def on_post(self) -> str:
+            return "ok"
+
+    app.include_router(router)
+    app.add_resource("/thing", Thing(), csrf_exempt=True)
+
+    @app.post("/form")
+    async def form() -> str:
+        return "ok"
+
+    exempt = {r.path: r.csrf_exempt for r in app.routes}
+    assert exempt == {"/hooks/in": True, "/thing": True, "/form": False}
+
+
+def test_request_session_without_a_sessions_step() -> None:
+    app = App(openapi_url=None)
+
+    @app.get("/")
+    async def index(request: Request) -> str:
+        return str(request.session)
+
+    r = TestClient(app, raise_server_exceptions=False).get("/")
+    assert r.status_code == 500
+    with pytest.raises(RuntimeError, match=r"celeris\.sessions\.Sessions\(app=app\)"):
+        TestClient(app).get("/")
+
+
+def test_a_step_sets_the_session() -> None:
+    class FakeSessions(Step):
+        async def before(self, request: Request) -> Response | None:
+            request.session = {"user": "ann"}
+            return None
+
+    app = App(openapi_url=None)
+    app.add_step(FakeSessions())
+
+    @app.get("/")
+    async def index(request: Request) -> dict[str, Any]:
+        return dict(request.session)
+
+    assert TestClient(app).get("/").json() == {"user": "ann"}
+
+
+def test_settings_and_add_step_checks() -> None:
+    marker = object()
+    assert App(settings=marker).settings is marker
+    assert App().settings is None
+    app = make_app()
+    with pytest.raises(TypeError, match=r"celeris\.Step"):
+        app.add_step(object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="steps="):
+        app.get("/bad", steps=[object()])(lambda: None)  # type: ignore[list-item]
+    app.build_middleware_stack()
+    with pytest.raises(RuntimeError, match="add a step"):
+        app.add_step(Step())
