@@ -1,0 +1,309 @@
+"""``Sessions``: the step that gives routes ``request.session`` and writes its cookie."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any, Literal
+
+from celeris.core.errors import ServiceUnavailable
+from celeris.core.pipeline import Step
+from celeris.core.requests import Request
+from celeris.core.responses import Response
+from celeris.sessions.base import SessionStore, StoreUnavailable
+from celeris.sessions.cookie import MAX_COOKIE_SIZE, SessionTooLarge, SignedCookie
+from celeris.sessions.session import Session, new_session_id
+from celeris.settings import dev_secret_key
+
+if TYPE_CHECKING:
+    from celeris.core.routing import Route
+
+__all__ = ["Sessions", "open_store", "resolve_url"]
+
+logger = logging.getLogger("celeris.sessions")
+
+DEFAULT_URL = "cookie://"
+DAY = 86_400
+
+
+def _setting(app: Any, *names: str) -> Any:
+    """Return the first of ``names`` set in the app's settings, then in the environment."""
+    settings = getattr(app, "settings", None)
+    for name in names:
+        value = getattr(settings, name, None) if settings is not None else None
+        if value:
+            return value
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def resolve_url(app: Any, url: str | None) -> str:
+    """Pick the session backend URL: ``url``, SESSION_URL / REDIS_URL, else the signed cookie."""
+    return url or _setting(app, "SESSION_URL", "REDIS_URL") or DEFAULT_URL
+
+
+def secret_key_of(app: Any, secret_key: str | bytes | None, what: str) -> str | bytes:
+    """Return the signing key: the argument, SECRET_KEY, or a development key in debug."""
+    key = secret_key or _setting(app, "SECRET_KEY")
+    if key:
+        return key
+    if getattr(app, "debug", False) or os.environ.get("CELERIS_DEBUG") == "1":
+        return dev_secret_key()
+    raise RuntimeError(
+        f"{what} needs a SECRET_KEY (sessions.E001): pass secret_key=, set SECRET_KEY in the "
+        "app's settings or the environment, or run with debug=True for a development key"
+    )
+
+
+def open_store(url: str, db: Any = None) -> SessionStore | None:
+    """Return the store for ``url`` (None: the signed cookie holds the data)."""
+    scheme = url.partition("://")[0].lower() if "://" in url else url.lower()
+    if scheme in ("cookie", ""):
+        return None
+    if scheme == "memory":
+        from celeris.sessions.memory import MemoryStore  # NOTE: a backend loads when chosen
+
+        return MemoryStore()
+    if scheme in ("redis", "rediss", "unix"):
+        try:
+            from celeris.sessions.redis import RedisStore  # NOTE: a backend loads when chosen
+        except ImportError as exc:
+            raise RuntimeError(
+                f"SESSION_URL {scheme}:// needs redis-py: pip install 'celeris[redis]'"
+            ) from exc
+        return RedisStore(url)
+    if scheme in ("db", "database"):
+        from celeris.sessions.database import DatabaseStore  # NOTE: a backend loads when chosen
+
+        if db is None:
+            raise RuntimeError(
+                "Sessions(url='db') needs the Database: Sessions(app, url='db', db=db)"
+            )
+        return DatabaseStore(db)
+    raise RuntimeError(
+        f"unknown session backend {url!r} (sessions.E002): use cookie://, memory://, "
+        "redis://host/0 or db"
+    )
+
+
+class Sessions(Step):
+    """Sessions for every route that can see the Request; ``Sessions(app=app)`` attaches it.
+
+    The default backend is the signed cookie; ``url="redis://..."``, ``"memory://"`` or
+    ``"db"`` keep the data server side with only a signed id in the cookie.
+    """
+
+    def __init__(
+        self,
+        app: Any = None,
+        *,
+        url: str | None = None,
+        secret_key: str | bytes | None = None,
+        db: Any = None,
+        cookie_name: str = "session",
+        max_age: int = 14 * DAY,
+        refresh_after: int = DAY,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool | None = None,
+        http_only: bool = True,
+        same_site: Literal["lax", "strict", "none"] = "lax",
+        retry_after: int = 5,
+        templates: Any = None,
+    ) -> None:
+        self.app = app
+        self.url = url
+        self.db = db
+        self.cookie_name = cookie_name
+        self.max_age = max_age
+        self.refresh_after = refresh_after
+        self.path = path
+        self.domain = domain
+        self.secure = secure
+        self.http_only = http_only
+        self.same_site = same_site
+        self.retry_after = retry_after
+        self._secret_key = secret_key
+        self._signer: SignedCookie | None = None
+        self.store: SessionStore | None = None
+        self._started = False
+        if templates is not None:
+            # NOTE: jinja2 is loaded only for an app that renders templates
+            from celeris.sessions.templating import register_template_helpers
+
+            register_template_helpers(templates)
+        if app is not None:
+            self.install(app)
+
+    def install(self, app: Any) -> None:
+        """Attach to ``app``: a step on its routes, the store opened and closed with it."""
+        self.app = app
+        app.add_step(self)
+        app.on_startup(self.start)
+        app.on_shutdown(self.stop)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def signer(self) -> SignedCookie:
+        """The cookie signer (made from the secret key on first use)."""
+        signer = self._signer
+        if signer is None:
+            key = secret_key_of(self.app, self._secret_key, "Sessions")
+            signer = self._signer = SignedCookie(key)
+        return signer
+
+    async def start(self) -> None:
+        """Resolve the backend and the key, and open the store."""
+        if self._started:
+            return
+        self.url = resolve_url(self.app, self.url)
+        self.store = open_store(self.url, self.db)
+        _ = self.signer
+        if self.store is not None:
+            await self.store.open()
+        self._started = True
+
+    async def stop(self) -> None:
+        """Close the store."""
+        if self.store is not None:
+            await self.store.close()
+        self._started = False
+
+    async def __aenter__(self) -> Sessions:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+    async def check(self) -> None:
+        """Raise ``StoreUnavailable`` unless the store answers (a health check)."""
+        if self.store is not None:
+            await self.store.ping()
+
+    # --- the step ----------------------------------------------------------------------------
+
+    def for_route(self, route: Route) -> Step | None:
+        """Run only where something can read ``request.session``."""
+        plan = route.plan
+        if plan is not None and not plan.needs_request:
+            return None  # PERF: nothing in the route can see the session: it costs nothing
+        return self
+
+    def decode(self, raw: str | None) -> tuple[dict[str, Any], float | None]:
+        """Return the data and issue time of a signed-cookie session (empty when bad)."""
+        if not raw:
+            return {}, None
+        loaded = self.signer.loads(raw, self.max_age)
+        if loaded is None or not isinstance(loaded[0], dict):
+            return {}, None
+        return loaded[0], loaded[1]
+
+    async def load(self, raw: str | None) -> Session:
+        """Return the session of a cookie value (server side: fetched from the store now)."""
+        store = self.store
+        if store is None or not raw:
+            return Session(self, raw)
+        loaded = self.signer.loads(raw, self.max_age)
+        if loaded is None or not isinstance(loaded[0], str):
+            session = Session(self, None, data={})
+            session.had_cookie = True
+            return session
+        session_id, issued = loaded
+        data = await store.load(session_id)
+        if data is None:
+            session = Session(self, None, data={})
+            session.had_cookie = True
+            return session
+        return Session(self, None, data=data, session_id=session_id, issued=issued)
+
+    async def before(self, request: Request) -> Response | None:
+        """Set ``request.session``: lazily decoded, or fetched when the cookie names a stored one."""
+        try:
+            request.session = await self.load(request.cookies.get(self.cookie_name))
+        except StoreUnavailable as exc:
+            logger.warning("session store unavailable: %s", exc)
+            raise ServiceUnavailable(
+                "The session store is unavailable; try again shortly.",
+                retry_after=self.retry_after,
+            ) from None
+        return None
+
+    async def after(self, request: Request, response: Response) -> None:
+        """Write the session's cookie (and store entry) when it changed or is due a refresh."""
+        session: Session = request.session
+        if not session.accessed:
+            return  # PERF: the common case for routes that never touch the session
+        _vary_cookie(response)
+        data = session.data
+        if not session.modified:
+            issued = session.issued
+            if not data or issued is None or time.time() - issued < self.refresh_after:
+                return
+        try:
+            await self.save(session, response, _is_https(request))
+        except StoreUnavailable as exc:
+            logger.warning("session store unavailable: %s", exc)
+            raise ServiceUnavailable(
+                "The session store is unavailable; try again shortly.",
+                retry_after=self.retry_after,
+            ) from None
+
+    async def save(self, session: Session, response: Response, https: bool) -> None:
+        """Store the session and set (or delete) its cookie on ``response``."""
+        store = self.store
+        data = session.data
+        if store is not None and session.previous_id is not None:
+            await store.delete(session.previous_id)
+        if not data:
+            if session.had_cookie:
+                if store is not None and session.session_id is not None:
+                    await store.delete(session.session_id)
+                response.delete_cookie(
+                    self.cookie_name, self.path, self.domain, self._secure(https), self.http_only
+                )
+            return
+        if store is None:
+            value = self.signer.dumps(data)
+            if len(value) + len(self.cookie_name) + 100 > MAX_COOKIE_SIZE:
+                raise SessionTooLarge(
+                    f"the session cookie would be {len(value)} bytes, over the {MAX_COOKIE_SIZE} "
+                    "browsers keep: store sessions server side, e.g. "
+                    "Sessions(app, url='redis://localhost:6379/0') or url='db'"
+                )
+        else:
+            if session.session_id is None:
+                session.session_id = new_session_id()
+            await store.save(session.session_id, data, self.max_age)
+            value = self.signer.dumps(session.session_id)
+        response.set_cookie(
+            self.cookie_name,
+            value,
+            max_age=self.max_age,
+            path=self.path,
+            domain=self.domain,
+            secure=self._secure(https),
+            httponly=self.http_only,
+            samesite=self.same_site,
+        )
+
+    def _secure(self, https: bool) -> bool:
+        return https if self.secure is None else self.secure
+
+
+def _is_https(request: Request) -> bool:
+    return request.conn.scheme == "https"
+
+
+def _vary_cookie(response: Response) -> None:
+    headers = response.headers
+    vary = headers.get("vary")
+    if vary is None:
+        headers["vary"] = "Cookie"
+    elif "cookie" not in vary.lower() and vary.strip() != "*":
+        headers["vary"] = vary + ", Cookie"
