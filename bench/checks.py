@@ -166,7 +166,10 @@ def hidden_inputs(page: str) -> dict[str, str]:
     """Return the hidden ``<input>`` fields of ``page`` as name -> value (HTML-unescaped)."""
     fields = {}
     for tag in _INPUT.findall(page):
-        attrs = {m[1].lower(): html.unescape(m[2] or m[3]) for m in _ATTR.finditer(tag)}
+        attrs = {
+            m[1].lower(): html.unescape(m[2] if m[2] is not None else m[3])
+            for m in _ATTR.finditer(tag)
+        }
         if attrs.get("type", "").lower() == "hidden" and attrs.get("name"):
             fields[attrs["name"]] = attrs.get("value", "")
     return fields
