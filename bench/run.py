@@ -85,7 +85,8 @@ class Bench:
         self.logs.mkdir(parents=True, exist_ok=True)
 
     def timed(self, contender: Contender) -> bool:
-        return not self.args.quick or contender.name in QUICK_TIMED
+        # NOTE: --quick times the reference lines only, unless --contenders names whom to time.
+        return not self.args.quick or bool(self.args.contenders) or contender.name in QUICK_TIMED
 
     def add(self, test: str, contender: str, sample: dict[str, Any]) -> None:
         self.samples[test].setdefault(contender, []).append(sample)
