@@ -27,8 +27,9 @@ from celeris.templating import Templates
 
 app = App()
 templates = Templates(str(SECURED_TEMPLATES))
-Sessions(app=app, secret_key=SECRET_KEY)
-CSRF(app=app, templates=templates)
+# NOTE: url= pinned: a REDIS_URL in the bench's environment must not move sessions to Redis.
+Sessions(app=app, url="cookie://", secret_key=SECRET_KEY)
+CSRF(app=app, secret_key=SECRET_KEY, templates=templates)
 SecurityHeaders(app=app, csp=CSP, referrer_policy=REFERRER_POLICY)
 
 
