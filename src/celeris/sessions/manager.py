@@ -142,6 +142,7 @@ class Sessions(Step):
     def install(self, app: Any) -> None:
         """Attach to ``app``: a step on its routes, the store opened and closed with it."""
         self.app = app
+        app.state.sessions = self
         app.add_step(self)
         app.on_startup(self.start)
         app.on_shutdown(self.stop)
