@@ -16,8 +16,8 @@ from bench.apps.secured import (
     REFERRER_POLICY,
     SECRET_KEY,
     SECURED_TEMPLATES,
+    SITE,
     Site,
-    get_site,
 )
 from bench.apps.sql import HELLO
 from celeris import App, Depends, Form, HTMLResponse, RedirectResponse, Request
@@ -31,6 +31,11 @@ templates = Templates(str(SECURED_TEMPLATES))
 Sessions(app=app, url="cookie://", secret_key=SECRET_KEY)
 CSRF(app=app, secret_key=SECRET_KEY, templates=templates)
 SecurityHeaders(app=app, csp=CSP, referrer_policy=REFERRER_POLICY)
+
+
+async def get_site() -> Site:
+    """The one dependency (see bench/apps/secured.py); async, as a plain def runs in a thread."""
+    return SITE
 
 
 @app.get("/plaintext")
