@@ -199,9 +199,13 @@ class RateLimiter(Step):
         self.strategy = _STRATEGIES[self.strategy_name](storage)
 
     async def stop(self) -> None:
-        """Forget the storage (redis-py closes its pool when collected)."""
-        self.storage = None
-        self.strategy = None
+        """Close the storage's connections."""
+        storage, self.storage, self.strategy = self.storage, None, None
+        # NOTE: limits has no public close; its Redis bridge keeps the redis-py client here.
+        client = getattr(getattr(storage, "bridge", None), "storage", None)
+        close = getattr(client, "aclose", None)
+        if close is not None:
+            await close()
 
     async def __aenter__(self) -> RateLimiter:
         await self.start()
