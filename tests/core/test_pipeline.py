@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
 import pytest
 
-from celeris import App, Depends, HTTPError, Request, Response, Router, Step
+from celeris import App, Depends, HTTPError, Request, Response, Router, Step, WebSocket
 from celeris.core.pipeline import Flow
-from celeris.core.responses import PlainTextResponse
+from celeris.core.responses import PlainTextResponse, StreamingResponse
 from celeris.core.routing import Route
+from celeris.middleware import (
+    CORSMiddleware,
+    GZipMiddleware,
+    RequestIDMiddleware,
+    TrustedHostMiddleware,
+)
+from celeris.middleware.request_id import _uuid_hex
 from celeris.testing import TestClient
+
+from .test_app import FakeConn
 
 
 class Recorder(Step):
@@ -301,3 +312,221 @@ def test_settings_and_add_step_checks() -> None:
     app.build_middleware_stack()
     with pytest.raises(RuntimeError, match="add a step"):
         app.add_step(Step())
+
+
+# --- celeris's own middleware as steps: the same bytes as their ASGI form -------------------
+
+MIDDLEWARE: list[tuple[Any, dict[str, Any]]] = [
+    (TrustedHostMiddleware, {"allowed_hosts": ["test", "www.example.com"]}),
+    (GZipMiddleware, {"minimum_size": 100}),
+    (CORSMiddleware, {"allow_origins": ["https://ok.example"], "allow_methods": ["GET", "POST"]}),
+    (RequestIDMiddleware, {"generator": lambda: "fixed-id"}),
+]
+
+
+def routes(app: App) -> App:
+    @app.get("/text")
+    async def text() -> str:
+        return "hello"
+
+    @app.get("/big")
+    async def big() -> str:
+        return "celeris " * 100
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        async def chunks() -> Any:
+            for _ in range(5):
+                yield b"streamed chunk " * 20
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    @app.get("/vary")
+    async def vary() -> Response:
+        return PlainTextResponse(
+            "x" * 300, headers={"vary": "Cookie", "etag": '"abc"', "x-request-id": "mine"}
+        )
+
+    @app.post("/fail")
+    async def fail() -> str:
+        raise HTTPError(409, "conflict")
+
+    return app
+
+
+def stepped() -> App:
+    app = App(openapi_url=None)
+    for cls, options in MIDDLEWARE:
+        app.add_middleware(cls, **options)
+    return routes(app)
+
+
+def as_asgi() -> Any:
+    app: Any = routes(App(openapi_url=None))
+    for cls, options in MIDDLEWARE:
+        app = cls(app, **options)  # the last added is the outermost, as with add_middleware
+    return app
+
+
+async def call_asgi(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]]) -> Any:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 80),
+    }
+    sent: list[Any] = []
+    requested = False
+
+    async def receive() -> Any:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(3600)  # the client stays: a stream must end by itself
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = sent[0]
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    return start["status"], same_names_in_order(start["headers"]), body
+
+
+def same_names_in_order(headers: Any) -> list[tuple[bytes, bytes]]:
+    """Return the header pairs ordered by name only: repeated names keep their order.
+
+    NOTE: where a route builds a Response object rather than answering from the short lane,
+    content-length comes before content-type; nothing else about the order may differ.
+    """
+    return sorted((tuple(h) for h in headers), key=lambda h: h[0])
+
+
+CASES = [
+    ("GET", "/text", []),
+    ("GET", "/text", [(b"origin", b"https://ok.example")]),
+    ("GET", "/text", [(b"origin", b"https://evil.example")]),
+    (
+        "OPTIONS",
+        "/text",
+        [(b"origin", b"https://ok.example"), (b"access-control-request-method", b"POST")],
+    ),
+    (
+        "OPTIONS",
+        "/text",
+        [(b"origin", b"https://evil.example"), (b"access-control-request-method", b"PUT")],
+    ),
+    ("GET", "/big", [(b"accept-encoding", b"gzip"), (b"origin", b"https://ok.example")]),
+    ("GET", "/big", [(b"accept-encoding", b"br;q=0, gzip;q=0")]),
+    ("GET", "/stream", [(b"accept-encoding", b"gzip")]),
+    ("GET", "/vary", [(b"accept-encoding", b"gzip"), (b"origin", b"https://ok.example")]),
+    ("POST", "/fail", [(b"origin", b"https://ok.example")]),
+    ("GET", "/nowhere", [(b"origin", b"https://ok.example")]),
+    ("GET", "/text", [(b"x-request-id", b"from-client")]),
+    ("GET", "/text", [(b"x-request-id", b"bad id\x7f")]),
+    ("HEAD", "/big", [(b"accept-encoding", b"gzip")]),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "extra"), CASES)
+async def test_builtin_middleware_as_steps_send_the_asgi_bytes(
+    method: str, path: str, extra: list[tuple[bytes, bytes]]
+) -> None:
+    headers = [(b"host", b"test"), *extra]
+    app = stepped()
+    app.build_middleware_stack()
+    assert not app._stack or app._stack is app._asgi_entry  # every one became a step
+    expected = await call_asgi(as_asgi(), method, path, headers)
+    assert await call_asgi(app, method, path, headers) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "status"), [(b"evil.example", 400), (b"example.com", 301), (b"", 400)]
+)
+async def test_trusted_host_step_refuses_like_the_asgi_form(host: bytes, status: int) -> None:
+    headers = [(b"host", host), (b"origin", b"https://ok.example")]
+    expected = await call_asgi(as_asgi(), "GET", "/text", headers)
+    assert expected[0] == status
+    assert await call_asgi(stepped(), "GET", "/text", headers) == expected
+
+
+@pytest.mark.parametrize(("method", "path", "extra"), CASES[:7])
+async def test_fast_lane_and_asgi_send_the_same_answer(
+    method: str, path: str, extra: list[tuple[bytes, bytes]]
+) -> None:
+    app = stepped()
+    handler = app.fast_lane()
+    assert handler is not None
+    conn = FakeConn(method, path)
+    conn.headers.extend(extra)
+    await handler(conn)
+    ((status, headers, body),) = conn.responded
+    expected = await call_asgi(stepped(), method, path, [(b"host", b"test"), *extra])
+    assert (status, same_names_in_order(headers), body) == expected
+
+
+def test_request_id_step_sets_the_state_and_websockets_keep_the_asgi_form() -> None:
+    app = App(openapi_url=None)
+    app.add_middleware(RequestIDMiddleware, generator=lambda: "gen-1")
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["testserver"])
+
+    @app.get("/")
+    async def index(request: Request) -> str:
+        return str(request.state.request_id)
+
+    @app.websocket("/ws")
+    async def ws(socket: WebSocket) -> None:
+        await socket.accept()
+        await socket.send_text(str(socket.scope["state"]["request_id"]))
+        await socket.close()
+
+    client = TestClient(app)
+    r = client.get("/")
+    assert (r.text, r.headers["x-request-id"]) == ("gen-1", "gen-1")
+    with client.websocket_connect("/ws") as socket:
+        assert socket.receive_text() == "gen-1"
+    refused = TestClient(app, base_url="http://evil.example")
+    assert refused.get("/").status_code == 400
+
+
+def test_asgi_only_middleware_inside_keeps_celeris_middleware_asgi() -> None:
+    seen: list[str] = []
+
+    class Outer:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append("third-party")
+            await self.app(scope, receive, send)
+
+    app = App(openapi_url=None)
+    app.add_middleware(Outer)  # added first: inside what follows
+    app.add_middleware(RequestIDMiddleware, generator=lambda: "x")
+    app.add_middleware(GZipMiddleware)
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    r = TestClient(app).get("/")
+    assert (r.text, r.headers["x-request-id"], seen) == ("ok", "x", ["third-party"])
+    assert app.routes[0].flow is None  # no steps: both stayed ASGI, outside Outer
+
+
+def test_uuid_hex_is_a_version_4_uuid() -> None:
+    values = {_uuid_hex() for _ in range(200)}
+    assert len(values) == 200
+    for value in values:
+        parsed = uuid.UUID(hex=value)
+        assert (parsed.version, parsed.variant, parsed.hex) == (4, uuid.RFC_4122, value)

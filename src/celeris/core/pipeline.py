@@ -14,15 +14,16 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, final
 
+from celeris.core.asgi import ASGIConnection, scope_of
 from celeris.core.concurrency import run_in_threadpool
 from celeris.core.requests import Request
 from celeris.core.responses import Response
-from celeris.types import RawHeaders
+from celeris.types import FastRequest, RawHeaders, Send
 
 if TYPE_CHECKING:  # NOTE: annotations only; routing imports this module at run time
     from celeris.core.routing import Route
 
-__all__ = ["Flow", "Step", "compile_flow", "hook_steps"]
+__all__ = ["Flow", "Step", "compile_flow", "filtered", "hook_steps", "is_plain"]
 
 Before = Callable[[Request], Awaitable[Response | None]]
 # NOTE: the public contract is ``-> None``; celeris's own steps (after_request hooks, GZip on
@@ -233,6 +234,51 @@ def compile_flow(steps: Sequence[Step], route: Route | None) -> Flow | None:
             chosen.append(step)
     flow = Flow(chosen)
     return flow if flow else None
+
+
+# --- responses sent through an ASGI send filter ---------------------------------------------
+
+
+def is_plain(response: Response) -> bool:
+    """Tell whether ``response`` is sent as one ``respond()`` of its ``body`` and headers."""
+    return type(response).send_to is Response.send_to
+
+
+@final
+class _Filtered(Response):
+    """A response sent through an ASGI ``send`` filter: a middleware's, applied as a step.
+
+    Shares the headers of the response it wraps, so later steps still edit what is sent.
+    """
+
+    __slots__ = ("inner", "wrap")
+
+    def __init__(self, inner: Response, wrap: Callable[[Send], Send]) -> None:
+        # NOTE: no Response.__init__: nothing is rendered, the inner response is the body.
+        self.inner = inner
+        self.wrap = wrap
+        self.status_code = inner.status_code
+        self.media_type = inner.media_type
+        self.background = inner.background
+        self.body = b""
+        self._headers = inner._headers
+        self.raw_headers = inner.raw_headers
+
+    async def send_to(self, conn: FastRequest) -> None:
+        """Send the inner response, its messages passing through the filter."""
+        inner = self.inner
+        inner.status_code = self.status_code
+        inner.raw_headers = self.raw_headers
+        await inner.send_to(ASGIConnection(scope_of(conn), conn.receive, self.wrap(conn.send)))
+
+
+def filtered(response: Response, wrap: Callable[[Send], Send]) -> Response:
+    """Return ``response`` sent through ``wrap(send)``, an ASGI middleware's send filter.
+
+    For celeris's own middleware as steps: a response that is not plain (streamed, a file, a
+    mounted app) meets the filter message by message, exactly as in the ASGI form.
+    """
+    return _Filtered(response, wrap)
 
 
 # --- hooks as steps ---------------------------------------------------------------------------

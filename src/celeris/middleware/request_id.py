@@ -1,19 +1,35 @@
-"""Give every request an id: taken from a trusted incoming header or generated."""
+"""Give every request an id: taken from a trusted incoming header or generated.
+
+``RequestIDMiddleware`` is pure ASGI; on a celeris ``App`` (``add_middleware``) it runs as
+the pipeline step ``RequestIDStep`` for HTTP (WebSockets keep the ASGI form).
+"""
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any, Final, cast
 
+from celeris.core.pipeline import Step, filtered, is_plain
+from celeris.core.requests import Request
+from celeris.core.responses import Response
 from celeris.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Safe ids: at most 200 characters that cannot break a header or a log line.
 DEFAULT_VALIDATE = re.compile(r"[A-Za-z0-9._:+/=@-]{1,200}")
 
+# The version and variant bits of a random (version 4) UUID, RFC 9562 section 5.4.
+_UUID4_CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID4_SET: Final = (0x4000 << 64) | (0x8000 << 48)
+
 
 def _uuid_hex() -> str:
-    return uuid.uuid4().hex
+    """Return ``uuid.uuid4().hex``'s value, without building a UUID object."""
+    # PERF: uuid4() costs a UUID object and its checks (~3,000 instructions); this is the
+    # same 122 random bits with the same version and variant bits, as 32 hex digits.
+    number = (int.from_bytes(os.urandom(16)) & _UUID4_CLEAR) | _UUID4_SET
+    return f"{number:032x}"
 
 
 class RequestIDMiddleware:
@@ -46,8 +62,12 @@ class RequestIDMiddleware:
 
     def request_id_of(self, scope: Scope) -> str:
         """Return the trusted incoming id of ``scope`` or a new one."""
+        return self.request_id_in(scope.get("headers", ()))
+
+    def request_id_in(self, headers: Iterable[tuple[bytes, bytes]]) -> str:
+        """Return the trusted incoming id among raw ``headers`` or a new one."""
         if self.trust_incoming:
-            for name, value in scope.get("headers", ()):
+            for name, value in headers:
                 if name == self.header:
                     incoming: str = value.decode("latin-1")
                     if self.validate.fullmatch(incoming):
@@ -65,8 +85,12 @@ class RequestIDMiddleware:
         if state is None:
             state = scope["state"] = {}
         state["request_id"] = request_id
-        pair = (self.header, request_id.encode("latin-1"))
         start_type = "http.response.start" if kind == "http" else "websocket.accept"
+        await self.app(scope, receive, self.send_filter(send, request_id, start_type))
+
+    def send_filter(self, send: Send, request_id: str, start_type: str) -> Send:
+        """Return ``send`` adding the id header to the response start (unless present)."""
+        pair = (self.header, request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == start_type:
@@ -76,4 +100,42 @@ class RequestIDMiddleware:
                     message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        return send_with_id
+
+    @classmethod
+    def as_step(cls, **options: Any) -> RequestIDStep:
+        """Return these options as a celeris pipeline step (what ``App.add_middleware`` runs)."""
+        # NOTE: the instance only holds the options; as a step it wraps no app.
+        return RequestIDStep(cls(cast("ASGIApp", None), **options))
+
+
+class RequestIDStep(Step):
+    """``RequestIDMiddleware`` as a pipeline step: the id in ``before``, the header after."""
+
+    def __init__(self, options: RequestIDMiddleware) -> None:
+        self.options = options
+
+    async def before(self, request: Request) -> Response | None:
+        """Put the request's id into ``request.state.request_id``."""
+        # NOTE: the connection's state dict is what request.state reads and writes.
+        request.conn.state["request_id"] = self.options.request_id_in(request.conn.headers)
+        return None
+
+    async def after(self, request: Request, response: Response) -> Response | None:  # type: ignore[override]
+        """Add the id header unless the response has one."""
+        request_id = request.conn.state.get("request_id")
+        if not isinstance(request_id, str):
+            return None  # NOTE: the handler removed it
+        options = self.options
+        if not is_plain(response):
+            return filtered(
+                response,
+                lambda send: options.send_filter(send, request_id, "http.response.start"),
+            )
+        header = options.header
+        raw = response.raw_headers
+        for name, _ in raw:
+            if name.lower() == header:
+                return None
+        raw.append((header, request_id.encode("latin-1")))
+        return None
