@@ -23,7 +23,15 @@ try:
 except ImportError:  # pragma: no cover - the settings extra is not installed
     dotenv = None  # type: ignore[assignment]
 
-__all__ = ["Secret", "Settings", "SettingsError", "dev_secret_key", "is_secret_name"]
+__all__ = [
+    "Secret",
+    "Settings",
+    "SettingsError",
+    "app_setting",
+    "dev_secret_key",
+    "is_secret_name",
+    "secret_key_of",
+]
 
 logger = logging.getLogger("celeris.settings")
 
@@ -244,3 +252,33 @@ class Settings:
 
 def _has_default(cls: type, name: str) -> bool:
     return any(name in klass.__dict__ for klass in cls.__mro__ if klass is not object)
+
+
+# --- what batteries read from an app ---------------------------------------------------
+
+
+def app_setting(app: Any, *names: str) -> Any:
+    """Return the first of ``names`` set in the app's settings, then in the environment."""
+    settings = getattr(app, "settings", None)
+    for name in names:
+        value = getattr(settings, name, None) if settings is not None else None
+        if value:
+            return value
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def secret_key_of(app: Any, secret_key: str | bytes | None, what: str) -> str | bytes:
+    """Return the signing key: the argument, SECRET_KEY, or a development key in debug."""
+    key = secret_key or app_setting(app, "SECRET_KEY")
+    if key:
+        return key
+    if getattr(app, "debug", False) or os.environ.get("CELERIS_DEBUG") == "1":
+        return dev_secret_key()
+    raise RuntimeError(
+        f"{what} needs a SECRET_KEY (settings.E001): pass secret_key=, set SECRET_KEY in the "
+        "app's settings or the environment, or run with debug=True for a development key"
+    )

@@ -263,7 +263,7 @@ def test_secret_key_from_settings_and_missing_key() -> None:
     assert sessions.signer.loads(value, 60) is not None
     bare = App()
     Sessions(app=bare)
-    with pytest.raises(RuntimeError, match="sessions.E001"), TestClient(bare):
+    with pytest.raises(RuntimeError, match="settings.E001"), TestClient(bare):
         pass
 
 

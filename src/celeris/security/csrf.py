@@ -22,7 +22,7 @@ from celeris.core.pipeline import Step
 from celeris.core.requests import Request
 from celeris.core.responses import HTMLResponse, Response
 from celeris.security import tokens
-from celeris.sessions.manager import secret_key_of
+from celeris.settings import secret_key_of
 
 if TYPE_CHECKING:
     from celeris.core.routing import Route
@@ -101,7 +101,8 @@ class CSRF(Step):
         self.trusted_origins |= {o.rstrip("/").lower() for o in extra}
         if self.use_session is None:
             self.use_session = self.sessions is not None
-        _ = self.signer
+        if not self.use_session:
+            _ = self.signer  # NOTE: a missing SECRET_KEY is a start-up error, not a 500
 
     def register_template_helpers(self, templates: Any) -> None:
         """Give ``templates`` the ``csrf_token()`` and ``csrf_input()`` globals."""
@@ -119,7 +120,8 @@ class CSRF(Step):
         """The signer of double-submit cookies."""
         signer = self._signer
         if signer is None:
-            key = secret_key_of(self.app, self._secret_key, "CSRF")
+            given = self._secret_key or getattr(self.sessions, "_secret_key", None)
+            key = secret_key_of(self.app, given, "CSRF")
             signer = self._signer = itsdangerous.Signer(key, salt="celeris.csrf")
         return signer
 

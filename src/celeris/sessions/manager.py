@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,7 +13,7 @@ from celeris.core.responses import Response
 from celeris.sessions.base import SessionStore, StoreUnavailable
 from celeris.sessions.cookie import MAX_COOKIE_SIZE, SessionTooLarge, SignedCookie
 from celeris.sessions.session import Session, new_session_id
-from celeris.settings import dev_secret_key
+from celeris.settings import app_setting, secret_key_of
 
 if TYPE_CHECKING:
     from celeris.core.routing import Route
@@ -27,36 +26,9 @@ DEFAULT_URL = "cookie://"
 DAY = 86_400
 
 
-def _setting(app: Any, *names: str) -> Any:
-    """Return the first of ``names`` set in the app's settings, then in the environment."""
-    settings = getattr(app, "settings", None)
-    for name in names:
-        value = getattr(settings, name, None) if settings is not None else None
-        if value:
-            return value
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
-
-
 def resolve_url(app: Any, url: str | None) -> str:
     """Pick the session backend URL: ``url``, SESSION_URL / REDIS_URL, else the signed cookie."""
-    return url or _setting(app, "SESSION_URL", "REDIS_URL") or DEFAULT_URL
-
-
-def secret_key_of(app: Any, secret_key: str | bytes | None, what: str) -> str | bytes:
-    """Return the signing key: the argument, SECRET_KEY, or a development key in debug."""
-    key = secret_key or _setting(app, "SECRET_KEY")
-    if key:
-        return key
-    if getattr(app, "debug", False) or os.environ.get("CELERIS_DEBUG") == "1":
-        return dev_secret_key()
-    raise RuntimeError(
-        f"{what} needs a SECRET_KEY (sessions.E001): pass secret_key=, set SECRET_KEY in the "
-        "app's settings or the environment, or run with debug=True for a development key"
-    )
+    return url or app_setting(app, "SESSION_URL", "REDIS_URL") or DEFAULT_URL
 
 
 def open_store(url: str, db: Any = None) -> SessionStore | None:
