@@ -103,7 +103,7 @@ def table(samples: dict[str, dict[str, list[float]]]) -> list[str]:
         bare = samples.get(BARE, {}).get(test)
         base = statistics.median(bare) if bare else 0.0
         for name, by in samples.items():
-            got = by[test]
+            got = by.get(test, [])
             if not got:
                 lines.append(f"{name:15} {test:10} {'n/a':>10} {'-':>7}")
                 continue
@@ -114,7 +114,7 @@ def table(samples: dict[str, dict[str, list[float]]]) -> list[str]:
     if any(cost is not None for _, cost in costs):
         lines += ["", f"{DRESSED} over {CELERIS} (the bare celeris app), both on uvicorn:"]
         lines += [
-            f"  {test:10} {'n/a' if cost is None else f'+{cost:.0%}'}" for test, cost in costs
+            f"  {test:10} {'n/a' if cost is None else f'{cost:+.0%}'}" for test, cost in costs
         ]
     return lines
 

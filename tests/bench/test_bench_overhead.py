@@ -41,6 +41,8 @@ def test_the_table_gives_ratios_to_bare_and_the_dressed_cost() -> None:
     assert f"{overhead.DRESSED} over {overhead.CELERIS}" in text
     assert "plaintext  +20%" in text
     assert "json       n/a" in text
+    faster = {overhead.CELERIS: {"json": [100.0]}, overhead.DRESSED: {"json": [105.0]}}
+    assert "json       -5%" in "\n".join(overhead.table(faster))
 
 
 def test_apps_option_picks_a_subset() -> None:
