@@ -104,8 +104,15 @@ def test_origin_checks_without_fetch_metadata(app: App) -> None:
         assert r.status_code == 403
 
 
+def test_cookieless_clients_without_browser_headers_pass(app: App) -> None:
+    with TestClient(app) as client:  # curl, a server-to-server call: no ambient credential
+        assert client.post("/bare").status_code == 200
+        assert client.post("/submit", data={"text": "x"}).status_code == 200
+
+
 def test_token_fallback_when_the_browser_says_nothing(app: App) -> None:
     with TestClient(app) as client:
+        token_from(client)  # the browser now holds cookies (session or csrftoken)
         assert client.post("/submit", data={"text": "x"}).status_code == 403  # missing
         r = client.post("/submit", data={"text": "x", "csrf_token": "wrong"})
         assert r.status_code == 403

@@ -2,7 +2,8 @@
 
 Unsafe requests (POST, PUT, PATCH, DELETE) from browsers pass when the browser says they are
 same-origin (``Sec-Fetch-Site``) or their ``Origin`` is the app's own or a trusted one.
-Requests that carry neither header (old browsers, some privacy tools) must send a token: the
+Requests that carry neither header but do carry cookies (old browsers, some privacy tools)
+must send a token: the
 ``csrf_token`` form field or the ``X-CSRF-Token`` header, tied to the session when
 ``celeris.sessions`` is on, else to a signed double-submit cookie.
 """
@@ -167,6 +168,10 @@ class CSRF(Step):
             source = _origin_of(referer)
             if source != own and source not in self.trusted_origins:
                 return self.refuse(request, "the Referer is another origin")
+        if "cookie" not in headers:
+            # NOTE: no Fetch Metadata, no Origin and no cookie: not a browser acting for a
+            # logged-in user (a forged request gains only what its sender could do itself).
+            return None
         submitted = headers.get(self.header_name) or await self._form_token(request)
         if not submitted:
             return self.refuse(request, f"the {self.field_name} token is missing")
