@@ -183,3 +183,60 @@ def test_the_peers_serve_the_secured_page(name: str, tmp_path: Path) -> None:
     contender = BY_NAME[name].for_app("secured")
     server = Server(contender, str(environment.peer_bin()), _free_port(), 0, tmp_path / "log")
     _check_live(server)
+
+
+def _bench(tmp_path: Path) -> run.Bench:
+    args = ["--quick", "--tests", "secured", "--contenders", REFERENCE]
+    bench = run.Bench(run.parse_args([*args, "--port", str(_free_port())]))
+    bench.bin = str(Path(sys.executable).parent)
+    bench.logs = tmp_path
+    return bench
+
+
+def test_the_run_signs_in_once_and_wrk_sends_those_cookies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for battery in ("celeris.sessions", "celeris.security"):
+        if importlib.util.find_spec(battery) is None:
+            pytest.skip(f"{battery} is not in this tree yet")
+    bench = _bench(tmp_path)
+    sent: list[tuple[str, tuple[str, ...]]] = []
+
+    def fake_wrk(
+        url: str,
+        duration: float,
+        conns: int,
+        script: str | None,
+        args: tuple[str, ...],
+        cpu: int,
+        headers: tuple[str, ...] = (),
+    ) -> wrk.WrkResult:
+        sent.append((url, headers))
+        name, value = headers[0].split(": ", 1)
+        port = int(url.split(":")[2].split("/")[0])
+        reply, _ = checks.exchange(port, "GET", "/secured", {name: value})
+        checks.validate_secured(reply, SECURED_USER)  # what wrk gets is the signed-in page
+        return wrk.WrkResult(1234.0, 1.0, 2.0, 100, ())
+
+    monkeypatch.setattr(run.wrk, "run", fake_wrk)
+    src = os.pathsep.join((str(ROOT / "src"), str(ROOT)))
+    contender = replace(BY_NAME[REFERENCE], env=(("PYTHONPATH", src),))
+    bench.run_app(contender, "secured", first=True)
+    assert bench.failed_checks[REFERENCE] == {}
+    assert bench.samples["secured"][REFERENCE] == [{"value": 1234.0, "p99_ms": 2.0, "errors": []}]
+    assert [url.rsplit("/", 1)[1] for url, _ in sent] == ["secured", "secured"]  # warm-up, run
+    assert sent[0][1] == sent[1][1]
+    assert sent[0][1][0].startswith("Cookie: ")
+
+
+def test_a_secured_app_that_does_not_start_fails_only_its_test(tmp_path: Path) -> None:
+    bench = _bench(tmp_path)
+    broken = replace(
+        BY_NAME[REFERENCE],
+        argv=("{bin}/python", "-m", "{module}"),
+        apps=(("secured", "bench.apps.no_such_app"),),
+    )
+    bench.run_app(broken, "secured", first=True)
+    assert REFERENCE not in bench.problems  # the contender's other tests still run
+    assert "did not start" in bench.failed_checks[REFERENCE]["secured"]
+    assert bench.samples["secured"][REFERENCE][0]["errors"]
