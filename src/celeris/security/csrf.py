@@ -174,10 +174,13 @@ class CSRF(Step):
             return None
         submitted = headers.get(self.header_name) or await self._form_token(request)
         if not submitted:
-            return self.refuse(request, f"the {self.field_name} token is missing")
+            return self.refuse(
+                request,
+                f"the CSRF token ({self.field_name} field or {self.header_name} header) is missing",
+            )
         secret = await self._expected_secret(request)
         if not tokens.same_secret(submitted, secret):
-            return self.refuse(request, f"the {self.field_name} token is wrong or expired")
+            return self.refuse(request, "the CSRF token is wrong or expired")
         return None
 
     def own_origin(self, request: Request) -> str:
