@@ -1,4 +1,4 @@
-"""Session backends, parametrised: the signed cookie, memory, real Redis and a SQLite table."""
+"""Session backends, parametrised: the signed cookie, memory, real Redis, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-BACKENDS = ["cookie", "memory", "redis", "db"]
+BACKENDS = ["cookie", "memory", "redis", "db-sqlite", "db-postgres"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -21,4 +21,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]
         return {"url": request.getfixturevalue("redis_url")}
     from celeris.db import Database
 
-    return {"url": "db", "db": Database(f"sqlite:///{tmp_path}/sessions.db", root_path=tmp_path)}
+    if kind == "db-postgres":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path}/sessions.db"
+    return {"url": "db", "db": Database(url, root_path=tmp_path)}

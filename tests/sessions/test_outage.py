@@ -44,6 +44,7 @@ async def test_redis_outage_is_503_and_recovers(redis_url: str) -> None:
                 assert r.headers["content-type"].startswith("application/problem+json")
                 assert "session store" in r.json()["detail"]
             assert (await client.get("/health")).text == "ok"  # no session: keeps serving
+            assert (await client.get("/nowhere")).status_code == 404  # misses load nothing
             fresh = AsyncTestClient(app)  # no cookie yet: nothing to load, nothing to fail
             assert (await fresh.get("/peek")).status_code == 200
             await fresh.aclose()

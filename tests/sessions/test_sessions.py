@@ -109,10 +109,11 @@ def test_a_route_that_never_touches_the_session_sets_no_cookie(backend: dict[str
 
 def test_routes_without_the_request_skip_the_step(backend: dict[str, Any]) -> None:
     app, sessions = make_app(**backend)
-    with TestClient(app):
+    with TestClient(app) as client:
         by_path = {route.path: route for route in app.routes}
         assert sessions.for_route(by_path["/bare"]) is None
-        assert sessions.for_route(by_path["/get"]) is sessions
+        assert sessions.for_route(by_path["/get"]) is not None
+        assert client.get("/nowhere", headers={"cookie": "session=x"}).status_code == 404
 
 
 @pytest.mark.parametrize(

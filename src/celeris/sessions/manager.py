@@ -103,6 +103,9 @@ class Sessions(Step):
         self._signer: SignedCookie | None = None
         self.store: SessionStore | None = None
         self._started = False
+        # NOTE: the step routes run; Sessions itself defines no before/after, so requests no
+        # route matched (404s, mounted apps, static files) never load a session.
+        self._step = _SessionStep(self)
         if templates is not None:
             # NOTE: jinja2 is loaded only for an app that renders templates
             from celeris.sessions.templating import register_template_helpers
@@ -166,7 +169,7 @@ class Sessions(Step):
         plan = route.plan
         if plan is not None and not plan.needs_request:
             return None  # PERF: nothing in the route can see the session: it costs nothing
-        return self
+        return self._step
 
     def decode(self, raw: str | None) -> tuple[dict[str, Any], float | None]:
         """Return the data and issue time of a signed-cookie session (empty when bad)."""
@@ -195,7 +198,7 @@ class Sessions(Step):
             return session
         return Session(self, None, data=data, session_id=session_id, issued=issued)
 
-    async def before(self, request: Request) -> Response | None:
+    async def open_session(self, request: Request) -> None:
         """Set ``request.session``: lazily decoded, or fetched when the cookie names a stored one."""
         try:
             request.session = await self.load(request.cookies.get(self.cookie_name))
@@ -205,9 +208,8 @@ class Sessions(Step):
                 "The session store is unavailable; try again shortly.",
                 retry_after=self.retry_after,
             ) from None
-        return None
 
-    async def after(self, request: Request, response: Response) -> None:
+    async def close_session(self, request: Request, response: Response) -> None:
         """Write the session's cookie (and store entry) when it changed or is due a refresh."""
         session: Session = request.session
         if not session.accessed:
@@ -267,6 +269,20 @@ class Sessions(Step):
 
     def _secure(self, https: bool) -> bool:
         return https if self.secure is None else self.secure
+
+
+class _SessionStep(Step):
+    """What runs on a route that can see the session."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
+
+    async def before(self, request: Request) -> Response | None:
+        await self.sessions.open_session(request)
+        return None
+
+    async def after(self, request: Request, response: Response) -> None:
+        await self.sessions.close_session(request, response)
 
 
 def _is_https(request: Request) -> bool:
