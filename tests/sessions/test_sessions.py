@@ -301,3 +301,23 @@ def test_session_mapping_api() -> None:
     assert list(session) == ["b"]
     assert len(session) == 1
     assert "b" in session
+
+
+def test_signed_cookie_is_itsdangerous_format() -> None:
+    import base64
+    import zlib
+
+    import itsdangerous
+
+    from celeris.sessions import SignedCookie
+
+    ours = SignedCookie(SECRET)
+    theirs = itsdangerous.URLSafeTimedSerializer(SECRET, salt="celeris.sessions")
+    big = {"a": "x" * 500}
+    value = ours.dumps(big)
+    assert value.startswith(".")  # compressed
+    assert theirs.loads(value) == big
+    assert ours.loads(theirs.dumps({"b": 1}), 60)[0] == {"b": 1}
+    # even a value we signed may not inflate without bound
+    bomb = b"." + base64.urlsafe_b64encode(zlib.compress(b'"' + b"x" * 200_000 + b'"'))
+    assert ours.loads(ours.signer.sign(bomb).decode(), 60) is None
