@@ -152,7 +152,7 @@ async def test_redis_outage_is_503_and_recovers(redis_url: str) -> None:
     parts = urlsplit(redis_url)
     proxy = TCPProxy(parts.hostname or "127.0.0.1", parts.port or 6379)
     port = await proxy.start()
-    app, _ = make_app(f"redis://127.0.0.1:{port}{parts.path or '/0'}")
+    app, limiter = make_app(f"redis://127.0.0.1:{port}{parts.path or '/0'}")
     try:
         async with AsyncTestClient(app) as client:
             assert (await client.get("/decorated")).status_code == 200
@@ -161,9 +161,12 @@ async def test_redis_outage_is_503_and_recovers(redis_url: str) -> None:
             assert r.status_code == 503
             assert r.headers["retry-after"] == "5"
             assert (await client.get("/free")).status_code == 200
+            with pytest.raises(ConnectionError):
+                await limiter.check()
             await proxy.restore()
             r = await client.get("/decorated")
             assert r.status_code == 200
             assert r.headers["ratelimit-remaining"] == "1"
+            await limiter.check()
     finally:
         await proxy.close()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
+
 from celeris import App, Request
-from celeris.sessions import Sessions
+from celeris.sessions import Sessions, StoreUnavailable
 from celeris.testing import AsyncTestClient
 
 from ..db.tcp_proxy import TCPProxy
@@ -45,6 +47,8 @@ async def test_redis_outage_is_503_and_recovers(redis_url: str) -> None:
                 assert "session store" in r.json()["detail"]
             assert (await client.get("/health")).text == "ok"  # no session: keeps serving
             assert (await client.get("/nowhere")).status_code == 404  # misses load nothing
+            with pytest.raises(StoreUnavailable):
+                await sessions.check()  # what a readiness route reports
             fresh = AsyncTestClient(app)  # no cookie yet: nothing to load, nothing to fail
             assert (await fresh.get("/peek")).status_code == 200
             await fresh.aclose()

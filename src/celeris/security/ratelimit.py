@@ -216,7 +216,13 @@ class RateLimiter(Step):
 
     async def check(self) -> None:
         """Raise unless the storage answers (a health check)."""
-        if self.storage is not None and not await self.storage.check():
+        if self.storage is None:
+            return
+        try:
+            answered = await self.storage.check()
+        except Exception as exc:
+            raise ConnectionError(f"rate-limit storage does not answer: {exc}") from exc
+        if not answered:
             raise ConnectionError("rate-limit storage does not answer")
 
     # --- the step ----------------------------------------------------------------------------
