@@ -99,6 +99,11 @@ CONTENDERS: tuple[Contender, ...] = (
         apps=((SECURED, "bench.apps.litestar_secured"),),
     ),
     Contender(
+        "litestar-serverside", "litestar", "uvicorn", "bench.apps.litestar_secured_server",
+        UVICORN, skip=SECURED_ONLY, apps=((SECURED, "bench.apps.litestar_secured_server"),),
+        note="the secured page only, on Litestar's server-side sessions (memory store)",
+    ),
+    Contender(
         "blacksheep-granian", "blacksheep", "granian", "bench.apps.blacksheep_app", GRANIAN,
         apps=((SECURED, "bench.apps.blacksheep_secured"),),
     ),

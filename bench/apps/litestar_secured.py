@@ -1,6 +1,7 @@
 """Litestar's secured page, as its documentation writes one.
 
-Client-side sessions (``CookieBackendConfig``, AES-GCM encrypted cookie), ``CSRFConfig``
+Client-side sessions (``CookieBackendConfig``, AES-GCM encrypted cookie; the server-side
+variant is litestar_secured_server), ``CSRFConfig``
 (double-submit cookie, ``csrf_input`` in templates), the security headers as app-level
 ``response_headers`` (Litestar has no security-headers middleware), one ``Provide``
 dependency, a Jinja2 template. On uvicorn, as the other Litestar contender.
@@ -17,6 +18,7 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
+from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.params import Body
 from litestar.response import Redirect, Template
@@ -60,12 +62,17 @@ async def secured_post(
     return Redirect("/secured", status_code=303)
 
 
-app = Litestar(
-    route_handlers=[plaintext, login, secured_page, secured_post],
-    dependencies={"site": Provide(get_site, sync_to_thread=False)},
-    middleware=[session_config.middleware],
-    csrf_config=CSRFConfig(secret=SECRET_KEY),
-    response_headers=[ResponseHeader(name=n, value=v) for n, v in SECURITY_HEADERS],
-    template_config=TemplateConfig(directory=SECURED_TEMPLATES, engine=JinjaTemplateEngine),
-    openapi_config=None,
-)
+def make_app(sessions: DefineMiddleware) -> Litestar:
+    """Return the secured-page app with the ``sessions`` middleware."""
+    return Litestar(
+        route_handlers=[plaintext, login, secured_page, secured_post],
+        dependencies={"site": Provide(get_site, sync_to_thread=False)},
+        middleware=[sessions],
+        csrf_config=CSRFConfig(secret=SECRET_KEY),
+        response_headers=[ResponseHeader(name=n, value=v) for n, v in SECURITY_HEADERS],
+        template_config=TemplateConfig(directory=SECURED_TEMPLATES, engine=JinjaTemplateEngine),
+        openapi_config=None,
+    )
+
+
+app = make_app(session_config.middleware)

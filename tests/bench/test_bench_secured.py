@@ -172,7 +172,7 @@ def test_celeris_serves_the_secured_page(tmp_path: Path) -> None:
     _check_live(server, tampered=True)
 
 
-PEERS = ("litestar", "blacksheep-granian", "django", "django-gunicorn")
+PEERS = ("litestar", "litestar-serverside", "blacksheep-granian", "django", "django-gunicorn")
 
 
 @pytest.mark.skipif(
