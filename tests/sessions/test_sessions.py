@@ -321,3 +321,11 @@ def test_signed_cookie_is_itsdangerous_format() -> None:
     # even a value we signed may not inflate without bound
     bomb = b"." + base64.urlsafe_b64encode(zlib.compress(b'"' + b"x" * 200_000 + b'"'))
     assert ours.loads(ours.signer.sign(bomb).decode(), 60) is None
+
+
+def test_db_backend_puts_its_table_on_the_models_metadata(tmp_path) -> None:
+    from celeris.db import Database, Model
+
+    db = Database(f"sqlite:///{tmp_path}/m.db", root_path=tmp_path)
+    Sessions(App(), url="db", db=db, secret_key=SECRET)
+    assert "celeris_session" in Model.metadata.tables

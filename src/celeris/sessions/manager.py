@@ -106,6 +106,10 @@ class Sessions(Step):
         # NOTE: the step routes run; Sessions itself defines no before/after, so requests no
         # route matched (404s, mounted apps, static files) never load a session.
         self._step = _SessionStep(self)
+        if db is not None:
+            # NOTE: the db backend is chosen: its table joins Model.metadata now, so that
+            # `celeris db revision --autogenerate` sees it before the app has started.
+            from celeris.sessions import database  # noqa: F401
         if templates is not None:
             # NOTE: jinja2 is loaded only for an app that renders templates
             from celeris.sessions.templating import register_template_helpers
