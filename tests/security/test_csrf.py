@@ -243,3 +243,25 @@ def test_token_helpers() -> None:
     assert not same_secret(mask("abc"), "abd")
     for bad in ("", "!!!", "a" * 300, "YQ"):
         assert not same_secret(bad, "abc")
+
+
+def test_a_router_can_exempt_its_routes() -> None:
+    from celeris import Router
+
+    app = App()
+    CSRF(app=app, secret_key=SECRET)
+    hooks = Router(prefix="/hooks", csrf_exempt=True)
+
+    @hooks.post("/billing")
+    async def billing() -> str:
+        return "ok"
+
+    @app.post("/form")
+    async def form() -> str:
+        return "ok"
+
+    app.include_router(hooks)
+    cross = {"sec-fetch-site": "cross-site"}
+    with TestClient(app) as client:
+        assert client.post("/hooks/billing", headers=cross).status_code == 200
+        assert client.post("/form", headers=cross).status_code == 403
