@@ -156,26 +156,49 @@ def test_truncated_and_resigned_cookies(backend: dict[str, Any]) -> None:
         assert r.json() == {"value": None}
 
 
+class _Later:
+    """A ``time`` module whose clock runs ``ahead`` seconds fast."""
+
+    def __init__(self, ahead: float) -> None:
+        self.ahead = ahead
+
+    def time(self) -> float:
+        return time.time() + self.ahead
+
+
 def test_expired_cookie_is_an_empty_session(
-    backend: dict[str, Any], caplog: pytest.LogCaptureFixture
+    backend: dict[str, Any], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app, _ = make_app(max_age=1, **backend)
+    import itsdangerous.timed
+
+    app, _ = make_app(max_age=60, **backend)
     with TestClient(app) as client:
         client.get("/set", params={"value": "soon-gone"})
         assert client.get("/get").json() == {"value": "soon-gone"}
-        time.sleep(2.2)
+        monkeypatch.setattr(itsdangerous.timed, "time", _Later(61))  # a minute later
         with caplog.at_level(logging.INFO, "celeris.sessions"):
             assert client.get("/get").json() == {"value": None}
+        assert "session cookie expired" in caplog.text
 
 
-def test_sliding_expiry_refreshes_the_cookie(backend: dict[str, Any]) -> None:
-    app, _ = make_app(refresh_after=0, **backend)
+def test_sliding_expiry_refreshes_the_cookie(
+    backend: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import itsdangerous.timed
+
+    from celeris.sessions import manager
+
+    app, _ = make_app(**backend)  # 14 days, refreshed when a day old
     with TestClient(app) as client:
         client.get("/set", params={"value": "kept"})
-        time.sleep(1.1)
+        assert "set-cookie" not in client.get("/get").headers  # fresh: no rewrite
+        later = _Later(13 * 86_400)  # 13 days on: still valid, due a refresh
+        monkeypatch.setattr(itsdangerous.timed, "time", later)
+        monkeypatch.setattr(manager, "time", later)
         r = client.get("/get")
         assert r.json() == {"value": "kept"}
         assert "max-age=1209600" in r.headers["set-cookie"].lower()  # a fresh 14 days
+        later.ahead = 26 * 86_400  # 13 more days: alive only because it slid
         assert client.get("/get").json() == {"value": "kept"}
 
 
