@@ -59,3 +59,40 @@ async def test_redis_outage_is_503_and_recovers(redis_url: str) -> None:
             await sessions.check()
     finally:
         await proxy.close()
+
+
+async def test_database_outage_is_503_and_recovers(postgres_url: str, tmp_path) -> None:
+    from celeris.db import Database, PoolOptions
+
+    parts = urlsplit(postgres_url)
+    proxy = TCPProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    port = await proxy.start()
+    url = postgres_url.replace(f"{parts.hostname}:{parts.port or 5432}", f"127.0.0.1:{port}")
+    app = App()
+    db = Database(url, app=app, root_path=tmp_path, pool=PoolOptions(connect_timeout=1.0, size=2))
+    Sessions(app=app, url="db", db=db, secret_key="outage-test-key")
+
+    @app.get("/count")
+    async def count(request: Request) -> dict[str, int]:
+        request.session["n"] = request.session.get("n", 0) + 1
+        return {"n": request.session["n"]}
+
+    @app.get("/health")
+    async def health() -> str:
+        return "ok"
+
+    try:
+        async with AsyncTestClient(app) as client:
+            assert (await client.get("/count")).json() == {"n": 1}
+            await proxy.cut()
+            for _ in range(2):
+                r = await client.get("/count")
+                assert r.status_code == 503
+                assert r.headers["retry-after"] == "5"
+            assert (await client.get("/health")).text == "ok"
+            await proxy.restore()
+            r = await client.get("/count")
+            assert r.status_code == 200
+            assert r.json() == {"n": 2}
+    finally:
+        await proxy.close()
