@@ -227,6 +227,49 @@ def test_routes_that_cannot_render_a_token_skip_the_step(tmp_path: Path) -> None
         assert csrf.for_route(by_path["/bare"]) is not None
 
 
+def test_with_sessions_a_safe_route_that_renders_a_token_runs_no_csrf_step(
+    tmp_path: Path,
+) -> None:
+    from celeris.security import csrf as csrf_module
+
+    app = make_app(tmp_path, sessions=True)
+    with TestClient(app) as client:
+        by_path = {(r.path, *sorted(r.methods)): r for r in app.routes}
+        # NOTE: routes are compiled before CSRF.start(); the session token needs no cookie.
+        steps = by_path["/form", "GET"].flow.steps
+        assert not any(isinstance(step, csrf_module._Issue) for step in steps), steps
+        assert any(
+            isinstance(step, csrf_module._Check) for step in by_path["/bare", "POST"].flow.steps
+        )
+        r = client.get("/form")
+        assert "csrftoken" not in r.headers.get("set-cookie", "")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', r.text)
+        assert token is not None
+        assert client.post("/submit", data={"text": "x", "csrf_token": token.group(1)}).json() == {
+            "text": "x"
+        }
+
+
+def test_mask_is_the_pad_then_the_secret_xor_the_pad(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    from celeris.security import tokens
+
+    secret = tokens.new_secret()
+    pad = bytes(range(7, 7 + len(secret)))
+    monkeypatch.setattr(tokens.secrets, "token_bytes", lambda n: pad[:n])
+    masked = tokens.mask(secret)
+    raw = base64.urlsafe_b64decode(masked + "=" * (-len(masked) % 4))
+    assert raw[: len(pad)] == pad
+    assert bytes(a ^ b for a, b in zip(pad, secret.encode(), strict=True)) == raw[len(pad) :]
+    assert unmask(masked) == secret
+    monkeypatch.undo()
+    for _ in range(50):
+        fresh = tokens.new_secret()
+        assert unmask(mask(fresh)) == fresh
+        assert mask(fresh) != mask(fresh)
+
+
 def test_csrf_token_without_the_battery() -> None:
     app = App()
 

@@ -133,6 +133,9 @@ class CSRF(Step):
         unsafe = not route.csrf_exempt and bool(UNSAFE & set(route.methods))
         plan = route.plan
         sees_request = plan is None or plan.needs_request
+        if self.use_session is None:
+            # NOTE: routes are compiled before start(): decide here, once, as start() would.
+            self.use_session = self.sessions is not None
         issues = sees_request and not self.use_session
         if unsafe and issues:
             return _CheckAndIssue(self)
