@@ -352,3 +352,39 @@ def test_db_backend_puts_its_table_on_the_models_metadata(tmp_path) -> None:
     db = Database(f"sqlite:///{tmp_path}/m.db", root_path=tmp_path)
     Sessions(App(), url="db", db=db, secret_key=SECRET)
     assert "celeris_session" in Model.metadata.tables
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        (None, "Cookie"),
+        ("Accept-Encoding", "Accept-Encoding, Cookie"),
+        ("accept-encoding, cookie", "accept-encoding, cookie"),
+        ("*", "*"),
+    ],
+)
+def test_a_route_that_reads_the_session_varies_on_cookie(given: str | None, sent: str) -> None:
+    from celeris import PlainTextResponse
+
+    app = App()
+    Sessions(app=app, secret_key=SECRET)
+
+    @app.get("/")
+    async def index(request: Request) -> PlainTextResponse:
+        headers = {"vary": given} if given is not None else None
+        return PlainTextResponse(str(request.session.get("user")), headers=headers)
+
+    with TestClient(app) as client:
+        r = client.get("/")
+        assert r.headers.get_list("vary") == [sent]
+
+
+def test_refresh_after_zero_rewrites_the_cookie_on_every_read() -> None:
+    app, _ = make_app(url="cookie://", refresh_after=0)
+    with TestClient(app) as client:
+        client.get("/set", params={"value": "kept"})
+        for _ in range(2):
+            r = client.get("/get")
+            assert r.json() == {"value": "kept"}
+            assert "max-age=1209600" in r.headers["set-cookie"].lower()
+        assert "set-cookie" not in client.get("/bare").headers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from celeris.core.errors import ServiceUnavailable
 from celeris.core.pipeline import Step
@@ -23,6 +23,7 @@ __all__ = ["Sessions", "open_store", "resolve_url"]
 logger = logging.getLogger("celeris.sessions")
 
 DEFAULT_URL = "cookie://"
+_VARY_COOKIE: Final = (b"vary", b"Cookie")
 DAY = 86_400
 
 
@@ -294,9 +295,11 @@ def _is_https(request: Request) -> bool:
 
 
 def _vary_cookie(response: Response) -> None:
-    headers = response.headers
-    vary = headers.get("vary")
-    if vary is None:
-        headers["vary"] = "Cookie"
-    elif "cookie" not in vary.lower() and vary.strip() != "*":
-        headers["vary"] = vary + ", Cookie"
+    """Add ``Vary: Cookie``, merged into a ``Vary`` the response already has."""
+    raw = response.raw_headers
+    for i, (name, value) in enumerate(raw):
+        if name == b"vary":  # NOTE: raw names are lower-case
+            if b"cookie" not in value.lower() and value.strip() != b"*":
+                raw[i] = (name, value + b", Cookie")
+            return
+    raw.append(_VARY_COOKIE)  # PERF: a constant pair: no header object, no encoding
