@@ -46,6 +46,9 @@ class Templates:
         self.context_processors = list(context_processors or ())
         env_options.setdefault("loader", jinja2.FileSystemLoader(directories))
         env_options.setdefault("autoescape", autoescape)
+        # PERF: an auto-reloading Jinja stats the file on every render; only development
+        # (`celeris run` sets CELERIS_DEBUG=1) needs edits picked up. auto_reload= decides.
+        env_options.setdefault("auto_reload", os.environ.get("CELERIS_DEBUG") == "1")
         self._options = env_options
         self.env = jinja2.Environment(**env_options)
         self.env.globals.setdefault("url_for", _url_for)
