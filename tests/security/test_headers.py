@@ -109,3 +109,14 @@ def test_constant_routes_cost_no_call(tmp_path: Path) -> None:
         step = next(s for s in app._steps if isinstance(s, SecurityHeaders))
         route = next(r for r in app.routes if r.path == "/")
         assert step.for_route(route) is step  # headers only: no before, no after
+
+
+def test_the_steps_offer_plain_forms_that_await_nothing() -> None:
+    """The pipeline calls these without a coroutine; they are the async forms' own code."""
+    from celeris.security import headers
+
+    hsts = headers._HSTS(SecurityHeaders())
+    assert hsts._after_entry() == (hsts.add_hsts, False)
+    nonce = headers._Nonce(SecurityHeaders(csp=DEFAULT_CSP))
+    assert nonce._before_entry() == (nonce.new_nonce, False)
+    assert nonce._after_entry() == (nonce.add_policy, False)

@@ -388,3 +388,46 @@ def test_refresh_after_zero_rewrites_the_cookie_on_every_read() -> None:
             assert r.json() == {"value": "kept"}
             assert "max-age=1209600" in r.headers["set-cookie"].lower()
         assert "set-cookie" not in client.get("/bare").headers
+
+
+def test_the_step_s_async_and_plain_forms_behave_alike() -> None:
+    """The pipeline calls the plain forms for the signed cookie; the async ones stay exact."""
+    from celeris import Step
+
+    sessions = Sessions(secret_key=SECRET, url="cookie://")
+    before, before_is_async = sessions._step._before_entry()
+    after, after_is_async = sessions._step._after_entry()
+    assert (before, before_is_async) == (sessions.open_signed, False)
+    assert (after, after_is_async) == (sessions.close_signed, False)
+    assert Sessions(secret_key=SECRET, url="memory://")._step._before_entry()[1] is True
+
+    class AsyncOnly(Step):
+        """The session step as a Step without the plain forms (only before/after)."""
+
+        async def before(self, request: Request) -> None:
+            await sessions._step.before(request)
+
+        async def after(self, request: Request, response: Any) -> None:
+            await sessions._step.after(request, response)
+
+    app = App()
+    app.state.sessions = sessions
+    sessions.app = app
+    app.add_step(AsyncOnly())
+
+    @app.get("/set")
+    async def set_value(request: Request, value: str) -> str:
+        request.session["value"] = value
+        return value
+
+    @app.get("/get")
+    async def get_value(request: Request) -> dict[str, Any]:
+        return {"value": request.session.get("value")}
+
+    with TestClient(app) as client:
+        r = client.get("/set", params={"value": "v"})
+        assert "max-age=1209600" in r.headers["set-cookie"].lower()
+        r = client.get("/get")
+        assert r.json() == {"value": "v"}
+        assert "set-cookie" not in r.headers
+        assert r.headers["vary"] == "Cookie"

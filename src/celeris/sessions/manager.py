@@ -24,6 +24,7 @@ logger = logging.getLogger("celeris.sessions")
 
 DEFAULT_URL = "cookie://"
 _VARY_COOKIE: Final = (b"vary", b"Cookie")
+_COOKIE_SCHEMES: Final = ("cookie", "")
 DAY = 86_400
 
 
@@ -32,10 +33,14 @@ def resolve_url(app: Any, url: str | None) -> str:
     return url or app_setting(app, "SESSION_URL", "REDIS_URL") or DEFAULT_URL
 
 
+def _scheme(url: str) -> str:
+    return url.partition("://")[0].lower() if "://" in url else url.lower()
+
+
 def open_store(url: str, db: Any = None) -> SessionStore | None:
     """Return the store for ``url`` (None: the signed cookie holds the data)."""
-    scheme = url.partition("://")[0].lower() if "://" in url else url.lower()
-    if scheme in ("cookie", ""):
+    scheme = _scheme(url)
+    if scheme in _COOKIE_SCHEMES:
         return None
     if scheme == "memory":
         from celeris.sessions.memory import MemoryStore  # NOTE: a backend loads when chosen
@@ -203,8 +208,18 @@ class Sessions(Step):
             return session
         return Session(self, None, data=data, session_id=session_id, issued=issued)
 
+    @property
+    def in_cookie(self) -> bool:
+        """Whether the data travels in the signed cookie (no store: nothing to await)."""
+        # NOTE: routes compile before start(): the URL is resolved here as start() would.
+        self.url = resolve_url(self.app, self.url)
+        return _scheme(self.url) in _COOKIE_SCHEMES
+
     async def open_session(self, request: Request) -> None:
         """Set ``request.session``: lazily decoded, or fetched when the cookie names a stored one."""
+        if self.store is None:
+            self.open_signed(request)
+            return
         try:
             request.session = await self.load(request.cookies.get(self.cookie_name))
         except StoreUnavailable as exc:
@@ -214,17 +229,30 @@ class Sessions(Step):
                 retry_after=self.retry_after,
             ) from None
 
+    def open_signed(self, request: Request) -> None:
+        """Set ``request.session`` from the signed cookie, decoded on first access."""
+        request.session = Session(self, request.cookies.get(self.cookie_name))
+
+    def _due(self, session: Session) -> bool:
+        """Tell whether a session that was accessed needs its cookie (re)written now."""
+        if session.modified:
+            return True
+        issued = session.issued
+        # NOTE: sliding expiry without a write per request: refresh once refresh_after passed.
+        return (
+            bool(session.data)
+            and issued is not None
+            and (time.time() - issued >= self.refresh_after)
+        )
+
     async def close_session(self, request: Request, response: Response) -> None:
         """Write the session's cookie (and store entry) when it changed or is due a refresh."""
         session: Session = request.session
         if not session.accessed:
             return  # PERF: the common case for routes that never touch the session
         _vary_cookie(response)
-        data = session.data
-        if not session.modified:
-            issued = session.issued
-            if not data or issued is None or time.time() - issued < self.refresh_after:
-                return
+        if not self._due(session):
+            return
         try:
             await self.save(session, response, _is_https(request))
         except StoreUnavailable as exc:
@@ -234,33 +262,52 @@ class Sessions(Step):
                 retry_after=self.retry_after,
             ) from None
 
+    def close_signed(self, request: Request, response: Response) -> None:
+        """``close_session`` for the signed cookie: no store, so nothing is awaited."""
+        session: Session = request.session
+        if not session.accessed:
+            return
+        _vary_cookie(response)
+        if self._due(session):
+            self.save_signed(session, response, _is_https(request))
+
     async def save(self, session: Session, response: Response, https: bool) -> None:
         """Store the session and set (or delete) its cookie on ``response``."""
         store = self.store
+        if store is None:
+            self.save_signed(session, response, https)
+            return
         data = session.data
-        if store is not None and session.previous_id is not None:
+        if session.previous_id is not None:
             await store.delete(session.previous_id)
         if not data:
             if session.had_cookie:
-                if store is not None and session.session_id is not None:
+                if session.session_id is not None:
                     await store.delete(session.session_id)
-                response.delete_cookie(
-                    self.cookie_name, self.path, self.domain, self._secure(https), self.http_only
-                )
+                self._delete_cookie(response, https)
             return
-        if store is None:
-            value = self.signer.dumps(data)
-            if len(value) + len(self.cookie_name) + 100 > MAX_COOKIE_SIZE:
-                raise SessionTooLarge(
-                    f"the session cookie would be {len(value)} bytes, over the {MAX_COOKIE_SIZE} "
-                    "browsers keep: store sessions server side, e.g. "
-                    "Sessions(app, url='redis://localhost:6379/0') or url='db'"
-                )
-        else:
-            if session.session_id is None:
-                session.session_id = new_session_id()
-            await store.save(session.session_id, data, self.max_age)
-            value = self.signer.dumps(session.session_id)
+        if session.session_id is None:
+            session.session_id = new_session_id()
+        await store.save(session.session_id, data, self.max_age)
+        self._set_cookie(response, self.signer.dumps(session.session_id), https)
+
+    def save_signed(self, session: Session, response: Response, https: bool) -> None:
+        """Set the signed cookie carrying the session's data (or delete it when empty)."""
+        data = session.data
+        if not data:
+            if session.had_cookie:
+                self._delete_cookie(response, https)
+            return
+        value = self.signer.dumps(data)
+        if len(value) + len(self.cookie_name) + 100 > MAX_COOKIE_SIZE:
+            raise SessionTooLarge(
+                f"the session cookie would be {len(value)} bytes, over the {MAX_COOKIE_SIZE} "
+                "browsers keep: store sessions server side, e.g. "
+                "Sessions(app, url='redis://localhost:6379/0') or url='db'"
+            )
+        self._set_cookie(response, value, https)
+
+    def _set_cookie(self, response: Response, value: str, https: bool) -> None:
         response.set_cookie(
             self.cookie_name,
             value,
@@ -270,6 +317,11 @@ class Sessions(Step):
             secure=self._secure(https),
             httponly=self.http_only,
             samesite=self.same_site,
+        )
+
+    def _delete_cookie(self, response: Response, https: bool) -> None:
+        response.delete_cookie(
+            self.cookie_name, self.path, self.domain, self._secure(https), self.http_only
         )
 
     def _secure(self, https: bool) -> bool:
@@ -288,6 +340,18 @@ class _SessionStep(Step):
 
     async def after(self, request: Request, response: Response) -> None:
         await self.sessions.close_session(request, response)
+
+    # PERF: the core pipeline calls these plain-function forms without a coroutine per call;
+    # the signed cookie awaits nothing (a server-side store keeps the async forms).
+    def _before_entry(self) -> tuple[Any, bool]:
+        if self.sessions.in_cookie:
+            return self.sessions.open_signed, False
+        return self.before, True
+
+    def _after_entry(self) -> tuple[Any, bool]:
+        if self.sessions.in_cookie:
+            return self.sessions.close_signed, False
+        return self.after, True
 
 
 def _is_https(request: Request) -> bool:
