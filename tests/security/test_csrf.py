@@ -308,3 +308,23 @@ def test_a_router_can_exempt_its_routes() -> None:
     with TestClient(app) as client:
         assert client.post("/hooks/billing", headers=cross).status_code == 200
         assert client.post("/form", headers=cross).status_code == 403
+
+
+def test_csrf_input_escapes_the_field_name_and_follows_changes(tmp_path: Path) -> None:
+    from celeris.security import csrf_input
+
+    app = App()
+    Sessions(app=app, secret_key=SECRET)
+    csrf = CSRF(app=app, secret_key=SECRET, field_name='a"b<c')
+
+    @app.get("/")
+    async def index(request: Request) -> list[str]:
+        first = csrf_input(request)
+        csrf.field_name = "token"
+        return [first, csrf_input(request)]
+
+    with TestClient(app) as client:
+        first, second = client.get("/").json()
+    assert first.startswith('<input type="hidden" name="a&quot;b&lt;c" value="')
+    assert second.startswith('<input type="hidden" name="token" value="')
+    assert unmask(first.split('value="')[1][:-2]) == unmask(second.split('value="')[1][:-2])

@@ -80,6 +80,7 @@ class CSRF(Step):
         self.cookie_name = cookie_name
         self.header_name = header_name.lower()
         self.field_name = field_name
+        self._input_head = ("", "")  # PERF: (field_name, the escaped start of csrf_input())
         self.use_session = use_session
         self._secret_key = secret_key
         self._signer: itsdangerous.Signer | None = None
@@ -327,8 +328,12 @@ def csrf_token(request: Request) -> str:
 def csrf_input(request: Request) -> str:
     """Return the hidden ``<input>`` carrying the CSRF token (HTML)."""
     csrf = _csrf_of(request)
-    token = csrf.token(request)
-    return f'<input type="hidden" name="{html.escape(csrf.field_name)}" value="{token}">'
+    name, head = csrf._input_head
+    if name != csrf.field_name:
+        name = csrf.field_name
+        head = f'<input type="hidden" name="{html.escape(name)}" value="'
+        csrf._input_head = (name, head)
+    return head + csrf.token(request) + '">'
 
 
 _PAGE = """<!doctype html>
