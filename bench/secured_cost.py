@@ -8,6 +8,7 @@ sends the cookies the app gave, as the ``secured`` test of ``bench/run.py`` does
 
   .venv/bin/python bench/secured_cost.py                 # us per request
   .venv/bin/python bench/secured_cost.py --show          # the page's response, head and body
+  .venv/bin/python bench/secured_cost.py --anonymous     # a new visitor (no cookies) each time
   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p \\
       .venv/bin/python bench/secured_cost.py --rounds 20 --once   # instructions: run twice
       (e.g. --rounds 20 and --rounds 60) and divide the difference by 64 x 40 requests
@@ -98,12 +99,16 @@ def set_cookies(response: bytes, cookies: dict[str, str]) -> None:
             cookies[key] = rest.split(";", 1)[0]
 
 
-async def signed_in(app: Any, target: str) -> tuple[bytes, bytes]:
-    """Start the app, sign in, open the page once; return the request to time and its answer."""
+async def signed_in(app: Any, target: str, anonymous: bool = False) -> tuple[bytes, bytes]:
+    """Start the app, sign in, open the page once; return the request to time and its answer.
+
+    ``anonymous``: no sign-in and no cookies, a new visitor on every request.
+    """
     await lifespan(app, "startup")
     cookies: dict[str, str] = {}
-    set_cookies(await fetch(app, request_bytes("/login?user=ada", cookies)), cookies)
-    set_cookies(await fetch(app, request_bytes(target, cookies)), cookies)
+    if not anonymous:
+        set_cookies(await fetch(app, request_bytes("/login?user=ada", cookies)), cookies)
+        set_cookies(await fetch(app, request_bytes(target, cookies)), cookies)
     request = request_bytes(target, cookies)
     return request, await fetch(app, request)
 
@@ -115,23 +120,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1000)
     parser.add_argument("--once", action="store_true", help="one timed run, no warm-up")
     parser.add_argument("--show", action="store_true", help="print the timed response")
+    parser.add_argument("--anonymous", action="store_true", help="no sign-in, no cookies")
     args = parser.parse_args()
     app = importlib.import_module(args.module).app
 
     async def run() -> None:
-        request, answer = await signed_in(app, args.target)
+        request, answer = await signed_in(app, args.target, args.anonymous)
         if args.show:
             print(request.decode("latin-1"))
             print(answer.decode("utf-8", "replace"))
             return
-        if b"ada" not in answer:
+        expected = b"anonymous" if args.anonymous else b"ada"
+        if expected not in answer:
             raise SystemExit("the page does not show the signed-in user: " + repr(answer[:300]))
         if args.once:
             await measure(app, request, args.rounds)
             return
         await measure(app, request, 100)  # warm-up
         runs = sorted([await measure(app, request, args.rounds) for _ in range(3)])
-        print(f"{args.module} {args.target} (signed in): {runs[1]:.2f} us per request")
+        who = "anonymous" if args.anonymous else "signed in"
+        print(f"{args.module} {args.target} ({who}): {runs[1]:.2f} us per request (median of 3)")
 
     uvloop.run(run())
 

@@ -431,3 +431,26 @@ def test_the_step_s_async_and_plain_forms_behave_alike() -> None:
         assert r.json() == {"value": "v"}
         assert "set-cookie" not in r.headers
         assert r.headers["vary"] == "Cookie"
+
+
+@pytest.mark.parametrize("https", [False, True])
+@pytest.mark.parametrize("options", [{}, {"domain": "example.org", "same_site": "strict"}])
+def test_the_session_cookie_line_is_set_cookie_s_own(https: bool, options: dict[str, Any]) -> None:
+    from celeris import Response
+
+    sessions = Sessions(secret_key=SECRET, url="cookie://", max_age=600, **options)
+    value = sessions.signer.dumps({"user": "ada"})
+    ours, theirs = Response(), Response()
+    for _ in range(2):  # the first call renders the attributes, the second reuses them
+        sessions._set_cookie(ours, value, https)
+    theirs.set_cookie(
+        "session",
+        value,
+        max_age=600,
+        path="/",
+        domain=options.get("domain"),
+        secure=https,
+        httponly=True,
+        samesite=options.get("same_site", "lax"),
+    )
+    assert ours.headers.getlist("set-cookie") == theirs.headers.getlist("set-cookie") * 2

@@ -109,6 +109,7 @@ class Sessions(Step):
         self._signer: SignedCookie | None = None
         self.store: SessionStore | None = None
         self._started = False
+        self._cookie_attributes: dict[bool, bytes] = {}
         # NOTE: the step routes run; Sessions itself defines no before/after, so requests no
         # route matched (404s, mounted apps, static files) never load a session.
         self._step = _SessionStep(self)
@@ -308,16 +309,27 @@ class Sessions(Step):
         self._set_cookie(response, value, https)
 
     def _set_cookie(self, response: Response, value: str, https: bool) -> None:
-        response.set_cookie(
-            self.cookie_name,
-            value,
-            max_age=self.max_age,
-            path=self.path,
-            domain=self.domain,
-            secure=self._secure(https),
-            httponly=self.http_only,
-            samesite=self.same_site,
-        )
+        # PERF: the attributes never change: Response.set_cookie (http.cookies) renders them
+        # once per scheme, and each cookie is that line with its value put in. The values
+        # are ours (URL-safe base64 and dots), so no quoting applies.
+        secure = self._secure(https)
+        attributes = self._cookie_attributes.get(secure)
+        if attributes is None:
+            probe = Response()
+            probe.set_cookie(
+                self.cookie_name,
+                "v",
+                max_age=self.max_age,
+                path=self.path,
+                domain=self.domain,
+                secure=secure,
+                httponly=self.http_only,
+                samesite=self.same_site,
+            )
+            line = probe.raw_headers[-1][1]
+            attributes = self._cookie_attributes[secure] = line[len(self.cookie_name) + 2 :]
+        head = self.cookie_name.encode("latin-1") + b"="
+        response.raw_headers.append((b"set-cookie", head + value.encode("ascii") + attributes))
 
     def _delete_cookie(self, response: Response, https: bool) -> None:
         response.delete_cookie(
