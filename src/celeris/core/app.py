@@ -688,6 +688,9 @@ class _Dispatching:
     ) -> Awaitable[tuple[Response, Exception | None]]:
         return self.app._error_response(request, exc)
 
+    def _handled(self, request: Request, exc: Exception) -> Awaitable[Response | None]:
+        return self.app._handled(request, exc)
+
 
 def _split_middleware(specs: Sequence[Middleware]) -> tuple[list[Middleware], list[Step]]:
     """Split ``specs`` (outermost first) into ASGI-only ones and the steps of the innermost.

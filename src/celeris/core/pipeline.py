@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final, Protocol, final
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast, final
 
 from celeris.core.asgi import ASGIConnection, scope_of
 from celeris.core.concurrency import run_in_threadpool
@@ -23,12 +23,10 @@ from celeris.types import FastRequest, RawHeaders, Send
 if TYPE_CHECKING:  # NOTE: annotations only; routing imports this module at run time
     from celeris.core.routing import Route
 
-__all__ = ["Flow", "Step", "compile_flow", "filtered", "hook_steps", "is_plain"]
+__all__ = ["Flow", "Step", "Tail", "compile_flow", "filtered", "hook_steps", "is_plain"]
 
-Before = Callable[[Request], Awaitable[Response | None]]
-# NOTE: the public contract is ``-> None``; celeris's own steps (after_request hooks, GZip on
-# a streamed body) may return a Response that replaces the one given.
-After = Callable[[Request, Response], Awaitable[Response | None]]
+# NOTE: the public contract of ``after`` is ``-> None``; celeris's own steps (after_request
+# hooks, GZip on a streamed body) may return a Response that replaces the one given.
 
 _TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -61,6 +59,26 @@ def _overrides(step: Step, name: str) -> bool:
     return getattr(type(step), name) is not getattr(Step, name)
 
 
+# How a flow calls a before or an after: the callable, and whether to await its result.
+# NOTE: celeris's own steps also offer plain-function forms (``_before_entry``), which save
+# a coroutine per call; the public contract stays async.
+Entry = tuple[Callable[..., Any], bool]
+
+
+def _before_entry(step: Step) -> Entry | None:
+    entry = getattr(step, "_before_entry", None)
+    if entry is not None:
+        return cast("Entry | None", entry())
+    return (step.before, True) if _overrides(step, "before") else None
+
+
+def _after_entry(step: Step) -> Entry | None:
+    entry = getattr(step, "_after_entry", None)
+    if entry is not None:
+        return cast("Entry | None", entry())
+    return (step.after, True) if _overrides(step, "after") else None
+
+
 def _encode_headers(step: Step) -> RawHeaders:
     """Return the step's constant headers as raw pairs; raise ValueError on a bad one."""
     raw: RawHeaders = []
@@ -79,28 +97,29 @@ def _encode_headers(step: Step) -> RawHeaders:
 
 
 @final
-class _Tail:
+class Tail:
     """What follows the steps that ran: their ``after`` (reversed) and constant headers."""
 
     __slots__ = ("afters", "crash_afters", "headers", "names")
 
     def __init__(self, steps: Sequence[Step]) -> None:
-        afters: list[After] = []
-        crash: list[After] = []
+        afters: list[Entry] = []
+        crash: list[Entry] = []
         headers: RawHeaders = []
         names: set[bytes] = set()
         for step in reversed(steps):
-            if _overrides(step, "after"):
-                afters.append(step.after)
+            entry = _after_entry(step)
+            if entry is not None:
+                afters.append(entry)
                 if step.on_server_error:
-                    crash.append(step.after)
+                    crash.append(entry)
             for name, value in _encode_headers(step):
                 # NOTE: the innermost step's value wins, as if each set its header in turn.
                 if name not in names:
                     names.add(name)
                     headers.append((name, value))
-        self.afters: tuple[After, ...] = tuple(afters)
-        self.crash_afters: tuple[After, ...] = tuple(crash)
+        self.afters: tuple[Entry, ...] = tuple(afters)
+        self.crash_afters: tuple[Entry, ...] = tuple(crash)
         self.headers: RawHeaders = headers
         self.names: frozenset[bytes] = frozenset(names)
 
@@ -116,24 +135,32 @@ class Answering(Protocol):
         self, request: Request, exc: Exception
     ) -> Awaitable[tuple[Response, Exception | None]]: ...
 
+    def _handled(self, request: Request, exc: Exception) -> Awaitable[Response | None]: ...
+
 
 @final
 class Flow:
-    """A route's compiled pipeline: the steps that run there, in order."""
+    """A route's compiled pipeline: the steps that run there, in order.
+
+    ``befores`` are the entries of the steps with a ``before``; ``tails[i]`` is what runs
+    after ``befores[i]`` answered or raised (the steps before it), ``tail`` what runs after
+    the handler (every step).
+    """
 
     __slots__ = ("befores", "steps", "tail", "tails")
 
     def __init__(self, steps: Sequence[Step]) -> None:
         self.steps: tuple[Step, ...] = tuple(steps)
-        befores: list[Before] = []
-        tails: list[_Tail] = []
+        befores: list[Entry] = []
+        tails: list[Tail] = []
         for i, step in enumerate(self.steps):
-            if _overrides(step, "before"):
-                befores.append(step.before)
-                tails.append(_Tail(self.steps[:i]))  # NOTE: if this one answers or raises
-        self.befores: tuple[Before, ...] = tuple(befores)
-        self.tails: tuple[_Tail, ...] = tuple(tails)
-        self.tail = _Tail(self.steps)
+            entry = _before_entry(step)
+            if entry is not None:
+                befores.append(entry)
+                tails.append(Tail(self.steps[:i]))
+        self.befores: tuple[Entry, ...] = tuple(befores)
+        self.tails: tuple[Tail, ...] = tuple(tails)
+        self.tail = Tail(self.steps)
 
     def __bool__(self) -> bool:
         return bool(self.befores or self.tail.afters or self.tail.headers)
@@ -142,28 +169,59 @@ class Flow:
         self, app: Answering, request: Request, route: Route | None, ctx: Any, outcome: Any
     ) -> tuple[Response, Exception | None]:
         """Run the steps around the handler; return the response and an unhandled error."""
-        tail = self.tail
-        error: Exception | None = None
-        response: Response | None = None
         index = 0
         try:
-            for before in self.befores:
-                response = await before(request)
-                if response is not None:
-                    tail = self.tails[index]
-                    break
+            for before, is_async in self.befores:
+                early = (await before(request)) if is_async else before(request)
+                if early is not None and isinstance(early, Response):
+                    return await self.finish(app, request, early, self.tails[index], None)
                 index += 1
-            else:
-                response = await app._inner(route, ctx, outcome, request)
+            response = await app._inner(route, ctx, outcome, request)
         except Exception as exc:
-            if index < len(self.befores):
-                tail = self.tails[index]
-            response, error = await app._error_response(request, exc)
+            return await self.fail(app, request, index, exc)
+        return await self.finish(app, request, response, self.tail, None)
+
+    async def wrap(
+        self, app: Answering, request: Request, route: Route | None, ctx: Any, outcome: Any
+    ) -> Response:
+        """Run the steps around the handler, letting unhandled errors propagate."""
+        index = 0
         try:
-            for after in tail.afters if error is None else tail.crash_afters:
-                replaced = await after(request, response)
-                if replaced is not None:
-                    response = replaced
+            for before, is_async in self.befores:
+                early = (await before(request)) if is_async else before(request)
+                if early is not None and isinstance(early, Response):
+                    return await self._afters(request, early, self.tails[index].afters)
+                index += 1
+            response = await app._inner(route, ctx, outcome, request)
+        except Exception as exc:
+            tail = self.tails[index] if index < len(self.befores) else self.tail
+            handled = await app._handled(request, exc)
+            if handled is None:
+                raise
+            return await self._afters(request, handled, tail.afters)
+        return await self._afters(request, response, self.tail.afters)
+
+    async def fail(
+        self, app: Answering, request: Request, index: int, exc: Exception
+    ) -> tuple[Response, Exception | None]:
+        """Answer ``exc``, raised by ``befores[index]`` (or past them, by the handler)."""
+        tail = self.tails[index] if index < len(self.befores) else self.tail
+        response, error = await app._error_response(request, exc)
+        return await self.finish(app, request, response, tail, error)
+
+    async def finish(
+        self,
+        app: Answering,
+        request: Request,
+        response: Response,
+        tail: Tail,
+        error: Exception | None,
+    ) -> tuple[Response, Exception | None]:
+        """Run ``tail`` on ``response``; return what to send and the error to re-raise."""
+        try:
+            response = await self._afters(
+                request, response, tail.afters if error is None else tail.crash_afters
+            )
         except Exception as exc:
             # NOTE: a failing after is answered as such; the remaining afters do not run.
             response, late = await app._error_response(request, exc)
@@ -172,34 +230,12 @@ class Flow:
             add_headers(response, tail.headers, tail.names)
         return response, error
 
-    async def wrap(
-        self, app: Answering, request: Request, route: Route | None, ctx: Any, outcome: Any
-    ) -> Response:
-        """Run the steps around the handler, letting unhandled errors propagate."""
-        tail = self.tail
-        response: Response | None = None
-        index = 0
-        try:
-            for before in self.befores:
-                response = await before(request)
-                if response is not None:
-                    tail = self.tails[index]
-                    break
-                index += 1
-            else:
-                response = await app._inner(route, ctx, outcome, request)
-        except Exception as exc:
-            if index < len(self.befores):
-                tail = self.tails[index]
-            response, error = await app._error_response(request, exc)
-            if error is not None:
-                raise
-        for after in tail.afters:
-            replaced = await after(request, response)
+    @staticmethod
+    async def _afters(request: Request, response: Response, afters: tuple[Entry, ...]) -> Response:
+        for after, is_async in afters:
+            replaced = (await after(request, response)) if is_async else after(request, response)
             if replaced is not None:
                 response = replaced
-        if tail.headers:
-            add_headers(response, tail.headers, tail.names)
         return response
 
 
@@ -230,7 +266,7 @@ def compile_flow(steps: Sequence[Step], route: Route | None) -> Flow | None:
                     "not a Step or None"
                 )
             step = specialised
-        if _overrides(step, "before") or _overrides(step, "after") or step.headers:
+        if _before_entry(step) or _after_entry(step) or step.headers:
             chosen.append(step)
     flow = Flow(chosen)
     return flow if flow else None
@@ -294,19 +330,21 @@ async def _call(hook: Callable[..., Any], is_async: bool, arg: Any) -> Any:
 
 
 @final
-class _BeforeHooks(Step):
-    """The app's ``before_request`` hooks, in order; the first Response answers."""
+class _BeforeHook(Step):
+    """One ``before_request`` hook: a Response it returns answers at once."""
 
-    def __init__(self, hooks: Sequence[Callable[..., Any]]) -> None:
-        # PERF: whether each hook is a coroutine function is decided once, not per request.
-        self.hooks = tuple((h, inspect.iscoroutinefunction(h)) for h in hooks)
+    def __init__(self, hook: Callable[..., Any]) -> None:
+        self.hook = hook
+        # PERF: whether the hook is a coroutine function is decided once, not per request.
+        self.is_async = inspect.iscoroutinefunction(hook)
+
+    def _before_entry(self) -> Entry:
+        # PERF: an async hook is called as it is (the flow ignores what is not a Response).
+        return (self.hook, True) if self.is_async else (self.before, True)
 
     async def before(self, request: Request) -> Response | None:
-        for hook, is_async in self.hooks:
-            early = await _call(hook, is_async, request)
-            if isinstance(early, Response):
-                return early
-        return None
+        early = await _call(self.hook, self.is_async, request)
+        return early if isinstance(early, Response) else None
 
 
 @final
@@ -334,6 +372,5 @@ def hook_steps(
     steps: list[Step] = []
     if after:
         steps.append(_AfterHooks(after))
-    if before:
-        steps.append(_BeforeHooks(before))
+    steps.extend(_BeforeHook(hook) for hook in before)
     return steps
