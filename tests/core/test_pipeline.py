@@ -8,7 +8,19 @@ from typing import Any
 
 import pytest
 
-from celeris import App, Depends, HTTPError, Request, Response, Router, Step, WebSocket
+from celeris import (
+    App,
+    Depends,
+    Header,
+    HTTPError,
+    Query,
+    Request,
+    Response,
+    Router,
+    Step,
+    WebSocket,
+)
+from celeris.core.lane import Lane
 from celeris.core.pipeline import Flow
 from celeris.core.responses import PlainTextResponse, StreamingResponse
 from celeris.core.routing import Route
@@ -18,6 +30,7 @@ from celeris.middleware import (
     RequestIDMiddleware,
     TrustedHostMiddleware,
 )
+from celeris.middleware import request_id as request_id_module
 from celeris.middleware.request_id import _uuid_hex
 from celeris.testing import TestClient
 
@@ -530,3 +543,119 @@ def test_uuid_hex_is_a_version_4_uuid() -> None:
     for value in values:
         parsed = uuid.UUID(hex=value)
         assert (parsed.version, parsed.variant, parsed.hex) == (4, uuid.RFC_4122, value)
+
+
+# --- the piped lane: routes with steps or flat dependencies answer as the full path ---------
+
+
+def piped_app(*, flat: bool) -> App:
+    """Routes whose dependencies are flat (the lane) or not (a generator: App._routed)."""
+    log: list[str] = []
+    app = App(openapi_url=None)
+    app.state.log = log
+    app.add_step(Recorder("a", log))
+
+    async def agent(user_agent: str = Header("none")) -> str:
+        return user_agent
+
+    async def agent_gen(user_agent: str = Header("none")) -> Any:
+        yield user_agent
+
+    dependency = agent if flat else agent_gen
+
+    async def limit(n: int = Query(ge=1)) -> int:
+        return n
+
+    async def nested(n: int = Depends(limit), request: Request = None) -> str:  # type: ignore[assignment]
+        return f"{n}:{request.method}"
+
+    @app.get("/agent")
+    async def by_agent(ua: str = Depends(dependency)) -> str:
+        return ua
+
+    @app.get("/nested")
+    async def by_nested(value: str = Depends(nested)) -> dict[str, str]:
+        return {"value": value}
+
+    @app.get("/boom")
+    async def boom(ua: str = Depends(dependency)) -> str:
+        raise RuntimeError("boom")
+
+    @app.get("/teapot")
+    async def teapot(ua: str = Depends(dependency)) -> str:
+        raise HTTPError(418, "short and stout")
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/agent", {"user-agent": "probe"}),
+        ("/agent", {}),
+        ("/nested?n=3", {}),
+        ("/nested?n=0", {}),
+        ("/nested", {}),
+        ("/teapot", {}),
+        ("/boom", {}),
+    ],
+)
+def test_piped_routes_answer_as_the_full_path(path: str, headers: dict[str, str]) -> None:
+    answers = []
+    for flat in (True, False):
+        app = piped_app(flat=flat)
+        r = TestClient(app, raise_server_exceptions=False).get(path, headers=headers)
+        answers.append((r.status_code, r.content, r.headers.get_list("x-steps"), app.state.log))
+    assert answers[0] == answers[1]
+    lane = piped_app(flat=True)
+    lane.build_middleware_stack()
+    assert isinstance(lane._entry, Lane)
+    assert {r.path for r in lane._entry.shorts} >= {"/agent", "/nested", "/boom", "/teapot"}
+
+
+def test_piped_route_early_answer_and_failing_after() -> None:
+    class BadAfter(Step):
+        async def after(self, request: Request, response: Response) -> None:
+            raise HTTPError(409, "after failed")
+
+    log: list[str] = []
+    app = App(openapi_url=None)
+    app.add_step(Recorder("a", log))
+    app.add_step(BadAfter())
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    r = TestClient(app).get("/")
+    assert r.status_code == 409
+    assert log == ["a.before"]  # NOTE: the afters after a failing one do not run
+
+    early = make_app(Recorder("a", log := []), Answer())
+    r = TestClient(early).get("/")
+    assert (r.status_code, r.headers["x-steps"]) == (418, "a")
+
+
+def test_gzip_step_compresses_a_stream_chunk_by_chunk() -> None:
+    app = App(openapi_url=None)
+    app.add_middleware(GZipMiddleware, minimum_size=10)
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        async def chunks() -> Any:
+            for i in range(3):
+                yield f"chunk {i} ".encode() * 50
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    r = TestClient(app).get("/stream", headers={"accept-encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip"
+    assert r.text == "".join(f"chunk {i} " * 50 for i in range(3))
+
+
+def test_request_ids_are_dropped_in_a_forked_child() -> None:
+    first = _uuid_hex()
+    request_id_module._forked()  # what os.register_at_fork runs in the child
+    after = {_uuid_hex() for _ in range(300)}
+    assert first not in after
+    assert len(after) == 300
