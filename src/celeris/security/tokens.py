@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import os
 import secrets
 
 __all__ = ["mask", "new_secret", "same_secret", "unmask"]
@@ -25,17 +26,20 @@ def _b64decode(text: str) -> bytes:
 def _xor(a: bytes, b: bytes) -> bytes:
     """Return ``a`` XOR ``b`` (same length), the whole buffer at once."""
     # PERF: one big-int XOR in C, not a Python loop over the bytes.
-    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
+    return (int.from_bytes(a) ^ int.from_bytes(b)).to_bytes(len(a))
 
 
 def mask(secret: str) -> str:
     """Return ``secret`` XOR-ed with a fresh random pad, pad first (different every call)."""
     # SECURITY: BREACH: a secret repeated verbatim in compressed pages can be guessed byte by
     # byte through the response size; a new pad per render makes every copy look random.
+    # The pad comes from the OS CSPRNG (os.urandom, what secrets.token_bytes returns).
     raw = secret.encode("ascii")
-    pad = secrets.token_bytes(len(raw))
-    # PERF: binascii and one translate: base64.urlsafe_b64encode is two Python calls on top.
-    encoded = binascii.b2a_base64(pad + _xor(pad, raw), newline=False).translate(_URLSAFE)
+    size = len(raw)
+    pad = os.urandom(size)
+    # PERF: inline, big-endian defaults, binascii: this runs on every page with a form.
+    masked = (int.from_bytes(pad) ^ int.from_bytes(raw)).to_bytes(size)
+    encoded = binascii.b2a_base64(pad + masked, newline=False).translate(_URLSAFE)
     return encoded.rstrip(b"=").decode("ascii")
 
 
