@@ -127,3 +127,14 @@ def test_an_oversized_value_is_refused_even_after_it_was_signed() -> None:
     value = signer.dumps({"blob": "".join(chr(0x4E00 + i) for i in range(3000))})
     assert len(value) > cookie_module.MAX_COOKIE_SIZE
     assert signer.loads(value, 60) is None
+
+
+def test_a_value_that_inflates_big_is_checked_every_time_not_kept() -> None:
+    signer = SignedCookie(SECRET)
+    value = signer.dumps({"blob": "x" * 20_000})  # compresses to a small cookie
+    assert len(value) < cookie_module.MAX_COOKIE_SIZE
+    assert value not in signer.verified
+    loaded = signer.loads(value, 60)
+    assert loaded is not None
+    assert loaded[0] == {"blob": "x" * 20_000}
+    assert value not in signer.verified

@@ -18,7 +18,13 @@ import itsdangerous.signer
 import msgspec
 from itsdangerous.encoding import want_bytes
 
-__all__ = ["MAX_COOKIE_SIZE", "VERIFIED_CACHE_SIZE", "SessionTooLarge", "SignedCookie"]
+__all__ = [
+    "MAX_COOKIE_SIZE",
+    "VERIFIED_CACHE_SIZE",
+    "VERIFIED_JSON_SIZE",
+    "SessionTooLarge",
+    "SignedCookie",
+]
 
 logger = logging.getLogger("celeris.sessions")
 
@@ -27,6 +33,8 @@ MAX_COOKIE_SIZE = 4096
 
 #: How many verified cookie values each signer remembers (least recently used dropped first).
 VERIFIED_CACHE_SIZE = 1024
+#: The largest (decompressed) session JSON kept there; larger ones are checked every time.
+VERIFIED_JSON_SIZE = 8192
 
 
 class SessionTooLarge(ValueError):
@@ -129,6 +137,8 @@ class SignedCookie:
         return True
 
     def _remember(self, value: str, json: bytes, issued: int) -> None:
+        if len(json) > VERIFIED_JSON_SIZE:
+            return  # NOTE: the cache stays under VERIFIED_CACHE_SIZE x (4 KiB + 8 KiB)
         verified = self.verified
         if len(verified) >= VERIFIED_CACHE_SIZE:
             # NOTE: a sync handler may decode in a worker thread: tolerate a racing eviction.
