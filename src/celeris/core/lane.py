@@ -285,11 +285,11 @@ class Lane:
 
     async def send(self, request: Request, response: Response, error: Exception | None) -> None:
         """Send a piped route's answer after an early answer or an error (then re-raise it)."""
-        try:
-            await response.send_to(request.conn)
-            if error is not None:
-                raise error
-            if response.background is not None:
-                await response.background()
-        finally:
-            await request.close()
+        # NOTE: no try/finally here: in the compiled build, a finally block run while the
+        # caller handles an exception re-raised that exception (a handled 422 became a 500).
+        await response.send_to(request.conn)
+        await request.close()
+        if error is not None:
+            raise error
+        if response.background is not None:
+            await response.background()
