@@ -246,8 +246,10 @@ def _multi_extractor(kind: Kind, alias: str, convert: Converter, sequence: bool)
             name = b""  # NOTE: no header can have this name: never found
 
         def extract_header(conn: Any, path_params: dict[str, Any]) -> Any:
-            # PERF: the first value of the pre-encoded name, straight from the raw pairs.
-            for key, value in conn.headers.raw:
+            # PERF: the first value of the pre-encoded name, straight from the raw pairs (of
+            # the connection for a Request: no Headers object).
+            raw = conn.conn.headers if type(conn) is Request else conn.headers.raw
+            for key, value in raw:
                 if key == name:
                     return convert(value.decode("latin-1"))
             return MISSING

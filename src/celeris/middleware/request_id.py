@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, Final, cast
 
 from celeris.core.pipeline import Step, filtered, is_plain
@@ -26,35 +26,29 @@ _VARIANT: Final = bytes((b & 0x3F) | 0x80 for b in range(256))
 _BATCH: Final = 256  # ids made at once
 
 
-_forks = [0]  # bumped in a forked child: its parent's ids are dropped
+_ids: list[str] = []  # made ahead, taken from the end
 
 
-def _id_stream() -> Iterator[str]:
-    """Yield random version 4 UUIDs as 32 hex digits (``uuid.uuid4().hex``'s values).
+def _uuid_hex() -> str:
+    """Return a random version 4 UUID as 32 hex digits (``uuid.uuid4().hex``'s value).
 
     PERF: ``uuid.uuid4().hex`` costs ~15,000 instructions (a UUID object, a 128-bit int and
     its checks); here one ``os.urandom`` call, two ``translate`` calls and one ``hex()`` make
-    256 ids, and each request takes a slice.
+    256 ids, and a request pops one.
     """
-    while True:
-        forks = _forks[0]
+    try:
+        return _ids.pop()
+    except IndexError:
         raw = bytearray(os.urandom(16 * _BATCH))
         raw[6::16] = raw[6::16].translate(_VERSION)
         raw[8::16] = raw[8::16].translate(_VARIANT)
         text = raw.hex()
-        for at in range(0, len(text), 32):
-            # SECURITY: a forked worker must not hand out the ids its parent had made.
-            if _forks[0] != forks:
-                break
-            yield text[at : at + 32]
+        _ids.extend(text[at : at + 32] for at in range(0, len(text), 32))
+        return _ids.pop()
 
 
-def _forked() -> None:
-    _forks[0] += 1
-
-
-os.register_at_fork(after_in_child=_forked)
-_uuid_hex: Final[Callable[[], str]] = _id_stream().__next__
+# SECURITY: a forked worker must not hand out the ids its parent had made.
+os.register_at_fork(after_in_child=_ids.clear)
 
 
 class RequestIDMiddleware:
