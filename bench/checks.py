@@ -6,15 +6,19 @@ Each check raises ``CheckFailed`` naming what was wrong. The ``validate_*`` func
 
 from __future__ import annotations
 
+import html
 import http.client
+import http.cookies
 import json
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
-from bench.workloads import POST_BODY
+from bench.workloads import BY_NAME as WORKLOADS
+from bench.workloads import POST_BODY, SECURED_USER
 
 HELLO = b"Hello, World!"
 ADDITIONAL = "Additional fortune added at request time."
@@ -38,6 +42,46 @@ def fetch(
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
     finally:
         conn.close()
+
+
+def exchange(
+    port: int,
+    method: str,
+    path: str,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+) -> tuple[Reply, dict[str, str]]:
+    """Make one request with ``headers``; return the reply and the cookies it set."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        resp = conn.getresponse()
+        raw = resp.getheaders()
+        reply = (resp.status, {k.lower(): v for k, v in raw}, resp.read())
+    finally:
+        conn.close()
+    # NOTE: a response may set several cookies; the dict of ``fetch`` would keep only one.
+    jar: dict[str, str] = {}
+    for name, value in raw:
+        if name.lower() == "set-cookie":
+            parsed = http.cookies.SimpleCookie()
+            parsed.load(value)
+            jar.update({key: morsel.value for key, morsel in parsed.items()})
+    return reply, jar
+
+
+def cookie_header(jar: Mapping[str, str]) -> str:
+    """Return the ``Cookie`` request header value for ``jar``."""
+    return "; ".join(f"{name}={value}" for name, value in jar.items())
+
+
+def login_cookies(port: int, login: str, page: str) -> dict[str, str]:
+    """Sign in at ``login``, then open ``page`` once: the cookies a browser then holds."""
+    (status, _, body), jar = exchange(port, "GET", f"{login}?{urlencode({'user': SECURED_USER})}")
+    _expect(200 <= status < 400, f"login: status {status}, body {body[:200]!r}")
+    _expect(bool(jar), "login: no cookie set")
+    _, more = exchange(port, "GET", page, {"Cookie": cookie_header(jar)})
+    return {**jar, **more}
 
 
 def _json(reply: Reply, what: str) -> Any:
@@ -107,6 +151,83 @@ def validate_fortunes(reply: Reply) -> None:
         for m in messages
     ]
     _expect(unescaped == sorted(unescaped), "fortunes: not sorted by message")
+
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "deny",
+    "cross-origin-opener-policy": "same-origin",
+}
+_INPUT = re.compile(r"<input\b[^>]*>", re.I)
+_ATTR = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def hidden_inputs(page: str) -> dict[str, str]:
+    """Return the hidden ``<input>`` fields of ``page`` as name -> value (HTML-unescaped)."""
+    fields = {}
+    for tag in _INPUT.findall(page):
+        attrs = {
+            m[1].lower(): html.unescape(m[2] if m[2] is not None else m[3])
+            for m in _ATTR.finditer(tag)
+        }
+        if attrs.get("type", "").lower() == "hidden" and attrs.get("name"):
+            fields[attrs["name"]] = attrs.get("value", "")
+    return fields
+
+
+def validate_secured(reply: Reply, user: str) -> tuple[str, str]:
+    """Require the secured page for ``user``; return its CSRF field (name, token).
+
+    200 text/html; ``<p id="user">`` holds the session's user; a POST form carries a hidden
+    token field; nosniff, X-Frame-Options DENY, COOP same-origin, a Referrer-Policy and a
+    CSP with ``default-src`` are sent.
+    """
+    status, headers, body = reply
+    _expect(status == 200, f"secured: status {status}, body {body[:200]!r}")
+    ctype = headers.get("content-type", "")
+    _expect(ctype.startswith("text/html"), f"secured: content-type {ctype!r}")
+    page = body.decode("utf-8")
+    shown = re.search(r'<p id="user">(.*?)</p>', page)
+    _expect(shown is not None, 'secured: no <p id="user"> on the page')
+    assert shown is not None
+    _expect(shown[1] == user, f"secured: the page shows user {shown[1]!r}, want {user!r}")
+    _expect(re.search(r'<form\b[^>]*method="post"', page, re.I) is not None, "secured: no form")
+    tokens = {n: v for n, v in hidden_inputs(page).items() if len(v) >= 16}
+    _expect(len(tokens) == 1, f"secured: want one hidden CSRF token field, got {tokens!r}")
+    for name, value in SECURITY_HEADERS.items():
+        got = headers.get(name, "")
+        _expect(got.lower() == value, f"secured: {name} is {got!r}, want {value!r}")
+    _expect(bool(headers.get("referrer-policy")), "secured: no Referrer-Policy")
+    csp = headers.get("content-security-policy", "")
+    _expect("default-src" in csp, f"secured: Content-Security-Policy {csp!r} has no default-src")
+    return next(iter(tokens.items()))
+
+
+def check_secured(port: int) -> None:
+    """Check the secured page, and that its form really is CSRF-protected.
+
+    Without a session the page shows ``anonymous``; signed in (the cookies of
+    ``login_cookies``) it shows the user. A cross-site POST without the token is refused
+    (401/403); a same-origin POST with the page's token and cookies is accepted.
+    """
+    workload = WORKLOADS["secured"]
+    page = workload.path
+    validate_secured(fetch(port, "GET", page), "anonymous")
+    jar = login_cookies(port, workload.login, page)
+    reply, more = exchange(port, "GET", page, {"Cookie": cookie_header(jar)})
+    jar.update(more)
+    name, token = validate_secured(reply, SECURED_USER)
+    origin = f"http://127.0.0.1:{port}"
+    form = "application/x-www-form-urlencoded"
+    forged = {"Cookie": cookie_header(jar), "Content-Type": form,
+              "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}  # fmt: skip
+    status = exchange(port, "POST", page, forged, b"note=forged")[0][0]
+    _expect(status in (401, 403), f"secured: a forged cross-site POST got {status}, want 403")
+    genuine = {"Cookie": cookie_header(jar), "Content-Type": form, "Origin": origin,
+               "Referer": origin + page, "Sec-Fetch-Site": "same-origin"}  # fmt: skip
+    body = urlencode({"note": "hello", name: token}).encode()
+    (status, _, text), _ = exchange(port, "POST", page, genuine, body)
+    _expect(status in (200, 303), f"secured: the form's own POST got {status}: {text[:200]!r}")
 
 
 def check_plaintext(port: int) -> None:
@@ -181,4 +302,5 @@ CHECKS: dict[str, Callable[[int], None]] = {
     "queries": check_queries,
     "fortunes": check_fortunes,
     "updates": check_updates,
+    "secured": check_secured,
 }

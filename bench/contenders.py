@@ -10,7 +10,7 @@ its connections; it does not affect the throughput tests, whose connections are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 REFERENCE = "celeris"
 
@@ -28,6 +28,20 @@ class Contender:
     note: str = ""
     env: tuple[tuple[str, str], ...] = ()
     compiled: bool = False  # run the mypyc-compiled build of celeris (bench/.work/compiled)
+    # (app, module) pairs: the module that serves the tests whose ``Workload.app`` is ``app``
+    # (see bench/workloads.py); a contender without one does not run those tests.
+    apps: tuple[tuple[str, str], ...] = ()
+
+    def module_for(self, app: str) -> str | None:
+        """Return the module serving the tests of ``app`` ("" = the main app), or None."""
+        return self.module if not app else dict(self.apps).get(app)
+
+    def for_app(self, app: str) -> Contender:
+        """Return this contender launching the module of ``app`` instead of its main one."""
+        module = self.module_for(app)
+        if module is None:
+            raise KeyError(f"{self.name} has no {app!r} app")
+        return replace(self, module=module)
 
     def command(self, bin_dir: str, port: int) -> list[str]:
         """Return the launch command for ``port`` with the peer venv's ``bin_dir``."""
@@ -47,6 +61,13 @@ GRANIAN = (
 
 
 NO_WS = frozenset({"websocket"})
+# The secured-page test (issue 12): each framework's own sessions, CSRF and security headers,
+# switched on app-wide in an app of their own so that the other tests stay as they were.
+SECURED = "secured"
+SECURED_ONLY = frozenset(
+    {"plaintext", "json", "pipelined", "params", "post", "db", "queries", "fortunes", "updates",
+     "websocket", "idle", "coldstart"}
+)  # fmt: skip
 # The ORM contenders exist for issue 6's comparison: single query and fortunes through an ORM.
 ORM_ONLY = frozenset(
     {"plaintext", "json", "pipelined", "params", "post", "queries", "updates", "websocket",
@@ -61,6 +82,7 @@ CONTENDERS: tuple[Contender, ...] = (
         "celeris", "celeris", "celeris", "bench.apps.celeris_app",
         ("{bin}/python", "-m", "celeris", "serve", "{module}:app", "--port", "{port}",
          "--workers", "1", "--no-access-log", "--timeout-keep-alive", "60"),
+        apps=((SECURED, "bench.apps.celeris_secured"),),
     ),
     Contender(
         "celeris-compiled", "celeris", "celeris", "bench.apps.celeris_app",
@@ -68,16 +90,29 @@ CONTENDERS: tuple[Contender, ...] = (
          "--workers", "1", "--no-access-log", "--timeout-keep-alive", "60"),
         compiled=True, note="the same source built as the mypyc wheel (see pyproject.toml)",
     ),
-    Contender("celeris-uvicorn", "celeris", "uvicorn", "bench.apps.celeris_app", UVICORN),
+    Contender(
+        "celeris-uvicorn", "celeris", "uvicorn", "bench.apps.celeris_app", UVICORN,
+        apps=((SECURED, "bench.apps.celeris_secured"),),
+    ),
     Contender("celeris-granian", "celeris", "granian", "bench.apps.celeris_app", GRANIAN),
     Contender("fastapi", "fastapi", "uvicorn", "bench.apps.fastapi_app", UVICORN),
     Contender("starlette", "starlette", "uvicorn", "bench.apps.starlette_app", UVICORN),
-    Contender("litestar", "litestar", "uvicorn", "bench.apps.litestar_app", UVICORN),
     Contender(
-        "blacksheep-granian", "blacksheep", "granian", "bench.apps.blacksheep_app", GRANIAN
+        "litestar", "litestar", "uvicorn", "bench.apps.litestar_app", UVICORN,
+        apps=((SECURED, "bench.apps.litestar_secured"),),
     ),
     Contender(
-        "blacksheep-uvicorn", "blacksheep", "uvicorn", "bench.apps.blacksheep_app", UVICORN
+        "litestar-serverside", "litestar", "uvicorn", "bench.apps.litestar_secured_server",
+        UVICORN, skip=SECURED_ONLY, apps=((SECURED, "bench.apps.litestar_secured_server"),),
+        note="the secured page only, on Litestar's server-side sessions (memory store)",
+    ),
+    Contender(
+        "blacksheep-granian", "blacksheep", "granian", "bench.apps.blacksheep_app", GRANIAN,
+        apps=((SECURED, "bench.apps.blacksheep_secured"),),
+    ),
+    Contender(
+        "blacksheep-uvicorn", "blacksheep", "uvicorn", "bench.apps.blacksheep_app", UVICORN,
+        apps=((SECURED, "bench.apps.blacksheep_secured"),),
     ),
     Contender(
         "sanic", "sanic", "sanic", "bench.apps.sanic_app",
@@ -89,6 +124,16 @@ CONTENDERS: tuple[Contender, ...] = (
     Contender(
         "django", "django", "uvicorn", "bench.apps.django_app", UVICORN, skip=NO_WS,
         note="Django has no WebSocket support without Channels",
+        apps=((SECURED, "bench.apps.django_secured"),),
+    ),
+    Contender(
+        "django-gunicorn", "django", "gunicorn", "bench.apps.django_secured_wsgi",
+        ("{bin}/gunicorn", "{module}:app", "--bind", "127.0.0.1:{port}", "--workers", "1",
+         "--worker-class", "gthread", "--threads", "8", "--worker-connections", "20000",
+         "--keep-alive", "60", "--log-level", "warning"),
+        skip=SECURED_ONLY, apps=((SECURED, "bench.apps.django_secured_wsgi"),),
+        note="the secured page only: Django's classic deployment, WSGI on gunicorn (gthread, "
+        "8 threads), where its sync middleware needs no thread hop",
     ),
     Contender(
         "flask", "flask", "gunicorn", "bench.apps.flask_app",

@@ -41,6 +41,9 @@ VERSIONED = [
     "msgspec",
     "pydantic",
     "websockets",
+    "itsdangerous",
+    "cryptography",
+    "django-csp",
 ]
 
 

@@ -10,6 +10,12 @@ from ``bench/run.py``, peers side by side).
   .venv/bin/python bench/hotpath.py bench.apps.celeris_app '/items/42?q=hello&limit=5'
   .venv/bin/python bench/hotpath.py bench.apps.celeris_app /json --profile   # cProfile top 25
   .venv/bin/python bench/hotpath.py bench.apps.celeris_app /users --post '{"name": "Ada", "age": 36, "email": "a@b.c"}'
+  .venv/bin/python bench/hotpath.py bench.apps.celeris_dressed --versus bench.apps.celeris_hello
+
+``celeris_dressed`` is the hello app with CORS, GZip, TrustedHost, RequestID, a no-op hook and
+a one-level dependency; ``--versus`` measures a second app in the same run and prints the
+ratio (the pipeline's cost over the bare route). For figures to compare across changes, count
+instructions instead of timing (see docs/internals.md, "Measuring").
 """
 
 from __future__ import annotations
@@ -104,9 +110,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2000)
     parser.add_argument("--post", metavar="JSON", help="POST this JSON body instead of a GET")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top 25")
+    parser.add_argument("--versus", metavar="MODULE", help="also measure this app; print the ratio")
     args = parser.parse_args()
     app = importlib.import_module(args.module).app
     request = request_bytes(args.target, args.post)
+    if args.versus:
+        other = importlib.import_module(args.versus).app
+        times = {}
+        for name, each in ((args.module, app), (args.versus, other)):
+            uvloop.run(measure(each, request, 200))
+            times[name] = sorted(uvloop.run(measure(each, request, args.rounds)) for _ in range(3))[
+                1
+            ]
+            print(f"{name} {args.target}: {times[name]:.2f} us per request (median of 3)")
+        ratio = times[args.module] / times[args.versus]
+        print(f"{args.module} costs {ratio:.2f}x {args.versus} ({(ratio - 1) * 100:+.0f}%)")
+        return
     uvloop.run(measure(app, request, 200))  # warm-up: caches, first-request work
     if args.profile:
         profiler = cProfile.Profile()

@@ -110,6 +110,39 @@ def orm_glance(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+SECURED = "secured"
+# Issue 12's bar for the secured page: celeris >= 2x the fastest of these, >= 4x Django.
+SECURED_TARGETS = (("litestar", 2.0), ("blacksheep", 2.0), ("django", 4.0))
+
+
+def secured_glance(
+    results: dict[str, Any], contenders: dict[str, Any], ours: str = REFERENCE
+) -> list[str]:
+    """Return the secured-page lines: ``ours`` against each peer framework's fastest entry."""
+    by = results.get(SECURED, {})
+    ref = by.get(ours)
+    if not ref or not ref["valid"] or not ref["value"]:
+        return []
+    lines = []
+    for framework, target in SECURED_TARGETS:
+        runs = [
+            (r["value"], name)
+            for name, r in by.items()
+            if r["valid"] and r["value"] > 0
+            and contenders.get(name, {}).get("framework") == framework
+        ]  # fmt: skip
+        if not runs:
+            continue
+        value, name = max(runs)
+        ratio = ref["value"] / value
+        verdict = "meets" if ratio >= target else "misses"
+        lines.append(
+            f"- {ours} {_fmt(ref['value'], SECURED)} req/s, {name} {_fmt(value, SECURED)}: "
+            f"{ratio:.2f}x ({verdict} the {target:g}x target)"
+        )
+    return lines
+
+
 def render(data: dict[str, Any]) -> str:
     """Return the whole Markdown report for ``data`` (as written by bench/run.py)."""
     meta, contenders, results = data["meta"], data["contenders"], data["summary"]
@@ -159,6 +192,10 @@ def render(data: dict[str, Any]) -> str:
                 *compiled,
                 "",
             ]
+        secured = secured_glance(results, contenders)
+        if secured:
+            out += ["## The secured page: sessions, CSRF, security headers, a dependency", ""]
+            out += [*secured, ""]
         orm = orm_glance(results)
         if orm:
             out += ["## Through the ORM: celeris.db against FastAPI + SQLAlchemy", "", *orm, ""]

@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import environment, report, wrk  # noqa: E402
-from bench.checks import CHECKS, CheckFailed  # noqa: E402
+from bench.checks import CHECKS, CheckFailed, cookie_header, login_cookies  # noqa: E402
 from bench.contenders import BY_NAME, CONTENDERS, REFERENCE, Contender  # noqa: E402
 from bench.server import Server, ServerError  # noqa: E402
 from bench.workloads import BY_NAME as WORKLOADS_BY_NAME  # noqa: E402
@@ -85,7 +85,8 @@ class Bench:
         self.logs.mkdir(parents=True, exist_ok=True)
 
     def timed(self, contender: Contender) -> bool:
-        return not self.args.quick or contender.name in QUICK_TIMED
+        # NOTE: --quick times the reference lines only, unless --contenders names whom to time.
+        return not self.args.quick or bool(self.args.contenders) or contender.name in QUICK_TIMED
 
     def add(self, test: str, contender: str, sample: dict[str, Any]) -> None:
         self.samples[test].setdefault(contender, []).append(sample)
@@ -101,30 +102,53 @@ class Bench:
                 self.run_contender(contender, first=round_no == 1)
 
     def run_contender(self, contender: Contender, first: bool) -> None:
-        log = self.logs / f"{contender.name}.log"
-        server = Server(contender, self.bin, self.args.port, SERVER_CPU, log)
+        # NOTE: the tests of an ``app`` (Workload.app) run on a server of their own.
+        self.run_app(contender, "", first)
+        for app in dict.fromkeys(t.app for t in self.tests if t.app):
+            if contender.module_for(app) is not None and contender.name not in self.problems:
+                self.run_app(contender, app, first)
+
+    def group(self, contender: Contender, app: str, tests: list[Workload]) -> list[Workload]:
+        """Return the tests of ``tests`` that ``contender`` runs on its ``app`` server."""
+        if contender.module_for(app) is None:
+            return []
+        return [t for t in tests if t.app == app and t.name not in contender.skip]
+
+    def run_app(self, contender: Contender, app: str, first: bool) -> None:
+        # NOTE: the main app is checked on every test, even those not timed (checks are
+        # cheap); an app of its own starts only when one of its tests was chosen.
+        checked = self.group(contender, app, list(WORKLOADS) if not app else self.tests)
+        if not checked:
+            return
+        suffix = f"-{app}" if app else ""
+        log = self.logs / f"{contender.name}{suffix}.log"
+        server = Server(contender.for_app(app), self.bin, self.args.port, SERVER_CPU, log)
         try:
             server.start()
         except ServerError as exc:
-            self.problems[contender.name] = f"did not start: {exc}"
-            print(f"bench:   {contender.name} did not start: {exc}", flush=True)
+            if not app:
+                self.problems[contender.name] = f"did not start: {exc}"
+            else:
+                failed = self.failed_checks.setdefault(contender.name, {})
+                failed.update({t.name: f"its {app} app did not start: {exc}" for t in checked})
+                if self.timed(contender):
+                    for test in self.group(contender, app, self.tests):
+                        self.add(test.name, contender.name, {"errors": [failed[test.name]]})
+            print(f"bench:   {contender.name}{suffix} did not start: {exc}", flush=True)
             return
         try:
             if first:
-                self.check(contender, server)
+                self.check(contender, server, checked)
             if self.timed(contender):
-                self.measure(contender, server)
+                self.measure(contender, server, self.group(contender, app, self.tests))
             if not server.alive():
                 self.problems[contender.name] = f"server died during the run; see {log}"
         finally:
             server.stop()
 
-    def check(self, contender: Contender, server: Server) -> None:
-        failed: dict[str, str] = {}
-        # NOTE: every test is checked, even those not timed in this run: checks are cheap.
-        for test in WORKLOADS:
-            if test.name in contender.skip:
-                continue
+    def check(self, contender: Contender, server: Server, tests: list[Workload]) -> None:
+        failed = self.failed_checks.setdefault(contender.name, {})
+        for test in tests:
             try:
                 if test.kind == "wrk":
                     CHECKS[test.name](server.port)
@@ -133,7 +157,6 @@ class Bench:
             except (CheckFailed, OSError, RuntimeError, ValueError) as exc:
                 failed[test.name] = f"check failed: {exc}"
                 print(f"bench:   {contender.name} {test.name}: {exc}", flush=True)
-        self.failed_checks[contender.name] = failed
 
     def client(self, args: list[str], timeout: float) -> str:
         argv = ["taskset", "-c", str(CLIENT_CPU), f"{self.bin}/python"]
@@ -143,18 +166,16 @@ class Bench:
             raise RuntimeError((done.stderr.strip().splitlines() or ["no output"])[-1])
         return done.stdout
 
-    def measure(self, contender: Contender, server: Server) -> None:
+    def measure(self, contender: Contender, server: Server, tests: list[Workload]) -> None:
         failed = self.failed_checks.get(contender.name, {})
         url = f"http://127.0.0.1:{server.port}"
-        for test in self.tests:
-            if test.name in contender.skip:
-                continue
+        for test in tests:
             if test.name in failed:
                 self.add(test.name, contender.name, {"errors": [failed[test.name]]})
                 continue
             try:
                 sample = self.measure_one(test, contender, server, url)
-            except (wrk.WrkOutputError, RuntimeError, ValueError, OSError) as exc:
+            except (wrk.WrkOutputError, CheckFailed, RuntimeError, ValueError, OSError) as exc:
                 sample = {"errors": [f"{type(exc).__name__}: {exc}"]}
             except subprocess.TimeoutExpired:
                 sample = {"errors": ["the load generator timed out"]}
@@ -173,9 +194,14 @@ class Bench:
         if test.kind == "wrk":
             target = url + test.path
             conns = args.connections
+            headers: tuple[str, ...] = ()
+            if test.login:
+                jar = login_cookies(server.port, test.login, test.path)
+                headers = (f"Cookie: {cookie_header(jar)}",)
+            script, sargs = test.script, test.script_args
             if args.warmup:
-                wrk.run(target, args.warmup, conns, test.script, test.script_args, CLIENT_CPU)
-            res = wrk.run(target, args.duration, conns, test.script, test.script_args, CLIENT_CPU)
+                wrk.run(target, args.warmup, conns, script, sargs, CLIENT_CPU, headers)
+            res = wrk.run(target, args.duration, conns, script, sargs, CLIENT_CPU, headers)
             return {"value": res.requests_per_sec, "p99_ms": res.p99_ms, "errors": list(res.errors)}
         if test.kind == "websocket":
             if args.warmup:

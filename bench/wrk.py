@@ -62,13 +62,21 @@ def parse(output: str) -> WrkResult:
 
 
 def command(
-    url: str, duration: float, connections: int, script: str | None, args: tuple[str, ...], cpu: int
+    url: str,
+    duration: float,
+    connections: int,
+    script: str | None,
+    args: tuple[str, ...],
+    cpu: int,
+    headers: tuple[str, ...] = (),
 ) -> list[str]:
-    """Return the wrk command line, pinned to ``cpu``."""
+    """Return the wrk command line, pinned to ``cpu``; ``headers`` are ``Name: value`` lines."""
     # NOTE: wrk reads whole seconds only.
     seconds = max(1, round(duration))
     argv = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
     argv += ["--latency", "--timeout", "5s"]
+    for header in headers:
+        argv += ["-H", header]
     if script is not None:
         argv += ["-s", str(LUA / script)]
     argv.append(url)
@@ -84,9 +92,10 @@ def run(
     script: str | None = None,
     args: tuple[str, ...] = (),
     cpu: int = 1,
+    headers: tuple[str, ...] = (),
 ) -> WrkResult:
     """Run wrk once and return its parsed result."""
-    argv = command(url, duration, connections, script, args, cpu)
+    argv = command(url, duration, connections, script, args, cpu, headers)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30, check=False)
     if done.returncode != 0:
         raise WrkOutputError(f"wrk exited {done.returncode}: {done.stderr.strip()}")

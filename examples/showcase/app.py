@@ -4,7 +4,8 @@ Run it with `make demo` (or `celeris serve examples.showcase.app:app`) and open
 http://127.0.0.1:8000. It shows: typed routes and validation, the data layer (SQLite by
 default, PostgreSQL with DATABASE_URL; migrations applied at start-up), JSON and HTML
 responses, templates, static files, a WebSocket chat, Server-Sent Events, uploads, background
-tasks, middleware, dependencies and the OpenAPI docs at /docs.
+tasks, middleware, dependencies, typed settings, sessions with flash messages, CSRF on the
+sign-in form, security headers, a rate limit and the OpenAPI docs at /docs.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from celeris import (
     App,
     BackgroundTasks,
     Depends,
+    Form,
     Header,
     HTMLResponse,
+    RedirectResponse,
     Request,
     Router,
     ServerSentEvent,
@@ -38,17 +41,42 @@ from celeris import (
 )
 from celeris.db import AsyncSession, Database, Model, add_health_route, get_or_404
 from celeris.middleware import GZipMiddleware, RequestIDMiddleware
+from celeris.security import CSRF, RateLimiter, SecurityHeaders
+from celeris.sessions import Sessions, flash
+from celeris.settings import Settings, dev_secret_key
 from celeris.staticfiles import StaticFiles
 from celeris.templating import Templates
 
 HERE = Path(__file__).parent
 log = logging.getLogger("showcase")
 
-app = App(title="celeris showcase", version="0.1.0", description="Notes, chat and live events.")
+
+class Config(Settings):
+    """The showcase's settings, from the environment and a .env file."""
+
+    SECRET_KEY: str = ""  # set a real one in production
+    SESSION_URL: str | None = None  # e.g. redis://localhost:6379/0; a signed cookie by default
+    RATELIMIT_URL: str | None = None
+
+
+config = Config()
+if not config.SECRET_KEY:
+    config.SECRET_KEY = dev_secret_key()  # NOTE: a demo: one development key in .celeris/
+
+app = App(
+    title="celeris showcase",
+    version="0.1.0",
+    description="Notes, chat and live events.",
+    settings=config,
+)
 app.add_middleware(GZipMiddleware, minimum_size=1000)
 app.add_middleware(RequestIDMiddleware)
 app.mount("/static", StaticFiles(HERE / "static"))
 templates = Templates(HERE / "templates")
+Sessions(app=app, templates=templates)  # request.session, flash messages
+CSRF(app=app, templates=templates)  # the sign-in form carries {{ csrf_input() }}
+SecurityHeaders(app=app)  # nosniff, X-Frame-Options, COOP, HSTS on HTTPS...
+limiter = RateLimiter(app=app)
 
 
 # --- the notes API, stored through celeris.db (SQLite next to this file by default) ----------
@@ -166,6 +194,18 @@ async def home(request: Request, session: ReadSession) -> HTMLResponse:
     return await templates.render_async(
         "index.html", {"request": request, "notes": list(notes), "title": app.title}
     )
+
+
+@app.post("/hello", include_in_schema=False)
+@limiter.limit("10/minute")
+async def hello(
+    request: Request, name: Annotated[str, Form(min_length=1, max_length=50)]
+) -> RedirectResponse:
+    """Sign in by name: kept in the session, greeted once by a flash message."""
+    request.session.rotate()  # a new session id on sign-in (no session fixation)
+    request.session["name"] = name
+    flash(request, f"Hello, {name}!", category="success")
+    return RedirectResponse("/", status_code=303)
 
 
 @app.get("/events/clock", tags=["live"])

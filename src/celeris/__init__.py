@@ -30,6 +30,7 @@ from celeris.core.errors import (
     UnsupportedMediaType,
 )
 from celeris.core.params import Body, Cookie, Depends, File, Form, Header, Path, Query
+from celeris.core.pipeline import Step
 from celeris.core.requests import Request
 from celeris.core.responses import (
     FileResponse,
@@ -91,6 +92,7 @@ __all__ = [
     "ServerSentEvent",
     "ServerSentEvents",
     "ServiceUnavailable",
+    "Step",
     "StreamingResponse",
     "TooManyRequests",
     "Unauthorized",

@@ -182,3 +182,34 @@ def test_orm_glance_compares_the_two_orm_contenders_on_valid_tests_only() -> Non
         "- Single query: celeris-orm 3,000 req/s, fastapi-orm 1,000 (3.00x)"
     ]
     assert report.orm_glance({"db": {"celeris-orm": result(1.0)}}) == []
+
+
+def _ok(value: float) -> dict[str, Any]:
+    return {"value": value, "p99_ms": 1.0, "rounds": 1, "valid": True, "errors": []}
+
+
+def test_the_secured_page_glance_holds_celeris_to_the_issue_targets() -> None:
+    contenders = {
+        "celeris": {"framework": "celeris", "server": "celeris", "note": "", "problem": ""},
+        "litestar": {"framework": "litestar", "server": "uvicorn", "note": "", "problem": ""},
+        "blacksheep-granian": {"framework": "blacksheep", "server": "granian", "note": "",
+                               "problem": ""},
+        "blacksheep-uvicorn": {"framework": "blacksheep", "server": "uvicorn", "note": "",
+                               "problem": ""},
+        "django": {"framework": "django", "server": "uvicorn", "note": "", "problem": ""},
+    }  # fmt: skip
+    secured = {
+        "celeris": _ok(30_000.0),
+        "litestar": _ok(10_000.0),
+        "blacksheep-granian": _ok(16_000.0),
+        "blacksheep-uvicorn": _ok(12_000.0),
+        "django": {**_ok(1_000.0), "valid": False},
+    }
+    lines = report.secured_glance({"secured": secured}, contenders)
+    assert lines == [
+        "- celeris 30,000 req/s, litestar 10,000: 3.00x (meets the 2x target)",
+        "- celeris 30,000 req/s, blacksheep-granian 16,000: 1.88x (misses the 2x target)",
+    ]  # an invalid Django result is no comparison at all
+    page = report.render(_data({"secured": secured}, contenders))
+    assert "## The secured page" in page
+    assert report.secured_glance({"secured": {"celeris": {**_ok(1.0), "valid": False}}}, {}) == []

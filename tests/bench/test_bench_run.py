@@ -60,3 +60,8 @@ def test_quick_times_only_the_reference_lines() -> None:
     timed = {c.name for c in bench.contenders if bench.timed(c)}
     assert timed == set(run.QUICK_TIMED)
     assert len(bench.contenders) == len(run.CONTENDERS)
+
+
+def test_quick_times_the_contenders_it_was_given() -> None:
+    bench = run.Bench(run.parse_args(["--quick", "--contenders", "litestar,django"]))
+    assert [c.name for c in bench.contenders if bench.timed(c)] == ["litestar", "django"]

@@ -86,8 +86,11 @@ def test_short_routes_are_answered_by_the_lane() -> None:
     assert isinstance(lane, Lane)
     short = {route.path for route in lane.shorts}
     assert {"/text", "/json", "/struct", "/sync", "/params/{n}", "/body"} <= short
-    assert "/request" not in short  # a Request parameter needs the full path
-    assert set(lane.static["/mixed"]) == {"GET", "HEAD"}  # the POST has a dependency
+    assert "/request" in short  # a Request parameter binds without a Context
+    assert lane.shorts[next(r for r in lane.shorts if r.path == "/request")].flow is not None
+    # the POST has a dependency: answered by the lane too, through an (empty) flow
+    assert set(lane.static["/mixed"]) == {"GET", "HEAD", "POST"}
+    assert lane.static["/mixed"]["POST"].flow is not None
 
 
 def test_short_routes_answer_like_the_full_path() -> None:

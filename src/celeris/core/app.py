@@ -3,7 +3,8 @@
 One pipeline serves both entry points: ``__call__`` (ASGI) wraps the scope in an
 ``ASGIConnection`` and the fast lane passes the server's request object; both reach
 ``_entry`` with a ``FastRequest``: the short lane (``celeris.core.lane``) when the app has no
-function middleware or hooks, else ``_http``.
+function middleware, else ``_http``. Each route runs its compiled ``Flow`` of steps
+(``celeris.core.pipeline``) around its handler; see ``build_middleware_stack``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import html
 import inspect
 import logging
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, ClassVar, TypeVar, Unpack
 
@@ -33,6 +34,7 @@ from celeris.core.middleware import (
     build_pipeline,
     check_function_middleware,
 )
+from celeris.core.pipeline import Flow, Step, compile_flow, hook_steps
 from celeris.core.requests import Request
 from celeris.core.responses import RedirectResponse, Response, json_encode
 from celeris.core.routing import (
@@ -100,6 +102,7 @@ class App(RouteRegistrar):
         redirect_slashes: bool = True,
         thread_pool_size: int = 40,
         root_path: str = "",
+        settings: Any = None,
     ) -> None:
         if (
             isinstance(thread_pool_size, bool)
@@ -116,6 +119,8 @@ class App(RouteRegistrar):
         self.redirect_slashes = redirect_slashes
         self.thread_pool_size = thread_pool_size
         self.root_path = root_path.rstrip("/")
+        #: The app's settings object (normally a ``celeris.settings.Settings``), or None.
+        self.settings = settings
         self.state = State()
         self.router = Router(dependencies=dependencies)
         self.lifespan = Lifespan(
@@ -129,7 +134,11 @@ class App(RouteRegistrar):
         self._functions: list[FunctionMiddleware] = []
         self._before: list[BeforeHook] = []
         self._after: list[AfterHook] = []
-        self._stack: ASGIApp | None = None
+        self._steps: list[Step] = []
+        self._stack: ASGIApp | None = None  # the ASGI app for HTTP scopes
+        self._others: ASGIApp | None = None  # non-HTTP scopes through step middleware as ASGI
+        self._miss_flow: Flow | None = None  # the steps of requests no route matched
+        self._hooks: Flow | None = None  # the hooks, when function middleware wraps them
         self._table: RouteTable | None = None
         self._pipeline: Endpoint | None = None
         self._entry: FastHandler = self._http  # the short lane once built, when there is one
@@ -157,10 +166,20 @@ class App(RouteRegistrar):
         self._changed("add a route")
         return self.router.add_route(path, endpoint, methods, **options)
 
-    def add_resource(self, path: str, resource: object, *, name: str | None = None) -> list[Route]:
+    def add_resource(
+        self,
+        path: str,
+        resource: object,
+        *,
+        name: str | None = None,
+        steps: Sequence[Step] | None = None,
+        csrf_exempt: bool = False,
+    ) -> list[Route]:
         """Register a Falcon-style resource (``on_get``, ``on_post``...)."""
         self._changed("add a resource")
-        return self.router.add_resource(path, resource, name=name)
+        return self.router.add_resource(
+            path, resource, name=name, steps=steps, csrf_exempt=csrf_exempt
+        )
 
     def include_router(self, router: Router, **options: Unpack[RouterOptions]) -> None:
         """Include ``router``'s routes under ``prefix``."""
@@ -189,9 +208,20 @@ class App(RouteRegistrar):
     # --- middleware, hooks, errors, lifespan -------------------------------------------------
 
     def add_middleware(self, cls: Callable[..., ASGIApp], **options: Any) -> None:
-        """Add a standard ASGI middleware; the last added runs first."""
+        """Add a standard ASGI middleware; the last added runs first.
+
+        A class with ``as_step(**options)`` (celeris's own) runs as a pipeline step instead,
+        unless an ASGI-only middleware added before it has to run inside it.
+        """
         self._check_not_started("add middleware")
         self.user_middleware.insert(0, Middleware(cls, **options))
+
+    def add_step(self, step: Step) -> None:
+        """Add a pipeline step to every route; ``before`` runs in the order added."""
+        self._check_not_started("add a step")
+        if not isinstance(step, Step):
+            raise TypeError(f"add_step() takes a celeris.Step, got {step!r}")
+        self._steps.append(step)
 
     def middleware(self, func: FunctionMiddleware) -> FunctionMiddleware:
         """Register ``async def mw(request, call_next) -> Response``; the last added runs first."""
@@ -268,20 +298,45 @@ class App(RouteRegistrar):
         return self._table
 
     def build_middleware_stack(self) -> ASGIApp:
-        """Compile routes and handlers, then wrap the core in ASGI middleware (once)."""
+        """Compile routes, handlers and their pipelines, then wrap ASGI middleware (once).
+
+        What a request meets, outermost first: ASGI-only middleware; the steps of celeris's
+        own middleware (``add_middleware``, last added first); the app's steps
+        (``add_step``); the route's steps (``steps=``, its routers' first); function
+        middleware; ``before_request`` hooks; dependencies and the handler. ``after`` runs
+        in the reverse order. Returns the ASGI app for HTTP scopes.
+        """
         if self._stack is not None:
             return self._stack
         if threadpool_size() != self.thread_pool_size:
             configure_threadpool(self.thread_pool_size)
         table = self._compiled()
-        if self._functions or self._before or self._after:
-            self._pipeline = build_pipeline(
-                self._endpoint, self._functions, self._before, self._after
-            )
-        else:
+        asgi_only, as_steps = _split_middleware(self.user_middleware)
+        app_steps = [*as_steps, *self._steps]
+        hooks = hook_steps(self._before, self._after)
+        if self._functions:
+            self._pipeline = build_pipeline(self._endpoint, self._functions, [], [])
+            self._hooks = Flow(hooks) if hooks else None
+            hooks = []
+        sees_request = bool(self._functions or hooks or self._hooks)
+        for route in table.routes:
+            plan = route.plan
+            if plan is None or WEBSOCKET in route.methods:
+                continue
+            if sees_request:
+                plan.needs_request = True
+            route.flow = compile_flow([*app_steps, *route.steps, *hooks], route)
+        self._miss_flow = compile_flow([*app_steps, *hooks], None)
+        if not self._functions:
             self._entry = Lane(self, table)
+        if as_steps:
+            # NOTE: WebSockets and lifespan meet these middleware in their ASGI form.
+            others: ASGIApp = self._asgi_other
+            for spec in reversed(self.user_middleware[len(asgi_only) :]):
+                others = spec.wrap(others)
+            self._others = others
         app: ASGIApp = self._asgi_entry
-        for spec in reversed(self.user_middleware):
+        for spec in reversed(asgi_only):
             app = spec.wrap(app)
         self._stack = app
         return app
@@ -298,7 +353,7 @@ class App(RouteRegistrar):
     def fast_lane(self) -> FastHandler | None:
         """Return the handler the celeris server calls instead of ASGI for HTTP requests."""
         stack = self.build_middleware_stack()
-        if not self.user_middleware:
+        if stack is self._asgi_entry:
             # NOTE: _entry answers an unhandled error with a 500, then re-raises it for the
             # server to log (the server keeps the connection: the response was complete).
             return self._entry
@@ -313,10 +368,16 @@ class App(RouteRegistrar):
         return through_asgi
 
     async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
+        if scope["type"] == "http":
             await self._entry(ASGIConnection(scope, receive, send))
-        elif kind == "websocket":
+        elif self._others is not None:
+            await self._others(scope, receive, send)
+        else:
+            await self._asgi_other(scope, receive, send)
+
+    async def _asgi_other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "websocket":
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":
             await self.lifespan(scope, receive, send)
@@ -349,37 +410,40 @@ class App(RouteRegistrar):
         """Answer a matched (or unmatched) request; unhandled errors get 500, then re-raise."""
         table = self._table
         assert table is not None
-        pipeline = self._pipeline
         outcome: Outcome = None
         if route is None:
+            flow = self._miss_flow
             mount = table.mount_for(path)
             if mount is None:
                 outcome = self._miss(table, conn, path)
-            elif pipeline is None:
+            elif flow is None and self._pipeline is None:
                 try:
                     await self._call_mount(mount, scope_of(conn), conn.receive, conn.send)
                 except HTTPError as exc:  # NOTE: raised before it answered (see RAISE_HTTP_ERRORS)
                     await self._fail(conn, Request(conn, self, params), exc)
                 return
             else:
-                outcome = _MountCall(mount)  # NOTE: function middleware and hooks wrap it too
+                outcome = _MountCall(mount)  # NOTE: steps and function middleware wrap it too
+        else:
+            flow = route.flow
         request = Request(conn, self, params)
         ctx = Context(request, params) if route is not None else None
         try:
-            try:
-                if pipeline is None:
-                    response = await self._dispatch(route, ctx, outcome, request)
-                else:
-                    token = _current.set((route, ctx, outcome))
-                    try:
-                        response = await pipeline(request)
-                    finally:
-                        _current.reset(token)
-            except Exception as exc:
-                if ctx is not None:
-                    ctx.error = exc
-                await self._fail(conn, request, exc)
-                return
+            if flow is None:
+                try:
+                    response = await self._inner(route, ctx, outcome, request)
+                except Exception as exc:
+                    if ctx is not None:
+                        ctx.error = exc
+                    await self._fail(conn, request, exc)
+                    return
+            else:
+                response, error = await flow.answer(self, request, route, ctx, outcome)
+                if error is not None:
+                    if ctx is not None:
+                        ctx.error = error
+                    await response.send_to(conn)
+                    raise error
             await response.send_to(conn)
             if response.background is not None:
                 await response.background()
@@ -396,9 +460,36 @@ class App(RouteRegistrar):
             await ctx.background()
         await ctx.close()
 
+    def _inner(
+        self, route: Route | None, ctx: Context | None, outcome: Outcome, request: Request
+    ) -> Awaitable[Response]:
+        """Return what runs inside the steps: function middleware, else the handler."""
+        pipeline = self._pipeline
+        if pipeline is None:
+            return self._dispatch(route, ctx, outcome, request)
+        return self._through_functions(pipeline, route, ctx, outcome, request)
+
+    async def _through_functions(
+        self,
+        pipeline: Endpoint,
+        route: Route | None,
+        ctx: Context | None,
+        outcome: Outcome,
+        request: Request,
+    ) -> Response:
+        token = _current.set((route, ctx, outcome))
+        try:
+            return await pipeline(request)
+        finally:
+            _current.reset(token)
+
     async def _endpoint(self, request: Request) -> Response:
+        """The innermost function-middleware endpoint: hooks, then the handler."""
         route, ctx, outcome = _current.get()
-        return await self._dispatch(route, ctx, outcome, request)
+        hooks = self._hooks
+        if hooks is None:
+            return await self._dispatch(route, ctx, outcome, request)
+        return await hooks.wrap(_Dispatching(self), request, route, ctx, outcome)
 
     async def _dispatch(
         self,
@@ -509,16 +600,22 @@ class App(RouteRegistrar):
 
     async def _fail(self, conn: FastRequest, request: Request, exc: Exception) -> None:
         """Answer an exception: handled ones normally, others with 500 (then re-raise)."""
+        response, unhandled = await self._error_response(request, exc)
+        await response.send_to(conn)
+        if unhandled is not None:
+            raise unhandled
+
+    async def _error_response(
+        self, request: Request, exc: Exception
+    ) -> tuple[Response, Exception | None]:
+        """Return the answer to ``exc`` and, for a 500, the error to re-raise once sent."""
         try:
             response = await self._handled(request, exc)
         except Exception as handler_exc:
             exc, response = handler_exc, None
         if response is not None:
-            await response.send_to(conn)
-            return
-        response = await self._server_error(request, exc)
-        await response.send_to(conn)
-        raise exc
+            return response, None
+        return await self._server_error(request, exc), exc
 
     async def _server_error(self, request: Request, exc: Exception) -> Response:
         handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
@@ -580,6 +677,46 @@ class App(RouteRegistrar):
 
         run: Callable[..., Any] = celeris.server.run
         run(self, host=host, port=port, workers=workers, **options)
+
+
+class _Dispatching:
+    """The app as the hooks' flow sees it inside function middleware: the handler next."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def _inner(
+        self, route: Route | None, ctx: Context | None, outcome: Outcome, request: Request
+    ) -> Awaitable[Response]:
+        return self.app._dispatch(route, ctx, outcome, request)
+
+    def _error_response(
+        self, request: Request, exc: Exception
+    ) -> Awaitable[tuple[Response, Exception | None]]:
+        return self.app._error_response(request, exc)
+
+    def _handled(self, request: Request, exc: Exception) -> Awaitable[Response | None]:
+        return self.app._handled(request, exc)
+
+
+def _split_middleware(specs: Sequence[Middleware]) -> tuple[list[Middleware], list[Step]]:
+    """Split ``specs`` (outermost first) into ASGI-only ones and the steps of the innermost.
+
+    A middleware class offering ``as_step(**options)`` becomes a step when every middleware
+    inside it does too: steps run inside all ASGI middleware, so the order stays the same.
+    """
+    inner = len(specs)
+    while inner > 0 and callable(getattr(specs[inner - 1].cls, "as_step", None)):
+        inner -= 1
+    steps: list[Step] = []
+    for spec in specs[inner:]:
+        step = spec.cls.as_step(**spec.options)  # type: ignore[attr-defined]
+        if not isinstance(step, Step):
+            raise TypeError(f"{spec!r}: as_step() returned {step!r}, not a celeris.Step")
+        steps.append(step)
+    return list(specs[:inner]), steps
 
 
 async def _close_websocket(send: Send, code: int, reason: str) -> None:

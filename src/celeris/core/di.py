@@ -183,6 +183,87 @@ async def _resolve(info: ParamInfo, ctx: Context, errors: list[ErrorItem]) -> An
     return value
 
 
+# --- binding without a Context ---------------------------------------------------------------
+
+
+def is_flat(plan: Plan) -> bool:
+    """Tell whether ``plan`` binds without a ``Context`` (``flat_kwargs``).
+
+    Its parameters and those of its dependencies are path/query/header/cookie values, the
+    ``Request`` or dependencies; no dependency is a generator (nothing to clean up) and none
+    is needed twice (nothing to cache); no body, form, file or BackgroundTasks.
+    """
+    seen: set[Callable[..., Any]] = set()
+
+    def walk(plan: Plan) -> bool:
+        for info in (*plan.dependencies, *plan.params):
+            kind = info.kind
+            if kind in TEXT_KINDS or kind is Kind.REQUEST:
+                continue
+            dep = info.dependency
+            if kind is not Kind.DEPENDENCY or dep is None:
+                return False
+            if dep.is_generator or dep.is_async_generator or dep.endpoint in seen:
+                return False
+            seen.add(dep.endpoint)
+            if not walk(dep):
+                return False
+        return True
+
+    return walk(plan)
+
+
+async def flat_kwargs(
+    plan: Plan, request: Any, path_params: dict[str, Any], errors: list[ErrorItem]
+) -> dict[str, Any]:
+    """Return the keyword arguments of a flat ``plan`` (``is_flat``), as ``solve`` would.
+
+    The same values and errors, in the same order; the caller raises for ``errors``.
+    """
+    for dep in plan.dependencies:
+        await _flat_value(dep, request, path_params, errors)
+    kwargs: dict[str, Any] = {}
+    for info in plan.params:
+        kind = info.kind
+        if kind is Kind.DEPENDENCY:
+            sub = info.dependency
+            assert sub is not None
+            if sub.text_only and sub.is_async:
+                # PERF: _flat_value inlined for the usual dependency (one coroutine less).
+                before = len(errors)
+                values = {i.name: bind_text(i, request, path_params, errors) for i in sub.params}
+                kwargs[info.name] = (
+                    MISSING if len(errors) > before else await sub.endpoint(**values)
+                )
+            else:
+                kwargs[info.name] = await _flat_value(info, request, path_params, errors)
+        elif kind is Kind.REQUEST:
+            kwargs[info.name] = request
+        else:
+            kwargs[info.name] = bind_text(info, request, path_params, errors)
+    return kwargs
+
+
+async def _flat_value(
+    info: ParamInfo, request: Any, path_params: dict[str, Any], errors: list[ErrorItem]
+) -> Any:
+    plan = info.dependency
+    assert plan is not None
+    before = len(errors)
+    if plan.simple:
+        kwargs: dict[str, Any] = {}
+    elif plan.text_only:
+        # PERF: a dependency of text values only binds without another coroutine.
+        kwargs = {i.name: bind_text(i, request, path_params, errors) for i in plan.params}
+    else:
+        kwargs = await flat_kwargs(plan, request, path_params, errors)
+    if len(errors) > before:
+        return MISSING
+    if plan.is_async:
+        return await plan.endpoint(**kwargs)
+    return await run_in_threadpool(plan.endpoint, **kwargs)
+
+
 def _stack(ctx: Context, early: bool) -> AsyncExitStack:
     """Return the exit stack for a function-scoped (``early``) or request-scoped clean-up."""
     if early:

@@ -1,10 +1,13 @@
 """The short lane: ``App``'s HTTP entry, and the whole path of routes that need no Context.
 
-A route is *short* when its handler has no dependencies, forms or files and the app has no
-function middleware or hooks (``Plan.simple``, ``text_only`` or ``body_short``): its parameters
-bind without a ``Context``, and a result of one of the route's own kinds (``str``, ``dict`` or
-``list``, or exactly its declared return class) goes out in one ``respond()``, without a
-``Response`` object. Every other request goes on to ``App._routed``, matched once.
+A route is *short* when its handler has no dependencies, forms or files, no step runs on it
+(``Route.flow``) and the app has no function middleware (``Plan.simple``, ``text_only`` or
+``body_short``): its parameters bind without a ``Context``, and a result of one of the route's
+own kinds (``str``, ``dict`` or ``list``, or exactly its declared return class) goes out in one
+``respond()``, without a ``Response`` object. A route with steps is *piped* when its handler
+and dependencies bind without a ``Context`` (``di.is_flat``): the lane runs its flow's
+befores, binds, calls, builds a ``Response`` of finished parts for the afters and sends it.
+Every other request goes on to ``App._routed``, matched once.
 
 PERF: the compiled build compiles this module with mypyc (it is per-request code and nothing
 here is meant to be subclassed); a pure install runs the same code as plain Python.
@@ -16,18 +19,26 @@ from collections.abc import Awaitable
 from typing import Any, Final, Protocol, final
 
 from celeris.core.concurrency import run_in_threadpool
-from celeris.core.di import bind_body_and_text
+from celeris.core.di import bind_body_and_text, flat_kwargs, is_flat
 from celeris.core.errors import RequestValidationError
+from celeris.core.params import MISSING
+from celeris.core.pipeline import Answering as Flowing
+from celeris.core.pipeline import Flow, add_headers
 from celeris.core.requests import Request
 from celeris.core.responses import Response
 from celeris.core.routing import EMPTY_PARAMS, Route, RouteTable, routing_path
-from celeris.core.signature import Plan, bind_text
-from celeris.types import FastRequest
+from celeris.core.signature import TEXT_KINDS, Kind, Plan, bind_text
+from celeris.types import FastRequest, RawHeaders
 
 _TEXT_PLAIN: Final = (b"content-type", b"text/plain; charset=utf-8")
 _APPLICATION_JSON: Final = (b"content-type", b"application/json")
+_TEXT_TYPE: Final = "text/plain"
+_JSON_TYPE: Final = "application/json"
 _NO_ARGS: Final[dict[str, Any]] = {}  # never written to
 _NO_PARAMS: Final = EMPTY_PARAMS  # PERF: a C static in the compiled build
+_NO_STEPS: Final = Flow(())
+_DEPENDENCY: Final = Kind.DEPENDENCY
+_REQUEST: Final = Kind.REQUEST
 
 # how a short route's parameters bind
 _SIMPLE: Final = 0  # none
@@ -35,7 +46,7 @@ _TEXT: Final = 1  # path/query/header/cookie values only
 _BODY: Final = 2  # a JSON body and text values
 
 
-class Answering(Protocol):
+class Answering(Flowing, Protocol):
     """What the lane needs of its app (``App``; a protocol, so this module never imports it)."""
 
     root_path: str
@@ -53,8 +64,9 @@ class Answering(Protocol):
 class _Short:
     """What answering one short route takes, read once from its plan."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, flow: Flow | None = None) -> None:
         self.plan = plan
+        self.flow = flow  # PERF: None for a route without steps (the plain short lane)
         self.kind = _SIMPLE if plan.simple else _TEXT if plan.text_only else _BODY
         self.params = plan.params
         self.endpoint = plan.endpoint
@@ -64,11 +76,23 @@ class _Short:
         self.json_class: object = plan.json_class
         self.render = plan.render
         self.status_code = plan.status_code
+        # PERF: text values, the Request and dependencies of text values only: bound here,
+        # without flat_kwargs' coroutine.
+        self.inline = not plan.dependencies and all(
+            info.kind in TEXT_KINDS
+            or info.kind is Kind.REQUEST
+            or (
+                info.dependency is not None
+                and info.dependency.is_async
+                and (info.dependency.simple or info.dependency.text_only)
+            )
+            for info in plan.params
+        )
 
 
 @final
 class Lane:
-    """The HTTP entry of an app without function middleware or hooks (its fast-lane handler)."""
+    """The HTTP entry of an app without function middleware (its fast-lane handler)."""
 
     def __init__(self, app: Answering, table: RouteTable) -> None:
         self.app = app
@@ -77,8 +101,14 @@ class Lane:
         self.shorts: dict[Route, _Short] = {}
         for route in table.routes:
             plan = route.plan
-            if plan is not None and (plan.simple or plan.text_only or plan.body_short):
+            if plan is None:
+                continue
+            flow = route.flow
+            if flow is None and (plan.simple or plan.text_only or plan.body_short):
                 self.shorts[route] = _Short(plan)
+            elif not route.deprecated and is_flat(plan):
+                # NOTE: a route with dependencies and no steps runs an empty flow.
+                self.shorts[route] = _Short(plan, flow or _NO_STEPS)
         # PERF: the short routes among the static ones, by path then method: for them a
         # request costs two dict lookups before the handler runs.
         self.static: dict[str, dict[str, _Short]] = {}
@@ -100,6 +130,8 @@ class Lane:
         if methods is not None:
             short = methods.get(method)
             if short is not None:
+                if short.flow is not None:
+                    return self.piped(short, short.flow, conn, _NO_PARAMS)
                 return self.answer(short, conn, _NO_PARAMS)
         try:
             route, params = self.table.match(method, path)
@@ -108,6 +140,8 @@ class Lane:
         if route is not None:
             short = self.shorts.get(route)
             if short is not None:
+                if short.flow is not None:
+                    return self.piped(short, short.flow, conn, params)
                 return self.answer(short, conn, params)
         return self.app._routed(conn, route, params, path)
 
@@ -159,5 +193,108 @@ class Lane:
             await conn.respond(short.status_code, [content_type], body)
             return
         await response.send_to(conn)
+        if response.background is not None:
+            await response.background()
+
+    async def piped(
+        self, short: _Short, flow: Flow, conn: FastRequest, params: dict[str, Any]
+    ) -> None:
+        """Answer a piped route: its flow around a Context-free call (as ``Flow.answer``)."""
+        app = self.app
+        request = Request(conn, app, params)
+        index = 0
+        try:
+            for before, is_async in flow.befores:
+                early = (await before(request)) if is_async else before(request)
+                if early is not None and isinstance(early, Response):
+                    response, error = await flow.finish(
+                        app, request, early, flow.tails[index], None
+                    )
+                    await self.send(request, response, error)
+                    return
+                index += 1
+            errors: list[Any] = []
+            if short.kind == _SIMPLE:
+                call_args = _NO_ARGS
+            elif short.inline:
+                call_args = {}
+                for info in short.params:
+                    kind = info.kind
+                    if kind is _DEPENDENCY:
+                        sub = info.dependency
+                        assert sub is not None
+                        count = len(errors)
+                        values: dict[str, Any] = {}
+                        for each in sub.params:  # PERF: a loop, not a comprehension's function
+                            values[each.name] = bind_text(each, request, params, errors)
+                        if len(errors) > count:
+                            call_args[info.name] = MISSING
+                        else:
+                            call_args[info.name] = await sub.endpoint(**values)
+                    elif kind is _REQUEST:
+                        call_args[info.name] = request
+                    else:
+                        call_args[info.name] = bind_text(info, request, params, errors)
+            else:
+                call_args = await flat_kwargs(short.plan, request, params, errors)
+            if errors:
+                raise RequestValidationError(errors)
+            endpoint = short.endpoint
+            if short.is_async:
+                result = await (endpoint(**call_args) if call_args else endpoint())
+            else:
+                result = await run_in_threadpool(endpoint, **call_args)
+            cls = type(result)
+            headers: RawHeaders
+            if cls is str and short.direct:
+                text: str = result
+                body = text.encode()
+                # NOTE: no content-length, as in answer(): respond() adds the body's (the
+                # server, and ASGIConnection over ASGI), after what the steps added.
+                headers = [_TEXT_PLAIN]
+                response = Response.of_parts(short.status_code, headers, body, _TEXT_TYPE)
+            elif (cls is dict or cls is list or cls is short.json_class) and short.direct:
+                body = short.encode(result)
+                headers = [_APPLICATION_JSON]
+                response = Response.of_parts(short.status_code, headers, body, _JSON_TYPE)
+            else:
+                response = short.render(result)
+        except Exception as exc:
+            response, error = await flow.fail(app, request, index, exc)
+            await self.send(request, response, error)
+            return
+        tail = flow.tail
+        try:
+            for after, is_async in tail.afters:
+                replaced = (
+                    (await after(request, response)) if is_async else after(request, response)
+                )
+                if replaced is not None:
+                    response = replaced
+        except Exception as exc:
+            response, late = await app._error_response(request, exc)
+            await self.send(request, response, late)
+            return
+        if tail.headers:
+            add_headers(response, tail.headers, tail.names)
+        if type(response) is Response:
+            # PERF: Response.send_to inlined (one coroutine less).
+            await conn.respond(response.status_code, response.raw_headers, response.body)
+        else:
+            await response.send_to(conn)
+        if response.background is not None:
+            await response.background()
+        # PERF: Request.holds_resources() inlined.
+        if request._form is not None or request._disconnect_task is not None:
+            await request.close()
+
+    async def send(self, request: Request, response: Response, error: Exception | None) -> None:
+        """Send a piped route's answer after an early answer or an error (then re-raise it)."""
+        # NOTE: no try/finally here: in the compiled build, a finally block run while the
+        # caller handles an exception re-raised that exception (a handled 422 became a 500).
+        await response.send_to(request.conn)
+        await request.close()
+        if error is not None:
+            raise error
         if response.background is not None:
             await response.background()

@@ -67,17 +67,18 @@ class Request:
 
     __slots__ = (
         "_body",
-        "_conn",
         "_cookies",
         "_disconnect_task",
         "_form",
         "_headers",
         "_json",
         "_query_params",
+        "_session",
         "_state",
         "_stream_consumed",
         "_url",
         "app",
+        "conn",
         "path_params",
     )
 
@@ -87,7 +88,9 @@ class Request:
         app: Any = None,
         path_params: dict[str, Any] | None = None,
     ) -> None:
-        self._conn = conn
+        #: The underlying connection (``FastRequest``).
+        # PERF: a plain attribute, not a property: steps read it on every request.
+        self.conn = conn
         self.app = app
         self.path_params: dict[str, Any] = path_params if path_params is not None else {}
         self._headers: Headers | None = None
@@ -95,6 +98,7 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._url: URL | None = None
         self._state: State | None = None
+        self._session: Any = _UNSET
         self._body: bytes | None = None
         self._json: Any = _UNSET
         self._form: FormData | None = None
@@ -104,31 +108,26 @@ class Request:
     # --- the request line and headers ---------------------------------------------------------
 
     @property
-    def conn(self) -> FastRequest:
-        """The underlying connection (``FastRequest``)."""
-        return self._conn
-
-    @property
     def scope(self) -> Scope:
         """The ASGI scope (built on demand on the fast lane)."""
-        return scope_of(self._conn)
+        return scope_of(self.conn)
 
     @property
     def method(self) -> str:
         """The request method, upper-case."""
-        return self._conn.method
+        return self.conn.method
 
     @property
     def path(self) -> str:
         """The decoded request path."""
-        return self._conn.path
+        return self.conn.path
 
     @property
     def headers(self) -> Headers:
         """The request headers (case-insensitive)."""
         h = self._headers
         if h is None:
-            h = self._headers = Headers(self._conn.headers)
+            h = self._headers = Headers(self.conn.headers)
         return h
 
     @property
@@ -136,7 +135,7 @@ class Request:
         """The query-string parameters (``get`` returns the last value)."""
         q = self._query_params
         if q is None:
-            q = self._query_params = QueryParams(self._conn.query_string)
+            q = self._query_params = QueryParams(self.conn.query_string)
         return q
 
     @property
@@ -153,7 +152,7 @@ class Request:
         """The full request URL."""
         u = self._url
         if u is None:
-            conn = self._conn
+            conn = self.conn
             path = conn.raw_path.decode("latin-1") if conn.raw_path else conn.path
             u = self._url = URL.build(
                 scheme=conn.scheme,
@@ -167,7 +166,7 @@ class Request:
     @property
     def base_url(self) -> URL:
         """The URL of the application root (scheme, host and root path)."""
-        conn = self._conn
+        conn = self.conn
         root = conn.root_path.rstrip("/") + "/"
         return URL.build(
             scheme=conn.scheme, host=self.headers.get("host"), server=conn.server, path=root
@@ -176,7 +175,7 @@ class Request:
     @property
     def client(self) -> Address | None:
         """The peer's address, when known."""
-        client = self._conn.client
+        client = self.conn.client
         return Address(client[0], client[1]) if client is not None else None
 
     @property
@@ -184,8 +183,20 @@ class Request:
         """Per-request state (attribute access over the connection's state dict)."""
         s = self._state
         if s is None:
-            s = self._state = State(self._conn.state)
+            s = self._state = State(self.conn.state)
         return s
+
+    @property
+    def session(self) -> Any:
+        """The request's session (a mutable mapping), set by a sessions step."""
+        session = self._session
+        if session is _UNSET:
+            raise RuntimeError("request.session needs celeris.sessions.Sessions(app=app)")
+        return session
+
+    @session.setter
+    def session(self, value: Any) -> None:
+        self._session = value
 
     def url_for(self, name: str, /, **params: Any) -> str:
         """Build the path of route ``name`` through the application."""
@@ -203,7 +214,7 @@ class Request:
         if self._stream_consumed:
             raise RuntimeError("The request body has already been consumed by stream().")
         self._stream_consumed = True
-        receive = self._conn.receive
+        receive = self.conn.receive
         more = True
         while more:
             chunk, more = await _next_chunk(receive)
@@ -226,7 +237,7 @@ class Request:
             # PERF: what stream() does, without an async generator (one fewer object and
             # frame per message; most bodies arrive in one message).
             self._stream_consumed = True
-            receive = self._conn.receive
+            receive = self.conn.receive
             chunks: list[bytes] = []
             more = True
             while more:
@@ -275,7 +286,7 @@ class Request:
 
     async def is_disconnected(self) -> bool:
         """Tell whether the client has gone away (never blocks)."""
-        conn = self._conn
+        conn = self.conn
         if conn.is_disconnected():
             return True
         if self._body is None and not self._stream_consumed:
@@ -290,6 +301,10 @@ class Request:
                 return True
             self._disconnect_task = None
         return conn.is_disconnected()
+
+    def holds_resources(self) -> bool:
+        """Tell whether ``close()`` has anything to release."""
+        return self._form is not None or self._disconnect_task is not None
 
     async def close(self) -> None:
         """Release what the request holds: uploaded files and pending watchers."""

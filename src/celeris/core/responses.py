@@ -139,6 +139,21 @@ class Response:
         self._headers: MutableHeaders | None = None
         self.raw_headers = self._build_headers(headers)
 
+    @classmethod
+    def of_parts(
+        cls, status_code: int, raw_headers: RawHeaders, body: bytes, media_type: str | None
+    ) -> Response:
+        """Return a response of finished parts: nothing is rendered or checked."""
+        # PERF: the short lane's answers for routes with steps; __init__ renders and scans.
+        self = cls.__new__(cls)
+        self.status_code = status_code
+        self.media_type = media_type
+        self.background = None
+        self.body = body
+        self._headers = None
+        self.raw_headers = raw_headers
+        return self
+
     def render(self, content: Any) -> bytes:
         """Turn ``content`` into the body bytes."""
         if content is None:

@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote
 from a2wsgi import WSGIMiddleware
 
 from celeris.core.params import Dependency
+from celeris.core.pipeline import Flow, Step
 from celeris.core.responses import Response
 from celeris.core.signature import Plan, compile_plan
 from celeris.types import ASGIApp
@@ -58,6 +59,8 @@ class RouteOptions(TypedDict, total=False):
     deprecated: bool
     include_in_schema: bool
     dependencies: Sequence[Any] | None
+    steps: Sequence[Step] | None  # run after the app's steps, in order (core/pipeline.py)
+    csrf_exempt: bool  # read by celeris.security.CSRF: the route skips the CSRF check
 
 
 class RouterOptions(TypedDict, total=False):
@@ -204,10 +207,12 @@ class Route:
 
     __slots__ = (
         "compiled",
+        "csrf_exempt",
         "dependencies",
         "deprecated",
         "description",
         "endpoint",
+        "flow",
         "include_in_schema",
         "localns",
         "methods",
@@ -218,6 +223,7 @@ class Route:
         "response_model",
         "responses",
         "status_code",
+        "steps",
         "summary",
         "tags",
         "version",
@@ -251,6 +257,9 @@ class Route:
         self.deprecated = bool(options.get("deprecated", False))
         self.include_in_schema = bool(options.get("include_in_schema", True))
         self.dependencies: list[Dependency] = _check_dependencies(options.get("dependencies"))
+        self.steps: list[Step] = _check_steps(options.get("steps"))
+        self.csrf_exempt = bool(options.get("csrf_exempt", False))
+        self.flow: Flow | None = None  # what runs around the handler, set when the app starts
         self.version: str | None = None  # set by a versioned Router (``Router(version="v1")``)
         self.plan: Plan | None = None
         self.localns: Mapping[str, Any] | None = None  # the declaring scope, for string annotations
@@ -274,6 +283,8 @@ class Route:
             deprecated=self.deprecated,
             include_in_schema=self.include_in_schema,
             dependencies=list(self.dependencies),
+            steps=list(self.steps),
+            csrf_exempt=self.csrf_exempt,
         )
 
     def copy_with(
@@ -282,14 +293,18 @@ class Route:
         tags: Sequence[str],
         dependencies: Sequence[Dependency],
         version: str | None = None,
+        steps: Sequence[Step] = (),
+        csrf_exempt: bool = False,
     ) -> Route:
-        """Return a copy under ``prefix`` with extra tags and dependencies in front.
+        """Return a copy under ``prefix`` with extra tags, dependencies and steps in front.
 
         The copy keeps this route's API version unless it has none and ``version`` is given.
         """
         opts = self.options()
         opts["tags"] = [*tags, *(t for t in self.tags if t not in tags)]
         opts["dependencies"] = [*dependencies, *self.dependencies]
+        opts["steps"] = [*steps, *self.steps]
+        opts["csrf_exempt"] = csrf_exempt or self.csrf_exempt
         route = type(self)(_join(prefix, self.path), self.endpoint, methods=self.methods, **opts)
         route.localns = self.localns
         route.version = self.version or version
@@ -407,6 +422,15 @@ def _join(prefix: str, path: str) -> str:
     return prefix.rstrip("/") + path
 
 
+def _check_steps(steps: Sequence[Any] | None) -> list[Step]:
+    out: list[Step] = []
+    for step in steps or ():
+        if not isinstance(step, Step):
+            raise TypeError(f"steps= takes celeris.Step instances, got {step!r}")
+        out.append(step)
+    return out
+
+
 def _check_dependencies(deps: Sequence[Any] | None) -> list[Dependency]:
     out: list[Dependency] = []
     for dep in deps or ():
@@ -471,6 +495,8 @@ class Router(RouteRegistrar):
 
     ``version="v1"`` puts the routes under ``/v1`` (before ``prefix``) and marks them with
     that API version (``route.version``; ``/openapi.json?version=v1`` documents them alone).
+    ``steps`` run on every route of the router (after the app's, before the route's own);
+    ``csrf_exempt=True`` exempts them all from the CSRF check.
     """
 
     def __init__(
@@ -480,6 +506,8 @@ class Router(RouteRegistrar):
         dependencies: Sequence[Any] | None = None,
         include_in_schema: bool = True,
         version: str | None = None,
+        steps: Sequence[Step] | None = None,
+        csrf_exempt: bool = False,
     ) -> None:
         if prefix and not prefix.startswith("/"):
             raise ValueError(f"router prefix {prefix!r} must start with '/'")
@@ -494,6 +522,8 @@ class Router(RouteRegistrar):
         self.prefix = (f"/{version}" if version else "") + prefix.rstrip("/")
         self.tags = list(tags or ())
         self.dependencies = _check_dependencies(dependencies)
+        self.steps = _check_steps(steps)
+        self.csrf_exempt = csrf_exempt
         self.include_in_schema = include_in_schema
         self._routes: list[Route | Mount] = []
         self._children: list[tuple[Router, str, list[str], list[Dependency], bool]] = []
@@ -531,7 +561,15 @@ class Router(RouteRegistrar):
         self._routes.append(route)
         return route
 
-    def add_resource(self, path: str, resource: object, *, name: str | None = None) -> list[Route]:
+    def add_resource(
+        self,
+        path: str,
+        resource: object,
+        *,
+        name: str | None = None,
+        steps: Sequence[Step] | None = None,
+        csrf_exempt: bool = False,
+    ) -> list[Route]:
         """Register a Falcon-style resource whose ``on_get``, ``on_post``... are handlers."""
         added: list[Route] = []
         base = name or type(resource).__name__
@@ -539,7 +577,14 @@ class Router(RouteRegistrar):
             handler = getattr(resource, f"on_{method.lower()}", None)
             if callable(handler):
                 added.append(
-                    self.add_route(path, handler, [method], name=f"{base}.on_{method.lower()}")
+                    self.add_route(
+                        path,
+                        handler,
+                        [method],
+                        name=f"{base}.on_{method.lower()}",
+                        steps=steps,
+                        csrf_exempt=csrf_exempt,
+                    )
                 )
         if not added:
             raise ValueError(f"{type(resource).__name__} has no on_get/on_post/... method to route")
@@ -572,8 +617,10 @@ class Router(RouteRegistrar):
         include_in_schema: bool = True,
         _seen: frozenset[int] = frozenset(),
         version: str | None = None,
+        steps: Sequence[Step] = (),
+        csrf_exempt: bool = False,
     ) -> Iterator[Route | Mount]:
-        """Yield every route, flattened: prefixes joined, tags and dependencies merged.
+        """Yield every route, flattened: prefixes joined, tags, dependencies and steps merged.
 
         A route's API version is that of the innermost versioned router holding it.
         """
@@ -585,11 +632,13 @@ class Router(RouteRegistrar):
         all_deps = [*dependencies, *self.dependencies]
         visible = include_in_schema and self.include_in_schema
         version = self.version or version
+        all_steps = [*steps, *self.steps]
+        exempt = csrf_exempt or self.csrf_exempt
         for item in self._routes:
             if isinstance(item, Mount):
                 yield Mount(full + item.path, item.app, name=item.name) if full else item
             else:
-                route = item.copy_with(full, all_tags, all_deps, version)
+                route = item.copy_with(full, all_tags, all_deps, version, all_steps, exempt)
                 route.include_in_schema = route.include_in_schema and visible
                 yield route
         for child, child_prefix, child_tags, child_deps, child_visible in self._children:
@@ -600,6 +649,8 @@ class Router(RouteRegistrar):
                 visible and child_visible,
                 seen,
                 version,
+                all_steps,
+                exempt,
             )
 
 

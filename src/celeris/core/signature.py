@@ -112,6 +112,10 @@ class Plan:
     direct: bool = True  # PERF: str/dict/list results may skip the Response object
     body_short: bool = False  # PERF: body and text parameters only, no dependencies or forms
     json_class: type | None = None  # PERF: results of exactly this class are encoded as JSON
+    #: The handler or one of its dependencies takes the ``Request`` (steps read this: a route
+    #: that cannot see the request needs no session loaded for it). The app also sets it on
+    #: every route when it has hooks or function middleware, which see the request too.
+    needs_request: bool = False
 
     @property
     def has_body(self) -> bool:
@@ -234,6 +238,23 @@ def _multi_extractor(kind: Kind, alias: str, convert: Converter, sequence: bool)
             raise ValidationFailure([repeated_error(["query", alias], count)])
 
         return extract_query
+
+    if kind is Kind.HEADER:
+        try:
+            name = alias.encode("latin-1")
+        except UnicodeEncodeError:
+            name = b""  # NOTE: no header can have this name: never found
+
+        def extract_header(conn: Any, path_params: dict[str, Any]) -> Any:
+            # PERF: the first value of the pre-encoded name, straight from the raw pairs (of
+            # the connection for a Request: no Headers object).
+            raw = conn.conn.headers if type(conn) is Request else conn.headers.raw
+            for key, value in raw:
+                if key == name:
+                    return convert(value.decode("latin-1"))
+            return MISSING
+
+        return extract_header
 
     def extract_one(conn: Any, path_params: dict[str, Any]) -> Any:
         value = getattr(conn, attr).get(alias, MISSING)
@@ -495,6 +516,7 @@ def compile_plan(
     )
     plan.render = make_renderer(response_type, status_code)
     plan.encode = json_encoder(_encodable(response_type))
+    plan.needs_request = any(info.kind is Kind.REQUEST for info in plan.iter_all())
     return plan
 
 

@@ -1,10 +1,19 @@
-"""Cross-Origin Resource Sharing: answer preflights, add CORS headers to responses."""
+"""Cross-Origin Resource Sharing: answer preflights, add CORS headers to responses.
+
+``CORSMiddleware`` is pure ASGI; on a celeris ``App`` (``add_middleware``) it runs as the
+pipeline step ``CORSStep`` instead, with the same options and the same bytes on the wire.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
+from celeris.core.pipeline import Step, filtered, is_plain
+from celeris.core.requests import Request
+from celeris.core.responses import Response
+from celeris.core.routing import Route
 from celeris.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
 ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -135,8 +144,22 @@ class CORSMiddleware:
             return
         await self.simple(scope, receive, send, origin)
 
+    @classmethod
+    def as_step(cls, **options: Any) -> CORSStep:
+        """Return this policy as a celeris pipeline step (what ``App.add_middleware`` runs)."""
+        # NOTE: the instance only holds the policy; as a step it wraps no app.
+        return CORSStep(cls(cast("ASGIApp", None), **options))
+
     async def preflight(self, origin: str, method: str, requested: str | None, send: Send) -> None:
         """Answer a preflight request directly."""
+        status, headers, body = self.preflight_answer(origin, method, requested)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def preflight_answer(
+        self, origin: str, method: str, requested: str | None
+    ) -> tuple[int, RawHeaders, bytes]:
+        """Return the status, headers and body answering a preflight request."""
         headers: RawHeaders = [(b"content-type", b"text/plain; charset=utf-8")]
         failures = []
         origin_ok = self.is_allowed_origin(origin)
@@ -176,31 +199,112 @@ class CORSMiddleware:
             body = b"OK"
             status = 200
         headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        return status, headers, body
 
-    async def simple(self, scope: Scope, receive: Receive, send: Send, origin: str) -> None:
-        """Run the app and add the CORS headers to its response."""
+    def cors_headers(self, headers: Iterable[tuple[bytes, bytes]], origin: str) -> RawHeaders:
+        """Return a response's headers with the CORS headers for ``origin`` applied."""
         allowed = self.is_allowed_origin(origin)
-        if not allowed and not self.send_vary:
-            await self.app(scope, receive, send)
-            return
+        out: RawHeaders = [
+            (n, v) for n, v in headers if not n.lower().startswith(b"access-control-allow-origin")
+        ]
+        if allowed:
+            out.append((b"access-control-allow-origin", self._allow_origin_value(origin)))
+            out.extend(self.simple_headers)
+        if self.send_vary:
+            _merge_vary(out, "Origin")
+        return out
+
+    def applies(self, origin: str) -> bool:
+        """Tell whether a response to ``origin`` gets CORS headers (or a Vary) at all."""
+        return self.send_vary or self.is_allowed_origin(origin)
+
+    def send_filter(self, send: Send, origin: str) -> Send:
+        """Return ``send`` adding the CORS headers for ``origin`` to the response start."""
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers: RawHeaders = [
-                    (n, v)
-                    for n, v in message.get("headers", ())
-                    if not n.lower().startswith(b"access-control-allow-origin")
-                ]
-                if allowed:
-                    headers.append(
-                        (b"access-control-allow-origin", self._allow_origin_value(origin))
-                    )
-                    headers.extend(self.simple_headers)
-                if self.send_vary:
-                    _merge_vary(headers, "Origin")
+                headers = self.cors_headers(message.get("headers", ()), origin)
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_cors)
+        return send_with_cors
+
+    async def simple(self, scope: Scope, receive: Receive, send: Send, origin: str) -> None:
+        """Run the app and add the CORS headers to its response."""
+        if not self.applies(origin):
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, self.send_filter(send, origin))
+
+
+def _origin_of(request: Request) -> str | None:
+    # PERF: one pass over the raw pairs; no Headers object.
+    for name, value in request.conn.headers:
+        if name == b"origin":
+            return value.decode("latin-1")
+    return None
+
+
+class CORSStep(Step):
+    """``CORSMiddleware``'s policy as a pipeline step: preflights in ``before``, headers after."""
+
+    def __init__(self, policy: CORSMiddleware) -> None:
+        self.policy = policy
+
+    def for_route(self, route: Route) -> Step | None:
+        """Skip the preflight check on routes that take no OPTIONS (preflights miss them)."""
+        return self if "OPTIONS" in route.methods else _CORSHeaders(self.policy)
+
+    def _before_entry(self) -> tuple[Any, bool] | None:
+        return (self.before_now, False)  # PERF: a plain call, no coroutine
+
+    def _after_entry(self) -> tuple[Any, bool] | None:
+        return (self.after_now, False)
+
+    async def before(self, request: Request) -> Response | None:
+        """Answer a preflight request (OPTIONS with Origin and Access-Control-Request-Method)."""
+        return self.before_now(request)
+
+    async def after(self, request: Request, response: Response) -> Response | None:  # type: ignore[override]
+        """Add the CORS headers for the request's origin."""
+        return self.after_now(request, response)
+
+    def before_now(self, request: Request) -> Response | None:
+        """``before``, as a plain function."""
+        if request.method != "OPTIONS":
+            return None
+        origin = method = requested = None
+        for name, value in request.conn.headers:
+            if name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"access-control-request-method":
+                method = value.decode("latin-1")
+            elif name == b"access-control-request-headers":
+                requested = value.decode("latin-1")
+        if origin is None or method is None:
+            return None
+        status, headers, body = self.policy.preflight_answer(origin, method, requested)
+        response = Response(body, status_code=status)
+        response.raw_headers = headers
+        return response
+
+    def after_now(self, request: Request, response: Response) -> Response | None:
+        """``after``, as a plain function."""
+        origin = _origin_of(request)
+        if origin is None or not self.policy.applies(origin):
+            return None
+        if not is_plain(response):
+            return filtered(response, lambda send: self.policy.send_filter(send, origin))
+        raw = response.raw_headers
+        raw[:] = self.policy.cors_headers(raw, origin)
+        return None
+
+
+class _CORSHeaders(CORSStep):
+    """The step on a route without OPTIONS: headers only."""
+
+    def for_route(self, route: Route) -> Step | None:
+        return self
+
+    def _before_entry(self) -> tuple[Any, bool] | None:
+        return None  # NOTE: no preflight reaches a route without OPTIONS

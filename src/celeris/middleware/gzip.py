@@ -1,11 +1,20 @@
-"""Compress response bodies with brotli or gzip, as the client's Accept-Encoding prefers."""
+"""Compress response bodies with brotli or gzip, as the client's Accept-Encoding prefers.
+
+``GZipMiddleware`` is pure ASGI; on a celeris ``App`` (``add_middleware``) it runs as the
+pipeline step ``GZipStep``: a finished body is compressed in place, a streamed one chunk by
+chunk as it is sent, with the same bytes and headers as the ASGI form.
+"""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from celeris.core.pipeline import Step, filtered, is_plain
+from celeris.core.requests import Request
+from celeris.core.responses import Response
 from celeris.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
 try:  # NOTE: brotli is the optional ``celeris[brotli]`` extra.
@@ -114,6 +123,52 @@ def _header(headers: RawHeaders, name: bytes) -> bytes | None:
     return None
 
 
+def _new_compressor(encoding: str, level: int) -> _Compressor:
+    if encoding == "br":
+        return _Brotli(level)
+    return _Gzip(level)
+
+
+def _keeps_encoding(status: int, headers: RawHeaders) -> bool:
+    """Tell whether a response must go out as it is (already encoded, a stream, media...)."""
+    content_type = (_header(headers, b"content-type") or b"").lower()
+    cache_control = (_header(headers, b"cache-control") or b"").lower()
+    return (
+        _header(headers, b"content-encoding") is not None
+        or content_type.startswith(b"text/event-stream")
+        or content_type.startswith(_COMPRESSED_TYPES)
+        or b"no-transform" in cache_control
+        or status < 200
+        or status in (204, 304)
+    )
+
+
+def compressed_headers(
+    headers: Iterable[tuple[bytes, bytes]], encoding: str, length: int | None
+) -> RawHeaders:
+    """Return ``headers`` for the body encoded with ``encoding`` (``length`` bytes if known)."""
+    out: RawHeaders = []
+    vary_seen = False
+    for name, value in headers:
+        low = name.lower()
+        if low == b"content-length":
+            continue
+        if low == b"etag" and not value.startswith(b"W/"):
+            value = b"W/" + value  # the bytes differ, so a strong ETag must weaken
+        elif low == b"vary":
+            vary_seen = True
+            tokens = {t.strip().lower() for t in value.split(b",")}
+            if b"accept-encoding" not in tokens and b"*" not in tokens:
+                value += b", Accept-Encoding"
+        out.append((name, value))
+    if not vary_seen:
+        out.append((b"vary", b"Accept-Encoding"))
+    out.append((b"content-encoding", encoding.encode()))
+    if length is not None:
+        out.append((b"content-length", str(length).encode()))
+    return out
+
+
 class GZipMiddleware:
     """Compress responses of at least ``minimum_size`` bytes with br or gzip.
 
@@ -140,6 +195,12 @@ class GZipMiddleware:
         self.minimum_size = minimum_size
         self.compresslevel = compresslevel
         self.brotli = brotli and HAS_BROTLI
+
+    @classmethod
+    def as_step(cls, **options: Any) -> GZipStep:
+        """Return these options as a celeris pipeline step (what ``App.add_middleware`` runs)."""
+        # NOTE: the instance only holds the options; as a step it wraps no app.
+        return GZipStep(cls(cast("ASGIApp", None), **options))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") == "HEAD":
@@ -172,49 +233,17 @@ class _Responder:
         self.compressor: _Compressor | None = None
 
     def _new_compressor(self) -> _Compressor:
-        if self.encoding == "br":
-            return _Brotli(self.mw.compresslevel)
-        return _Gzip(self.mw.compresslevel)
+        return _new_compressor(self.encoding, self.mw.compresslevel)
 
     def _compressed_headers(self, length: int | None) -> RawHeaders:
         assert self.start is not None
-        headers: RawHeaders = []
-        vary_seen = False
-        for name, value in self.start.get("headers", ()):
-            low = name.lower()
-            if low == b"content-length":
-                continue
-            if low == b"etag" and not value.startswith(b"W/"):
-                value = b"W/" + value  # the bytes differ, so a strong ETag must weaken
-            elif low == b"vary":
-                vary_seen = True
-                tokens = {t.strip().lower() for t in value.split(b",")}
-                if b"accept-encoding" not in tokens and b"*" not in tokens:
-                    value += b", Accept-Encoding"
-            headers.append((name, value))
-        if not vary_seen:
-            headers.append((b"vary", b"Accept-Encoding"))
-        headers.append((b"content-encoding", self.encoding.encode()))
-        if length is not None:
-            headers.append((b"content-length", str(length).encode()))
-        return headers
+        return compressed_headers(self.start.get("headers", ()), self.encoding, length)
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.start":
             headers = list(message.get("headers", ()))
-            content_type = (_header(headers, b"content-type") or b"").lower()
-            cache_control = (_header(headers, b"cache-control") or b"").lower()
-            status = message["status"]
-            if (
-                _header(headers, b"content-encoding") is not None
-                or content_type.startswith(b"text/event-stream")
-                or content_type.startswith(_COMPRESSED_TYPES)
-                or b"no-transform" in cache_control
-                or status < 200
-                or status in (204, 304)
-                or message.get("trailers")
-            ):
+            if _keeps_encoding(message["status"], headers) or message.get("trailers"):
                 self.passthrough = True
                 await self.send_(message)
             else:
@@ -257,3 +286,51 @@ class _Responder:
             self.start = None
         data = self.compressor.compress(body) + self.compressor.flush(not more)
         await self.send_({"type": "http.response.body", "body": data, "more_body": more})
+
+
+def _encoding_of(request: Request, brotli_enabled: bool) -> str | None:
+    # PERF: one pass over the raw pairs; no Headers object.
+    for name, value in request.conn.headers:
+        if name == b"accept-encoding":
+            return choose_encoding(value.decode("latin-1"), brotli_enabled)
+    return None
+
+
+class GZipStep(Step):
+    """``GZipMiddleware``'s options as a pipeline step: compresses the finished response."""
+
+    def __init__(self, options: GZipMiddleware) -> None:
+        self.options = options
+
+    def _after_entry(self) -> tuple[Any, bool] | None:
+        return (self.after_now, False)  # PERF: a plain call, no coroutine
+
+    async def after(self, request: Request, response: Response) -> Response | None:  # type: ignore[override]
+        """Compress a plain body in place; send any other response through the ASGI filter."""
+        return self.after_now(request, response)
+
+    def after_now(self, request: Request, response: Response) -> Response | None:
+        """``after``, as a plain function."""
+        options = self.options
+        if request.method == "HEAD":
+            return None
+        if not is_plain(response):
+            chosen = _encoding_of(request, options.brotli)
+            if chosen is None:
+                return None
+            return filtered(response, lambda send: _Responder(options, chosen, send).send)
+        body = response.body
+        # PERF: the cheapest test first: most small bodies stop here.
+        if len(body) < options.minimum_size:
+            return None
+        encoding = _encoding_of(request, options.brotli)
+        raw = response.raw_headers
+        if encoding is None or _keeps_encoding(response.status_code, raw):
+            return None
+        compressor = _new_compressor(encoding, options.compresslevel)
+        data = compressor.compress(body) + compressor.flush(True)
+        if len(data) >= len(body):  # incompressible: the original is smaller
+            return None
+        response.body = data
+        raw[:] = compressed_headers(raw, encoding, len(data))
+        return None

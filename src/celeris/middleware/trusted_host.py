@@ -1,12 +1,21 @@
-"""Reject requests whose Host header is not one of the allowed hosts."""
+"""Reject requests whose Host header is not one of the allowed hosts.
+
+``TrustedHostMiddleware`` is pure ASGI; on a celeris ``App`` (``add_middleware``) it runs as
+the pipeline step ``TrustedHostStep``, with the same options and answers.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterable
+from typing import Any, Final, cast
 
-from celeris.types import ASGIApp, Receive, Scope, Send
+from celeris.core.pipeline import Step
+from celeris.core.requests import Request
+from celeris.core.responses import Response
+from celeris.core.routing import Route
+from celeris.types import ASGIApp, RawHeaders, Receive, Scope, Send
 
 _PROBLEM_HEADERS = [(b"content-type", b"application/problem+json")]
 # SECURITY: only a well-formed host (name or IP literal, numeric port) is matched or reused
@@ -20,7 +29,11 @@ def _split_host(scope: Scope) -> tuple[str, str]:
     A missing or malformed header (bad characters, a port that is not a number) gives
     ``("", "")``.
     """
-    for name, value in scope.get("headers", ()):
+    return _split_host_in(scope.get("headers", ()))
+
+
+def _split_host_in(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str]:
+    for name, value in headers:
         if name == b"host":
             match = _HOST.fullmatch(value.decode("latin-1").strip().lower())
             if match is None:
@@ -94,27 +107,30 @@ class TrustedHostMiddleware:
             # NOTE: closing before accept makes the server answer the handshake with 403.
             await send({"type": "websocket.close", "code": 1008})
             return
+        status, headers, body = self.refusal(scope, host, port)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def refusal(self, scope: Scope, host: str, port: str) -> tuple[int, RawHeaders, bytes]:
+        """Return the answer to a request for a host not served: a www redirect, else 400."""
         if self.www_redirect and host and f"www.{host}" in self.exact:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 301,
-                    "headers": [
-                        (b"location", self._www_url(scope, host + port).encode("latin-1")),
-                        (b"content-length", b"0"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": b""})
-            return
+            headers = [
+                (b"location", self._www_url(scope, host + port).encode("latin-1")),
+                (b"content-length", b"0"),
+            ]
+            return 301, headers, b""
         body = _problem(
             "The request has no valid Host header."
             if not host
             else f"The host {host[:100]!r} is not served here."
         )
-        headers = [*_PROBLEM_HEADERS, (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 400, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        return 400, [*_PROBLEM_HEADERS, (b"content-length", str(len(body)).encode())], body
+
+    @classmethod
+    def as_step(cls, **options: Any) -> TrustedHostStep:
+        """Return this policy as a celeris pipeline step (what ``App.add_middleware`` runs)."""
+        # NOTE: the instance only holds the policy; as a step it wraps no app.
+        return TrustedHostStep(cls(cast("ASGIApp", None), **options))
 
     @staticmethod
     def _www_url(scope: Scope, host: str) -> str:
@@ -124,3 +140,50 @@ class TrustedHostMiddleware:
         query = scope.get("query_string", b"")
         url = f"{scope.get('scheme', 'http')}://www.{host}{path.decode('latin-1')}"
         return f"{url}?{query.decode('latin-1')}" if query else url
+
+
+_CACHE_SIZE: Final = 64
+
+
+class TrustedHostStep(Step):
+    """``TrustedHostMiddleware``'s policy as a pipeline step: refuses in ``before``."""
+
+    def __init__(self, policy: TrustedHostMiddleware) -> None:
+        self.policy = policy
+        # PERF: a server sees few distinct Host values: each is matched once, not per request.
+        self._allowed: dict[bytes, bool] = {}
+
+    def for_route(self, route: Route) -> Step | None:
+        """Skip every route when any host is allowed."""
+        return None if self.policy.allow_any else self
+
+    def _before_entry(self) -> tuple[Any, bool] | None:
+        return (self.before_now, False)  # PERF: a plain call, no coroutine
+
+    async def before(self, request: Request) -> Response | None:
+        """Answer a request for a host not served (as the ASGI form does)."""
+        return self.before_now(request)
+
+    def before_now(self, request: Request) -> Response | None:
+        """``before``, as a plain function."""
+        policy = self.policy
+        if policy.allow_any:
+            return None
+        headers = request.conn.headers
+        value = b""
+        for name, raw in headers:
+            if name == b"host":
+                value = raw
+                break
+        allowed = self._allowed.get(value)
+        if allowed is None:
+            allowed = policy.is_allowed(_split_host_in(headers)[0])
+            if len(self._allowed) < _CACHE_SIZE:
+                self._allowed[value] = allowed
+        if allowed:
+            return None
+        host, port = _split_host_in(headers)
+        status, raw_headers, body = policy.refusal(request.scope, host, port)
+        response = Response(body, status_code=status)
+        response.raw_headers = raw_headers
+        return response
