@@ -1,0 +1,187 @@
+"""``Mailer``: send ``Message``s through the backend its URL picks, or render a template first.
+
+URLs: ``console://`` (the default: print), ``memory://`` (``mailer.outbox``, for tests),
+``file:///path`` (``.eml`` files), ``smtp://user:pass@host:587`` (STARTTLS) and
+``smtps://host:465`` (implicit TLS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from celeris.mail.base import Backend
+from celeris.mail.console import ConsoleBackend
+from celeris.mail.errors import MailConfigError, MailError
+from celeris.mail.file import FileBackend
+from celeris.mail.memory import MemoryBackend, SentMail
+from celeris.mail.message import Message, parse_address
+from celeris.mail.templates import MailTemplates
+
+__all__ = ["Mailer", "resolve_url"]
+
+logger = logging.getLogger("celeris.mail")
+
+DEFAULT_URL = "console://"
+DEFAULT_FROM = "webmaster@localhost"
+
+
+def _setting(app: Any, name: str) -> str | None:
+    value = getattr(getattr(app, "settings", None), name, None)
+    return str(value) if value else os.environ.get(name) or None
+
+
+def resolve_url(url: str | None, app: Any) -> str:
+    """Pick the URL: ``url=``, the app's MAIL_URL setting, the env, then ``console://``."""
+    return url or _setting(app, "MAIL_URL") or DEFAULT_URL
+
+
+def _file_folder(url: str) -> Path:
+    parts = urlsplit(url)
+    # file:///abs/path, or file://./relative as a convenience
+    return Path(unquote(parts.netloc + parts.path) if parts.netloc == "." else unquote(parts.path))
+
+
+def _backend_for(url: str, tls_context: ssl.SSLContext | None) -> Backend:
+    scheme = urlsplit(url).scheme
+    if scheme == "console":
+        return ConsoleBackend()
+    if scheme == "memory":
+        return MemoryBackend()
+    if scheme == "file":
+        return FileBackend(_file_folder(url))
+    if scheme in ("smtp", "smtps"):
+        try:
+            from celeris.mail.smtp import SMTPBackend  # NOTE: imported only when chosen
+        except ImportError as error:
+            raise MailConfigError(
+                f"the mail URL {scheme}:// needs aiosmtplib: pip install 'celeris[mail]'"
+            ) from error
+        return SMTPBackend(url, tls_context=tls_context)
+    raise MailConfigError(
+        f"unknown mail URL scheme {scheme!r} (use console://, memory://, file:///path, "
+        "smtp://host:587 or smtps://host:465)"
+    )
+
+
+class Mailer:
+    """Send mail; attached to ``app`` it also drains background sends at shutdown."""
+
+    def __init__(
+        self,
+        app: Any = None,
+        url: str | None = None,
+        *,
+        default_from: str | None = None,
+        templates: str | Path = "templates",
+        tls_context: ssl.SSLContext | None = None,
+        retries: int = 3,
+        retry_delay: float = 1.0,
+    ) -> None:
+        self.url = resolve_url(url, app)
+        self.backend: Backend = _backend_for(self.url, tls_context)
+        self.default_from = default_from or _setting(app, "MAIL_FROM") or DEFAULT_FROM
+        parse_address(self.default_from)  # a bad sender fails at start-up, not on first send
+        self.templates = MailTemplates(templates)
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self._background: set[asyncio.Task[None]] = set()
+        if app is not None:
+            app.on_shutdown(self.close)
+
+    def __repr__(self) -> str:
+        return f"Mailer(backend={self.backend.name!r}, default_from={self.default_from!r})"
+
+    @property
+    def outbox(self) -> list[SentMail]:
+        """The mail sent so far (the ``memory://`` backend only)."""
+        if not isinstance(self.backend, MemoryBackend):
+            raise AttributeError(f"only memory:// keeps an outbox, not {self.backend.name}://")
+        return self.backend.outbox
+
+    async def send(
+        self, message: Message | None = None, /, *, background: bool = False, **fields: Any
+    ) -> str:
+        """Deliver ``message`` (or one built from ``fields``); return its Message-ID.
+
+        ``background=True`` returns at once and delivers from a task with ``retries``
+        attempts; a mail that still fails is logged as an error, never dropped silently.
+        """
+        if message is None:
+            message = Message(**fields)
+        elif fields:
+            raise TypeError("pass a Message or its fields, not both")
+        email = message.build(self.default_from)
+        recipients = message.recipients
+        if background:
+            task = asyncio.get_running_loop().create_task(self._deliver_retrying(email, message))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        else:
+            await self.backend.send(email, message, recipients)
+        return str(email["Message-ID"])
+
+    async def _deliver_retrying(self, email: Any, message: Message) -> None:
+        for attempt in range(1, self.retries + 1):
+            try:
+                await self.backend.send(email, message, message.recipients)
+                return
+            except MailError as error:
+                if attempt == self.retries:
+                    logger.error(
+                        "mail %s to %s not delivered after %d attempts: %s",
+                        email["Message-ID"],
+                        ", ".join(message.recipients),
+                        attempt,
+                        error,
+                    )
+                    return
+                await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
+
+    async def send_template(
+        self,
+        name: str,
+        *,
+        to: Sequence[str | tuple[str, str]] | str,
+        context: dict[str, Any] | None = None,
+        background: bool = False,
+        **fields: Any,
+    ) -> str:
+        """Render ``templates/mail/<name>.{subject,txt,html}`` with ``context`` and send it."""
+        rendered = await self.templates.render(name, dict(context or {}))
+        message = Message(
+            to=to,
+            subject=fields.pop("subject", rendered.subject),
+            text=rendered.text,
+            html=rendered.html,
+            **fields,
+        )
+        return await self.send(message, background=background)
+
+    async def check(self) -> None:
+        """Raise ``MailError`` if the backend cannot deliver now."""
+        await self.backend.check()
+
+    async def close(self) -> None:
+        """Wait for background sends, then close the backend."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.backend.close()
+
+    async def __aenter__(self) -> Mailer:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
