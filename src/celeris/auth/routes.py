@@ -1,0 +1,518 @@
+"""``auth.router``: signup, login, logout, email verification, password reset and change,
+personal tokens and JWT pairs; HTML forms for browsers, JSON for API clients."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from markupsafe import Markup
+
+from celeris.auth.dependencies import prefers_html
+from celeris.auth.emails import EmailInvalid, normalize_email
+from celeris.auth.manager import SignupError
+from celeris.auth.passwords import PasswordTooLong
+from celeris.auth.validators import PasswordInvalid, validate_password
+from celeris.core.errors import HTTPError, NotFound
+from celeris.core.params import Depends
+from celeris.core.requests import Request
+from celeris.core.responses import JSONResponse, RedirectResponse, Response
+from celeris.core.routing import Router
+from celeris.mail import Message
+from celeris.security import csrf_input
+from celeris.templating import Templates
+
+if TYPE_CHECKING:
+    from celeris.auth.manager import Auth
+
+__all__ = ["build_router", "make_templates", "safe_next"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+MAX_FIELD = 8192  # NOTE: above MAX_PASSWORD_BYTES, so an over-long password gets its own message
+
+
+def make_templates(directory: Any) -> Templates:
+    """Return the auth templates: ``directory`` (overrides) first, then the battery's."""
+    folders: list[Any] = [TEMPLATES]
+    if directory is not None:
+        extra = getattr(directory, "directories", None) or [directory]
+        folders = [*extra, TEMPLATES]
+    return Templates(folders)
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Return ``target`` when it is a path on this site, else ``default`` (no open redirect)."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 32 for c in target)
+    ):
+        return default
+    return target
+
+
+def _is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() in _FORM_TYPES
+
+
+def wants_html(request: Request) -> bool:
+    """Tell whether to answer with a page: a browser form post or a browser page load."""
+    if _is_form(request):
+        accept = request.headers.get("accept", "")
+        return not accept or prefers_html(request) or ("*/*" in accept and "json" not in accept)
+    return prefers_html(request)
+
+
+async def read_input(request: Request) -> dict[str, str]:
+    """Return the string fields of a form or JSON object body."""
+    if _is_form(request):
+        form = await request.form()
+        return {k: v for k, v in form.items() if isinstance(v, str) and len(v) <= MAX_FIELD}
+    body = await request.body()
+    if not body:
+        return {}
+    data = await request.json()
+    if not isinstance(data, dict):
+        raise HTTPError(422, "The body must be a JSON object.")
+    return {k: v for k, v in data.items() if isinstance(v, str) and len(v) <= MAX_FIELD}
+
+
+def _problem(status: int, detail: str, errors: dict[str, list[str]] | None = None) -> HTTPError:
+    extra = None
+    if errors:
+        extra = {
+            "errors": [
+                {"loc": ["body", field], "msg": msg, "type": "value_error"}
+                for field, messages in errors.items()
+                for msg in messages
+            ]
+        }
+    return HTTPError(status, detail, extra=extra)
+
+
+class _Flows:
+    """The route handlers, bound to one ``Auth``."""
+
+    def __init__(self, auth: Auth) -> None:
+        self.auth = auth
+
+    # --- rendering ---------------------------------------------------------------------------
+
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        app = request.app
+        csrf = Markup("")
+        if app is not None and "csrf" in app.state:
+            csrf = Markup(csrf_input(request))
+        context.setdefault("errors", {})
+        context.setdefault("values", {})
+        response: Response = self.auth.templates.render(
+            f"auth/{name}.html",
+            {"request": request, "csrf_field": csrf, "prefix": self.auth.prefix, **context},
+            status_code=status,
+            headers={"cache-control": "no-store"},
+        )
+        return response
+
+    def fail(
+        self,
+        request: Request,
+        page: str,
+        status: int,
+        detail: str,
+        errors: dict[str, list[str]] | None = None,
+        values: dict[str, str] | None = None,
+        **context: Any,
+    ) -> Response:
+        if wants_html(request):
+            safe = {k: v for k, v in (values or {}).items() if "password" not in k}
+            return self.page(
+                request, page, status, detail=detail, errors=errors or {}, values=safe, **context
+            )
+        raise _problem(status, detail, errors)
+
+    def link(self, request: Request, path: str, token: str) -> str:
+        return f"{str(request.base_url).rstrip('/')}{self.auth.prefix}{path}?token={token}"
+
+    async def send(self, request: Request, user: Any, kind: str, link: str) -> None:
+        auth = self.auth
+        if auth.mailer is None:
+            return
+        templates = auth.templates
+        context = {"user": user, "link": link, "site": request.headers.get("host", "")}
+        subject = templates.env.get_template(f"auth/mail/{kind}.subject").render(context).strip()
+        text = templates.env.get_template(f"auth/mail/{kind}.txt").render(context)
+        # SECURITY: sent in the background: the answer takes as long whether or not the
+        # address has an account, and a slow mail server does not hold the request.
+        await auth.mailer.send(
+            Message(to=[user.email], subject=subject, text=text), background=True
+        )
+
+    # --- signup and verification -------------------------------------------------------------
+
+    async def signup_page(self, request: Request) -> Response:
+        return self.page(request, "signup")
+
+    async def signup(self, request: Request) -> Response:
+        auth = self.auth
+        if not auth.signup_enabled:
+            raise NotFound()
+        await auth.throttle_address(request, "auth.signup")
+        data = await read_input(request)
+        email, password = data.get("email", ""), data.get("password", "")
+        errors: dict[str, list[str]] = {}
+        if not email:
+            errors["email"] = ["Enter your email address."]
+        if not password:
+            errors["password"] = ["Choose a password."]
+        if not errors:
+            try:
+                user = await auth.create_user(email, password)
+            except SignupError as exc:
+                errors[exc.field] = exc.messages
+            except PasswordInvalid as exc:
+                errors["password"] = exc.messages
+            except PasswordTooLong as exc:
+                errors["password"] = [str(exc)]
+        if errors:
+            return self.fail(request, "signup", 422, "The account cannot be created.", errors, data)
+        await self.send(
+            request, user, "verify", self.link(request, "/verify", auth.signer.make(user, "verify"))
+        )
+        if not auth.require_verified_email and _has_sessions(request):
+            await auth.login(request, user)
+        if wants_html(request):
+            return RedirectResponse(auth.redirect_after_login, status_code=303)
+        return JSONResponse(_public(user), status_code=201)
+
+    async def verify(self, request: Request, token: str = "") -> Response:
+        auth = self.auth
+        user_id = auth.signer.user_id(token, "verify")
+        user = await auth.get_user(user_id) if user_id is not None else None
+        if user is None or not auth.signer.check(token, user, "verify"):
+            return self.fail(
+                request, "message", 400, "This confirmation link is invalid or was used already."
+            )
+        model = auth.user_model
+        async with auth.db.scope() as db:
+            await db.execute(
+                sa.update(model).where(model.id == user.id).values(email_verified=True)
+            )
+        if wants_html(request):
+            return self.page(request, "message", detail="Your email address is confirmed.")
+        return JSONResponse({"email_verified": True})
+
+    async def resend(self, request: Request, user: Any) -> Response:
+        auth = self.auth
+        await auth.throttle_address(request, "auth.verify.resend")
+        if not user.email_verified:
+            await self.send(
+                request,
+                user,
+                "verify",
+                self.link(request, "/verify", auth.signer.make(user, "verify")),
+            )
+        if wants_html(request):
+            return self.page(
+                request, "message", 202, detail="Check your inbox for a confirmation link."
+            )
+        return JSONResponse({"sent": True}, status_code=202)
+
+    # --- sign in and out ---------------------------------------------------------------------
+
+    async def login_page(self, request: Request) -> Response:
+        target = safe_next(request.query_params.get("next"), "")
+        return self.page(request, "login", values={"next": target})
+
+    async def login(self, request: Request) -> Response:
+        auth = self.auth
+        data = await read_input(request)
+        email, password = data.get("email", ""), data.get("password", "")
+        await auth.throttle(request, email)
+        try:
+            user = await auth.verify_credentials(email, password) if email and password else None
+        except PasswordTooLong as exc:
+            return self.fail(request, "login", 422, str(exc), {"password": [str(exc)]}, data)
+        if user is None:
+            # SECURITY: one message for unknown address, wrong password and disabled account.
+            return self.fail(
+                request, "login", 400, "The email address or the password is wrong.", None, data
+            )
+        if auth.require_verified_email and not user.email_verified:
+            return self.fail(
+                request,
+                "login",
+                403,
+                "Confirm your email address first: check your inbox.",
+                None,
+                data,
+            )
+        await auth.login(request, user)
+        if wants_html(request):
+            target = safe_next(data.get("next"), auth.redirect_after_login)
+            return RedirectResponse(target, status_code=303)
+        return JSONResponse(_public(user))
+
+    async def logout(self, request: Request) -> Response:
+        await self.auth.logout(request)
+        if wants_html(request):
+            return RedirectResponse("/", status_code=303)
+        return Response(status_code=204)
+
+    async def sign_out_everywhere(self, request: Request, user: Any) -> Response:
+        await self.auth.sign_out_everywhere(user)
+        await self.auth.logout(request)
+        if wants_html(request):
+            return RedirectResponse(self.auth.login_url, status_code=303)
+        return Response(status_code=204)
+
+    async def devices(self, user: Any) -> list[dict[str, Any]]:
+        return [
+            {"id": d.id[:8], "kind": d.kind, "label": d.label, "created": d.created.isoformat()}
+            for d in await self.auth.devices(user)
+        ]
+
+    # --- passwords ---------------------------------------------------------------------------
+
+    async def reset_page(self, request: Request) -> Response:
+        return self.page(request, "password_reset")
+
+    async def reset(self, request: Request) -> Response:
+        auth = self.auth
+        await auth.throttle_address(request, "auth.reset")
+        data = await read_input(request)
+        email = data.get("email", "")
+        try:
+            normalize_email(email)
+        except EmailInvalid as exc:
+            return self.fail(request, "password_reset", 422, str(exc), {"email": [str(exc)]}, data)
+        user = await auth.get_user_by_email(email)
+        if user is not None and user.is_active:
+            link = self.link(request, "/password/reset/confirm", auth.signer.make(user, "reset"))
+            await self.send(request, user, "reset", link)
+        # SECURITY: the same answer whether or not the address has an account.
+        detail = "If an account uses this address, a reset link is on its way."
+        if wants_html(request):
+            return self.page(request, "message", 202, detail=detail)
+        return JSONResponse({"detail": detail}, status_code=202)
+
+    async def reset_confirm_page(self, request: Request, token: str = "") -> Response:
+        return self.page(request, "password_reset_confirm", values={"token": token})
+
+    async def reset_confirm(self, request: Request) -> Response:
+        auth = self.auth
+        data = await read_input(request)
+        token, password = data.get("token", ""), data.get("password", "")
+        user_id = auth.signer.user_id(token, "reset")
+        user = await auth.get_user(user_id) if user_id is not None else None
+        if user is None or not auth.signer.check(token, user, "reset"):
+            return self.fail(
+                request, "message", 400, "This reset link is invalid, expired or was used already."
+            )
+        try:
+            await auth.set_password(user, password)
+        except PasswordInvalid as exc:
+            return self.fail(
+                request,
+                "password_reset_confirm",
+                422,
+                "Choose another password.",
+                {"password": exc.messages},
+                data,
+            )
+        except PasswordTooLong as exc:
+            return self.fail(
+                request, "password_reset_confirm", 422, str(exc), {"password": [str(exc)]}, data
+            )
+        if wants_html(request):
+            return RedirectResponse(auth.login_url, status_code=303)
+        return JSONResponse({"detail": "Your password is changed; sign in with it."})
+
+    async def change_page(self, request: Request, user: Any) -> Response:
+        return self.page(request, "password_change", user=user)
+
+    async def change(self, request: Request, user: Any) -> Response:
+        auth = self.auth
+        data = await read_input(request)
+        old, new = data.get("old_password", ""), data.get("new_password", "")
+        await auth.throttle(request, user.email)
+        try:
+            stored = await auth.get_user(user.id)
+            valid, _ = await auth.hasher.verify(old, stored.password if stored else None)
+            if not valid:
+                return self.fail(
+                    request,
+                    "password_change",
+                    400,
+                    "The current password is wrong.",
+                    {"old_password": ["The current password is wrong."]},
+                    data,
+                    user=user,
+                )
+            validate_password(new, user.email_key, auth.validators)
+            await auth.set_password(stored, new, validate=False)
+        except PasswordInvalid as exc:
+            return self.fail(
+                request,
+                "password_change",
+                422,
+                "Choose another password.",
+                {"new_password": exc.messages},
+                data,
+                user=user,
+            )
+        except PasswordTooLong as exc:
+            return self.fail(
+                request,
+                "password_change",
+                422,
+                str(exc),
+                {"new_password": [str(exc)]},
+                data,
+                user=user,
+            )
+        if _has_sessions(request) and request.state.get("auth_via") is None:
+            await auth.login(request, stored)  # this browser stays signed in; the others do not
+        if wants_html(request):
+            return self.page(request, "message", detail="Your password is changed.")
+        return JSONResponse({"detail": "Your password is changed."})
+
+    # --- tokens ------------------------------------------------------------------------------
+
+    async def list_tokens(self, user: Any) -> list[dict[str, Any]]:
+        return [_token_info(row) for row in await self.auth.tokens(user)]
+
+    async def create_token(self, request: Request, user: Any) -> Response:
+        if request.state.get("auth_via") == "token":
+            raise HTTPError(403, "A personal token cannot create tokens; sign in to do that.")
+        data = await read_input(request)
+        name = data.get("name", "").strip() or "token"
+        scopes = data.get("scopes", "").split()
+        expires = data.get("expires_in", "")
+        try:
+            expires_in = float(expires) if expires else None
+        except ValueError:
+            raise _problem(
+                422, "expires_in is a number of seconds.", {"expires_in": ["Not a number."]}
+            ) from None
+        token, row = await self.auth.create_token(user, name, scopes=scopes, expires_in=expires_in)
+        # SECURITY: the token is in this answer and nowhere else: only its digest is stored.
+        return JSONResponse(
+            {"token": token, **_token_info(row)},
+            status_code=201,
+            headers={"cache-control": "no-store"},
+        )
+
+    async def revoke_token(self, token_id: int, user: Any) -> Response:
+        if not await self.auth.revoke_token(user, token_id):
+            raise NotFound("No such token.")
+        return Response(status_code=204)
+
+    async def jwt_pair(self, request: Request) -> Response:
+        auth = self.auth
+        data = await read_input(request)
+        email, password = data.get("email", ""), data.get("password", "")
+        await auth.throttle(request, email)
+        try:
+            user = await auth.verify_credentials(email, password) if email and password else None
+        except PasswordTooLong as exc:
+            raise _problem(422, str(exc)) from None
+        if user is None:
+            raise _problem(400, "The email address or the password is wrong.")
+        if user.__dict__.pop("_celeris_rehashed", False):
+            await auth.set_password(user, password, validate=False)
+        return JSONResponse(auth.issue_jwt(user), headers={"cache-control": "no-store"})
+
+    async def jwt_refresh(self, request: Request) -> Response:
+        data = await read_input(request)
+        pair = await self.auth.refresh_jwt(data.get("refresh_token", ""))
+        if pair is None:
+            raise HTTPError(
+                401,
+                "The refresh token is invalid or expired.",
+                headers={"WWW-Authenticate": f'{self.auth.token_keyword} error="invalid_token"'},
+            )
+        return JSONResponse(pair, headers={"cache-control": "no-store"})
+
+
+def _has_sessions(request: Request) -> bool:
+    try:
+        _ = request.session
+    except RuntimeError:
+        return False
+    return True
+
+
+def _public(user: Any) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "email_verified": bool(user.email_verified)}
+
+
+def _token_info(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "scopes": row.scopes.split(),
+        "created": row.created.isoformat() if row.created else None,
+        "expires": row.expires.isoformat() if row.expires else None,
+        "last_used": row.last_used.isoformat() if row.last_used else None,
+    }
+
+
+def build_router(auth: Auth) -> Router:
+    """Return the router of ``auth``'s flows (mounted at ``auth.prefix``)."""
+    flows = _Flows(auth)
+    router = Router(prefix=auth.prefix, tags=["auth"])
+    user = Depends(auth.current_user)
+    router.get("/signup", name="auth.signup", include_in_schema=False)(flows.signup_page)
+    router.post("/signup", name="auth.signup.post")(flows.signup)
+    router.get("/verify", name="auth.verify")(flows.verify)
+    router.get("/login", name="auth.login", include_in_schema=False)(flows.login_page)
+    router.post("/login", name="auth.login.post")(flows.login)
+    router.post("/logout", name="auth.logout")(flows.logout)
+    router.get("/password/reset", name="auth.reset", include_in_schema=False)(flows.reset_page)
+    router.post("/password/reset", name="auth.reset.post")(flows.reset)
+    router.get("/password/reset/confirm", name="auth.reset.confirm", include_in_schema=False)(
+        flows.reset_confirm_page
+    )
+    router.post("/password/reset/confirm", name="auth.reset.confirm.post")(flows.reset_confirm)
+
+    async def resend(request: Request, current: Any = user) -> Response:
+        return await flows.resend(request, current)
+
+    async def change_page(request: Request, current: Any = user) -> Response:
+        return await flows.change_page(request, current)
+
+    async def change(request: Request, current: Any = user) -> Response:
+        return await flows.change(request, current)
+
+    async def everywhere(request: Request, current: Any = user) -> Response:
+        return await flows.sign_out_everywhere(request, current)
+
+    async def devices(current: Any = user) -> list[dict[str, Any]]:
+        return await flows.devices(current)
+
+    async def tokens(current: Any = user) -> list[dict[str, Any]]:
+        return await flows.list_tokens(current)
+
+    async def create_token(request: Request, current: Any = user) -> Response:
+        return await flows.create_token(request, current)
+
+    async def revoke_token(token_id: int, current: Any = user) -> Response:
+        return await flows.revoke_token(token_id, current)
+
+    router.post("/verify/resend", name="auth.verify.resend")(resend)
+    router.get("/password/change", name="auth.change", include_in_schema=False)(change_page)
+    router.post("/password/change", name="auth.change.post")(change)
+    router.post("/signout-everywhere", name="auth.signout_everywhere")(everywhere)
+    router.get("/devices", name="auth.devices")(devices)
+    router.get("/tokens", name="auth.tokens")(tokens)
+    router.post("/tokens", name="auth.tokens.create", status_code=201)(create_token)
+    router.delete("/tokens/{token_id}", name="auth.tokens.revoke", status_code=204)(revoke_token)
+    if auth.jwt_enabled:
+        router.post("/jwt", name="auth.jwt")(flows.jwt_pair)
+        router.post("/jwt/refresh", name="auth.jwt.refresh")(flows.jwt_refresh)
+    return router
