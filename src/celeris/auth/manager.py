@@ -26,7 +26,7 @@ from celeris.auth.models import (
     user_group,
 )
 from celeris.auth.models import user_permission as user_permission_table
-from celeris.auth.passwords import PasswordHasher
+from celeris.auth.passwords import PasswordHasher, check_length
 from celeris.auth.tokens import TokenSigner
 from celeris.auth.validators import DEFAULT_VALIDATORS, Validator, validate_password
 from celeris.core.errors import Forbidden, HTTPError, ServiceUnavailable
@@ -485,6 +485,7 @@ class Auth(Step):
         except EmailInvalid as exc:
             raise SignupError("email", str(exc)) from None
         if password is not None:
+            check_length(password)  # SECURITY: before the validators compare it with anything
             if validate:
                 validate_password(password, key, self.validators)
             hashed: str | None = await self.hasher.hash(password)
@@ -517,6 +518,7 @@ class Auth(Step):
 
     async def set_password(self, user: Any, password: str, *, validate: bool = True) -> None:
         """Change ``user``'s password: every other session, token pair and reset link lapses."""
+        check_length(password)
         if validate:
             validate_password(password, user.email_key, self.validators)
         hashed = await self.hasher.hash(password)
@@ -583,6 +585,7 @@ class Auth(Step):
     async def login(self, request: Request, user: Any) -> None:
         """Sign ``user`` in on this request's session (a new session id, a device row)."""
         session = request.session
+        previous = session.get(SESSION_KEY)
         session.rotate()  # SECURITY: a session id known before sign-in is worthless after it
         device_id = secrets.token_urlsafe(32)
         label = request.headers.get("user-agent", "")[:200]
@@ -596,6 +599,8 @@ class Auth(Step):
         )
         update = sa.update(model).where(model.id == user.id).values(**values)
         async with self.reader() as db:
+            if isinstance(previous, list) and len(previous) == 3:
+                await db.execute(sa.delete(Device).where(Device.id == previous[1]))
             if self.db.dialect == "postgresql":
                 # PERF: one round trip on PostgreSQL: the device insert rides along as a CTE.
                 await db.execute(update.add_cte(device.cte("new_device")))

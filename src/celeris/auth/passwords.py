@@ -8,7 +8,7 @@ import secrets
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-__all__ = ["MAX_PASSWORD_BYTES", "PasswordHasher", "PasswordTooLong"]
+__all__ = ["MAX_PASSWORD_BYTES", "PasswordHasher", "PasswordTooLong", "check_length"]
 
 #: SECURITY: longer passwords are refused before hashing: argon2 would hash 1 MB happily,
 #: and an attacker posting many of them would buy CPU time with bandwidth.
@@ -19,7 +19,8 @@ class PasswordTooLong(ValueError):
     """The password is longer than ``MAX_PASSWORD_BYTES`` (refused without hashing)."""
 
 
-def _check_length(password: str) -> bytes:
+def check_length(password: str) -> bytes:
+    """Return the password's UTF-8 bytes, or raise ``PasswordTooLong`` (before any hashing)."""
     # NOTE: len(str) <= bytes; a cheap bound first so a 1 MB string is never encoded.
     if len(password) > MAX_PASSWORD_BYTES:
         raise PasswordTooLong(f"Passwords are at most {MAX_PASSWORD_BYTES} bytes.")
@@ -49,12 +50,12 @@ class PasswordHasher:
 
     def hash_sync(self, password: str) -> str:
         """Return the hash of ``password`` (blocking: prefer ``await hash()``)."""
-        _check_length(password)
+        check_length(password)
         return self._hash.hash(password)
 
     async def hash(self, password: str) -> str:
         """Return the hash of ``password``, computed in a worker thread."""
-        _check_length(password)
+        check_length(password)
         # PERF: argon2 takes tens of milliseconds of CPU; the event loop keeps serving.
         return await asyncio.to_thread(self._hash.hash, password)
 
@@ -76,5 +77,5 @@ class PasswordHasher:
 
         ``stored=None`` (unknown user) costs one hash and answers False.
         """
-        _check_length(password)
+        check_length(password)
         return await asyncio.to_thread(self._verify_and_update, password, stored)
