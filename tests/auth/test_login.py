@@ -29,11 +29,13 @@ def test_login_rotates_the_session_and_logout_ends_it(
         signup(client)  # signs in: a session exists
         before = client.cookies["session"]
         r = login(client)
-        assert r.status_code == 200 and r.json()["email"] == "ada@example.org"
+        assert r.status_code == 200
+        assert r.json()["email"] == "ada@example.org"
         after = client.cookies["session"]
         assert after != before  # SECURITY: a new session id at sign-in (fixation)
         me = client.get("/me")
-        assert me.status_code == 200 and me.json()["state"] is True  # request.state.user
+        assert me.status_code == 200
+        assert me.json()["state"] is True
         assert client.post("/auth/logout").status_code == 204
         assert client.get("/me").status_code == 401
         # the cookie of the signed-out session no longer signs anyone in
@@ -69,10 +71,8 @@ async def test_a_disabled_account_cannot_sign_in(make_app: MakeApp) -> None:
         r = await client.post(
             "/auth/login", json={"email": "off@example.org", "password": PASSWORD}
         )
-        assert (
-            r.status_code == 400
-            and r.json()["detail"] == "The email address or the password is wrong."
-        )
+        assert r.status_code == 400
+        assert r.json()["detail"] == "The email address or the password is wrong."
 
 
 def test_login_is_throttled_per_account_and_per_address(make_app: MakeApp) -> None:
@@ -81,7 +81,8 @@ def test_login_is_throttled_per_account_and_per_address(make_app: MakeApp) -> No
         codes = [login(client, password=f"wrong {i}").status_code for i in range(4)]
         assert codes == [400, 400, 400, 429]
         r = login(client)  # even the right password waits: the account is locked for now
-        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+        assert r.status_code == 429
+        assert int(r.headers["retry-after"]) > 0
         assert r.headers["content-type"] == "application/problem+json"
         # other accounts from the same address count against the address limit (5)
         codes = [login(client, email=f"u{i}@example.org").status_code for i in range(2)]
@@ -128,7 +129,8 @@ def test_open_redirects_are_refused(make_app: MakeApp) -> None:
                 data={"email": "ada@example.org", "password": PASSWORD, "next": target},
                 headers={"accept": "text/html"},
             )
-            assert r.status_code == 303 and r.headers["location"] == expected, target
+            assert r.status_code == 303, target
+            assert r.headers["location"] == expected, target
             client.post("/auth/logout")
 
 
@@ -142,7 +144,8 @@ async def test_requires_answers_403_without_the_permission(
         )
         user = await auth.get_user(r.json()["id"])
         denied = await client.delete("/notes/1")
-        assert denied.status_code == 403 and "notes.delete" in denied.json()["detail"]
+        assert denied.status_code == 403
+        assert "notes.delete" in denied.json()["detail"]
         assert (await client.delete("/notes/1", headers={"cookie": ""})).status_code in (401, 403)
         await auth.add_to_group(user, "editors", "notes.delete", "notes.edit")
         assert (await client.delete("/notes/1")).status_code == 204

@@ -68,7 +68,10 @@ async def test_create_user_refuses_a_duplicate(make_app: MakeApp, database_url: 
     app, auth, _ = make_app(url=database_url)
     async with AsyncTestClient(app):
         user = await auth.create_user("grace@example.org", PASSWORD, is_staff=True)
-        assert user.id and user.is_staff and not user.is_superuser and user.date_joined
+        assert user.id
+        assert user.is_staff
+        assert not user.is_superuser
+        assert user.date_joined
         with pytest.raises(SignupError):
             await auth.create_user("Grace@Example.org", PASSWORD)
         assert (await auth.get_user_by_email("GRACE@example.org")).id == user.id
