@@ -109,3 +109,14 @@ def link_of(mail: Any) -> str:
     """Return the path and query of the first link in a captured mail."""
     url = next(line for line in mail.text.splitlines() if line.startswith("http"))
     return url.split("testserver", 1)[1]
+
+
+async def asignup(client: Any, email: str = "ada@example.org", password: str = PASSWORD) -> Any:
+    """``signup`` for an ``AsyncTestClient``."""
+    response = await client.post("/auth/signup", json={"email": email, "password": password})
+    assert response.status_code == 201, response.text
+    return response
+
+
+async def alogin(client: Any, email: str = "ada@example.org", password: str = PASSWORD) -> Any:
+    return await client.post("/auth/login", json={"email": email, "password": password})

@@ -11,7 +11,7 @@ from celeris.auth import User
 from celeris.security import RateLimiter
 from celeris.testing import AsyncTestClient, TestClient
 
-from .conftest import PASSWORD, MakeApp, login, signup
+from .conftest import PASSWORD, MakeApp, asignup, login, signup
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -179,7 +179,7 @@ def test_openapi_shows_the_scheme_permissions_and_403(make_app: MakeApp) -> None
     assert spec["components"]["securitySchemes"]["celerisAuth"]["scheme"] == "bearer"
 
 
-def test_rate_limit_by_user_counts_each_signed_in_user(make_app: MakeApp) -> None:
+async def test_rate_limit_by_user_counts_each_signed_in_user(make_app: MakeApp) -> None:
     app, auth, _ = make_app()
     limiter: RateLimiter = auth.limiter  # type: ignore[assignment]
 
@@ -187,8 +187,9 @@ def test_rate_limit_by_user_counts_each_signed_in_user(make_app: MakeApp) -> Non
     async def search(request: Request, user: User = Depends(auth.current_user)) -> list[str]:
         return []
 
-    with TestClient(app) as ada, TestClient(app) as bob:
-        signup(ada)
-        signup(bob, "bob@example.org")
-        assert [ada.get("/search").status_code for _ in range(3)] == [200, 200, 429]
-        assert bob.get("/search").status_code == 200  # a bucket of his own
+    async with AsyncTestClient(app) as ada:
+        bob = AsyncTestClient(app)
+        await asignup(ada)
+        await asignup(bob, "bob@example.org")
+        assert [(await ada.get("/search")).status_code for _ in range(3)] == [200, 200, 429]
+        assert (await bob.get("/search")).status_code == 200  # a bucket of his own
