@@ -8,7 +8,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from celeris.auth.models import (
     ApiToken,
     Device,
     Group,
+    TOTPDevice,
     User,
     group_permission,
     side_tables,
@@ -28,6 +29,7 @@ from celeris.auth.models import (
 from celeris.auth.models import user_permission as user_permission_table
 from celeris.auth.passwords import PasswordHasher, check_length
 from celeris.auth.tokens import TokenSigner
+from celeris.auth.totp import TwoFactor
 from celeris.auth.validators import DEFAULT_VALIDATORS, Validator, validate_password
 from celeris.core.errors import Forbidden, HTTPError, ServiceUnavailable
 from celeris.core.pipeline import Step
@@ -42,7 +44,7 @@ from celeris.settings import secret_key_of
 if TYPE_CHECKING:
     from celeris.core.routing import Route, Router
 
-__all__ = ["Auth", "CachedToken", "SignupError"]
+__all__ = ["Auth", "CachedToken", "SignIn", "SignupError"]
 
 logger = logging.getLogger("celeris.auth")
 
@@ -58,6 +60,14 @@ class SignupError(ValueError):
         self.field = field
         self.messages = [message]
         super().__init__(message)
+
+
+class SignIn(NamedTuple):
+    """A successful password check: the user, an upgraded hash, whether a second factor is due."""
+
+    user: Any
+    rehashed: str | None
+    second_factor: bool
 
 
 class CachedToken(msgspec.Struct, frozen=True):
@@ -121,6 +131,7 @@ class Auth(Step):
         require_verified_email: bool = False,
         redirect_after_login: str = "/",
         realm: str = "celeris",
+        issuer: str | None = None,
         create_tables: bool = True,
     ) -> None:
         self.app = app
@@ -159,6 +170,9 @@ class Auth(Step):
         self.current_user = UserDependency(self, required=True)
         self.optional_user = UserDependency(self, required=False)
         self._requirements: dict[tuple[str, ...], UserDependency] = {}
+        #: TOTP and recovery codes (``issuer`` is the name authenticator apps show).
+        self.two_factor = TwoFactor(self, issuer=issuer or getattr(app, "title", None) or realm)
+        self._sessions_at_install = False
         if app is not None:
             self.install(app)
 
@@ -169,6 +183,7 @@ class Auth(Step):
         self.app = app
         app.state.auth = self
         app.add_step(self)
+        self._sessions_at_install = app.state.get("sessions") is not None
         if self.limiter is None:
             existing = app.state.get("ratelimiter")
             self.limiter = existing if existing is not None else RateLimiter(app=app)
@@ -228,6 +243,15 @@ class Auth(Step):
 
     async def start(self) -> None:
         """Create missing tables and the autocommit session factory for lookups."""
+        if (
+            not self._sessions_at_install
+            and self.app is not None
+            and self.app.state.get("sessions")
+        ):
+            raise RuntimeError(
+                "auth.E003: Sessions(app=app) was built after Auth(app=app); build it first, "
+                "so the session is there when the auth step looks for the user"
+            )
         engine = self.db.engine
         if self.create_tables:
             tables = [self.user_table, *side_tables()]
@@ -535,17 +559,51 @@ class Auth(Step):
         user.password = hashed
         user.session_epoch += 1
 
-    async def verify_credentials(self, email: str, password: str) -> Any:
-        """Return the active user with this email and password, else None (one hash either way)."""
-        user = await self.get_user_by_email(email)
+    async def check_credentials(self, email: str, password: str) -> SignIn | None:
+        """Check an email and password: one query and one hash, whether or not the user exists.
+
+        Returns None unless they match an active user; ``SignIn.rehashed`` is the upgraded hash
+        when the hasher's parameters changed, ``SignIn.second_factor`` whether TOTP is on.
+        """
+        try:
+            key: str | None = normalize_email(email)
+        except EmailInvalid:
+            key = None
+        found = None
+        if key is not None:
+            model = self.user_model
+            # PERF: the user and whether a second factor is on, in one round trip.
+            statement = (
+                sa.select(model, TOTPDevice.confirmed)
+                .outerjoin(
+                    TOTPDevice,
+                    sa.and_(TOTPDevice.user_id == model.id, TOTPDevice.confirmed.is_(True)),
+                )
+                .where(model.email_key == key)
+            )
+            try:
+                async with self.reader() as db:
+                    found = (await db.execute(statement)).first()
+            except Exception as exc:
+                raise self._unavailable(exc) from exc
+        user = found[0] if found is not None else None
         stored = user.password if user is not None else None
         valid, upgraded = await self.hasher.verify(password, stored)
         if not valid or user is None or not user.is_active:
             return None
-        if upgraded is not None:
-            user.password = upgraded  # written back by login()
-            user.__dict__["_celeris_rehashed"] = True
-        return user
+        return SignIn(user, upgraded, bool(found[1]) if found is not None else False)
+
+    async def store_hash(self, user: Any, hashed: str) -> None:
+        """Write an upgraded hash of the same password (nobody is signed out)."""
+        model = self.user_model
+        async with self.reader() as db:
+            await db.execute(sa.update(model).where(model.id == user.id).values(password=hashed))
+        user.password = hashed
+
+    async def verify_credentials(self, email: str, password: str) -> Any:
+        """Return the active user with this email and password, else None (one hash either way)."""
+        checked = await self.check_credentials(email, password)
+        return checked.user if checked is not None else None
 
     async def throttle_address(self, request: Request, scope: str) -> None:
         """Count a request of a flow (signup, reset...) against the client address."""
@@ -582,8 +640,11 @@ class Auth(Step):
 
     # --- sessions ----------------------------------------------------------------------------
 
-    async def login(self, request: Request, user: Any) -> None:
-        """Sign ``user`` in on this request's session (a new session id, a device row)."""
+    async def login(self, request: Request, user: Any, *, rehashed: str | None = None) -> None:
+        """Sign ``user`` in on this request's session (a new session id, a device row).
+
+        ``rehashed`` (from ``check_credentials``) is written in the same statement.
+        """
         session = request.session
         previous = session.get(SESSION_KEY)
         session.rotate()  # SECURITY: a session id known before sign-in is worthless after it
@@ -592,8 +653,8 @@ class Auth(Step):
         now = _now()
         model = self.user_model
         values: dict[str, Any] = {"last_login": now}
-        if user.__dict__.pop("_celeris_rehashed", False):
-            values["password"] = user.password
+        if rehashed is not None:
+            values["password"] = user.password = rehashed
         device = sa.insert(Device).values(
             id=device_id, user_id=user.id, kind="session", label=label, created=now, last_seen=now
         )

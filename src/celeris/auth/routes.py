@@ -3,6 +3,7 @@ personal tokens and JWT pairs; HTML forms for browsers, JSON for API clients."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["build_router", "make_templates", "safe_next"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+PENDING_KEY = "_auth_pending"  # [user id, session epoch, deadline, next] after the password
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -232,14 +234,15 @@ class _Flows:
         email, password = data.get("email", ""), data.get("password", "")
         await auth.throttle(request, email)
         try:
-            user = await auth.verify_credentials(email, password) if email and password else None
+            checked = await auth.check_credentials(email, password) if email and password else None
         except PasswordTooLong as exc:
             return self.fail(request, "login", 422, str(exc), {"password": [str(exc)]}, data)
-        if user is None:
+        if checked is None:
             # SECURITY: one message for unknown address, wrong password and disabled account.
             return self.fail(
                 request, "login", 400, "The email address or the password is wrong.", None, data
             )
+        user = checked.user
         if auth.require_verified_email and not user.email_verified:
             return self.fail(
                 request,
@@ -249,11 +252,92 @@ class _Flows:
                 None,
                 data,
             )
-        await auth.login(request, user)
+        target = safe_next(data.get("next"), auth.redirect_after_login)
+        if checked.second_factor:
+            if checked.rehashed is not None:
+                await auth.store_hash(user, checked.rehashed)
+            # NOTE: the password was right; the session remembers that for five minutes,
+            # and only a valid code turns it into a sign-in.
+            request.session[PENDING_KEY] = [user.id, user.session_epoch, time.time() + 300, target]
+            if wants_html(request):
+                return RedirectResponse(f"{auth.prefix}/2fa", status_code=303)
+            return JSONResponse({"two_factor_required": True}, status_code=202)
+        await auth.login(request, user, rehashed=checked.rehashed)
         if wants_html(request):
-            target = safe_next(data.get("next"), auth.redirect_after_login)
             return RedirectResponse(target, status_code=303)
         return JSONResponse(_public(user))
+
+    async def second_factor_page(self, request: Request) -> Response:
+        return self.page(request, "two_factor")
+
+    async def second_factor(self, request: Request) -> Response:
+        auth = self.auth
+        pending = request.session.get(PENDING_KEY)
+        if not (isinstance(pending, list) and len(pending) == 4 and pending[2] > time.time()):
+            request.session.pop(PENDING_KEY, None)
+            return self.fail(request, "login", 400, "Sign in with your password first.")
+        user_id, epoch, _, target = pending
+        data = await read_input(request)
+        await auth.throttle(request, f"2fa:{user_id}")
+        if not await auth.two_factor.verify(user_id, data.get("code", "")):
+            return self.fail(
+                request,
+                "two_factor",
+                400,
+                "That code is wrong or was used already.",
+                {"code": ["That code is wrong or was used already."]},
+            )
+        user = await auth.get_user(user_id)
+        del request.session[PENDING_KEY]
+        if user is None or not user.is_active or user.session_epoch != epoch:
+            return self.fail(request, "login", 400, "Sign in with your password first.")
+        await auth.login(request, user)
+        if wants_html(request):
+            return RedirectResponse(safe_next(target, auth.redirect_after_login), status_code=303)
+        return JSONResponse(_public(user))
+
+    async def totp_setup(self, request: Request, user: Any) -> Response:
+        try:
+            enrollment = await self.auth.two_factor.begin(user)
+        except ValueError as exc:
+            raise HTTPError(409, str(exc)) from None
+        if wants_html(request):
+            return self.page(
+                request,
+                "totp_setup",
+                secret=enrollment.secret,
+                qr_svg=Markup(enrollment.qr_svg),
+            )
+        return JSONResponse(
+            {"secret": enrollment.secret, "uri": enrollment.uri, "qr_svg": enrollment.qr_svg},
+            headers={"cache-control": "no-store"},
+        )
+
+    async def totp_confirm(self, request: Request, user: Any) -> Response:
+        data = await read_input(request)
+        await self.auth.throttle(request, f"2fa:{user.id}")
+        codes = await self.auth.two_factor.confirm(user, data.get("code", ""))
+        if codes is None:
+            return self.fail(
+                request,
+                "totp_setup",
+                400,
+                "That code is wrong; scan the QR code again and type the current code.",
+                {"code": ["That code is wrong."]},
+            )
+        if wants_html(request):
+            return self.page(request, "recovery_codes", codes=codes)
+        return JSONResponse({"recovery_codes": codes}, headers={"cache-control": "no-store"})
+
+    async def totp_disable(self, request: Request, user: Any) -> Response:
+        data = await read_input(request)
+        await self.auth.throttle(request, f"2fa:{user.id}")
+        if not await self.auth.two_factor.verify(user.id, data.get("code", "")):
+            raise _problem(400, "That code is wrong.", {"code": ["That code is wrong."]})
+        await self.auth.two_factor.disable(user)
+        if wants_html(request):
+            return self.page(request, "message", detail="Two-factor authentication is off.")
+        return Response(status_code=204)
 
     async def logout(self, request: Request) -> Response:
         await self.auth.logout(request)
@@ -417,13 +501,22 @@ class _Flows:
         email, password = data.get("email", ""), data.get("password", "")
         await auth.throttle(request, email)
         try:
-            user = await auth.verify_credentials(email, password) if email and password else None
+            checked = await auth.check_credentials(email, password) if email and password else None
         except PasswordTooLong as exc:
             raise _problem(422, str(exc)) from None
-        if user is None:
+        if checked is None:
             raise _problem(400, "The email address or the password is wrong.")
-        if user.__dict__.pop("_celeris_rehashed", False):
-            await auth.set_password(user, password, validate=False)
+        user = checked.user
+        if checked.second_factor and not await auth.two_factor.verify(
+            user.id, data.get("code", "")
+        ):
+            raise _problem(
+                400,
+                "This account has two-factor authentication: send the current code as 'code'.",
+                {"code": ["A valid code is needed."]},
+            )
+        if checked.rehashed is not None:
+            await auth.store_hash(user, checked.rehashed)
         return JSONResponse(auth.issue_jwt(user), headers={"cache-control": "no-store"})
 
     async def jwt_refresh(self, request: Request) -> Response:
@@ -504,6 +597,20 @@ def build_router(auth: Auth) -> Router:
     async def revoke_token(token_id: int, current: Any = user) -> Response:
         return await flows.revoke_token(token_id, current)
 
+    async def totp_setup(request: Request, current: Any = user) -> Response:
+        return await flows.totp_setup(request, current)
+
+    async def totp_confirm(request: Request, current: Any = user) -> Response:
+        return await flows.totp_confirm(request, current)
+
+    async def totp_disable(request: Request, current: Any = user) -> Response:
+        return await flows.totp_disable(request, current)
+
+    router.get("/2fa", name="auth.2fa", include_in_schema=False)(flows.second_factor_page)
+    router.post("/2fa", name="auth.2fa.post")(flows.second_factor)
+    router.post("/2fa/totp/setup", name="auth.totp.setup")(totp_setup)
+    router.post("/2fa/totp/confirm", name="auth.totp.confirm")(totp_confirm)
+    router.post("/2fa/totp/disable", name="auth.totp.disable")(totp_disable)
     router.post("/verify/resend", name="auth.verify.resend")(resend)
     router.get("/password/change", name="auth.change", include_in_schema=False)(change_page)
     router.post("/password/change", name="auth.change.post")(change)
