@@ -27,6 +27,7 @@ from celeris.auth.models import (
     user_group,
 )
 from celeris.auth.models import user_permission as user_permission_table
+from celeris.auth.passkeys import Passkeys
 from celeris.auth.passwords import PasswordHasher, check_length
 from celeris.auth.tokens import TokenSigner
 from celeris.auth.totp import TwoFactor
@@ -132,6 +133,8 @@ class Auth(Step):
         redirect_after_login: str = "/",
         realm: str = "celeris",
         issuer: str | None = None,
+        passkey_rp_id: str | None = None,
+        passkey_origins: list[str] | None = None,
         create_tables: bool = True,
     ) -> None:
         self.app = app
@@ -171,7 +174,10 @@ class Auth(Step):
         self.optional_user = UserDependency(self, required=False)
         self._requirements: dict[tuple[str, ...], UserDependency] = {}
         #: TOTP and recovery codes (``issuer`` is the name authenticator apps show).
-        self.two_factor = TwoFactor(self, issuer=issuer or getattr(app, "title", None) or realm)
+        name = issuer or getattr(app, "title", None) or realm
+        self.two_factor = TwoFactor(self, issuer=name)
+        #: WebAuthn registration and sign-in.
+        self.passkeys = Passkeys(self, rp_id=passkey_rp_id, rp_name=name, origins=passkey_origins)
         self._sessions_at_install = False
         if app is not None:
             self.install(app)

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from celeris.auth.dependencies import prefers_html
 from celeris.auth.emails import EmailInvalid, normalize_email
 from celeris.auth.manager import SignupError
+from celeris.auth.passkeys import PasskeyError
 from celeris.auth.passwords import PasswordTooLong, check_length
 from celeris.auth.validators import PasswordInvalid, validate_password
 from celeris.core.errors import HTTPError, NotFound
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["build_router", "make_templates", "safe_next"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+PASSKEYS_JS = Path(__file__).parent / "static" / "passkeys.js"
 PENDING_KEY = "_auth_pending"  # [user id, session epoch, deadline, next] after the password
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -353,10 +355,21 @@ class _Flows:
         return Response(status_code=204)
 
     async def devices(self, user: Any) -> list[dict[str, Any]]:
-        return [
-            {"id": d.id[:8], "kind": d.kind, "label": d.label, "created": d.created.isoformat()}
-            for d in await self.auth.devices(user)
+        """Where the user is signed in: browser sessions, API tokens and passkeys."""
+        auth = self.auth
+        found = [
+            {"kind": d.kind, "label": d.label, "created": d.created.isoformat()}
+            for d in await auth.devices(user)
         ]
+        found += [
+            {"kind": "token", "label": t.name, "created": t.created.isoformat()}
+            for t in await auth.tokens(user)
+        ]
+        found += [
+            {"kind": "passkey", "label": k.name, "created": k.created.isoformat()}
+            for k in await auth.passkeys.list(user)
+        ]
+        return found
 
     # --- passwords ---------------------------------------------------------------------------
 
@@ -463,6 +476,63 @@ class _Flows:
         if wants_html(request):
             return self.page(request, "message", detail="Your password is changed.")
         return JSONResponse({"detail": "Your password is changed."})
+
+    # --- passkeys ----------------------------------------------------------------------------
+
+    async def passkeys_script(self) -> Response:
+        return Response(
+            PASSKEYS_JS.read_bytes(),
+            media_type="text/javascript",
+            headers={"cache-control": "public, max-age=3600"},
+        )
+
+    async def passkeys_page(self, request: Request, user: Any) -> Response:
+        keys = await self.auth.passkeys.list(user)
+        if wants_html(request):
+            return self.page(request, "passkeys", keys=keys, user=user)
+        return JSONResponse(
+            [{"id": k.id, "name": k.name, "created": k.created.isoformat()} for k in keys]
+        )
+
+    async def _credential(self, request: Request) -> tuple[Any, str]:
+        data = await request.json()
+        if not isinstance(data, dict) or not isinstance(data.get("credential"), dict):
+            raise _problem(422, "Send the credential as a JSON object.")
+        name = data.get("name")
+        return data["credential"], name if isinstance(name, str) else "passkey"
+
+    async def passkey_register_options(self, request: Request, user: Any) -> Response:
+        options = await self.auth.passkeys.registration_options(request, user)
+        return Response(options, media_type="application/json")
+
+    async def passkey_register(self, request: Request, user: Any) -> Response:
+        credential, name = await self._credential(request)
+        try:
+            key = await self.auth.passkeys.register(request, user, credential, name)
+        except PasskeyError as exc:
+            raise _problem(400, str(exc)) from None
+        return JSONResponse({"id": key.id, "name": key.name}, status_code=201)
+
+    async def passkey_login_options(self, request: Request) -> Response:
+        await self.auth.throttle_address(request, "auth.passkey")
+        options = self.auth.passkeys.authentication_options(request)
+        return Response(options, media_type="application/json")
+
+    async def passkey_login(self, request: Request) -> Response:
+        auth = self.auth
+        await auth.throttle_address(request, "auth.passkey")
+        credential, _ = await self._credential(request)
+        try:
+            user = await auth.passkeys.authenticate(request, credential)
+        except PasskeyError as exc:
+            raise _problem(400, str(exc)) from None
+        await auth.login(request, user)
+        return JSONResponse(_public(user))
+
+    async def passkey_delete(self, passkey_id: int, user: Any) -> Response:
+        if not await self.auth.passkeys.delete(user, passkey_id):
+            raise NotFound("No such passkey.")
+        return Response(status_code=204)
 
     # --- tokens ------------------------------------------------------------------------------
 
@@ -606,6 +676,35 @@ def build_router(auth: Auth) -> Router:
     async def totp_disable(request: Request, current: Any = user) -> Response:
         return await flows.totp_disable(request, current)
 
+    async def passkeys_page(request: Request, current: Any = user) -> Response:
+        return await flows.passkeys_page(request, current)
+
+    async def passkey_register_options(request: Request, current: Any = user) -> Response:
+        return await flows.passkey_register_options(request, current)
+
+    async def passkey_register(request: Request, current: Any = user) -> Response:
+        return await flows.passkey_register(request, current)
+
+    async def passkey_delete(passkey_id: int, current: Any = user) -> Response:
+        return await flows.passkey_delete(passkey_id, current)
+
+    router.get("/passkeys.js", name="auth.passkeys.js", include_in_schema=False)(
+        flows.passkeys_script
+    )
+    router.get("/passkeys", name="auth.passkeys")(passkeys_page)
+    router.post("/passkeys/register/options", name="auth.passkeys.register.options")(
+        passkey_register_options
+    )
+    router.post("/passkeys/register", name="auth.passkeys.register", status_code=201)(
+        passkey_register
+    )
+    router.post("/passkeys/login/options", name="auth.passkeys.login.options")(
+        flows.passkey_login_options
+    )
+    router.post("/passkeys/login", name="auth.passkeys.login")(flows.passkey_login)
+    router.delete("/passkeys/{passkey_id}", name="auth.passkeys.delete", status_code=204)(
+        passkey_delete
+    )
     router.get("/2fa", name="auth.2fa", include_in_schema=False)(flows.second_factor_page)
     router.post("/2fa", name="auth.2fa.post")(flows.second_factor)
     router.post("/2fa/totp/setup", name="auth.totp.setup")(totp_setup)
