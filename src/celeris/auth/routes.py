@@ -114,7 +114,13 @@ class _Flows:
         context.setdefault("values", {})
         response: Response = self.auth.templates.render(
             f"auth/{name}.html",
-            {"request": request, "csrf_field": csrf, "prefix": self.auth.prefix, **context},
+            {
+                "request": request,
+                "csrf_field": csrf,
+                "prefix": self.auth.prefix,
+                "status": status,
+                **context,
+            },
             status_code=status,
             headers={"cache-control": "no-store"},
         )
