@@ -42,16 +42,20 @@ def postgres_database(postgres_url: str) -> Iterator[str]:
     asyncio.run(_admin(postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database: a SQLite file, or the throwaway PostgreSQL database emptied."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/auth.db"
-        return
-    url = request.getfixturevalue("postgres_database")
-    yield url
+@pytest.fixture
+def fresh_postgres(postgres_database: str) -> Iterator[str]:
+    """The throwaway PostgreSQL database, emptied of the battery's tables afterwards."""
+    yield postgres_database
     tables = ", ".join(t.name for t in [User.__table__, *side_tables()])
-    asyncio.run(_admin(url, f"DROP TABLE IF EXISTS {tables} CASCADE"))
+    asyncio.run(_admin(postgres_database, f"DROP TABLE IF EXISTS {tables} CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: a SQLite file, or the throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/auth.db"
+    return str(request.getfixturevalue("fresh_postgres"))
 
 
 @pytest.fixture

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from celeris import Depends, Request
-from celeris.auth import User
+from celeris.auth import PasswordHasher, User
 from celeris.security import RateLimiter
 from celeris.testing import AsyncTestClient, TestClient
 
-from .conftest import PASSWORD, MakeApp, asignup, login, signup
+from .conftest import FAST, PASSWORD, MakeApp, asignup, login, signup
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -193,3 +194,34 @@ async def test_rate_limit_by_user_counts_each_signed_in_user(make_app: MakeApp) 
         await asignup(bob, "bob@example.org")
         assert [(await ada.get("/search")).status_code for _ in range(3)] == [200, 200, 429]
         assert (await bob.get("/search")).status_code == 200  # a bucket of his own
+
+
+async def test_a_login_is_one_hash_and_two_statements_on_postgresql(
+    make_app: MakeApp, fresh_postgres: str
+) -> None:
+    hashes: list[str] = []
+
+    class Counting(PasswordHasher):
+        def _verify_and_update(self, password: str, stored: str | None) -> tuple[bool, str | None]:
+            hashes.append(password)
+            return super()._verify_and_update(password, stored)
+
+    app, auth, _ = make_app(url=fresh_postgres, hasher=Counting(**FAST))
+    async with AsyncTestClient(app) as client:
+        await auth.create_user("ada@example.org", PASSWORD)
+        statements: list[str] = []
+
+        def count(*args: Any) -> None:
+            statements.append(str(args[2]).split()[0])
+
+        event.listen(auth.db.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            r = await client.post(
+                "/auth/login", json={"email": "ada@example.org", "password": PASSWORD}
+            )
+        finally:
+            event.remove(auth.db.engine.sync_engine, "before_cursor_execute", count)
+        assert r.status_code == 200
+        assert len(hashes) == 1
+        # the user (with its second-factor flag), then the sign-in record (device + last login)
+        assert statements == ["SELECT", "WITH"], statements
