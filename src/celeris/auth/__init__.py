@@ -12,7 +12,8 @@ async def me(user: User = Depends(auth.current_user)) -> dict: ...
 """
 
 from celeris.auth.emails import EmailInvalid, normalize_email
-from celeris.auth.manager import Auth, CachedToken, SignupError
+from celeris.auth.errors import SignupError
+from celeris.auth.manager import Auth, CachedToken, SignIn
 from celeris.auth.models import (
     ApiToken,
     Device,
@@ -49,6 +50,7 @@ __all__ = [
     "PasswordInvalid",
     "PasswordTooLong",
     "RecoveryCode",
+    "SignIn",
     "SignupError",
     "SocialAccount",
     "TOTPDevice",

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from celeris.auth.dependencies import AuthStep, UserDependency, uses_auth
 from celeris.auth.emails import EmailInvalid, normalize_email
+from celeris.auth.errors import SignupError
 from celeris.auth.models import (
     ApiToken,
     Device,
@@ -29,6 +30,7 @@ from celeris.auth.models import (
 from celeris.auth.models import user_permission as user_permission_table
 from celeris.auth.passkeys import Passkeys
 from celeris.auth.passwords import PasswordHasher, check_length
+from celeris.auth.social import Social
 from celeris.auth.tokens import TokenSigner
 from celeris.auth.totp import TwoFactor
 from celeris.auth.validators import DEFAULT_VALIDATORS, Validator, validate_password
@@ -52,15 +54,6 @@ logger = logging.getLogger("celeris.auth")
 SESSION_KEY = "_auth"  # [user id, device id, session epoch]
 TOKEN_PREFIX = "cel_"
 ObjectPermission = Callable[[Any, str, Any], "bool | Awaitable[bool]"]
-
-
-class SignupError(ValueError):
-    """An account cannot be created: ``field`` names the input at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.messages = [message]
-        super().__init__(message)
 
 
 class SignIn(NamedTuple):
@@ -178,6 +171,8 @@ class Auth(Step):
         self.two_factor = TwoFactor(self, issuer=name)
         #: WebAuthn registration and sign-in.
         self.passkeys = Passkeys(self, rp_id=passkey_rp_id, rp_name=name, origins=passkey_origins)
+        #: OAuth2 / OpenID Connect providers (``auth.social.register(...)``).
+        self.social = Social(self)
         self._sessions_at_install = False
         if app is not None:
             self.install(app)

@@ -12,9 +12,10 @@ from markupsafe import Markup
 
 from celeris.auth.dependencies import prefers_html
 from celeris.auth.emails import EmailInvalid, normalize_email
-from celeris.auth.manager import SignupError
+from celeris.auth.errors import SignupError
 from celeris.auth.passkeys import PasskeyError
 from celeris.auth.passwords import PasswordTooLong, check_length
+from celeris.auth.social import SocialLoginError
 from celeris.auth.validators import PasswordInvalid, validate_password
 from celeris.core.errors import HTTPError, NotFound
 from celeris.core.params import Depends
@@ -540,6 +541,30 @@ class _Flows:
             raise NotFound("No such passkey.")
         return Response(status_code=204)
 
+    # --- social login ------------------------------------------------------------------------
+
+    async def social_login(self, request: Request, provider: str) -> Response:
+        target = safe_next(request.query_params.get("next"), self.auth.redirect_after_login)
+        try:
+            url = await self.auth.social.authorization_url(request, provider, target)
+        except SocialLoginError as exc:
+            raise NotFound(str(exc)) from None
+        return RedirectResponse(url, status_code=303)
+
+    async def social_callback(self, request: Request, provider: str) -> Response:
+        try:
+            user, target = await self.auth.social.callback(request, provider)
+        except SocialLoginError as exc:
+            return self.fail(request, "message", 400, str(exc))
+        await self.auth.login(request, user)
+        if wants_html(request) or not request.headers.get("accept", "").startswith(
+            "application/json"
+        ):
+            return RedirectResponse(
+                safe_next(target, self.auth.redirect_after_login), status_code=303
+            )
+        return JSONResponse(_public(user))
+
     # --- tokens ------------------------------------------------------------------------------
 
     async def list_tokens(self, user: Any) -> list[dict[str, Any]]:
@@ -711,6 +736,8 @@ def build_router(auth: Auth) -> Router:
     router.delete("/passkeys/{passkey_id}", name="auth.passkeys.delete", status_code=204)(
         passkey_delete
     )
+    router.get("/oauth/{provider}/login", name="auth.oauth.login")(flows.social_login)
+    router.get("/oauth/{provider}/callback", name="auth.oauth.callback")(flows.social_callback)
     router.get("/2fa", name="auth.2fa", include_in_schema=False)(flows.second_factor_page)
     router.post("/2fa", name="auth.2fa.post")(flows.second_factor)
     router.post("/2fa/totp/setup", name="auth.totp.setup")(totp_setup)
