@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from celeris.auth import ApiToken
-from celeris.auth.manager import token_digest
+from celeris.auth.apitokens import token_digest
 from celeris.cache import Cache
 from celeris.openapi.jwt import JWT
 from celeris.testing import AsyncTestClient, TestClient

@@ -11,9 +11,10 @@ async def me(user: User = Depends(auth.current_user)) -> dict: ...
 ```
 """
 
+from celeris.auth.apitokens import CachedToken, PersonalTokens
 from celeris.auth.emails import EmailInvalid, normalize_email
 from celeris.auth.errors import SignupError
-from celeris.auth.manager import Auth, CachedToken, SignIn
+from celeris.auth.manager import Auth, SignIn
 from celeris.auth.models import (
     ApiToken,
     Device,
@@ -49,6 +50,7 @@ __all__ = [
     "PasswordHasher",
     "PasswordInvalid",
     "PasswordTooLong",
+    "PersonalTokens",
     "RecoveryCode",
     "SignIn",
     "SignupError",

@@ -7,13 +7,13 @@ import inspect
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from celeris.auth.apitokens import TOKEN_PREFIX, PersonalTokens
 from celeris.auth.dependencies import AuthStep, UserDependency, uses_auth
 from celeris.auth.emails import EmailInvalid, normalize_email
 from celeris.auth.errors import SignupError
@@ -47,12 +47,11 @@ from celeris.settings import secret_key_of
 if TYPE_CHECKING:
     from celeris.core.routing import Route, Router
 
-__all__ = ["Auth", "CachedToken", "SignIn", "SignupError"]
+__all__ = ["Auth", "SignIn", "SignupError"]
 
 logger = logging.getLogger("celeris.auth")
 
 SESSION_KEY = "_auth"  # [user id, device id, session epoch]
-TOKEN_PREFIX = "cel_"
 ObjectPermission = Callable[[Any, str, Any], "bool | Awaitable[bool]"]
 
 
@@ -64,34 +63,8 @@ class SignIn(NamedTuple):
     second_factor: bool
 
 
-class CachedToken(msgspec.Struct, frozen=True):
-    """What a personal token resolves to, as kept in the cache between requests."""
-
-    token_id: int
-    user_id: int
-    email: str
-    email_key: str
-    is_staff: bool
-    is_superuser: bool
-    email_verified: bool
-    scopes: tuple[str, ...]
-    expires: float | None
-
-
-def token_digest(token: str) -> str:
-    """Return the stored form of a personal token (SHA-256: the token has 256 random bits)."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # NOTE: SQLite gives naive datetimes back; they were written in UTC.
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 class Auth(Step):
@@ -173,6 +146,7 @@ class Auth(Step):
         self.passkeys = Passkeys(self, rp_id=passkey_rp_id, rp_name=name, origins=passkey_origins)
         #: OAuth2 / OpenID Connect providers (``auth.social.register(...)``).
         self.social = Social(self)
+        self.api_tokens = PersonalTokens(self)
         self._sessions_at_install = False
         if app is not None:
             self.install(app)
@@ -345,7 +319,7 @@ class Auth(Step):
             async with self.reader() as db:
                 user = (await db.execute(statement)).scalar_one_or_none()
         except Exception as exc:
-            raise self._unavailable(exc) from exc
+            raise self.unavailable(exc) from exc
         if user is None:
             session.pop(SESSION_KEY, None)
         return user
@@ -398,9 +372,10 @@ class Auth(Step):
             async with self.reader() as db:
                 return (await db.execute(statement)).scalar_one_or_none()
         except Exception as exc:
-            raise self._unavailable(exc) from exc
+            raise self.unavailable(exc) from exc
 
-    def _unavailable(self, exc: Exception) -> Exception:
+    def unavailable(self, exc: Exception) -> Exception:
+        """Return the 503 to raise for a failed look-up (logged once here)."""
         if isinstance(exc, HTTPError):
             return exc
         logger.warning("auth: user store unavailable: %s", exc)
@@ -586,7 +561,7 @@ class Auth(Step):
                 async with self.reader() as db:
                     found = (await db.execute(statement)).first()
             except Exception as exc:
-                raise self._unavailable(exc) from exc
+                raise self.unavailable(exc) from exc
         user = found[0] if found is not None else None
         stored = user.password if user is not None else None
         valid, upgraded = await self.hasher.verify(password, stored)
@@ -708,7 +683,7 @@ class Auth(Step):
                 sa.update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True)
             )
             await db.execute(sa.delete(Device).where(Device.user_id == user.id))
-        await self._forget(digests)
+        await self.api_tokens.forget(digests)
         user.session_epoch += 1
 
     async def devices(self, user: Any) -> list[Device]:
@@ -719,7 +694,7 @@ class Auth(Step):
             )
             return list(rows.scalars())
 
-    # --- personal API tokens -----------------------------------------------------------------
+    # --- personal API tokens (celeris.auth.apitokens) ----------------------------------------
 
     async def create_token(
         self,
@@ -730,107 +705,19 @@ class Auth(Step):
         expires_in: float | None = None,
     ) -> tuple[str, ApiToken]:
         """Return (the token, shown this once; its row). Only the token's SHA-256 is stored."""
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        expires = _now() + timedelta(seconds=expires_in) if expires_in is not None else None
-        row = ApiToken(
-            user_id=user.id,
-            name=name[:100],
-            prefix=token[:12],
-            digest=token_digest(token),
-            scopes=" ".join(scopes),
-            expires=expires,
-        )
-        async with self.db.scope() as db:
-            db.add(row)
-        return token, row
+        return await self.api_tokens.create(user, name, scopes=scopes, expires_in=expires_in)
 
     async def tokens(self, user: Any) -> list[ApiToken]:
         """Return ``user``'s live tokens (never the tokens themselves)."""
-        async with self.reader() as db:
-            rows = await db.execute(
-                sa.select(ApiToken)
-                .where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
-                .order_by(ApiToken.id)
-            )
-            return list(rows.scalars())
+        return await self.api_tokens.of_user(user)
 
     async def revoke_token(self, user: Any, token_id: int) -> bool:
         """Revoke one of ``user``'s tokens; False if it is not theirs or not there."""
-        async with self.db.scope() as db:
-            row = await db.get(ApiToken, token_id)
-            if row is None or row.user_id != user.id or row.revoked:
-                return False
-            row.revoked = True
-            digest = row.digest
-        await self._forget([digest])
-        return True
-
-    async def _forget(self, digests: list[str]) -> None:
-        if self.cache is not None and digests:
-            await self.cache.delete(*(f"auth:token:{d}" for d in digests))
+        return await self.api_tokens.revoke(user, token_id)
 
     async def token_user(self, token: str) -> tuple[Any, tuple[str, ...]] | None:
         """Return (user, scopes) of a live personal token, else None: one cache look-up when warm."""
-        digest = token_digest(token)
-        key = f"auth:token:{digest}"
-        cache = self.cache
-        cached: CachedToken | None = None
-        if cache is not None:
-            # PERF: a warm token costs this one look-up: no database round trip.
-            cached = await cache.get(key, None, type=CachedToken)
-        if cached is None:
-            cached = await self._load_token(digest)
-            if cached is None:
-                return None
-            if cache is not None:
-                await cache.set(key, cached, ttl=self.token_cache_ttl)
-        if cached.expires is not None and cached.expires <= _now().timestamp():
-            return None
-        user = self.user_model(
-            id=cached.user_id,
-            email=cached.email,
-            email_key=cached.email_key,
-            is_active=True,
-            is_staff=cached.is_staff,
-            is_superuser=cached.is_superuser,
-            email_verified=cached.email_verified,
-        )
-        return user, cached.scopes
-
-    async def _load_token(self, digest: str) -> CachedToken | None:
-        model = self.user_model
-        statement = (
-            sa.select(ApiToken, model)
-            .join(model, model.id == ApiToken.user_id)
-            .where(
-                ApiToken.digest == digest, ApiToken.revoked.is_(False), model.is_active.is_(True)
-            )
-        )
-        try:
-            async with self.reader() as db:
-                found = (await db.execute(statement)).first()
-                if found is None:
-                    return None
-                row, user = found
-                # NOTE: last use is recorded when the token is (re)loaded, so at most once per
-                # cache lifetime: a hot token does not write on every request.
-                await db.execute(
-                    sa.update(ApiToken).where(ApiToken.id == row.id).values(last_used=_now())
-                )
-        except Exception as exc:
-            raise self._unavailable(exc) from exc
-        expires = _aware(row.expires)
-        return CachedToken(
-            token_id=row.id,
-            user_id=user.id,
-            email=user.email,
-            email_key=user.email_key,
-            is_staff=user.is_staff,
-            is_superuser=user.is_superuser,
-            email_verified=user.email_verified,
-            scopes=tuple(row.scopes.split()),
-            expires=expires.timestamp() if expires is not None else None,
-        )
+        return await self.api_tokens.user_for(token)
 
     # --- JWT pairs ---------------------------------------------------------------------------
 
