@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from celeris import Depends, Request
-from celeris.auth import PasswordHasher, User
+from celeris import App, Depends, Request
+from celeris.auth import Auth, PasswordHasher, User
+from celeris.db import Database
 from celeris.security import RateLimiter
+from celeris.sessions import Sessions
 from celeris.testing import AsyncTestClient, TestClient
 
-from .conftest import FAST, PASSWORD, MakeApp, asignup, login, signup
+from .conftest import FAST, PASSWORD, SECRET, MakeApp, asignup, login, signup
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -225,3 +228,22 @@ async def test_a_login_is_one_hash_and_two_statements_on_postgresql(
         assert len(hashes) == 1
         # the user (with its second-factor flag), then the sign-in record (device + last login)
         assert statements == ["SELECT", "WITH"], statements
+
+
+def test_wiring_mistakes_are_named_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = App()
+    db = Database(f"sqlite:///{tmp_path}/w.db", app=app, root_path=tmp_path)
+    Auth(app=app, db=db, secret_key=SECRET)
+    Sessions(app=app, secret_key=SECRET)  # too late: the auth step runs first
+    with pytest.raises(RuntimeError, match=r"auth\.E003"), TestClient(app):
+        pass
+    app = App()
+    db = Database(f"sqlite:///{tmp_path}/w2.db", app=app, root_path=tmp_path)
+    auth = Auth(app=app, db=db, secret_key=SECRET)
+    with caplog.at_level("WARNING", logger="celeris.auth"), TestClient(app):
+        pass
+    assert "auth.W001" in caplog.text
+    with pytest.raises(ValueError, match=r"auth\.E001"):
+        auth.requires("delete")

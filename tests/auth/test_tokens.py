@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import time
 from typing import Any
 
@@ -78,6 +79,10 @@ async def test_revoked_expired_unknown_and_other_users_tokens(make_app: MakeApp)
             assert (await api.get("/me", headers=_bearer(forged))).status_code == 401
         bad = await ada.post("/auth/tokens", json={"name": "s", "expires_in": "soon"})
         assert bad.status_code == 422
+        huge = await ada.post("/auth/tokens", json={"scopes": "notes.read " * 200})
+        assert huge.status_code == 422
+        assert huge.json()["errors"][0]["loc"] == ["body", "scopes"]
+        assert (await ada.post("/auth/tokens", json={"name": "n" * 101})).status_code == 422
 
 
 async def test_scopes_limit_what_a_token_may_do(make_app: MakeApp) -> None:
@@ -96,8 +101,17 @@ async def test_scopes_limit_what_a_token_may_do(make_app: MakeApp) -> None:
         assert (await client.delete("/notes/1")).status_code == 204
 
 
-async def test_a_warm_token_costs_one_cache_lookup_and_no_query(make_app: MakeApp) -> None:
-    cache = Cache(url="memory://")
+@pytest.fixture(params=["memory", "redis"])
+def cache_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "memory":
+        return "memory://"
+    return str(request.getfixturevalue("redis_url"))
+
+
+async def test_a_warm_token_costs_one_cache_lookup_and_no_query(
+    make_app: MakeApp, cache_url: str
+) -> None:
+    cache = Cache(url=cache_url, namespace=f"auth-test-{secrets.token_hex(4)}:")
     app, auth, _ = make_app(cache=cache)
     async with AsyncTestClient(app) as client:
         await asignup(client)
@@ -120,6 +134,7 @@ async def test_a_warm_token_costs_one_cache_lookup_and_no_query(make_app: MakeAp
         await client.delete(f"/auth/tokens/{token_id}")
         assert (await api.get("/me", headers=_bearer(token))).status_code == 401
         event.remove(auth.db.engine.sync_engine, "before_cursor_execute", count)
+    await cache.close()
 
 
 def test_the_token_keyword_is_configurable(make_app: MakeApp) -> None:

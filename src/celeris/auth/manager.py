@@ -227,6 +227,11 @@ class Auth(Step):
                 "auth.E003: Sessions(app=app) was built after Auth(app=app); build it first, "
                 "so the session is there when the auth step looks for the user"
             )
+        if self.app is not None and self.app.state.get("sessions") is None:
+            logger.warning(
+                "auth.W001: no Sessions(app=app): browsers cannot sign in (tokens and JWTs "
+                "still work); build Sessions(app=app) before Auth(app=app)"
+            )
         engine = self.db.engine
         if self.create_tables:
             tables = [self.user_table, *side_tables()]
@@ -621,7 +626,12 @@ class Auth(Step):
 
         ``rehashed`` (from ``check_credentials``) is written in the same statement.
         """
-        session = request.session
+        try:
+            session = request.session
+        except RuntimeError:
+            raise RuntimeError(
+                "auth.E005: auth.login() needs a session: build Sessions(app=app) before Auth"
+            ) from None
         previous = session.get(SESSION_KEY)
         session.rotate()  # SECURITY: a session id known before sign-in is worthless after it
         device_id = secrets.token_urlsafe(32)

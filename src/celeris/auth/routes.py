@@ -576,6 +576,12 @@ class _Flows:
         data = await read_input(request)
         name = data.get("name", "").strip() or "token"
         scopes = data.get("scopes", "").split()
+        if len(" ".join(scopes)) > 1000 or len(name) > 100:
+            raise _problem(
+                422,
+                "A token's name is at most 100 characters and its scopes 1000 in all.",
+                {"scopes": ["Too long."]} if len(name) <= 100 else {"name": ["Too long."]},
+            )
         expires = data.get("expires_in", "")
         try:
             expires_in = float(expires) if expires else None
