@@ -1,15 +1,18 @@
-"""Headless Chromium: signup, the verification link from the mail, login, a passkey through the
-virtual authenticator (DevTools ``WebAuthn`` domain), sign-in with it, sign out everywhere."""
+"""Headless Chromium: signup, the verification link from the mail, login, TOTP set-up and a
+sign-in with a code, a passkey through the virtual authenticator (DevTools ``WebAuthn``
+domain) and a sign-in with it, a recovery code, and sign out everywhere."""
 
 from __future__ import annotations
 
 import email
 import os
 import sys
+import time
 from collections.abc import Iterator
 from email import policy
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, block_outside, free_port, need_chromium, serving
@@ -144,6 +147,38 @@ def test_signup_verify_login_passkey_and_sign_out_everywhere(
                 page.click("button[type=submit]")
             assert page.inner_text("#whoami") == "Signed in as ada@example.org"
 
+            # an authenticator app: the QR code's secret, a code, ten recovery codes
+            page.goto(base + "/auth/2fa/totp")
+            with page.expect_navigation():
+                page.click("#totp-setup")
+            assert page.locator("figure svg").count() == 1
+            secret = page.inner_text("#totp-secret")
+            page.screenshot(path=str(shots / "totp-setup.png"), full_page=True)
+            totp = pyotp.TOTP(secret)
+            page.fill("#code", totp.now())
+            with page.expect_navigation():
+                page.click("button[type=submit]")
+            recovery = page.locator("#recovery-codes li").all_inner_texts()
+            assert len(recovery) == 10
+
+            # the password alone now leads to the code page
+            page.goto(base + "/")
+            with page.expect_navigation():
+                page.click("#logout")
+            page.goto(base + "/auth/login")
+            page.fill("#email", "ada@example.org")
+            page.fill("#password", PASSWORD)
+            with page.expect_navigation(url=base + "/auth/2fa"):
+                page.click("button[type=submit]")
+            page.fill("#code", "000000")
+            page.click("button[type=submit]")
+            page.wait_for_selector("#code-error")
+            page.screenshot(path=str(shots / "totp-wrong.png"), full_page=True)
+            page.fill("#code", totp.at(time.time() + 30))  # the next step: now's was used
+            with page.expect_navigation(url=base + "/"):
+                page.click("button[type=submit]")
+            assert page.inner_text("#whoami") == "Signed in as ada@example.org"
+
             # a passkey, made by the virtual authenticator
             page.goto(base + "/auth/passkeys")
             page.fill("#passkey-name", "Test laptop")
@@ -171,6 +206,9 @@ def test_signup_verify_login_passkey_and_sign_out_everywhere(
             second.goto(base + "/auth/login")
             second.fill("#email", "ada@example.org")
             second.fill("#password", PASSWORD)
+            with second.expect_navigation(url=base + "/auth/2fa"):
+                second.click("button[type=submit]")
+            second.fill("#code", recovery[0])
             with second.expect_navigation(url=base + "/"):
                 second.click("button[type=submit]")
             assert second.inner_text("#whoami") == "Signed in as ada@example.org"

@@ -305,6 +305,10 @@ class _Flows:
             return RedirectResponse(safe_next(target, auth.redirect_after_login), status_code=303)
         return JSONResponse(_public(user))
 
+    async def totp_page(self, request: Request, user: Any) -> Response:
+        enabled = await self.auth.two_factor.enabled(user.id)
+        return self.page(request, "totp", enabled=enabled, user=user)
+
     async def totp_setup(self, request: Request, user: Any) -> Response:
         try:
             enrollment = await self.auth.two_factor.begin(user)
@@ -744,6 +748,10 @@ def build_router(auth: Auth) -> Router:
     )
     router.get("/oauth/{provider}/login", name="auth.oauth.login")(flows.social_login)
     router.get("/oauth/{provider}/callback", name="auth.oauth.callback")(flows.social_callback)
+    async def totp_page(request: Request, current: Any = user) -> Response:
+        return await flows.totp_page(request, current)
+
+    router.get("/2fa/totp", name="auth.totp", include_in_schema=False)(totp_page)
     router.get("/2fa", name="auth.2fa", include_in_schema=False)(flows.second_factor_page)
     router.post("/2fa", name="auth.2fa.post")(flows.second_factor)
     router.post("/2fa/totp/setup", name="auth.totp.setup")(totp_setup)
