@@ -159,7 +159,8 @@ class PersonalTokens:
                     sa.update(ApiToken).where(ApiToken.id == row.id).values(last_used=_now())
                 )
         except Exception as exc:
-            raise self.auth.unavailable(exc) from exc
+            self.auth.unavailable(exc)
+            raise
         expires = _aware(row.expires)
         return CachedToken(
             token_id=row.id,

@@ -37,7 +37,7 @@ from celeris.auth.validators import DEFAULT_VALIDATORS, Validator, validate_pass
 from celeris.core.errors import Forbidden, HTTPError, ServiceUnavailable
 from celeris.core.pipeline import Step
 from celeris.core.requests import Request
-from celeris.db import Database
+from celeris.db import Database, Fault, classify
 from celeris.mail import Mailer
 from celeris.openapi.jwt import JWT, InvalidToken
 from celeris.openapi.security import authorization
@@ -324,7 +324,8 @@ class Auth(Step):
             async with self.reader() as db:
                 user = (await db.execute(statement)).scalar_one_or_none()
         except Exception as exc:
-            raise self.unavailable(exc) from exc
+            self.unavailable(exc)
+            raise
         if user is None:
             session.pop(SESSION_KEY, None)
         return user
@@ -377,14 +378,16 @@ class Auth(Step):
             async with self.reader() as db:
                 return (await db.execute(statement)).scalar_one_or_none()
         except Exception as exc:
-            raise self.unavailable(exc) from exc
+            self.unavailable(exc)
+            raise
 
-    def unavailable(self, exc: Exception) -> Exception:
-        """Return the 503 to raise for a failed look-up (logged once here)."""
-        if isinstance(exc, HTTPError):
-            return exc
-        logger.warning("auth: user store unavailable: %s", exc)
-        return ServiceUnavailable("Sign-in is unavailable; try again shortly.", retry_after=5)
+    def unavailable(self, exc: Exception) -> None:
+        """Raise 503 when a look-up failed because the database is away; else return."""
+        if classify(exc) in (Fault.UNAVAILABLE, Fault.TIMEOUT):
+            logger.warning("auth: user store unavailable: %s", exc)
+            raise ServiceUnavailable(
+                "Sign-in is unavailable; try again shortly.", retry_after=5
+            ) from exc
 
     # --- permissions -------------------------------------------------------------------------
 
@@ -566,7 +569,8 @@ class Auth(Step):
                 async with self.reader() as db:
                     found = (await db.execute(statement)).first()
             except Exception as exc:
-                raise self.unavailable(exc) from exc
+                self.unavailable(exc)
+                raise
         user = found[0] if found is not None else None
         stored = user.password if user is not None else None
         valid, upgraded = await self.hasher.verify(password, stored)

@@ -748,6 +748,7 @@ def build_router(auth: Auth) -> Router:
     )
     router.get("/oauth/{provider}/login", name="auth.oauth.login")(flows.social_login)
     router.get("/oauth/{provider}/callback", name="auth.oauth.callback")(flows.social_callback)
+
     async def totp_page(request: Request, current: Any = user) -> Response:
         return await flows.totp_page(request, current)
 
