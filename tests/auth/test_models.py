@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.orm import Mapped, mapped_column
 
-from celeris.auth import EmailInvalid, SignupError, normalize_email
+from celeris.auth import EmailInvalid, SignupError, UserMixin, normalize_email
 from celeris.db import Model
 from celeris.testing import AsyncTestClient, TestClient
 
-from .conftest import PASSWORD, MakeApp
+from .conftest import PASSWORD, MakeApp, _admin
 
 
 def test_email_normal_form_folds_case_width_and_unicode_domains() -> None:
@@ -75,3 +76,31 @@ async def test_create_user_refuses_a_duplicate(make_app: MakeApp, database_url: 
         with pytest.raises(SignupError):
             await auth.create_user("Grace@Example.org", PASSWORD)
         assert (await auth.get_user_by_email("GRACE@example.org")).id == user.id
+
+
+class Member(UserMixin, Model):
+    """An app's own user model."""
+
+    __tablename__ = "auth_test_member"
+    display_name: Mapped[str | None] = mapped_column(default=None)
+
+
+async def test_an_apps_own_user_model_with_usermixin(make_app: MakeApp, database_url: str) -> None:
+    app, auth, _ = make_app(url=database_url, user_model=Member)
+    async with AsyncTestClient(app) as client:
+        r = await client.post(
+            "/auth/signup", json={"email": "Grace@Example.org", "password": PASSWORD}
+        )
+        assert r.status_code == 201
+        member = await auth.get_user(r.json()["id"])
+        assert isinstance(member, Member)
+        assert member.email_key == "grace@example.org"
+        assert (await client.get("/me")).json()["email"] == "Grace@Example.org"
+        await auth.grant(member, "notes.delete")
+        assert (await client.delete("/notes/1")).status_code == 204
+        token = (await client.post("/auth/tokens", json={})).json()["token"]
+        api = AsyncTestClient(app)
+        me = await api.get("/me", headers={"authorization": f"Bearer {token}"})
+        assert me.json()["email"] == "Grace@Example.org"
+    if database_url.startswith("postgresql"):
+        await _admin(database_url, "DROP TABLE IF EXISTS auth_test_member")
