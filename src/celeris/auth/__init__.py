@@ -13,7 +13,7 @@ async def me(user: User = Depends(auth.current_user)) -> dict: ...
 
 from celeris.auth.apitokens import CachedToken, PersonalTokens
 from celeris.auth.emails import EmailInvalid, normalize_email
-from celeris.auth.errors import SignupError
+from celeris.auth.errors import PasskeyError, SignupError, SocialLoginError
 from celeris.auth.manager import Auth, SignIn
 from celeris.auth.models import (
     ApiToken,
@@ -47,6 +47,7 @@ __all__ = [
     "EmailInvalid",
     "Group",
     "Passkey",
+    "PasskeyError",
     "PasswordHasher",
     "PasswordInvalid",
     "PasswordTooLong",
@@ -55,6 +56,7 @@ __all__ = [
     "SignIn",
     "SignupError",
     "SocialAccount",
+    "SocialLoginError",
     "TOTPDevice",
     "TokenSigner",
     "User",

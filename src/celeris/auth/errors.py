@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SignupError"]
+__all__ = ["PasskeyError", "SignupError", "SocialLoginError"]
 
 
 class SignupError(ValueError):
@@ -12,3 +12,11 @@ class SignupError(ValueError):
         self.field = field
         self.messages = [message]
         super().__init__(message)
+
+
+class PasskeyError(ValueError):
+    """A passkey ceremony failed: no challenge, a mismatch, an unknown credential."""
+
+
+class SocialLoginError(ValueError):
+    """The provider's answer cannot sign anyone in (a message safe to show)."""

@@ -28,9 +28,7 @@ from celeris.auth.models import (
     user_group,
 )
 from celeris.auth.models import user_permission as user_permission_table
-from celeris.auth.passkeys import Passkeys
 from celeris.auth.passwords import PasswordHasher, check_length
-from celeris.auth.social import Social
 from celeris.auth.tokens import TokenSigner
 from celeris.auth.totp import TwoFactor
 from celeris.auth.validators import DEFAULT_VALIDATORS, Validator, validate_password
@@ -45,6 +43,8 @@ from celeris.security import RateLimiter
 from celeris.settings import secret_key_of
 
 if TYPE_CHECKING:
+    from celeris.auth.passkeys import Passkeys
+    from celeris.auth.social import Social
     from celeris.core.routing import Route, Router
 
 __all__ = ["Auth", "SignIn", "SignupError"]
@@ -142,10 +142,9 @@ class Auth(Step):
         #: TOTP and recovery codes (``issuer`` is the name authenticator apps show).
         name = issuer or getattr(app, "title", None) or realm
         self.two_factor = TwoFactor(self, issuer=name)
-        #: WebAuthn registration and sign-in.
-        self.passkeys = Passkeys(self, rp_id=passkey_rp_id, rp_name=name, origins=passkey_origins)
-        #: OAuth2 / OpenID Connect providers (``auth.social.register(...)``).
-        self.social = Social(self)
+        self._passkey_options = (passkey_rp_id, name, passkey_origins)
+        self._passkeys: Passkeys | None = None
+        self._social: Social | None = None
         self.api_tokens = PersonalTokens(self)
         self._sessions_at_install = False
         if app is not None:
@@ -192,6 +191,25 @@ class Auth(Step):
             derived = hashlib.sha256(b"celeris.auth.jwt|" + raw).hexdigest()
             self._jwt = JWT(derived, expires_in=900)
         return self._jwt
+
+    @property
+    def passkeys(self) -> Passkeys:
+        """WebAuthn registration and sign-in (the ``webauthn`` package loads on first use)."""
+        if self._passkeys is None:
+            from celeris.auth.passkeys import Passkeys  # NOTE: loads webauthn when used
+
+            rp_id, rp_name, origins = self._passkey_options
+            self._passkeys = Passkeys(self, rp_id=rp_id, rp_name=rp_name, origins=origins)
+        return self._passkeys
+
+    @property
+    def social(self) -> Social:
+        """OAuth2 / OpenID Connect providers: ``auth.social.register(...)`` (loads authlib)."""
+        if self._social is None:
+            from celeris.auth.social import Social  # NOTE: loads authlib, joserfc, httpx
+
+            self._social = Social(self)
+        return self._social
 
     @property
     def jwt_enabled(self) -> bool:

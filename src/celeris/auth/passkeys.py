@@ -22,6 +22,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from celeris.auth.errors import PasskeyError
 from celeris.auth.models import Passkey
 from celeris.core.requests import Request
 
@@ -32,10 +33,6 @@ __all__ = ["PasskeyError", "Passkeys"]
 
 CHALLENGE_KEY = "_auth_webauthn"  # [ceremony, challenge (base64url), deadline]
 CHALLENGE_SECONDS = 120
-
-
-class PasskeyError(ValueError):
-    """A ceremony failed: no challenge, a mismatch, an unknown credential (a safe message)."""
 
 
 def _user_handle(user_id: int) -> bytes:

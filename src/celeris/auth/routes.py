@@ -12,10 +12,9 @@ from markupsafe import Markup
 
 from celeris.auth.dependencies import prefers_html
 from celeris.auth.emails import EmailInvalid, normalize_email
-from celeris.auth.errors import SignupError
-from celeris.auth.passkeys import PasskeyError
+from celeris.auth.errors import PasskeyError, SignupError, SocialLoginError
+from celeris.auth.models import Passkey
 from celeris.auth.passwords import PasswordTooLong, check_length
-from celeris.auth.social import SocialLoginError
 from celeris.auth.validators import PasswordInvalid, validate_password
 from celeris.core.errors import HTTPError, NotFound
 from celeris.core.params import Depends
@@ -376,10 +375,13 @@ class _Flows:
             {"kind": "token", "label": t.name, "created": t.created.isoformat()}
             for t in await auth.tokens(user)
         ]
-        found += [
-            {"kind": "passkey", "label": k.name, "created": k.created.isoformat()}
-            for k in await auth.passkeys.list(user)
-        ]
+        async with auth.reader() as db:
+            # NOTE: read here rather than through auth.passkeys: no webauthn import for a list
+            keys = await db.execute(sa.select(Passkey).where(Passkey.user_id == user.id))
+            found += [
+                {"kind": "passkey", "label": k.name, "created": k.created.isoformat()}
+                for k in keys.scalars()
+            ]
         return found
 
     # --- passwords ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from celeris.auth.emails import EmailInvalid, normalize_email
-from celeris.auth.errors import SignupError
+from celeris.auth.errors import SignupError, SocialLoginError
 from celeris.auth.models import SocialAccount
 from celeris.core.requests import Request
 
@@ -37,10 +37,6 @@ __all__ = ["Provider", "Social", "SocialLoginError"]
 
 STATE_KEY = "_auth_oauth"  # [provider, state, nonce, code verifier, next, deadline]
 FLOW_SECONDS = 600
-
-
-class SocialLoginError(ValueError):
-    """The provider's answer cannot sign anyone in (a message safe to show)."""
 
 
 @dataclass
