@@ -13,13 +13,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from celeris.auth import ApiToken
+from celeris import App, Depends
+from celeris.auth import ApiToken, Auth, PasswordHasher, User
 from celeris.auth.apitokens import token_digest
 from celeris.cache import Cache
+from celeris.db import Database
 from celeris.openapi.jwt import JWT
 from celeris.testing import AsyncTestClient, TestClient
 
-from .conftest import PASSWORD, MakeApp, asignup, signup
+from .conftest import FAST, PASSWORD, MakeApp, asignup, signup
 
 
 def _bearer(token: str, keyword: str = "Bearer") -> dict[str, str]:
@@ -211,3 +213,27 @@ def test_malformed_authorization_headers_get_401(make_app: MakeApp, header: str)
     app, _, _ = make_app()
     with TestClient(app) as client:
         assert client.get("/me", headers={"authorization": header}).status_code == 401
+
+
+async def test_an_api_without_sessions_signs_in_by_token_only(tmp_path: Any) -> None:
+    app = App()
+    db = Database(f"sqlite:///{tmp_path}/api.db", app=app, root_path=tmp_path)
+    auth = Auth(app=app, db=db, secret_key="k" * 40, hasher=PasswordHasher(**FAST), jwt=True)
+    app.include_router(auth.router)
+
+    @app.get("/me")
+    async def me(user: User = Depends(auth.current_user)) -> dict[str, str]:
+        return {"email": user.email}
+
+    async with AsyncTestClient(app) as client:
+        user = await auth.create_user("ada@example.org", PASSWORD)
+        token, _ = await auth.create_token(user, "ci")
+        assert (await client.get("/me")).status_code == 401
+        r = await client.get("/me", headers=_bearer(token))
+        assert r.json() == {"email": "ada@example.org"}
+        pair = await client.post(
+            "/auth/jwt", json={"email": "ada@example.org", "password": PASSWORD}
+        )
+        assert pair.status_code == 200
+        r = await client.get("/me", headers=_bearer(pair.json()["access_token"]))
+        assert r.status_code == 200
