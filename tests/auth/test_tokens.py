@@ -173,6 +173,13 @@ def test_jwt_pairs_refresh_and_refuse_tampered_tokens(make_app: MakeApp) -> None
         new = client.post("/auth/jwt/refresh", json={"refresh_token": tokens["refresh_token"]})
         assert new.status_code == 200
         assert client.get("/me", headers=_bearer(new.json()["access_token"])).status_code == 200
+        # a refresh token works once: the replay is refused, the new one works (once)
+        again = client.post("/auth/jwt/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert again.status_code == 401
+        newer = client.post(
+            "/auth/jwt/refresh", json={"refresh_token": new.json()["refresh_token"]}
+        )
+        assert newer.status_code == 200
         # an access token is not a refresh token
         swapped = client.post("/auth/jwt/refresh", json={"refresh_token": tokens["access_token"]})
         assert swapped.status_code == 401

@@ -753,16 +753,31 @@ class Auth(Step):
 
     # --- JWT pairs ---------------------------------------------------------------------------
 
-    def issue_jwt(self, user: Any) -> dict[str, Any]:
-        """Return an access/refresh pair for ``user`` (``Auth(jwt=True)``)."""
+    async def issue_jwt(self, user: Any, *, label: str = "") -> dict[str, Any]:
+        """Return an access/refresh pair for ``user`` (``Auth(jwt=True)``).
+
+        The refresh token is a device row (kind ``"jwt"``): refreshing spends it and makes a new
+        one, so a refresh token works once, and signing out everywhere ends it.
+        """
         jwt = self.jwt
         if jwt is None:
             raise RuntimeError("auth.E002: JWT pairs need Auth(jwt=True) or Auth(jwt=JWT(...))")
+        device_id = secrets.token_urlsafe(32)
+        now = _now()
+        async with self.reader() as db:
+            await db.execute(
+                sa.insert(Device).values(
+                    id=device_id,
+                    user_id=user.id,
+                    kind="jwt",
+                    label=label[:200],
+                    created=now,
+                    last_seen=now,
+                )
+            )
         base = {"sub": str(user.id), "ep": user.session_epoch}
         access = jwt.encode({**base, "typ": "access"})
-        refresh = jwt.encode(
-            {**base, "typ": "refresh", "jti": secrets.token_urlsafe(16)}, expires_in=30 * 86_400
-        )
+        refresh = jwt.encode({**base, "typ": "refresh", "jti": device_id}, expires_in=30 * 86_400)
         return {
             "access_token": access,
             "refresh_token": refresh,
@@ -770,8 +785,8 @@ class Auth(Step):
             "expires_in": int(jwt.expires_in or 0),
         }
 
-    async def refresh_jwt(self, refresh_token: str) -> dict[str, Any] | None:
-        """Return a new pair for a valid refresh token, else None."""
+    async def refresh_jwt(self, refresh_token: str, *, label: str = "") -> dict[str, Any] | None:
+        """Return a new pair for a live refresh token (spending it), else None."""
         jwt = self.jwt
         if jwt is None:
             return None
@@ -779,10 +794,22 @@ class Auth(Step):
             claims = jwt.decode(refresh_token)
         except InvalidToken:
             return None
-        if claims.get("typ") != "refresh":
+        device_id = claims.get("jti")
+        if claims.get("typ") != "refresh" or not isinstance(device_id, str):
+            return None
+        async with self.reader() as db:
+            # SECURITY: the conditional delete spends the token: of two uses (a thief and the
+            # owner, or a replay), exactly one finds the row.
+            spent = await db.execute(
+                sa.delete(Device).where(Device.id == device_id, Device.kind == "jwt")
+            )
+        if spent.rowcount != 1:  # type: ignore[attr-defined]
+            logger.warning(
+                "auth: a spent or unknown refresh token was offered (user %s)", claims.get("sub")
+            )
             return None
         user = await self._user_for_claims(claims)
-        return None if user is None else self.issue_jwt(user)
+        return None if user is None else await self.issue_jwt(user, label=label)
 
 
 def _login_key(request: Request) -> str:

@@ -630,11 +630,14 @@ class _Flows:
             )
         if checked.rehashed is not None:
             await auth.store_hash(user, checked.rehashed)
-        return JSONResponse(auth.issue_jwt(user), headers={"cache-control": "no-store"})
+        label = request.headers.get("user-agent", "")
+        pair = await auth.issue_jwt(user, label=label)
+        return JSONResponse(pair, headers={"cache-control": "no-store"})
 
     async def jwt_refresh(self, request: Request) -> Response:
         data = await read_input(request)
-        pair = await self.auth.refresh_jwt(data.get("refresh_token", ""))
+        label = request.headers.get("user-agent", "")
+        pair = await self.auth.refresh_jwt(data.get("refresh_token", ""), label=label)
         if pair is None:
             raise HTTPError(
                 401,
