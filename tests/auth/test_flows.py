@@ -9,7 +9,7 @@ from itsdangerous import URLSafeTimedSerializer
 from celeris.auth.tokens import TokenSigner
 from celeris.testing import AsyncTestClient, TestClient
 
-from .conftest import PASSWORD, SECRET, MakeApp, alogin, asignup, link_of, signup
+from .conftest import PASSWORD, SECRET, MakeApp, alogin, asignup, link_of, login, signup
 
 NEW = "a brand new passphrase"
 
@@ -172,3 +172,15 @@ def test_signup_reports_every_problem_at_once(make_app: MakeApp) -> None:
     with TestClient(app) as client:
         r = client.post("/auth/signup", json={"email": "ada@example.org", "password": PASSWORD})
         assert r.status_code == 404
+
+
+def test_require_verified_email_holds_sign_in_until_the_link(make_app: MakeApp) -> None:
+    app, _, mailer = make_app(require_verified_email=True)
+    with TestClient(app) as client:
+        signup(client)
+        assert client.get("/me").status_code == 401  # not signed in by signup
+        held = login(client)
+        assert held.status_code == 403
+        assert "Confirm your email address" in held.json()["detail"]
+        assert client.get(link_of(mailer.outbox[0])).status_code == 200
+        assert login(client).status_code == 200
