@@ -229,7 +229,7 @@ class Auth(Step):
     def templates(self) -> Any:
         """The auth pages' templates: yours first (``templates=``), then the battery's."""
         if not hasattr(self._templates, "render_string"):
-            from celeris.auth.routes import make_templates  # NOTE: jinja2 loads when needed
+            from celeris.auth.pages import make_templates  # NOTE: jinja2 loads when needed
 
             self._templates = make_templates(self._templates)
         return self._templates

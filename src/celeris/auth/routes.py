@@ -1,5 +1,5 @@
-"""``auth.router``: signup, login, logout, email verification, password reset and change,
-personal tokens and JWT pairs; HTML forms for browsers, JSON for API clients."""
+"""``auth.router``: the flows (signup, verification, login, second factors, passwords,
+devices, tokens, JWT pairs, passkeys, social login), HTML for browsers and JSON for APIs."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from markupsafe import Markup
 
-from celeris.auth.dependencies import prefers_html
 from celeris.auth.emails import EmailInvalid, normalize_email
 from celeris.auth.errors import PasskeyError, SignupError, SocialLoginError
 from celeris.auth.models import Passkey
+from celeris.auth.pages import Pages, problem, read_input, safe_next, wants_html
 from celeris.auth.passwords import PasswordTooLong, check_length
 from celeris.auth.validators import PasswordInvalid, validate_password
 from celeris.core.errors import HTTPError, NotFound
@@ -21,144 +21,18 @@ from celeris.core.params import Depends
 from celeris.core.requests import Request
 from celeris.core.responses import JSONResponse, RedirectResponse, Response
 from celeris.core.routing import Router
-from celeris.mail import Message
-from celeris.security import csrf_input
-from celeris.templating import Templates
 
 if TYPE_CHECKING:
     from celeris.auth.manager import Auth
 
-__all__ = ["build_router", "make_templates", "safe_next"]
+__all__ = ["build_router"]
 
-TEMPLATES = Path(__file__).parent / "templates"
 PASSKEYS_JS = Path(__file__).parent / "static" / "passkeys.js"
 PENDING_KEY = "_auth_pending"  # [user id, session epoch, deadline, next] after the password
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def make_templates(directory: Any) -> Templates:
-    """Return the auth templates: ``directory`` (overrides) first, then the battery's."""
-    folders: list[Any] = [TEMPLATES]
-    if directory is not None:
-        extra = getattr(directory, "directories", None) or [directory]
-        folders = [*extra, TEMPLATES]
-    return Templates(folders)
-
-
-def safe_next(target: str | None, default: str) -> str:
-    """Return ``target`` when it is a path on this site, else ``default`` (no open redirect)."""
-    if (
-        not target
-        or not target.startswith("/")
-        or target.startswith("//")
-        or "\\" in target
-        or any(ord(c) < 32 for c in target)
-    ):
-        return default
-    return target
-
-
-def _is_form(request: Request) -> bool:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower() in _FORM_TYPES
-
-
-def wants_html(request: Request) -> bool:
-    """Tell whether to answer with a page: a browser form post or a browser page load."""
-    if _is_form(request):
-        accept = request.headers.get("accept", "")
-        return not accept or prefers_html(request) or ("*/*" in accept and "json" not in accept)
-    return prefers_html(request)
-
-
-async def read_input(request: Request) -> dict[str, str]:
-    """Return the string fields of a form or JSON object body."""
-    if _is_form(request):
-        form = await request.form()
-        return {k: v for k, v in form.items() if isinstance(v, str)}
-    body = await request.body()
-    if not body:
-        return {}
-    data = await request.json()
-    if not isinstance(data, dict):
-        raise HTTPError(422, "The body must be a JSON object.")
-    return {k: v for k, v in data.items() if isinstance(v, str)}
-
-
-def _problem(status: int, detail: str, errors: dict[str, list[str]] | None = None) -> HTTPError:
-    extra = None
-    if errors:
-        extra = {
-            "errors": [
-                {"loc": ["body", field], "msg": msg, "type": "value_error"}
-                for field, messages in errors.items()
-                for msg in messages
-            ]
-        }
-    return HTTPError(status, detail, extra=extra)
-
-
-class _Flows:
+class _Flows(Pages):
     """The route handlers, bound to one ``Auth``."""
-
-    def __init__(self, auth: Auth) -> None:
-        self.auth = auth
-
-    # --- rendering ---------------------------------------------------------------------------
-
-    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        app = request.app
-        csrf = Markup("")
-        if app is not None and "csrf" in app.state:
-            csrf = Markup(csrf_input(request))
-        context.setdefault("errors", {})
-        context.setdefault("values", {})
-        response: Response = self.auth.templates.render(
-            f"auth/{name}.html",
-            {
-                "request": request,
-                "csrf_field": csrf,
-                "prefix": self.auth.prefix,
-                "status": status,
-                **context,
-            },
-            status_code=status,
-            headers={"cache-control": "no-store"},
-        )
-        return response
-
-    def fail(
-        self,
-        request: Request,
-        page: str,
-        status: int,
-        detail: str,
-        errors: dict[str, list[str]] | None = None,
-        values: dict[str, str] | None = None,
-        **context: Any,
-    ) -> Response:
-        if wants_html(request):
-            safe = {k: v for k, v in (values or {}).items() if "password" not in k}
-            return self.page(
-                request, page, status, detail=detail, errors=errors or {}, values=safe, **context
-            )
-        raise _problem(status, detail, errors)
-
-    def link(self, request: Request, path: str, token: str) -> str:
-        return f"{str(request.base_url).rstrip('/')}{self.auth.prefix}{path}?token={token}"
-
-    async def send(self, request: Request, user: Any, kind: str, link: str) -> None:
-        auth = self.auth
-        if auth.mailer is None:
-            return
-        templates = auth.templates
-        context = {"user": user, "link": link, "site": request.headers.get("host", "")}
-        subject = templates.env.get_template(f"auth/mail/{kind}.subject").render(context).strip()
-        text = templates.env.get_template(f"auth/mail/{kind}.txt").render(context)
-        # SECURITY: sent in the background: the answer takes as long whether or not the
-        # address has an account, and a slow mail server does not hold the request.
-        await auth.mailer.send(
-            Message(to=[user.email], subject=subject, text=text), background=True
-        )
 
     # --- signup and verification -------------------------------------------------------------
 
@@ -345,7 +219,7 @@ class _Flows:
         data = await read_input(request)
         await self.auth.throttle(request, f"2fa:{user.id}")
         if not await self.auth.two_factor.verify(user.id, data.get("code", "")):
-            raise _problem(400, "That code is wrong.", {"code": ["That code is wrong."]})
+            raise problem(400, "That code is wrong.", {"code": ["That code is wrong."]})
         await self.auth.two_factor.disable(user)
         if wants_html(request):
             return self.page(request, "message", detail="Two-factor authentication is off.")
@@ -510,7 +384,7 @@ class _Flows:
     async def _credential(self, request: Request) -> tuple[Any, str]:
         data = await request.json()
         if not isinstance(data, dict) or not isinstance(data.get("credential"), dict):
-            raise _problem(422, "Send the credential as a JSON object.")
+            raise problem(422, "Send the credential as a JSON object.")
         name = data.get("name")
         return data["credential"], name if isinstance(name, str) else "passkey"
 
@@ -523,7 +397,7 @@ class _Flows:
         try:
             key = await self.auth.passkeys.register(request, user, credential, name)
         except PasskeyError as exc:
-            raise _problem(400, str(exc)) from None
+            raise problem(400, str(exc)) from None
         return JSONResponse({"id": key.id, "name": key.name}, status_code=201)
 
     async def passkey_login_options(self, request: Request) -> Response:
@@ -538,7 +412,7 @@ class _Flows:
         try:
             user = await auth.passkeys.authenticate(request, credential)
         except PasskeyError as exc:
-            raise _problem(400, str(exc)) from None
+            raise problem(400, str(exc)) from None
         await auth.login(request, user)
         return JSONResponse(_public(user))
 
@@ -583,7 +457,7 @@ class _Flows:
         name = data.get("name", "").strip() or "token"
         scopes = data.get("scopes", "").split()
         if len(" ".join(scopes)) > 1000 or len(name) > 100:
-            raise _problem(
+            raise problem(
                 422,
                 "A token's name is at most 100 characters and its scopes 1000 in all.",
                 {"scopes": ["Too long."]} if len(name) <= 100 else {"name": ["Too long."]},
@@ -592,7 +466,7 @@ class _Flows:
         try:
             expires_in = float(expires) if expires else None
         except ValueError:
-            raise _problem(
+            raise problem(
                 422, "expires_in is a number of seconds.", {"expires_in": ["Not a number."]}
             ) from None
         token, row = await self.auth.create_token(user, name, scopes=scopes, expires_in=expires_in)
@@ -616,14 +490,14 @@ class _Flows:
         try:
             checked = await auth.check_credentials(email, password) if email and password else None
         except PasswordTooLong as exc:
-            raise _problem(422, str(exc)) from None
+            raise problem(422, str(exc)) from None
         if checked is None:
-            raise _problem(400, "The email address or the password is wrong.")
+            raise problem(400, "The email address or the password is wrong.")
         user = checked.user
         if checked.second_factor and not await auth.two_factor.verify(
             user.id, data.get("code", "")
         ):
-            raise _problem(
+            raise problem(
                 400,
                 "This account has two-factor authentication: send the current code as 'code'.",
                 {"code": ["A valid code is needed."]},
