@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openapi_spec_validator import validate
 from sqlalchemy import event
 
 from celeris import App, Depends, Request
@@ -172,9 +173,12 @@ async def test_object_permission_hook(make_app: MakeApp) -> None:
 
 
 def test_openapi_shows_the_scheme_permissions_and_403(make_app: MakeApp) -> None:
-    app, _, _ = make_app()
+    app, auth, _ = make_app(jwt=True)
     with TestClient(app) as client:
         spec = client.get("/openapi.json").json()
+    validate(spec)  # the whole document, auth routes included, is valid OpenAPI 3.1
+    assert "/auth/tokens" in spec["paths"]
+    assert "/auth/login" in spec["paths"]
     operation = spec["paths"]["/notes/{note_id}"]["delete"]
     assert operation["security"] == [{"celerisAuth": ["notes.delete"]}]
     assert {"401", "403"} <= set(operation["responses"])
