@@ -176,10 +176,16 @@ def test_jwt_pairs_refresh_and_refuse_tampered_tokens(make_app: MakeApp) -> None
         # a refresh token works once: the replay is refused, the new one works (once)
         again = client.post("/auth/jwt/refresh", json={"refresh_token": tokens["refresh_token"]})
         assert again.status_code == 401
+        # the replay ended the whole family: the newest refresh token is spent too
         newer = client.post(
             "/auth/jwt/refresh", json={"refresh_token": new.json()["refresh_token"]}
         )
-        assert newer.status_code == 200
+        assert newer.status_code == 401
+        fresh = client.post("/auth/jwt", json={"email": "ada@example.org", "password": PASSWORD})
+        once = client.post(
+            "/auth/jwt/refresh", json={"refresh_token": fresh.json()["refresh_token"]}
+        )
+        assert once.status_code == 200
         # an access token is not a refresh token
         swapped = client.post("/auth/jwt/refresh", json={"refresh_token": tokens["access_token"]})
         assert swapped.status_code == 401

@@ -804,12 +804,27 @@ class Auth(Step):
                 sa.delete(Device).where(Device.id == device_id, Device.kind == "jwt")
             )
         if spent.rowcount != 1:  # type: ignore[attr-defined]
+            # SECURITY: a genuine refresh token used twice means one copy was stolen; end
+            # every refresh token of the user, so neither the thief nor the owner keeps one.
             logger.warning(
-                "auth: a spent or unknown refresh token was offered (user %s)", claims.get("sub")
+                "auth: a spent refresh token was offered again (user %s)", claims.get("sub")
             )
+            async with self.reader() as db:
+                await db.execute(
+                    sa.delete(Device).where(
+                        Device.user_id == _int(claims.get("sub")), Device.kind == "jwt"
+                    )
+                )
             return None
         user = await self._user_for_claims(claims)
         return None if user is None else await self.issue_jwt(user, label=label)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
 
 
 def _login_key(request: Request) -> str:
