@@ -122,3 +122,19 @@ def test_templates_can_be_overridden(tmp_path: Path) -> None:
         assert "Our own sign-in" in page
         assert _token(page)
         assert "Create an account" in client.get("/auth/signup", headers=HTML).text
+
+
+def test_the_account_page_links_every_setting(tmp_path: Path) -> None:
+    app, _ = _app(tmp_path)
+    with TestClient(app, headers={"sec-fetch-site": "same-origin"}) as client:
+        client.post("/auth/signup", json={"email": "ada@example.org", "password": PASSWORD})
+        page = client.get("/auth/account", headers=HTML)
+        assert page.status_code == 200
+        assert "ada@example.org" in page.text
+        assert "address not confirmed yet" in page.text
+        for link in ("/auth/password/change", "/auth/2fa/totp", "/auth/passkeys"):
+            assert f'href="{link}"' in page.text
+        assert "session:" in page.text
+        data = client.get("/auth/account").json()
+        assert data["two_factor"] is False
+        assert [d["kind"] for d in data["devices"]] == ["session"]

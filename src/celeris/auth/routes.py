@@ -238,6 +238,13 @@ class _Flows(Pages):
             return RedirectResponse(self.auth.login_url, status_code=303)
         return Response(status_code=204)
 
+    async def account(self, request: Request, user: Any) -> Response:
+        devices = await self.devices(user)
+        two_factor = await self.auth.two_factor.enabled(user.id)
+        if wants_html(request):
+            return self.page(request, "account", user=user, devices=devices, two_factor=two_factor)
+        return JSONResponse({**_public(user), "two_factor": two_factor, "devices": devices})
+
     async def devices(self, user: Any) -> list[dict[str, Any]]:
         """Where the user is signed in: browser sessions, API tokens and passkeys."""
         auth = self.auth
@@ -641,6 +648,11 @@ def build_router(auth: Auth) -> Router:
     router.get("/password/change", name="auth.change", include_in_schema=False)(change_page)
     router.post("/password/change", name="auth.change.post")(change)
     router.post("/signout-everywhere", name="auth.signout_everywhere")(everywhere)
+
+    async def account(request: Request, current: Any = user) -> Response:
+        return await flows.account(request, current)
+
+    router.get("/account", name="auth.account")(account)
     router.get("/devices", name="auth.devices")(devices)
     router.get("/tokens", name="auth.tokens")(tokens)
     router.post("/tokens", name="auth.tokens.create", status_code=201)(create_token)
