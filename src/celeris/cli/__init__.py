@@ -13,8 +13,9 @@ from celeris.cli.serve import optional_module, run, serve
 _LAZY: dict[str, tuple[str, str, str | None, str]] = {
     "db": ("celeris.cli.db", "db", "db", "Manage the database and its migrations."),
     "openapi": ("celeris.cli.openapi", "openapi", None, "Print the OpenAPI document of an app."),
+    "auth": ("celeris.cli.auth", "auth", "auth", "Create superusers and change passwords."),
 }
-_EXTRA_LIBRARIES = {"db": ("sqlalchemy", "alembic")}
+_EXTRA_LIBRARIES = {"db": ("sqlalchemy", "alembic"), "auth": ("sqlalchemy", "pwdlib")}
 
 
 def _needs_extra(name: str, extra: str, summary: str) -> click.Command:
