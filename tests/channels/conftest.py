@@ -13,7 +13,7 @@ BACKENDS = ["memory", "redis", "memory-history", "redis-streams"]
 def options(request: pytest.FixtureRequest) -> dict[str, object]:
     """Keyword arguments of ``Channels`` for each backend."""
     kind = request.param
-    history = 100 if kind.endswith("history") or kind.endswith("streams") else 0
+    history = 100 if kind.endswith(("history", "streams")) else 0
     url = "memory://" if kind.startswith("memory") else request.getfixturevalue("redis_url")
     return {"url": url, "history": history}
 

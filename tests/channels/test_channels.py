@@ -30,19 +30,17 @@ async def test_publish_reaches_every_subscriber(options, channel) -> None:
 
 
 async def test_other_channels_are_not_delivered(options, channel) -> None:
-    async with Channels(**options) as channels:
-        async with channels.subscribe(channel) as sub:
-            await channels.publish(channel + ":other", 1)
-            await channels.publish(channel, 2)
-            assert await take(sub, 1) == [2]
+    async with Channels(**options) as channels, channels.subscribe(channel) as sub:
+        await channels.publish(channel + ":other", 1)
+        await channels.publish(channel, 2)
+        assert await take(sub, 1) == [2]
 
 
 async def test_ids_follow_the_backend(options, channel) -> None:
-    async with Channels(**options) as channels:
-        async with channels.subscribe(channel) as sub:
-            first = await channels.publish(channel, "a")
-            second = await channels.publish(channel, "b")
-            got = [m async for m in _first(sub.messages(), 2)]
+    async with Channels(**options) as channels, channels.subscribe(channel) as sub:
+        first = await channels.publish(channel, "a")
+        second = await channels.publish(channel, "b")
+        got = [m async for m in _first(sub.messages(), 2)]
     if options["history"]:
         assert [m.id for m in got] == [first, second]
         assert sub.last_id == second
@@ -75,15 +73,17 @@ async def test_resume_gets_what_was_missed_then_live(resumable, channel) -> None
 
 
 async def test_resume_is_not_confused_by_live_traffic(resumable, channel) -> None:
-    async with Channels(**resumable) as channels:
-        async with channels.subscribe(channel) as watcher:  # keeps the channel listened to
-            first = await channels.publish(channel, 0)
-            for n in range(1, 20):
-                await channels.publish(channel, n)
-            async with channels.subscribe(channel, last_id=first) as back:
-                await channels.publish(channel, 20)
-                assert await take(back, 20) == list(range(1, 21))  # each once, in order
-            assert await take(watcher, 21) == list(range(21))
+    async with (
+        Channels(**resumable) as channels,
+        channels.subscribe(channel) as watcher,  # keeps the channel listened to
+    ):
+        first = await channels.publish(channel, 0)
+        for n in range(1, 20):
+            await channels.publish(channel, n)
+        async with channels.subscribe(channel, last_id=first) as back:
+            await channels.publish(channel, 20)
+            assert await take(back, 20) == list(range(1, 21))  # each once, in order
+        assert await take(watcher, 21) == list(range(21))
 
 
 async def test_across_two_processes_on_redis(redis_url, channel) -> None:
@@ -92,17 +92,18 @@ async def test_across_two_processes_on_redis(redis_url, channel) -> None:
         async with (
             Channels(url=redis_url, history=history) as node_a,
             Channels(url=redis_url, history=history) as node_b,
+            node_a.subscribe(channel) as sub,
         ):
-            async with node_a.subscribe(channel) as sub:
-                await node_b.publish(channel, {"from": "b", "history": history})
-                assert await take(sub, 1) == [{"from": "b", "history": history}]
+            await node_b.publish(channel, {"from": "b", "history": history})
+            assert await take(sub, 1) == [{"from": "b", "history": history}]
 
 
 async def test_presence(options, channel) -> None:
     async with Channels(**options) as channels:
         assert await channels.presence(channel) == []
-        async with channels.subscribe(channel, member="bob"), channels.subscribe(
-            channel, member="alice"
+        async with (
+            channels.subscribe(channel, member="bob"),
+            channels.subscribe(channel, member="alice"),
         ):
             async with channels.subscribe(channel, member="alice"):  # two tabs, one name
                 assert await channels.presence(channel) == ["alice", "bob"]
@@ -113,39 +114,42 @@ async def test_presence(options, channel) -> None:
 
 
 async def test_presence_across_processes(redis_url, channel) -> None:
-    async with Channels(url=redis_url) as node_a, Channels(url=redis_url) as node_b:
-        async with node_a.subscribe(channel, member="ann"):
-            async with node_b.subscribe(channel, member="ben"):
-                assert await node_a.presence(channel) == ["ann", "ben"]
-            assert await node_b.presence(channel) == ["ann"]
+    async with (
+        Channels(url=redis_url) as node_a,
+        Channels(url=redis_url) as node_b,
+        node_a.subscribe(channel, member="ann"),
+    ):
+        async with node_b.subscribe(channel, member="ben"):
+            assert await node_a.presence(channel) == ["ann", "ben"]
+        assert await node_b.presence(channel) == ["ann"]
 
 
 async def test_slow_subscriber_is_dropped_not_the_publisher(options, channel, caplog) -> None:
     caplog.set_level(logging.WARNING, "celeris.channels")
-    async with Channels(**options, maxsize=5) as channels:
-        async with channels.subscribe(channel) as slow, channels.subscribe(
-            channel, maxsize=100
-        ) as fast:
-            for n in range(20):  # the slow one never reads
-                await channels.publish(channel, n)
-            assert await take(fast, 20) == list(range(20))  # the others get everything
-            with pytest.raises(SlowSubscriber) as raised:
-                await take(slow, 1)
-            assert raised.value.code == 1013
-            assert slow.dropped
-            assert len(slow._buffer) <= 5  # memory stayed bounded
-            assert channels.dropped == 1
+    async with (
+        Channels(**options, maxsize=5) as channels,
+        channels.subscribe(channel) as slow,
+        channels.subscribe(channel, maxsize=100) as fast,
+    ):
+        for n in range(20):  # the slow one never reads
+            await channels.publish(channel, n)
+        assert await take(fast, 20) == list(range(20))  # the others get everything
+        with pytest.raises(SlowSubscriber) as raised:
+            await take(slow, 1)
+        assert raised.value.code == 1013
+        assert slow.dropped
+        assert len(slow._buffer) <= 5  # memory stayed bounded
+        assert channels.dropped == 1
     assert "dropped a slow subscriber" in caplog.text
 
 
 async def test_publisher_does_not_wait_for_subscribers(options, channel) -> None:
-    async with Channels(**options, maxsize=10_000) as channels:
-        async with channels.subscribe(channel):
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            for n in range(200):
-                await channels.publish(channel, n)
-            assert loop.time() - started < 5.0  # nobody reads: publishing never blocks
+    async with Channels(**options, maxsize=10_000) as channels, channels.subscribe(channel):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for n in range(200):
+            await channels.publish(channel, n)
+        assert loop.time() - started < 5.0  # nobody reads: publishing never blocks
 
 
 async def test_bad_last_id_is_a_value_error(resumable) -> None:

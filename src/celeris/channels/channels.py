@@ -243,7 +243,7 @@ class Channels:
         logger.warning(
             "dropped a slow subscriber of %r (%d messages waiting; close code %d)",
             sub.channel,
-            sub.maxsize,
+            len(sub._buffer),
             SlowSubscriber.code,
         )
         sub.drop()
