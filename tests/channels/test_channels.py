@@ -191,3 +191,12 @@ async def test_unreachable_redis_is_503_on_publish() -> None:
         assert health.channels == "redis"
     finally:
         await channels.stop()
+
+
+def test_the_memory_default_loads_no_redis() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, celeris.channels; print('redis' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
