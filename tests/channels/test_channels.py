@@ -200,3 +200,23 @@ def test_the_memory_default_loads_no_redis() -> None:
     code = "import sys, celeris.channels; print('redis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_presence_of_a_dead_process_expires_and_live_ones_are_refreshed(
+    redis_url, channel
+) -> None:
+    import time
+
+    import redis.asyncio as aioredis
+
+    async with Channels(url=redis_url, presence_ttl=0.3) as node:
+        client = aioredis.from_url(redis_url)
+        try:
+            key = f"celeris:channels:presence:{channel}"
+            await client.zadd(key, {"deadbeef:ghost": time.time() - 1})  # a crashed process's
+            async with node.subscribe(channel, member="ann"):
+                await asyncio.sleep(0.7)  # over two TTLs: only the refresh keeps ann present
+                assert await node.presence(channel) == ["ann"]
+        finally:
+            await client.delete(f"celeris:channels:presence:{channel}")
+            await client.aclose()

@@ -52,7 +52,9 @@ class ChannelsHealth(msgspec.Struct, kw_only=True, omit_defaults=True):
     error: str | None = None
 
 
-def open_backend(url: str, *, history: int = 0, timeout: float = 2.0) -> Backend:
+def open_backend(
+    url: str, *, history: int = 0, timeout: float = 2.0, presence_ttl: float = 30.0
+) -> Backend:
     """Return the backend for ``url``: memory, Redis pub/sub, or Redis Streams with history."""
     scheme = url.partition("://")[0].lower()
     if scheme == "memory":
@@ -63,10 +65,12 @@ def open_backend(url: str, *, history: int = 0, timeout: float = 2.0) -> Backend
             if history:
                 from celeris.channels.streams import RedisStreams
 
-                return RedisStreams(url, history=history, timeout=timeout)
+                return RedisStreams(
+                    url, history=history, timeout=timeout, presence_ttl=presence_ttl
+                )
             from celeris.channels.redis import RedisPubSub
 
-            return RedisPubSub(url, timeout=timeout)
+            return RedisPubSub(url, timeout=timeout, presence_ttl=presence_ttl)
         except ImportError as exc:
             raise RuntimeError(
                 f"CHANNELS_URL {scheme}:// needs redis-py: pip install 'celeris[channels]'"
@@ -82,6 +86,8 @@ class Channels:
     ``url``: the constructor's, else CHANNELS_URL / REDIS_URL (settings, environment), else
     ``memory://``. ``history``: messages kept per channel for resuming (0: none, Redis uses
     pub/sub; more: Redis uses Streams). ``maxsize``: the queue of each subscriber.
+    ``presence_ttl``: seconds a Redis presence entry outlives a process that stopped
+    refreshing it.
     """
 
     def __init__(
@@ -93,6 +99,7 @@ class Channels:
         maxsize: int = 1000,
         timeout: float = 2.0,
         retry_after: int = 5,
+        presence_ttl: float = 30.0,
     ) -> None:
         if maxsize < 1:
             raise ValueError("Channels(maxsize=) must be at least 1")
@@ -102,6 +109,7 @@ class Channels:
         self.maxsize = maxsize
         self.timeout = timeout
         self.retry_after = retry_after
+        self.presence_ttl = presence_ttl
         self.backend: Backend | None = None
         self._subs: dict[str, set[Subscription]] = {}
         self._lock = asyncio.Lock()
@@ -125,7 +133,9 @@ class Channels:
             if self.backend is not None:
                 return
             self.url = self.url or app_setting(self.app, "CHANNELS_URL", "REDIS_URL") or DEFAULT_URL
-            backend = open_backend(self.url, history=self.history, timeout=self.timeout)
+            backend = open_backend(
+                self.url, history=self.history, timeout=self.timeout, presence_ttl=self.presence_ttl
+            )
             await backend.open(self._deliver)
             self.backend = backend
 
