@@ -1,5 +1,6 @@
 """Under ``celeris serve --workers 2`` with PROMETHEUS_MULTIPROC_DIR, any worker's /metrics
-reports the whole server's requests, and each worker's process metrics (by pid)."""
+reports the whole server's requests, and each worker's process metrics (by pid); the app's
+own prometheus_client metrics are merged in prometheus_client's multiprocess mode."""
 
 from __future__ import annotations
 
@@ -23,11 +24,15 @@ APP = textwrap.dedent(
     from celeris import App
     from celeris.metrics import Metrics
 
+    from prometheus_client import Counter
+
     app = App()
-    Metrics(app=app)
+    metrics = Metrics(app=app)
+    hits = Counter("shop_hits", "Hits.", registry=metrics.registry)
 
     @app.get("/pid/{n}")
     async def pid(n: int) -> str:
+        hits.inc()
         return str(os.getpid())
     """
 )
@@ -98,12 +103,13 @@ def test_metrics_are_the_whole_servers(tmp_path: Path) -> None:
             if len(pids) == 2 and n >= 59:
                 break
         assert len(pids) == 2, "SO_REUSEPORT never spread the connections"
+        time.sleep(1.5)  # NOTE: the other worker's numbers are at most snapshot_interval (1 s) old
         totals = []
         seen_pids = set()
         for _ in range(6):  # each scrape may land on either worker: all say the same
             status, text = get(port, "/metrics")
             assert status == 200
-            total = 0.0
+            total = own = 0.0
             for family in text_string_to_metric_families(text):
                 for sample in family.samples:
                     if (
@@ -111,11 +117,13 @@ def test_metrics_are_the_whole_servers(tmp_path: Path) -> None:
                         and sample.labels["route"] == "/pid/{n}"
                     ):
                         total += sample.value
+                    if sample.name == "shop_hits_total":
+                        own += sample.value
                     if sample.name == "process_resident_memory_bytes":
                         seen_pids.add(sample.labels["pid"])
                         assert sample.value > 1_000_000
-            totals.append(total)
-        assert totals == [float(sent)] * 6
+            totals.append((total, own))
+        assert totals == [(float(sent), float(sent))] * 6
         assert seen_pids == pids  # both workers' process metrics, by pid
     finally:
         proc.terminate()

@@ -7,7 +7,7 @@ Metrics(app=app)   # requests by route template, method, status; latency; in fli
 ```
 """
 
-from celeris.metrics.metrics import DEFAULT_BUCKETS, Metrics
+from celeris.metrics.metrics import DEFAULT_BUCKETS, Metrics, multiprocess_dir
 from celeris.metrics.step import UNMATCHED, RequestMetrics
 
-__all__ = ["DEFAULT_BUCKETS", "UNMATCHED", "Metrics", "RequestMetrics"]
+__all__ = ["DEFAULT_BUCKETS", "UNMATCHED", "Metrics", "RequestMetrics", "multiprocess_dir"]

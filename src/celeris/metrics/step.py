@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from celeris.core.pipeline import Step
 from celeris.core.requests import Request
 from celeris.core.responses import Response
+from celeris.metrics.stats import Stats, Timing
 
 if TYPE_CHECKING:
     from celeris.core.routing import Route
-    from celeris.metrics.metrics import Metrics
 
 __all__ = ["UNMATCHED", "RequestMetrics"]
 
@@ -26,40 +26,36 @@ _clock: Final = time.perf_counter
 class RequestMetrics(Step):
     """Count, time and track in flight the requests of one route template."""
 
-    def __init__(self, metrics: Metrics, template: str, exclude: frozenset[str]) -> None:
-        self.metrics = metrics
+    def __init__(self, stats: Stats, template: str, exclude: frozenset[str]) -> None:
+        self.stats = stats
         self.template = template
         self.exclude = exclude
-        # PERF: labelled children are looked up once per (method, status), not per request
-        self._counted: dict[tuple[str, int], Any] = {}
-        self._timed: dict[str, Any] = {}
+        self._timings: dict[str, Timing] = {}  # PERF: each method's histogram, found once
 
     def for_route(self, route: Route) -> Step | None:
         """Return the step of ``route``, labelled by its template (None for excluded paths)."""
         if route.path in self.exclude:
             return None
-        return RequestMetrics(self.metrics, route.path, self.exclude)
+        return RequestMetrics(self.stats, route.path, self.exclude)
 
     async def before(self, request: Request) -> Response | None:
         request.conn.state[_START] = _clock()
-        self.metrics.in_progress.inc()
+        self.stats.in_progress += 1
         return None
 
     async def after(self, request: Request, response: Response) -> None:
-        started = request.conn.state.pop(_START, None)
+        conn = request.conn
+        started = conn.state.pop(_START, None)
         if started is None:  # NOTE: an earlier step answered before ours ran
             return
-        metrics = self.metrics
-        metrics.in_progress.dec()
-        method = request.method
-        key = (method, response.status_code)
-        counter = self._counted.get(key)
-        if counter is None:
-            counter = self._counted[key] = metrics.requests.labels(
-                self.template, method, str(response.status_code)
-            )
-        counter.inc()
-        timer = self._timed.get(method)
-        if timer is None:
-            timer = self._timed[method] = metrics.duration.labels(self.template, method)
-        timer.observe(_clock() - started)
+        elapsed = _clock() - started
+        stats = self.stats
+        stats.in_progress -= 1
+        method = conn.method  # PERF: the parsed str, not Request.method's property
+        key = (self.template, method, response.status_code)
+        requests = stats.requests
+        requests[key] = requests.get(key, 0) + 1
+        timing = self._timings.get(method)
+        if timing is None:
+            timing = self._timings[method] = stats.timing(self.template, method)
+        stats.observe(timing, elapsed)

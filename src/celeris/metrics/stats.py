@@ -1,0 +1,207 @@
+"""The request numbers of one process, kept as plain Python ints, and their merge across
+worker processes.
+
+PERF: prometheus_client's values take a lock and its histogram walks the buckets for each
+observation (five locked updates a request: counter, histogram sum and bucket, gauge up and
+down). A request here costs one dict update, one ``bisect`` and a few adds, on the event
+loop thread only (no lock needed). The numbers become Prometheus metric families
+when scraped.
+
+Under ``--workers N`` each worker writes a snapshot of its cumulative numbers to
+``<PROMETHEUS_MULTIPROC_DIR>/celeris-<pid>.json`` every ``interval`` seconds and when it
+stops; the worker that answers ``/metrics`` sums every snapshot (its own live numbers in
+place of its file). Counters of workers that exited stay counted, as Prometheus expects of
+counters; gauges (in flight, process metrics) come only from workers still alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import time
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+__all__ = ["Snapshot", "Stats", "Timing", "read_snapshots"]
+
+_PAGE_SIZE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+class Timing:
+    """A latency histogram: one count per bucket (the last is +Inf), a sum, a count."""
+
+    __slots__ = ("buckets", "count", "total")
+
+    def __init__(self, size: int) -> None:
+        self.buckets = [0] * size
+        self.total = 0.0
+        self.count = 0
+
+
+class Stats:
+    """Every request number of this process, by route template."""
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds: tuple[float, ...] = tuple(sorted(bounds))
+        self.requests: dict[tuple[str, str, int], int] = {}  # (route, method, status) -> n
+        self.timings: dict[tuple[str, str], Timing] = {}  # (route, method) -> histogram
+        self.in_progress = 0
+
+    def timing(self, route: str, method: str) -> Timing:
+        """Return the histogram of ``route`` and ``method`` (made on first use)."""
+        key = (route, method)
+        timing = self.timings.get(key)
+        if timing is None:
+            timing = self.timings[key] = Timing(len(self.bounds) + 1)
+        return timing
+
+    def observe(self, timing: Timing, seconds: float) -> None:
+        """Add one observation to ``timing``."""
+        timing.buckets[bisect_left(self.bounds, seconds)] += 1
+        timing.total += seconds
+        timing.count += 1
+
+    def snapshot(self) -> Snapshot:
+        """Return this process's numbers, and its process metrics, as one record."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        rss = 0
+        with (
+            contextlib.suppress(OSError, ValueError, IndexError),
+            open("/proc/self/statm", "rb") as statm,
+        ):
+            rss = int(statm.read().split()[1]) * _PAGE_SIZE
+        return Snapshot(
+            pid=os.getpid(),
+            requests=[[r, m, s, n] for (r, m, s), n in self.requests.items()],
+            timings=[[r, m, t.buckets, t.total, t.count] for (r, m), t in self.timings.items()],
+            in_progress=self.in_progress,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
+            resident_bytes=rss,
+            start_time=_START_TIME,
+        )
+
+
+_START_TIME: Final = time.time()
+
+
+class Snapshot(msgspec.Struct, array_like=True):
+    """One process's cumulative numbers, as written to its file."""
+
+    pid: int
+    requests: list[list[Any]]  # [route, method, status, n]
+    timings: list[list[Any]]  # [route, method, buckets, sum, count]
+    in_progress: int
+    cpu_seconds: float
+    resident_bytes: int
+    start_time: float
+
+
+_encode: Final = msgspec.json.encode
+_decode_snapshot: Final = msgspec.json.Decoder(Snapshot).decode
+
+
+def write_snapshot(directory: str, snapshot: Snapshot) -> None:
+    """Write ``snapshot`` to its process's file, atomically (readers never see half a file)."""
+    path = Path(directory) / f"celeris-{snapshot.pid}.json"
+    partial = path.with_suffix(".tmp")
+    partial.write_bytes(_encode(snapshot))
+    partial.replace(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_snapshots(directory: str, own: Snapshot) -> Iterator[tuple[Snapshot, bool]]:
+    """Yield every worker's snapshot with whether it is alive; ``own`` replaces our file."""
+    yield own, True
+    for path in Path(directory).glob("celeris-*.json"):
+        try:
+            snapshot = _decode_snapshot(path.read_bytes())
+        except (OSError, msgspec.DecodeError):
+            continue  # NOTE: a file being replaced or from an older format: skip this scrape
+        if snapshot.pid != own.pid:
+            yield snapshot, _alive(snapshot.pid)
+
+
+def families(
+    prefix: str,
+    bounds: Sequence[float],
+    snapshots: Iterator[tuple[Snapshot, bool]],
+    *,
+    per_pid: bool,
+) -> list[Metric]:
+    """Sum the snapshots into Prometheus metric families."""
+    requests: dict[tuple[str, str, str], float] = {}
+    timings: dict[tuple[str, str], tuple[list[int], float]] = {}
+    in_progress = 0
+    cpu = GaugeMetricFamily(
+        "process_cpu_seconds", "CPU time of the worker, user and system.", labels=["pid"]
+    )
+    rss = GaugeMetricFamily(
+        "process_resident_memory_bytes", "Resident memory of the worker.", labels=["pid"]
+    )
+    start = GaugeMetricFamily(
+        "process_start_time_seconds", "Start time of the worker since the epoch.", labels=["pid"]
+    )
+    for snapshot, alive in snapshots:
+        for route, method, status, n in snapshot.requests:
+            key = (route, method, str(status))
+            requests[key] = requests.get(key, 0) + n
+        for route, method, buckets, total, _count in snapshot.timings:
+            seen = timings.get((route, method))
+            if seen is None:
+                timings[route, method] = (list(buckets), total)
+            else:
+                merged = [a + b for a, b in zip(seen[0], buckets, strict=True)]
+                timings[route, method] = (merged, seen[1] + total)
+        if alive:
+            in_progress += snapshot.in_progress
+            pid = str(snapshot.pid)
+            cpu.add_metric([pid], snapshot.cpu_seconds)
+            rss.add_metric([pid], snapshot.resident_bytes)
+            start.add_metric([pid], snapshot.start_time)
+    counter = CounterMetricFamily(
+        f"{prefix}_http_requests",
+        "HTTP requests answered, by route template, method and status.",
+        labels=["route", "method", "status"],
+    )
+    for labels, value in sorted(requests.items()):
+        counter.add_metric(list(labels), value)
+    histogram = HistogramMetricFamily(
+        f"{prefix}_http_request_duration_seconds",
+        "Time from the pipeline's first step to the response, by route template and method.",
+        labels=["route", "method"],
+    )
+    edges = [repr(float(b)) for b in bounds] + ["+Inf"]
+    for (route, method), (buckets, total) in sorted(timings.items()):
+        cumulative, running = [], 0
+        for edge, n in zip(edges, buckets, strict=True):
+            running += n
+            cumulative.append((edge, float(running)))
+        histogram.add_metric([route, method], cumulative, total)
+    gauge = GaugeMetricFamily(
+        f"{prefix}_http_requests_in_progress", "HTTP requests being answered now."
+    )
+    gauge.add_metric([], in_progress)
+    found: list[Metric] = [counter, histogram, gauge]
+    if per_pid:
+        found += [cpu, rss, start]
+    return found
