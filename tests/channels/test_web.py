@@ -103,3 +103,32 @@ async def test_bad_last_id_closes_the_websocket_1008(resumable) -> None:
         with pytest.raises(WebSocketDisconnect) as refused:
             await client.websocket_connect("/ws?last_id=zzz")
         assert refused.value.code == 1008
+
+
+async def test_subscriptions_are_authorised_by_route_dependencies(channel) -> None:
+    from celeris import Depends, Forbidden
+
+    app = App()
+    channels = Channels(app=app)
+
+    def member_of_room(token: str | None = None) -> str:
+        # NOTE: a dependency cannot read the path's {room} yet (core: its plan is compiled
+        # without the route's path parameters), so the check is on the token alone.
+        if token != "secret-ann":
+            raise Forbidden("not a member of this room")
+        return "ann"
+
+    @app.websocket("/ws/{room}")
+    async def listen(ws: WebSocket, room: str, user: str = Depends(member_of_room)) -> None:
+        await channels.websocket(ws, f"{channel}:{room}", member=user)
+
+    async with AsyncTestClient(app) as client:
+        with pytest.raises(WebSocketDisconnect) as refused:
+            await client.websocket_connect("/ws/1?token=guess")
+        assert refused.value.code == 1008
+        assert channels._subs == {}  # refused before subscribing
+        async with client.websocket_connect("/ws/1?token=secret-ann") as ws:
+            await asyncio.sleep(0.05)
+            assert await channels.presence(f"{channel}:1") == ["ann"]
+            await channels.publish(f"{channel}:1", "welcome")
+            assert (await asyncio.wait_for(ws.receive_json(), 5))["data"] == "welcome"
