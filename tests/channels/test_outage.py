@@ -94,3 +94,30 @@ async def test_websocket_clients_resume_with_last_id(proxy, redis_url, channel) 
         async with client.websocket_connect(f"/ws/1?last_id={first['id']}") as ws:
             got = [await asyncio.wait_for(ws.receive_json(), 5) for _ in range(2)]
         assert [m["data"] for m in got] == [{"n": 2}, {"n": 3}]
+
+
+async def test_nats_subscriber_resumes_after_an_outage(nats_url, channel) -> None:
+    parts = urlsplit(nats_url)
+    proxy = TCPProxy(parts.hostname or "127.0.0.1", parts.port or 4222)
+    port = await proxy.start()
+    try:
+        async with (
+            Channels(url=f"nats://127.0.0.1:{port}", history=100, timeout=0.5) as cut_off,
+            Channels(url=nats_url, history=100) as other_node,
+            cut_off.subscribe(channel) as sub,
+        ):
+            await other_node.publish(channel, "before")
+            assert await take(sub, 1) == ["before"]
+            await proxy.cut()
+            await asyncio.sleep(0.2)
+            with pytest.raises(ChannelsUnavailable):
+                await cut_off.publish(channel, "lost")
+            assert (await cut_off.check()).status == "unavailable"
+            for n in range(5):
+                await other_node.publish(channel, n)
+            await proxy.restore()
+            await other_node.publish(channel, "after")
+            assert await take(sub, 6, timeout=15) == [0, 1, 2, 3, 4, "after"]
+            assert (await cut_off.check()).status == "ok"
+    finally:
+        await proxy.close()

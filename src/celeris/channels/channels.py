@@ -75,8 +75,17 @@ def open_backend(
             raise RuntimeError(
                 f"CHANNELS_URL {scheme}:// needs redis-py: pip install 'celeris[channels]'"
             ) from exc
+    if scheme == "nats":
+        try:
+            from celeris.channels.nats import NatsJetStream  # NOTE: loaded when chosen
+        except ImportError as exc:
+            raise RuntimeError(
+                "CHANNELS_URL nats:// needs nats-py: pip install 'celeris[channels]'"
+            ) from exc
+        return NatsJetStream(url, history=history, timeout=timeout, presence_ttl=presence_ttl)
     raise RuntimeError(
-        f"unknown channels backend {url!r} (channels.E001): use memory:// or redis://host/0"
+        f"unknown channels backend {url!r} (channels.E001): use memory://, redis://host/0 "
+        "or nats://host:4222"
     )
 
 
