@@ -220,3 +220,14 @@ async def test_presence_of_a_dead_process_expires_and_live_ones_are_refreshed(
         finally:
             await client.delete(f"celeris:channels:presence:{channel}")
             await client.aclose()
+
+
+async def test_an_id_of_another_backend_resumes_from_what_it_says(resumable, channel) -> None:
+    # NOTE: a client may come back with an id in another backend's form ("7-0", "7"): never a 500
+    async with Channels(**resumable) as channels:
+        async with channels.subscribe(channel, last_id="0-0") as sub:
+            await channels.publish(channel, "x")
+            assert await take(sub, 1) == ["x"]
+        async with channels.subscribe(channel, last_id="99999999999999") as sub:
+            await channels.publish(channel, "y")
+            assert await take(sub, 1) == ["y"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from celeris.channels.base import Deliver
+from celeris.channels.base import Deliver, order
 
 __all__ = ["MemoryBackend"]
 
@@ -51,8 +51,8 @@ class MemoryBackend:
         self._listened.discard(channel)
 
     async def since(self, channel: str, last_id: str) -> list[tuple[str, bytes]]:
-        after = int(last_id)
-        return [(i, raw) for i, raw in self._kept.get(channel, ()) if int(i) > after]
+        after = order(last_id)
+        return [(i, raw) for i, raw in self._kept.get(channel, ()) if order(i) > after]
 
     async def join(self, channel: str, token: str, member: str) -> None:
         self._present.setdefault(channel, {})[token] = member

@@ -20,7 +20,7 @@ import nats.errors
 import nats.js.errors
 from nats.js import api
 
-from celeris.channels.base import ChannelsUnavailable, Deliver
+from celeris.channels.base import ChannelsUnavailable, Deliver, order
 
 __all__ = ["NatsJetStream"]
 
@@ -197,7 +197,7 @@ class NatsJetStream:
     async def since(self, channel: str, last_id: str) -> list[tuple[str, bytes]]:
         subject = self._subject(channel)
         found: list[tuple[str, bytes]] = []
-        seq = int(last_id) + 1
+        seq = order(last_id)[0] + 1
         while True:
             try:
                 msg = await self._js.get_msg(self.stream, seq=seq, subject=subject, next=True)
