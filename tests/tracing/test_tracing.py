@@ -112,3 +112,19 @@ def test_otlp_endpoint_makes_an_otlp_exporter() -> None:
     assert tracing.exporter._endpoint == "http://collector:4318/v1/traces"
     tracing.provider.shutdown()
     assert Tracing(set_global=False).exporter is None  # nothing configured: nothing exported
+
+
+async def test_excluded_routes_are_not_traced(exporter) -> None:
+    app, _ = traced(exporter, exclude=["/healthz"])
+
+    @app.get("/healthz")
+    async def healthz() -> str:
+        return "ok"
+
+    async with AsyncTestClient(app) as client:
+        await client.get("/healthz")
+        await client.get("/items/1")
+    assert sorted(s.name for s in exporter.get_finished_spans()) == [
+        "GET /items/{item_id}",
+        "load item",
+    ]

@@ -27,14 +27,19 @@ class RequestSpans(Step):
     it as an error.
     """
 
-    def __init__(self, tracer: trace.Tracer, template: str | None) -> None:
+    def __init__(
+        self, tracer: trace.Tracer, template: str | None, exclude: frozenset[str] = frozenset()
+    ) -> None:
         self.tracer = tracer
         self.template = template
+        self.exclude = exclude
         self._names: dict[str, str] = {}  # PERF: the span name of each method, made once
 
     def for_route(self, route: Route) -> Step | None:
-        """Return the step of ``route``, naming its spans by the route's template."""
-        return RequestSpans(self.tracer, route.path)
+        """Return the step of ``route``, naming its spans by its template (None: excluded)."""
+        if route.path in self.exclude:
+            return None
+        return RequestSpans(self.tracer, route.path, self.exclude)
 
     async def before(self, request: Request) -> Response | None:
         method = request.method

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -48,6 +49,7 @@ class Tracing:
     ``service_name`` defaults to OTEL_SERVICE_NAME, then the app's title. ``db``: a
     ``celeris.db.Database`` whose queries become child spans (SQLAlchemy instrumentation).
     ``batch=False`` exports each span as it ends (tests); the default batches in a thread.
+    ``exclude``: route templates not traced (probes and scrapes: ``["/healthz", "/metrics"]``).
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class Tracing:
         batch: bool = True,
         db: Any = None,
         set_global: bool = True,
+        exclude: Sequence[str] = (),
     ) -> None:
         self.app = app
         self.db = db
@@ -84,7 +87,7 @@ class Tracing:
             # NOTE: only when nobody set one: OpenTelemetry allows setting it once per process
             trace.set_tracer_provider(provider)
         self.tracer = provider.get_tracer("celeris")
-        self._step = RequestSpans(self.tracer, None)
+        self._step = RequestSpans(self.tracer, None, frozenset(exclude))
         self._instrumented: list[Any] = []
         if app is not None:
             self.install(app)
