@@ -7,22 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from celeris.metrics.stats import Stats, families, read_snapshots, write_snapshot
+from celeris.metrics.stats import Stats, exposition, read_snapshots, write_snapshot
 
 
-def exposition(metrics) -> dict:
-    registry = CollectorRegistry()
-
-    class One:
-        def collect(self):
-            return metrics
-
-    registry.register(One())
+def parsed(text: bytes) -> dict:
+    """Parse with prometheus_client's own parser: the text must be valid exposition."""
     found = {}
-    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+    for family in text_string_to_metric_families(text.decode()):
         for sample in family.samples:
             found[sample.name, tuple(sorted(sample.labels.items()))] = sample.value
     return found
@@ -34,7 +27,7 @@ def test_histogram_buckets_are_cumulative_with_le_semantics() -> None:
     for seconds in (0.05, 0.1, 0.5, 1.0, 3.0):
         stats.observe(timing, seconds)
     stats.requests["/a", "GET", 200] = 5
-    found = exposition(families("x", stats.bounds, iter([(stats.snapshot(), True)]), per_pid=False))
+    found = parsed(exposition("x", stats.bounds, iter([(stats.snapshot(), True)]), per_pid=False))
     bucket = "x_http_request_duration_seconds_bucket"
     labels = (("method", "GET"), ("route", "/a"))
     assert found[bucket, (("le", "0.1"), *labels)] == 2  # 0.05 and 0.1 (<= the bound)
@@ -57,8 +50,8 @@ def test_dead_workers_keep_their_counters_but_not_their_gauges(tmp_path: Path) -
     mine = Stats([1.0])
     mine.requests["/a", "GET", 200] = 2
     mine.in_progress = 1
-    found = exposition(
-        families("x", mine.bounds, read_snapshots(str(tmp_path), mine.snapshot()), per_pid=True)
+    found = parsed(
+        exposition("x", mine.bounds, read_snapshots(str(tmp_path), mine.snapshot()), per_pid=True)
     )
     assert (
         found["x_http_requests_total", (("method", "GET"), ("route", "/a"), ("status", "200"))] == 9
@@ -66,3 +59,14 @@ def test_dead_workers_keep_their_counters_but_not_their_gauges(tmp_path: Path) -
     assert found["x_http_requests_in_progress", ()] == 1  # the dead one's 3 are not in flight
     pids = {dict(labels)["pid"] for name, labels in found if name == "process_cpu_seconds"}
     assert pids == {str(os.getpid())}
+
+
+def test_route_templates_are_escaped() -> None:
+    stats = Stats([1.0])
+    odd = '/a\\b/"q"/\n'
+    stats.requests[odd, "GET", 200] = 1
+    stats.observe(stats.timing(odd, "GET"), 0.5)
+    found = parsed(exposition("x", stats.bounds, iter([(stats.snapshot(), True)]), per_pid=False))
+    assert (
+        found["x_http_requests_total", (("method", "GET"), ("route", odd), ("status", "200"))] == 1
+    )

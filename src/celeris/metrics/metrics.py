@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 from prometheus_client import (
@@ -27,10 +27,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.metrics_core import Metric
 
 from celeris.core.responses import Response
-from celeris.metrics.stats import Stats, families, read_snapshots, write_snapshot
+from celeris.metrics.stats import Stats, exposition, read_snapshots, write_snapshot
 from celeris.metrics.step import UNMATCHED, RequestMetrics
 
 __all__ = ["DEFAULT_BUCKETS", "Metrics", "multiprocess_dir"]
@@ -60,31 +59,6 @@ def multiprocess_dir() -> str | None:
     return path if path and os.path.isdir(path) else None
 
 
-class _Requests:
-    """The collector of this process's request numbers (one process: no merging)."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-
-    def collect(self) -> Iterable[Metric]:
-        m = self.metrics
-        own = m.stats.snapshot()
-        return families(m.prefix, m.stats.bounds, iter([(own, True)]), per_pid=False)
-
-
-class _Merged:
-    """The collector of every worker's request numbers (multiprocess mode)."""
-
-    def __init__(self, metrics: Metrics, directory: str) -> None:
-        self.metrics = metrics
-        self.directory = directory
-
-    def collect(self) -> Iterable[Metric]:
-        m = self.metrics
-        snapshots = read_snapshots(self.directory, m.stats.snapshot())
-        return families(m.prefix, m.stats.bounds, snapshots, per_pid=True)
-
-
 class Metrics:
     """Serve ``/metrics`` and measure every route; ``Metrics(app=app)`` attaches it.
 
@@ -108,7 +82,6 @@ class Metrics:
         self.snapshot_interval = snapshot_interval
         self.stats = Stats(buckets)
         self.registry = CollectorRegistry(auto_describe=True)
-        self.registry.register(_Requests(self))
         if self.directory is None:
             ProcessCollector(registry=self.registry)
         self._step = RequestMetrics(self.stats, UNMATCHED, frozenset({path, *exclude}))
@@ -139,14 +112,19 @@ class Metrics:
 
     def render(self) -> bytes:
         """Return the metrics in the Prometheus text format (the whole server's, if multiprocess)."""
+        stats = self.stats
         directory = self.directory
         if directory is None:
-            return generate_latest(self.registry)
-        merged = CollectorRegistry()
-        merged.register(_Merged(self, directory))
+            own = exposition(
+                self.prefix, stats.bounds, iter([(stats.snapshot(), True)]), per_pid=False
+            )
+            return own + generate_latest(self.registry)
+        snapshots = read_snapshots(directory, stats.snapshot())
+        own = exposition(self.prefix, stats.bounds, snapshots, per_pid=True)
         # NOTE: the app's own prometheus_client metrics, in its multiprocess mode
+        merged = CollectorRegistry()
         multiprocess.MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
-        return generate_latest(merged)
+        return own + generate_latest(merged)
 
     async def endpoint(self) -> Response:
         """``GET /metrics``."""

@@ -26,14 +26,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
-from prometheus_client.metrics_core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
 
-__all__ = ["Snapshot", "Stats", "Timing", "read_snapshots"]
+__all__ = ["Snapshot", "Stats", "Timing", "exposition", "read_snapshots", "write_snapshot"]
 
 _PAGE_SIZE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -141,67 +135,88 @@ def read_snapshots(directory: str, own: Snapshot) -> Iterator[tuple[Snapshot, bo
             yield snapshot, _alive(snapshot.pid)
 
 
-def families(
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    return repr(float(value))
+
+
+def exposition(
     prefix: str,
     bounds: Sequence[float],
     snapshots: Iterator[tuple[Snapshot, bool]],
     *,
     per_pid: bool,
-) -> list[Metric]:
-    """Sum the snapshots into Prometheus metric families."""
-    requests: dict[tuple[str, str, str], float] = {}
-    timings: dict[tuple[str, str], tuple[list[int], float]] = {}
+) -> bytes:
+    """Sum the snapshots and return them in the Prometheus text format (0.0.4).
+
+    PERF: written here rather than through prometheus_client's ``generate_latest``, which
+    validates and escapes every label of every sample (~30 us a sample: 120 ms for 100
+    routes). The route templates are the only free text and are escaped once each.
+    """
+    requests: dict[tuple[str, str, int], int] = {}
+    timings: dict[tuple[str, str], tuple[list[int], float, int]] = {}
     in_progress = 0
-    cpu = GaugeMetricFamily(
-        "process_cpu_seconds", "CPU time of the worker, user and system.", labels=["pid"]
-    )
-    rss = GaugeMetricFamily(
-        "process_resident_memory_bytes", "Resident memory of the worker.", labels=["pid"]
-    )
-    start = GaugeMetricFamily(
-        "process_start_time_seconds", "Start time of the worker since the epoch.", labels=["pid"]
-    )
+    processes: list[Snapshot] = []
     for snapshot, alive in snapshots:
         for route, method, status, n in snapshot.requests:
-            key = (route, method, str(status))
+            key = (route, method, status)
             requests[key] = requests.get(key, 0) + n
-        for route, method, buckets, total, _count in snapshot.timings:
+        for route, method, buckets, total, count in snapshot.timings:
             seen = timings.get((route, method))
             if seen is None:
-                timings[route, method] = (list(buckets), total)
+                timings[route, method] = (list(buckets), total, count)
             else:
                 merged = [a + b for a, b in zip(seen[0], buckets, strict=True)]
-                timings[route, method] = (merged, seen[1] + total)
+                timings[route, method] = (merged, seen[1] + total, seen[2] + count)
         if alive:
             in_progress += snapshot.in_progress
-            pid = str(snapshot.pid)
-            cpu.add_metric([pid], snapshot.cpu_seconds)
-            rss.add_metric([pid], snapshot.resident_bytes)
-            start.add_metric([pid], snapshot.start_time)
-    counter = CounterMetricFamily(
-        f"{prefix}_http_requests",
-        "HTTP requests answered, by route template, method and status.",
-        labels=["route", "method", "status"],
-    )
-    for labels, value in sorted(requests.items()):
-        counter.add_metric(list(labels), value)
-    histogram = HistogramMetricFamily(
-        f"{prefix}_http_request_duration_seconds",
-        "Time from the pipeline's first step to the response, by route template and method.",
-        labels=["route", "method"],
-    )
-    edges = [repr(float(b)) for b in bounds] + ["+Inf"]
-    for (route, method), (buckets, total) in sorted(timings.items()):
-        cumulative, running = [], 0
+            processes.append(snapshot)
+    escaped: dict[str, str] = {}
+    lines: list[str] = []
+    out = lines.append
+    name = f"{prefix}_http_requests_total"
+    out(f"# HELP {name} HTTP requests answered, by route template, method and status.")
+    out(f"# TYPE {name} counter")
+    for (route, method, status), n in sorted(requests.items()):
+        label = escaped.get(route)
+        if label is None:
+            label = escaped[route] = _label(route)
+        out(f'{name}{{route="{label}",method="{method}",status="{status}"}} {_number(n)}')
+    name = f"{prefix}_http_request_duration_seconds"
+    out(f"# HELP {name} Time from the pipeline's first step to the response, by route and method.")
+    out(f"# TYPE {name} histogram")
+    edges = [_number(b) for b in bounds] + ["+Inf"]
+    for (route, method), (buckets, total, count) in sorted(timings.items()):
+        label = escaped.get(route)
+        if label is None:
+            label = escaped[route] = _label(route)
+        labels = f'route="{label}",method="{method}"'
+        running = 0
         for edge, n in zip(edges, buckets, strict=True):
             running += n
-            cumulative.append((edge, float(running)))
-        histogram.add_metric([route, method], cumulative, total)
-    gauge = GaugeMetricFamily(
-        f"{prefix}_http_requests_in_progress", "HTTP requests being answered now."
-    )
-    gauge.add_metric([], in_progress)
-    found: list[Metric] = [counter, histogram, gauge]
+            out(f'{name}_bucket{{{labels},le="{edge}"}} {_number(running)}')
+        out(f"{name}_sum{{{labels}}} {_number(total)}")
+        out(f"{name}_count{{{labels}}} {_number(count)}")
+    name = f"{prefix}_http_requests_in_progress"
+    out(f"# HELP {name} HTTP requests being answered now.")
+    out(f"# TYPE {name} gauge")
+    out(f"{name} {_number(in_progress)}")
     if per_pid:
-        found += [cpu, rss, start]
-    return found
+        for metric, doc, field in (
+            ("process_cpu_seconds", "CPU time of the worker, user and system.", "cpu_seconds"),
+            ("process_resident_memory_bytes", "Resident memory of the worker.", "resident_bytes"),
+            (
+                "process_start_time_seconds",
+                "Start time of the worker since the epoch.",
+                "start_time",
+            ),
+        ):
+            out(f"# HELP {metric} {doc}")
+            out(f"# TYPE {metric} gauge")
+            for snapshot in processes:
+                out(f'{metric}{{pid="{snapshot.pid}"}} {_number(getattr(snapshot, field))}')
+    out("")
+    return "\n".join(lines).encode()
