@@ -3,8 +3,8 @@
 Requests are counted and timed by a pipeline step specialised per route, labelled by the
 route's *template* (``/items/{item_id}``, not ``/items/42``), method and status, so the fast
 lane is measured like any other route and the label cardinality stays that of the route
-table. The numbers are plain ints per process (see ``stats.py``), turned into metric
-families when scraped.
+table. The numbers are plain ints per process (see ``stats.py``), written as exposition text
+when scraped.
 
 Under ``--workers N`` set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory before the
 server starts: each worker writes its numbers there and whichever worker answers

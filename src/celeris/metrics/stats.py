@@ -4,8 +4,8 @@ worker processes.
 PERF: prometheus_client's values take a lock and its histogram walks the buckets for each
 observation (five locked updates a request: counter, histogram sum and bucket, gauge up and
 down). A request here costs one dict update, one ``bisect`` and a few adds, on the event
-loop thread only (no lock needed). The numbers become Prometheus metric families
-when scraped.
+loop thread only (no lock needed). The numbers become Prometheus exposition text
+when scraped (``exposition``).
 
 Under ``--workers N`` each worker writes a snapshot of its cumulative numbers to
 ``<PROMETHEUS_MULTIPROC_DIR>/celeris-<pid>.json`` every ``interval`` seconds and when it
