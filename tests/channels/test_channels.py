@@ -231,3 +231,14 @@ async def test_an_id_of_another_backend_resumes_from_what_it_says(resumable, cha
         async with channels.subscribe(channel, last_id="99999999999999") as sub:
             await channels.publish(channel, "y")
             assert await take(sub, 1) == ["y"]
+
+
+async def test_stop_ends_every_subscription(options, channel) -> None:
+    channels = Channels(**options)
+    await channels.start()
+    async with channels.subscribe(channel) as sub:
+        waiting = asyncio.ensure_future(sub.__anext__())
+        await asyncio.sleep(0.05)
+        await channels.stop()  # the app shuts down: consumers stop, nothing hangs
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(waiting, 5)

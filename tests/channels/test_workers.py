@@ -33,6 +33,10 @@ APP = textwrap.dedent(
         body = await request.json()
         return {"id": await channels.publish(room, {**body, "worker": os.getpid()})}
 
+    @app.get("/rooms/{room}/events")
+    async def events(room: str, request: Request):
+        return channels.events(room, request=request, ping=0.5)
+
     @app.websocket("/ws/{room}")
     async def listen(ws: WebSocket, room: str, last_id: str | None = None) -> None:
         await ws.accept()
@@ -121,3 +125,39 @@ def test_websocket_gets_messages_published_on_any_worker(server: int) -> None:
         ws.recv(timeout=10)
         missed = [json.loads(ws.recv(timeout=10))["data"]["n"] for _ in range(3)]
     assert missed == [20, 21, 22]
+
+
+def read_events(port: int, path: str, n: int, last_event_id: str | None = None) -> list[dict]:
+    """Open an event stream and return its first ``n`` events as {"id", "data"} dicts."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Accept": "text/event-stream"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        assert response.status == 200
+        assert response.getheader("content-type").startswith("text/event-stream")
+        events: list[dict] = []
+        event: dict = {}
+        while len(events) < n:
+            line = response.readline().decode().rstrip("\n")
+            if line.startswith("id: "):
+                event["id"] = line[4:]
+            elif line.startswith("data: "):
+                event["data"] = json.loads(line[6:])
+            elif line == "" and event:
+                events.append(event)
+                event = {}
+        return events
+    finally:
+        conn.close()
+
+
+def test_server_sent_events_resume_with_last_event_id(server: int) -> None:
+    room = f"e2e:{uuid.uuid4().hex}"
+    ids = [post(server, f"/rooms/{room}", {"n": n})["id"] for n in range(5)]
+    # NOTE: what an EventSource sends when it reconnects after the second event
+    events = read_events(server, f"/rooms/{room}/events", 3, last_event_id=ids[1])
+    assert [e["id"] for e in events] == ids[2:]
+    assert [e["data"]["n"] for e in events] == [2, 3, 4]
