@@ -121,3 +121,33 @@ async def test_nats_subscriber_resumes_after_an_outage(nats_url, channel) -> Non
             assert (await cut_off.check()).status == "ok"
     finally:
         await proxy.close()
+
+
+async def test_nats_down_at_start_up_is_503_then_recovers(nats_url, channel) -> None:
+    parts = urlsplit(nats_url)
+    proxy = TCPProxy(parts.hostname or "127.0.0.1", parts.port or 4222)
+    port = await proxy.start()
+    await proxy.cut()  # NATS is unreachable before the app starts
+    app = App()
+    channels = Channels(app=app, url=f"nats://127.0.0.1:{port}", history=100, timeout=0.5)
+
+    @app.post("/say")
+    async def say() -> dict:
+        return {"id": await channels.publish(channel, "hi")}
+
+    try:
+        async with AsyncTestClient(app) as client:  # starts all the same
+            r = await client.post("/say")
+            assert r.status_code == 503
+            assert r.headers["retry-after"] == "5"
+            assert (await channels.check()).status == "unavailable"
+            await proxy.restore()
+            for _ in range(100):
+                if (await channels.check()).status == "ok":
+                    break
+                await asyncio.sleep(0.1)
+            r = await client.post("/say")
+            assert r.status_code == 200
+            assert r.json()["id"].isdigit()
+    finally:
+        await proxy.close()

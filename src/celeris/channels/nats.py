@@ -67,6 +67,7 @@ class NatsJetStream:
         self._positions: dict[str, int] = {}  # channel -> last stream sequence delivered
         self._present: dict[tuple[str, str], str] = {}
         self._refresher: asyncio.Task[None] | None = None
+        self._connector: asyncio.Task[None] | None = None
 
     def _unavailable(self, exc: object) -> ChannelsUnavailable:
         return ChannelsUnavailable(f"NATS channels backend: {exc}", retry_after=5)
@@ -77,39 +78,68 @@ class NatsJetStream:
     async def open(self, deliver: Deliver) -> None:
         self._deliver = deliver
         try:
-            self._nc = await nats.connect(
+            await self._connect()
+        except ChannelsUnavailable as exc:
+            # NOTE: NATS down at start-up is not fatal: publishing answers 503 until it is up
+            logger.warning("NATS unreachable at start-up, retrying: %s", exc)
+            self._connector = asyncio.create_task(self._connect_later())
+        self._refresher = asyncio.create_task(self._refresh_presence())
+
+    async def _connect(self) -> None:
+        try:
+            nc = await nats.connect(
                 self.url,
                 connect_timeout=self.timeout,
-                max_reconnect_attempts=-1,
+                # NOTE: nats-py applies this to the first connect too, where -1 (forever)
+                # would hang the app's start-up; once connected, reconnect forever.
+                max_reconnect_attempts=1,
                 reconnect_time_wait=0.2,
                 allow_reconnect=True,
                 reconnected_cb=self._reconnected,
                 disconnected_cb=self._disconnected,
                 error_cb=self._error,
             )
-            self._js = self._nc.jetstream(timeout=self.timeout)
+        except _DOWN as exc:
+            raise self._unavailable(exc) from exc
+        nc.options["max_reconnect_attempts"] = -1
+        try:
+            js = nc.jetstream(timeout=self.timeout)
             config = api.StreamConfig(
                 name=self.stream,
                 subjects=[f"{self.prefix}.>"],
                 max_msgs_per_subject=self.history,
             )
             try:
-                await self._js.add_stream(config)
+                await js.add_stream(config)
             except nats.js.errors.BadRequestError:
-                await self._js.update_stream(config)  # NOTE: exists: apply this history
-            self._kv = await self._js.create_key_value(
+                await js.update_stream(config)  # NOTE: exists: apply this history
+            self._kv = await js.create_key_value(
                 bucket=f"{self.stream}_PRESENCE", ttl=self.presence_ttl
             )
         except _DOWN as exc:
+            await nc.close()
             raise self._unavailable(exc) from exc
-        self._refresher = asyncio.create_task(self._refresh_presence())
+        self._nc, self._js = nc, js
+
+    async def _connect_later(self) -> None:
+        delay = 0.2
+        while self._deliver is not None:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            try:
+                await self._connect()
+            except ChannelsUnavailable:
+                continue
+            logger.warning("NATS reachable")
+            return
 
     async def close(self) -> None:
         self._deliver = None
-        if self._refresher is not None:
-            self._refresher.cancel()
-            await asyncio.gather(self._refresher, return_exceptions=True)
-            self._refresher = None
+        for task in (self._refresher, self._connector):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._refresher = self._connector = None
         nc, self._nc = self._nc, None
         if nc is not None:
             for channel, token in list(self._present):
@@ -171,7 +201,13 @@ class NatsJetStream:
             config=config,
         )
 
+    def _require(self) -> Any:
+        if self._js is None:
+            raise self._unavailable("not connected")
+        return self._js
+
     async def listen(self, channel: str) -> None:
+        self._require()
         try:
             last = await self._js.get_last_msg(self.stream, self._subject(channel))
             after: int | None = last.seq
@@ -195,6 +231,7 @@ class NatsJetStream:
                 raise self._unavailable(exc) from exc
 
     async def since(self, channel: str, last_id: str) -> list[tuple[str, bytes]]:
+        self._require()
         subject = self._subject(channel)
         found: list[tuple[str, bytes]] = []
         seq = order(last_id)[0] + 1
@@ -229,6 +266,7 @@ class NatsJetStream:
         return f"{channel.encode().hex()}.{token}.{member.encode().hex()}"
 
     async def join(self, channel: str, token: str, member: str) -> None:
+        self._require()
         self._present[channel, token] = member
         try:
             await self._kv.put(self._key(channel, token, member), b"")
@@ -237,7 +275,7 @@ class NatsJetStream:
 
     async def _forget(self, channel: str, token: str) -> None:
         member = self._present.pop((channel, token), None)
-        if member is not None:
+        if member is not None and self._kv is not None:
             try:
                 await self._kv.purge(self._key(channel, token, member))
             except _DOWN as exc:
@@ -247,6 +285,7 @@ class NatsJetStream:
         await self._forget(channel, token)
 
     async def members(self, channel: str) -> list[str]:
+        self._require()
         # NOTE: every key of the bucket, filtered here: nats-py's server-side key filters
         # return nothing on the NATS we test against.
         head = channel.encode().hex() + "."
@@ -263,6 +302,8 @@ class NatsJetStream:
     async def _refresh_presence(self) -> None:
         while True:
             await asyncio.sleep(self.presence_ttl / 3)
+            if self._kv is None:
+                continue
             for (channel, token), member in list(self._present.items()):
                 try:
                     await self._kv.put(self._key(channel, token, member), b"")
