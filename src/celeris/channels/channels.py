@@ -153,8 +153,7 @@ class Channels:
         backend, self.backend = self.backend, None
         for subs in self._subs.values():
             for sub in subs:
-                sub._closed = True
-                sub._wake()
+                sub.close()
         self._subs.clear()
         if backend is not None:
             await backend.close()
@@ -381,47 +380,42 @@ class Channels:
 
 
 async def _relay(ws: WebSocket, sub: Subscription) -> None:
-    """Forward messages to ``ws`` while watching for the client's close."""
-    closed = asyncio.ensure_future(_until_closed(ws))
+    """Forward messages to ``ws`` until the client leaves, the app stops or it is too slow."""
+    # PERF: one watcher task per connection ends the subscription when the client leaves,
+    # so each message costs one await, not a task racing the client's close.
+    watcher = asyncio.ensure_future(_until_closed(ws, sub))
     try:
         while True:
-            ready = None if closed.done() else sub.get_nowait()
-            if ready is not None:  # PERF: a backlog is sent without a task per message
-                try:
-                    await ws.send_text(ready.frame())
-                except WebSocketDisconnect:
-                    return
-                continue
-            getting = asyncio.ensure_future(sub.get())
-            done, _ = await asyncio.wait((getting, closed), return_when=asyncio.FIRST_COMPLETED)
-            if getting not in done:
-                getting.cancel()
-                await asyncio.gather(getting, return_exceptions=True)
-                return
             try:
-                message = getting.result()
+                message = await sub.get()
             except StopAsyncIteration:
-                await ws.close(1001)
+                if not watcher.done():
+                    await ws.close(1001)  # NOTE: the app is stopping ("going away")
                 return
             except SlowSubscriber as exc:
                 await ws.close(exc.code, "too slow")
+                return
+            if watcher.done():
                 return
             try:
                 await ws.send_text(message.frame())
             except WebSocketDisconnect:
                 return
     finally:
-        if not closed.done():
-            closed.cancel()
-        await asyncio.gather(closed, return_exceptions=True)
+        if not watcher.done():
+            watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
 
 
-async def _until_closed(ws: WebSocket) -> None:
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
+async def _until_closed(ws: WebSocket, sub: Subscription) -> None:
+    try:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+    finally:
+        sub.close()
 
 
 async def _events(subscription: Subscription) -> AsyncIterator[ServerSentEvent]:

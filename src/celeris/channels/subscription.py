@@ -80,6 +80,11 @@ class Subscription:
             waiter.set_result(None)
         return True
 
+    def close(self) -> None:
+        """End the iteration: what is queued is still taken, then it stops."""
+        self._closed = True
+        self._wake()
+
     def drop(self) -> None:
         """Mark the subscriber dropped: its consumer gets ``SlowSubscriber`` next."""
         self.dropped = True
