@@ -242,3 +242,20 @@ async def test_stop_ends_every_subscription(options, channel) -> None:
         await channels.stop()  # the app shuts down: consumers stop, nothing hangs
         with pytest.raises(StopAsyncIteration):
             await asyncio.wait_for(waiting, 5)
+
+
+async def test_a_silent_channels_history_expires_on_redis(redis_url, channel) -> None:
+    import redis.asyncio as aioredis
+
+    async with Channels(url=redis_url, history=10, retention=60) as channels:
+        for n in range(300):
+            await channels.publish(channel, n)
+    client = aioredis.from_url(redis_url)
+    try:
+        key = f"celeris:channels:{channel}"
+        assert 0 < await client.pttl(key) <= 60_000
+        # NOTE: MAXLEN ~ trims whole stream nodes (100 entries): capped near the history
+        assert await client.xlen(key) <= 10 + 100
+    finally:
+        await client.delete(key)
+        await client.aclose()

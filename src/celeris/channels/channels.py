@@ -53,7 +53,12 @@ class ChannelsHealth(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 def open_backend(
-    url: str, *, history: int = 0, timeout: float = 2.0, presence_ttl: float = 30.0
+    url: str,
+    *,
+    history: int = 0,
+    timeout: float = 2.0,
+    presence_ttl: float = 30.0,
+    retention: float = 86_400.0,
 ) -> Backend:
     """Return the backend for ``url``: memory, Redis pub/sub, or Redis Streams with history."""
     scheme = url.partition("://")[0].lower()
@@ -66,7 +71,11 @@ def open_backend(
                 from celeris.channels.streams import RedisStreams
 
                 return RedisStreams(
-                    url, history=history, timeout=timeout, presence_ttl=presence_ttl
+                    url,
+                    history=history,
+                    retention=retention,
+                    timeout=timeout,
+                    presence_ttl=presence_ttl,
                 )
             from celeris.channels.redis import RedisPubSub
 
@@ -96,7 +105,7 @@ class Channels:
     ``memory://``. ``history``: messages kept per channel for resuming (0: none, Redis uses
     pub/sub; more: Redis uses Streams). ``maxsize``: the queue of each subscriber.
     ``presence_ttl``: seconds a Redis presence entry outlives a process that stopped
-    refreshing it.
+    refreshing it. ``retention``: seconds a Redis stream outlives its last publish.
     """
 
     def __init__(
@@ -109,6 +118,7 @@ class Channels:
         timeout: float = 2.0,
         retry_after: int = 5,
         presence_ttl: float = 30.0,
+        retention: float = 86_400.0,
     ) -> None:
         if maxsize < 1:
             raise ValueError("Channels(maxsize=) must be at least 1")
@@ -119,6 +129,7 @@ class Channels:
         self.timeout = timeout
         self.retry_after = retry_after
         self.presence_ttl = presence_ttl
+        self.retention = retention
         self.backend: Backend | None = None
         self._subs: dict[str, set[Subscription]] = {}
         self._lock = asyncio.Lock()
@@ -143,7 +154,11 @@ class Channels:
                 return
             self.url = self.url or app_setting(self.app, "CHANNELS_URL", "REDIS_URL") or DEFAULT_URL
             backend = open_backend(
-                self.url, history=self.history, timeout=self.timeout, presence_ttl=self.presence_ttl
+                self.url,
+                history=self.history,
+                timeout=self.timeout,
+                presence_ttl=self.presence_ttl,
+                retention=self.retention,
             )
             await backend.open(self._deliver)
             self.backend = backend

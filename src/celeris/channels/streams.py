@@ -27,9 +27,12 @@ class RedisStreams(RedisBase):
     name = "redis-streams"
     resumable = True
 
-    def __init__(self, url: str, *, history: int = 1000, **options: Any) -> None:
+    def __init__(
+        self, url: str, *, history: int = 1000, retention: float = 86_400.0, **options: Any
+    ) -> None:
         super().__init__(url, **options)
         self.history = history
+        self.retention_ms = int(retention * 1000)
         self._positions: dict[str, str] = {}  # stream key -> last id delivered
         self._wake = asyncio.Event()
 
@@ -38,10 +41,14 @@ class RedisStreams(RedisBase):
         self._spawn(self._read())
 
     async def publish(self, channel: str, raw: bytes) -> str | None:
+        key = self.prefix + channel
         try:
-            message_id = await self.client.xadd(
-                self.prefix + channel, {"d": raw}, maxlen=self.history, approximate=True
-            )
+            # NOTE: one round trip; the expiry forgets the history of a channel nobody
+            # published to for ``retention`` seconds (rooms come and go).
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.xadd(key, {"d": raw}, maxlen=self.history, approximate=True)
+                pipe.pexpire(key, self.retention_ms)
+                message_id, _ = await pipe.execute()
         except DOWN as exc:
             raise self._unavailable(exc) from exc
         return str(message_id.decode())
