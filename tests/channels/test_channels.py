@@ -259,3 +259,26 @@ async def test_a_silent_channels_history_expires_on_redis(redis_url, channel) ->
     finally:
         await client.delete(key)
         await client.aclose()
+
+
+async def test_concurrent_first_subscribers_fail_together(options, channel) -> None:
+    # NOTE: the second subscriber waits for the first one's listen; if it fails, both do
+    async def join(channels: Channels) -> None:
+        async with channels.subscribe(channel):
+            pass
+
+    channels = Channels(url="redis://127.0.0.1:9/0", timeout=0.5)  # nothing listens there
+    try:
+        results = await asyncio.gather(join(channels), join(channels), return_exceptions=True)
+        assert [type(r) for r in results] == [ChannelsUnavailable, ChannelsUnavailable]
+        assert channels._subs == {}
+        assert channels._listening == {}
+    finally:
+        await channels.stop()
+    async with (  # and on a backend that answers, both get what is published
+        Channels(**options) as working,
+        working.subscribe(channel) as a,
+        working.subscribe(channel) as b,
+    ):
+        await working.publish(channel, "both")
+        assert await take(a, 1) == await take(b, 1) == ["both"]

@@ -102,8 +102,9 @@ class Channels:
     """Publish/subscribe; ``Channels(app=app)`` opens it at start-up and closes it at shutdown.
 
     ``url``: the constructor's, else CHANNELS_URL / REDIS_URL (settings, environment), else
-    ``memory://``. ``history``: messages kept per channel for resuming (0: none, Redis uses
-    pub/sub; more: Redis uses Streams). ``maxsize``: the queue of each subscriber.
+    ``memory://``; ``nats://`` is JetStream. ``history``: messages kept per channel for
+    resuming (0: none, Redis uses pub/sub; more: Redis uses Streams). ``maxsize``: the queue
+    of each subscriber.
     ``presence_ttl``: seconds a Redis presence entry outlives a process that stopped
     refreshing it. ``retention``: seconds a Redis stream outlives its last publish.
     """
@@ -132,6 +133,8 @@ class Channels:
         self.retention = retention
         self.backend: Backend | None = None
         self._subs: dict[str, set[Subscription]] = {}
+        # NOTE: the listen of a channel's first subscriber, which the next ones wait for
+        self._listening: dict[str, asyncio.Future[None]] = {}
         self._lock = asyncio.Lock()
         self.dropped = 0  # subscribers dropped for being slow, since start
         if app is not None:
@@ -221,7 +224,10 @@ class Channels:
     async def presence(self, channel: str) -> list[str]:
         """Return the members subscribed to ``channel`` (in every process), sorted."""
         backend = await self._backend()
-        return await backend.members(channel)
+        try:
+            return await asyncio.wait_for(backend.members(channel), self.timeout)
+        except TimeoutError:
+            raise self._unavailable("timed out") from None
 
     # --- subscribing -------------------------------------------------------------------------
 
@@ -294,7 +300,24 @@ class Channels:
         subs.add(sub)
         try:
             if first:
-                await asyncio.wait_for(backend.listen(channel), self.timeout)
+                listening = self._listening[channel] = asyncio.get_running_loop().create_future()
+                try:
+                    await asyncio.wait_for(backend.listen(channel), self.timeout)
+                except asyncio.CancelledError:
+                    listening.cancel()
+                    raise
+                except Exception as exc:
+                    listening.set_exception(exc)
+                    listening.exception()  # NOTE: retrieved: no "never retrieved" warning
+                    raise
+                finally:
+                    self._listening.pop(channel, None)
+                    if not listening.done():
+                        listening.set_result(None)
+            else:
+                pending_listen = self._listening.get(channel)
+                if pending_listen is not None:
+                    await asyncio.shield(pending_listen)
             if sub.member is not None:
                 await asyncio.wait_for(backend.join(channel, sub.token, sub.member), self.timeout)
             if resume:
