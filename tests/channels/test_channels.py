@@ -275,10 +275,12 @@ async def test_concurrent_first_subscribers_fail_together(options, channel) -> N
         assert channels._listening == {}
     finally:
         await channels.stop()
-    async with (  # and on a backend that answers, both get what is published
-        Channels(**options) as working,
-        working.subscribe(channel) as a,
-        working.subscribe(channel) as b,
-    ):
-        await working.publish(channel, "both")
-        assert await take(a, 1) == await take(b, 1) == ["both"]
+    async with Channels(**options) as working:  # on a backend that answers, both get it
+        a, b = working.subscribe(channel), working.subscribe(channel)
+        await asyncio.gather(a.__aenter__(), b.__aenter__())  # joining at the same time
+        try:
+            await working.publish(channel, "both")
+            assert await take(a, 1) == await take(b, 1) == ["both"]
+        finally:
+            await a.__aexit__(None, None, None)
+            await b.__aexit__(None, None, None)
