@@ -157,3 +157,27 @@ async def test_metrics_route_is_not_in_openapi() -> None:
     app, _ = build()
     async with AsyncTestClient(app) as client:
         assert "/metrics" not in (await client.get("/openapi.json")).json()["paths"]
+
+
+async def test_metrics_behind_your_own_route_and_dependency() -> None:
+    from celeris import Depends, Response, Unauthorized
+
+    app = App()
+    metrics = Metrics(app=app, path=None, exclude=["/internal/metrics"])
+
+    def scraper(token: str | None = None) -> None:
+        if token != "s3cret":
+            raise Unauthorized("scrapers only")
+
+    @app.get("/internal/metrics", dependencies=[Depends(scraper)])
+    async def scrape() -> Response:
+        return await metrics.endpoint()
+
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/metrics")).status_code == 404  # no public route
+        assert (await client.get("/internal/metrics")).status_code == 401
+        r = await client.get("/internal/metrics", params={"token": "s3cret"})
+    assert r.status_code == 200
+    found = samples(r.text)
+    assert count(found, UNMATCHED, "GET", "404") == 1
+    assert not any(dict(labels).get("route") == "/internal/metrics" for _, labels in found)

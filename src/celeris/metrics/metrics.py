@@ -63,14 +63,15 @@ class Metrics:
     """Serve ``/metrics`` and measure every route; ``Metrics(app=app)`` attaches it.
 
     ``metrics.registry`` takes the app's own collectors (``Counter(..., registry=...)``).
-    ``exclude``: route templates not measured (``/metrics`` itself always).
+    ``exclude``: route templates not measured (``/metrics`` itself always). ``path=None``
+    serves no route: answer ``metrics.endpoint()`` from your own, behind its dependencies.
     """
 
     def __init__(
         self,
         app: Any = None,
         *,
-        path: str = "/metrics",
+        path: str | None = "/metrics",
         prefix: str = "celeris",
         buckets: Sequence[float] = DEFAULT_BUCKETS,
         exclude: Sequence[str] = (),
@@ -84,19 +85,27 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         if self.directory is None:
             ProcessCollector(registry=self.registry)
-        self._step = RequestMetrics(self.stats, UNMATCHED, frozenset({path, *exclude}))
+        excluded = frozenset(exclude) if path is None else frozenset({path, *exclude})
+        self._step = RequestMetrics(self.stats, UNMATCHED, excluded)
         self._task: asyncio.Task[None] | None = None
         self.app = app
         if app is not None:
             self.install(app)
 
     def install(self, app: Any) -> None:
-        """Measure every route of ``app`` and serve ``path``."""
+        """Measure every route of ``app`` and serve ``path`` (unless it is None)."""
         self.app = app
         app.state.metrics = self
         app.add_step(self._step)
+        if self.path is not None:
+            self._add_route(app, self.path)
+        if self.directory is not None:
+            app.on_startup(self._start_snapshots)
+            app.on_shutdown(self._stop_snapshots)
+
+    def _add_route(self, app: Any, path: str) -> None:
         app.add_route(
-            self.path,
+            path,
             self.endpoint,
             ["GET"],
             name="metrics",
@@ -104,9 +113,6 @@ class Metrics:
             summary="Prometheus metrics",
             include_in_schema=False,
         )
-        if self.directory is not None:
-            app.on_startup(self._start_snapshots)
-            app.on_shutdown(self._stop_snapshots)
 
     # --- scraping ----------------------------------------------------------------------------
 
