@@ -284,3 +284,20 @@ async def test_concurrent_first_subscribers_fail_together(options, channel) -> N
         finally:
             await a.__aexit__(None, None, None)
             await b.__aexit__(None, None, None)
+
+
+async def test_fan_out_to_a_thousand_subscribers(options, channel) -> None:
+    async with Channels(**options) as channels:
+        subs = [channels.subscribe(channel) for _ in range(1000)]
+        for sub in subs:
+            await sub.__aenter__()
+        try:
+            for n in range(20):
+                await channels.publish(channel, {"n": n})
+            got = await asyncio.gather(*(take(sub, 20, timeout=20) for sub in subs))
+            assert all(values == [{"n": n} for n in range(20)] for values in got)
+            assert channels.dropped == 0
+        finally:
+            for sub in subs:
+                await sub.__aexit__(None, None, None)
+        assert channels._subs == {}
