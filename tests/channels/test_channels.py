@@ -301,3 +301,32 @@ async def test_fan_out_to_a_thousand_subscribers(options, channel) -> None:
             for sub in subs:
                 await sub.__aexit__(None, None, None)
         assert channels._subs == {}
+
+
+async def test_resuming_from_beyond_the_history_is_flagged_as_a_gap(channel) -> None:
+    async with Channels(history=3) as channels:
+        ids = [await channels.publish(channel, n) for n in range(10)]
+        async with channels.subscribe(channel, last_id=ids[1]) as sub:  # 2..6 are gone
+            assert sub.gap
+            assert await take(sub, 3) == [7, 8, 9]
+        async with channels.subscribe(channel, last_id=ids[7]) as sub:
+            assert not sub.gap
+            assert await take(sub, 2) == [8, 9]
+        async with channels.subscribe(channel, last_id=ids[9]) as sub:
+            assert not sub.gap
+
+
+async def test_gaps_on_redis_streams(redis_url, channel) -> None:
+    async with Channels(url=redis_url, history=10) as channels:
+        ids = [await channels.publish(channel, n) for n in range(300)]
+        async with channels.subscribe(channel, last_id=ids[0]) as sub:
+            assert sub.gap  # MAXLEN ~ 10 trimmed the oldest nodes
+        async with channels.subscribe(channel, last_id=ids[-2]) as sub:
+            assert not sub.gap
+            assert await take(sub, 1) == [299]
+    expired = f"{channel}:expired"  # a stream that expired since the client saw an id
+    async with (
+        Channels(url=redis_url, history=10) as channels,
+        channels.subscribe(expired, last_id="1-0") as sub,
+    ):
+        assert sub.gap

@@ -23,8 +23,10 @@ def chat_app(**options) -> tuple[App, Channels]:
         return {"id": message_id}
 
     @app.websocket("/ws/{room}")
-    async def listen(ws: WebSocket, room: str, name: str | None = None) -> None:
-        await channels.websocket(ws, f"room:{room}", member=name)
+    async def listen(
+        ws: WebSocket, room: str, name: str | None = None, last_id: str | None = None
+    ) -> None:
+        await channels.websocket(ws, f"room:{room}", member=name, last_id=last_id)
 
     @app.get("/rooms/{room}/who")
     async def who(room: str) -> list[str]:
@@ -132,3 +134,21 @@ async def test_subscriptions_are_authorised_by_route_dependencies(channel) -> No
             assert await channels.presence(f"{channel}:1") == ["ann"]
             await channels.publish(f"{channel}:1", "welcome")
             assert (await asyncio.wait_for(ws.receive_json(), 5))["data"] == "welcome"
+
+
+async def test_a_gap_is_announced_to_websocket_and_sse_clients(channel) -> None:
+    app, channels = chat_app(history=2)
+    async with AsyncTestClient(app) as client:
+        ids = [await channels.publish(f"room:{channel}", n) for n in range(5)]
+        async with client.websocket_connect(f"/ws/{channel}?last_id={ids[0]}") as ws:
+            assert await asyncio.wait_for(ws.receive_json(), 5) == {
+                "channel": f"room:{channel}",
+                "id": None,
+                "gap": True,
+            }
+            assert (await asyncio.wait_for(ws.receive_json(), 5))["data"] == 3
+        events = channels.events(f"room:{channel}", last_id=ids[0]).body_iterator
+        first = await asyncio.wait_for(anext(events), 5)
+        assert first.event == "gap"
+        assert [(await anext(events)).data for _ in range(2)] == ["3", "4"]
+        await events.aclose()

@@ -122,6 +122,9 @@ class Backend(Protocol):
     async def since(self, channel: str, last_id: str) -> list[tuple[str, bytes]]:
         """Return the retained messages of ``channel`` after ``last_id``, oldest first."""
 
+    async def trimmed_after(self, channel: str, last_id: str) -> bool:
+        """Tell whether messages after ``last_id`` may be gone (older than the history)."""
+
     async def join(self, channel: str, token: str, member: str) -> None:
         """Record ``member`` (one connection, ``token``) as present on ``channel``."""
 

@@ -323,6 +323,9 @@ class Channels:
             if resume:
                 assert sub.last_id is not None
                 missed = await asyncio.wait_for(backend.since(channel, sub.last_id), self.timeout)
+                sub.gap = await asyncio.wait_for(
+                    backend.trimmed_after(channel, sub.last_id), self.timeout
+                )
                 self._catch_up(sub, missed)
         except (ChannelsUnavailable, TimeoutError) as exc:
             sub._pending = None
@@ -390,6 +393,8 @@ class Channels:
             await ws.accept()
         try:
             async with subscription as sub:
+                if sub.gap:
+                    await ws.send_text(_gap_frame(channel))
                 await _relay(ws, sub)
         except ChannelsUnavailable:
             await ws.close(1013, "channels unavailable")
@@ -456,9 +461,15 @@ async def _until_closed(ws: WebSocket, sub: Subscription) -> None:
         sub.close()
 
 
+def _gap_frame(channel: str) -> str:
+    return _encode({"channel": channel, "id": None, "gap": True}).decode()
+
+
 async def _events(subscription: Subscription) -> AsyncIterator[ServerSentEvent]:
     try:
         async with subscription as sub:
+            if sub.gap:
+                yield ServerSentEvent(event="gap", data=_gap_frame(sub.channel))
             async for message in sub.messages():
                 yield ServerSentEvent(data=message.raw.decode(), id=message.id)
     except SlowSubscriber:

@@ -54,6 +54,15 @@ class MemoryBackend:
         after = order(last_id)
         return [(i, raw) for i, raw in self._kept.get(channel, ()) if order(i) > after]
 
+    async def trimmed_after(self, channel: str, last_id: str) -> bool:
+        after = order(last_id)[0]
+        newest = self._seq.get(channel, 0)
+        if after >= newest:
+            return False
+        kept = self._kept.get(channel)
+        oldest = int(kept[0][0]) if kept else newest + 1
+        return oldest > after + 1
+
     async def join(self, channel: str, token: str, member: str) -> None:
         self._present.setdefault(channel, {})[token] = member
 

@@ -245,6 +245,10 @@ class NatsJetStream:
             found.append((str(msg.seq), msg.data or b""))
             seq = msg.seq + 1
 
+    async def trimmed_after(self, channel: str, last_id: str) -> bool:
+        # NOTE: sequences are the whole stream's, so a channel's trimmed ones leave no trace
+        return False
+
     async def _disconnected(self) -> None:
         if self._deliver is not None:  # NOTE: not when we close the connection ourselves
             logger.warning("NATS unreachable, reconnecting")

@@ -213,6 +213,9 @@ class RedisPubSub(RedisBase):
     async def since(self, channel: str, last_id: str) -> list[tuple[str, bytes]]:
         return []
 
+    async def trimmed_after(self, channel: str, last_id: str) -> bool:
+        return False
+
     async def _read(self) -> None:
         """Deliver every message of this process's subscriptions; reconnect after an outage."""
         skip = len(self.prefix)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Final
 
-from celeris.channels.base import Deliver
+import redis.exceptions
+
+from celeris.channels.base import Deliver, order
 from celeris.channels.redis import DOWN, RedisBase
 
 __all__ = ["RedisStreams"]
@@ -73,6 +75,21 @@ class RedisStreams(RedisBase):
         except DOWN as exc:
             raise self._unavailable(exc) from exc
         return [(entry_id.decode(), fields[b"d"]) for entry_id, fields in entries]
+
+    async def trimmed_after(self, channel: str, last_id: str) -> bool:
+        try:
+            info = await self.client.xinfo_stream(self.prefix + channel)
+        except redis.exceptions.ResponseError:
+            return True  # NOTE: no stream: it expired (retention) since that id was sent
+        except DOWN as exc:
+            raise self._unavailable(exc) from exc
+        added = info.get("entries-added")  # NOTE: Redis >= 7; older ones cannot tell
+        first = info.get("first-entry")
+        if added is None or not first:
+            return False
+        # NOTE: some entries were trimmed, all older than the first one kept; when the client's
+        # last id is older too, some of those may have come after it ("may", not "did").
+        return bool(added > info["length"] and order(first[0].decode()) > order(last_id))
 
     async def _read(self) -> None:
         """Deliver new entries of every listened stream; carry on from the same ids after an

@@ -32,6 +32,7 @@ class Subscription:
         "_waiter",
         "channel",
         "dropped",
+        "gap",
         "last_id",
         "maxsize",
         "member",
@@ -54,6 +55,8 @@ class Subscription:
         self.maxsize = maxsize
         self.token = uuid.uuid4().hex
         self.dropped = False
+        #: True when resuming from ``last_id`` may have lost messages older than the history
+        self.gap = False
         self._closed = False
         self._buffer: deque[Message] = deque()
         # NOTE: while a resuming subscriber catches up, live messages wait here, so that the
