@@ -17,6 +17,7 @@ from celeris import (
     Form,
     Header,
     HTTPError,
+    Path,
     Request,
     Router,
     WebSocket,
@@ -520,3 +521,33 @@ def test_body_routes_without_dependencies_answer_as_routes_with_them() -> None:
     assert client.post("/short", **cases[0]).json() == {"name": "a/2/t", "size": 1}
     statuses = [client.post("/short", **case).status_code for case in cases]
     assert statuses == [200, 422, 422, 400, 415, 422]
+
+
+def test_dependencies_read_the_routes_path_parameters_at_any_depth() -> None:
+    # Regression: a dependency's own plan was compiled without the route's path parameters,
+    # so `room` was looked for in the query string (422 "query.room: Field required").
+    app = App()
+
+    def room_of(room: str) -> str:
+        return room.upper()
+
+    def shout(up: str = Depends(room_of)) -> str:
+        return up + "!"
+
+    def checked(room: Annotated[str, Path()]) -> None:
+        if room == "closed":
+            raise HTTPError(403, "closed")
+
+    router = Router(prefix="/rooms/{room}", dependencies=[Depends(checked)])
+
+    @router.get("/messages")
+    async def messages(room: str, loud: str = Depends(shout)) -> dict[str, str]:
+        return {"room": room, "loud": loud}
+
+    app.include_router(router)
+    with TestClient(app) as client:
+        assert client.get("/rooms/abc/messages").json() == {"room": "abc", "loud": "ABC!"}
+        assert client.get("/rooms/closed/messages").status_code == 403
+        spec = client.get("/openapi.json").json()
+    params = spec["paths"]["/rooms/{room}/messages"]["get"]["parameters"]
+    assert [(p["name"], p["in"]) for p in params] == [("room", "path")]

@@ -308,7 +308,7 @@ def _param_info(
         default = marker.default
 
     if isinstance(marker, Dependency):
-        return _dependency_info(marker, name, annotation, owner, localns)
+        return _dependency_info(marker, name, annotation, path_params, owner, localns)
 
     if marker is None:
         special = _special_kind(annotation)
@@ -415,10 +415,13 @@ def _dependency_info(
     marker: Dependency,
     name: str,
     annotation: Any,
+    path_params: set[str],
     owner: str,
     localns: Mapping[str, Any] | None,
 ) -> ParamInfo:
-    plan = compile_plan(marker.dependency, localns=localns)
+    # NOTE: the route's path parameters reach its dependencies too (a dependency taking
+    # ``room`` on ``/rooms/{room}`` reads the path, as FastAPI's do), at any depth.
+    plan = compile_plan(marker.dependency, path_params=path_params, localns=localns)
     early = dependency_scope(marker) == "function"
     if not early and (plan.is_generator or plan.is_async_generator):
         # NOTE: its clean-up runs after the response, when a function-scoped one is gone.
@@ -477,7 +480,9 @@ def compile_plan(
     is_gen = inspect.isgeneratorfunction(func)
     is_async = inspect.iscoroutinefunction(func) or is_async_gen
 
-    deps = tuple(_dependency_info(dep, "", Any, owner, localns) for dep in dependencies)
+    deps = tuple(
+        _dependency_info(dep, "", Any, path_params, owner, localns) for dep in dependencies
+    )
     body_params = tuple(p for p in params if p.kind is Kind.BODY)
     embed = len(body_params) > 1 or any(
         isinstance(p.marker, Param) and p.marker.embed for p in body_params
