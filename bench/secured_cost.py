@@ -9,6 +9,7 @@ sends the cookies the app gave, as the ``secured`` test of ``bench/run.py`` does
   .venv/bin/python bench/secured_cost.py                 # us per request
   .venv/bin/python bench/secured_cost.py --show          # the page's response, head and body
   .venv/bin/python bench/secured_cost.py --anonymous     # a new visitor (no cookies) each time
+  .venv/bin/python bench/secured_cost.py --layer 3       # the page with its first 3 batteries
   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p \\
       .venv/bin/python bench/secured_cost.py --rounds 20 --once   # instructions: run twice
       (e.g. --rounds 20 and --rounds 60) and divide the difference by 64 x 40 requests
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.hotpath import FakeTransport, measure  # noqa: E402
+from bench.secured_layers import LAYERS, build  # noqa: E402
 from celeris.server.config import Config  # noqa: E402
 from celeris.server.protocol import HttpProtocol  # noqa: E402
 from celeris.server.state import ServerState  # noqa: E402
@@ -121,8 +123,14 @@ def main() -> None:
     parser.add_argument("--once", action="store_true", help="one timed run, no warm-up")
     parser.add_argument("--show", action="store_true", help="print the timed response")
     parser.add_argument("--anonymous", action="store_true", help="no sign-in, no cookies")
+    parser.add_argument(
+        "--layer", type=int, choices=range(1, LAYERS + 1), help="bench/secured_layers.py's app"
+    )
     args = parser.parse_args()
-    app = importlib.import_module(args.module).app
+    if args.layer is not None:
+        app, args.module = build(args.layer), f"layer {args.layer}"
+    else:
+        app = importlib.import_module(args.module).app
 
     async def run() -> None:
         request, answer = await signed_in(app, args.target, args.anonymous)

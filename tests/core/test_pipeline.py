@@ -34,6 +34,7 @@ from celeris.middleware import request_id as request_id_module
 from celeris.middleware.request_id import _uuid_hex
 from celeris.testing import TestClient
 
+from ..server.support import read_response, serving
 from .test_app import FakeConn
 
 
@@ -661,3 +662,31 @@ def test_request_ids_are_dropped_in_a_forked_child() -> None:
     after = {_uuid_hex() for _ in range(300)}
     assert first not in after
     assert len(after) == 300
+
+
+async def test_request_state_is_per_request_on_celeris_server() -> None:
+    # NOTE: the ASGI spec's scope["state"] is a copy of the lifespan state per request; on the
+    # fast lane request.state (and RequestID's id, CSP nonces, CSRF tokens) must be too.
+    app = App(openapi_url=None)
+
+    @app.on_startup
+    async def started() -> None:
+        return None
+
+    @app.get("/set")
+    async def set_value(request: Request) -> str:
+        request.state.secret = "from the first request"
+        return "set"
+
+    @app.get("/get")
+    async def get_value(request: Request) -> str:
+        return str(getattr(request.state, "secret", "unset"))
+
+    async with serving(app) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for path in (b"/set", b"/get"):
+            writer.write(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
+            status, _, body = await read_response(reader)
+            assert status == 200
+        writer.close()
+    assert body == b"unset"

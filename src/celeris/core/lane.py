@@ -213,10 +213,10 @@ class Lane:
                     await self.send(request, response, error)
                     return
                 index += 1
-            errors: list[Any] = []
             if short.kind == _SIMPLE:
                 call_args = _NO_ARGS
             elif short.inline:
+                errors: list[Any] = []
                 call_args = {}
                 for info in short.params:
                     kind = info.kind
@@ -235,10 +235,13 @@ class Lane:
                         call_args[info.name] = request
                     else:
                         call_args[info.name] = bind_text(info, request, params, errors)
+                if errors:
+                    raise RequestValidationError(errors)
             else:
+                errors = []
                 call_args = await flat_kwargs(short.plan, request, params, errors)
-            if errors:
-                raise RequestValidationError(errors)
+                if errors:
+                    raise RequestValidationError(errors)
             endpoint = short.endpoint
             if short.is_async:
                 result = await (endpoint(**call_args) if call_args else endpoint())

@@ -290,10 +290,14 @@ class CORSStep(Step):
 
     def after_now(self, request: Request, response: Response) -> Response | None:
         """``after``, as a plain function."""
-        origin = _origin_of(request)
+        origin = None
+        for name, value in request.conn.headers:  # NOTE: _origin_of(), inlined
+            if name == b"origin":
+                origin = value.decode("latin-1")
+                break
         if origin is None or not self.policy.applies(origin):
             return None
-        if not is_plain(response):
+        if type(response) is not Response and not is_plain(response):
             return filtered(response, lambda send: self.policy.send_filter(send, origin))
         raw = response.raw_headers
         raw[:] = self.policy.cors_headers(raw, origin)

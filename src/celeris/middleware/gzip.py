@@ -312,9 +312,9 @@ class GZipStep(Step):
     def after_now(self, request: Request, response: Response) -> Response | None:
         """``after``, as a plain function."""
         options = self.options
-        if request.method == "HEAD":
+        if request.conn.method == "HEAD":
             return None
-        if not is_plain(response):
+        if type(response) is not Response and not is_plain(response):
             chosen = _encoding_of(request, options.brotli)
             if chosen is None:
                 return None

@@ -93,7 +93,9 @@ class RequestCycle:
         self.server = conn.server
         state = conn.state
         self.root_path = state.root_path
-        self.state = state.lifespan_state
+        # SECURITY: a copy per request, as ASGI's scope["state"]: what one request stores in
+        # request.state (a CSRF token, a CSP nonce, its id) must not show in another.
+        self.state = state.lifespan_state.copy()
         self.keep_alive = keep_alive
         self.more_body = more_body
         self.expect_100 = expect_100

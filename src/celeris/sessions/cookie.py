@@ -105,9 +105,7 @@ class SignedCookie:
             # gets its own mutable copy).
             self.verified[value] = hit  # the most recently used, last
             json, issued = hit
-            age = self.signer.get_timestamp() - issued  # PERF: _fresh() inline
-            if age > max_age or age < 0:
-                logger.info("session cookie expired: an empty session instead")
+            if not self._fresh(issued, max_age):
                 return None
             return msgspec.json.decode(json), float(issued)
         try:

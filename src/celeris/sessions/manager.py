@@ -186,7 +186,7 @@ class Sessions(Step):
         """Return the data and issue time of a signed-cookie session (empty when bad)."""
         if not raw:
             return {}, None
-        loaded = (self._signer or self.signer).loads(raw, self.max_age)
+        loaded = self.signer.loads(raw, self.max_age)
         if loaded is None or not isinstance(loaded[0], dict):
             return {}, None
         return loaded[0], loaded[1]
