@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 
-from celeris import App, JSONResponse, Request, Response, StreamingResponse
+from celeris import App, JSONResponse, Request, Response, Router, StreamingResponse
 from celeris.cache import Cache
 from celeris.testing import AsyncTestClient
 
@@ -152,3 +153,43 @@ async def test_signature_and_openapi_unchanged(cache: Cache) -> None:
         spec = (await client.get("/openapi.json")).json()
     params = {p["name"] for p in spec["paths"]["/page/{slug}"]["get"]["parameters"]}
     assert params == {"slug", "q"}  # the cache's own Request parameter is not documented
+
+
+async def test_the_cache_route_option_is_the_decorator(cache: Cache) -> None:
+    # BATTERIES.md's form: @app.get(..., cache=cache.response(...)) on App and Router routes.
+    app = App()
+    router = Router(prefix="/r")
+    calls: list[str] = []
+
+    @app.get("/report", cache=cache.response(ttl=30, vary=["Accept-Language"]))
+    async def report(request: Request) -> dict[str, int | str]:
+        calls.append("report")
+        return {"n": len(calls), "lang": request.headers.get("accept-language", "-")}
+
+    @router.get("/item/{n}", cache=cache.response(ttl=30))
+    async def item(n: int) -> dict[str, int]:
+        calls.append(f"item{n}")
+        return {"n": n}
+
+    app.include_router(router)
+    async with AsyncTestClient(app) as client:
+        first = await client.get("/report", headers={"accept-language": "en"})
+        again = await client.get("/report", headers={"accept-language": "en"})
+        assert first.json() == again.json() == {"n": 1, "lang": "en"}
+        assert (
+            await client.get(
+                "/report", headers={"if-none-match": first.headers["etag"], "accept-language": "en"}
+            )
+        ).status_code == 304
+        assert (await client.get("/r/item/7")).json() == {"n": 7}
+        assert (await client.get("/r/item/7")).json() == {"n": 7}
+        assert (await client.get("/r/item/x")).status_code == 422
+        spec = (await client.get("/openapi.json")).json()
+    assert calls == ["report", "item7"]
+    assert spec["paths"]["/r/item/{n}"]["get"]["operationId"]
+
+
+def test_the_cache_route_option_refuses_what_is_not_a_response_cache() -> None:
+    app = App()
+    with pytest.raises(TypeError, match="cache.response"):
+        app.add_route("/x", lambda: "x", cache="yes")  # type: ignore[typeddict-item]

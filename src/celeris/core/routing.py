@@ -61,6 +61,9 @@ class RouteOptions(TypedDict, total=False):
     dependencies: Sequence[Any] | None
     steps: Sequence[Step] | None  # run after the app's steps, in order (core/pipeline.py)
     csrf_exempt: bool  # read by celeris.security.CSRF: the route skips the CSRF check
+    # a decorator applied to the handler once, at registration (``cache=cache.response(ttl=30)``
+    # from celeris.cache): the core only calls it; the handler keeps its name and signature
+    cache: Callable[[Callable[..., Any]], Callable[..., Any]] | None
 
 
 class RouterOptions(TypedDict, total=False):
@@ -557,6 +560,14 @@ class Router(RouteRegistrar):
         cls = WebSocketRoute if WEBSOCKET in methods else Route
         if cls is WebSocketRoute and len(methods) > 1:
             raise ValueError(f"a WebSocket route {path!r} cannot also take HTTP methods")
+        wrap = options.pop("cache", None)
+        if wrap is not None:
+            if cls is WebSocketRoute or not callable(wrap):
+                raise TypeError(
+                    f"cache= on {path!r} takes a response cache such as cache.response(ttl=30) "
+                    "on an HTTP route"
+                )
+            endpoint = wrap(endpoint)
         route = cls(path, endpoint, methods=methods, **options)
         self._routes.append(route)
         return route
