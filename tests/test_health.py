@@ -155,3 +155,51 @@ async def test_health_routes_are_documented() -> None:
         paths = (await client.get("/openapi.json")).json()["paths"]
     assert set(paths) >= {"/healthz", "/readyz"}
     assert "503" in paths["/readyz"]["get"]["responses"]
+
+
+async def test_every_battery_and_the_database_register_their_checks(tmp_path) -> None:
+    from celeris.cache import Cache
+    from celeris.db import Database
+    from celeris.mail import Mailer
+    from celeris.storage import Storage
+
+    app = App()
+    Database(f"sqlite+aiosqlite:///{tmp_path}/app.db", app=app)
+    Cache(app=app)
+    Mailer(app=app, url="memory://")
+    Storage(app=app, url="memory://", secret="test")
+    Health(app=app)
+    async with AsyncTestClient(app) as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    checks = ready.json()["checks"]
+    assert set(checks) == {"database", "cache", "mail", "storage"}
+    assert {c["status"] for c in checks.values()} == {"ok"}
+
+
+async def test_readyz_is_503_while_the_database_is_away(postgres_url) -> None:
+    from celeris.db import Database
+
+    parts = urlsplit(postgres_url)
+    proxy = TCPProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    port = await proxy.start()
+    app = App()
+    Database(postgres_url.replace(f":{parts.port or 5432}", f":{port}"), app=app)
+    Health(app=app, timeout=1.0)
+    try:
+        async with AsyncTestClient(app) as client:
+            assert (await client.get("/readyz")).status_code == 200
+            await proxy.cut()
+            down = await client.get("/readyz")
+            assert down.status_code == 503
+            assert "retry-after" in down.headers
+            assert down.json()["checks"]["database"]["status"] == "unavailable"
+            await proxy.restore()
+            for _ in range(50):
+                up = await client.get("/readyz")
+                if up.status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert up.status_code == 200
+    finally:
+        await proxy.close()

@@ -27,9 +27,10 @@ import msgspec
 
 from celeris.cache.base import Backend
 from celeris.cache.errors import CacheConfigError, CacheUnavailable
-from celeris.cache.health import check, register_health
+from celeris.cache.health import check
 from celeris.cache.memory import MemoryBackend
 from celeris.cache.response import ResponseCache
+from celeris.health import register_check
 
 __all__ = ["Cache", "resolve_url"]
 
@@ -123,7 +124,7 @@ class Cache:
         if app is not None:
             app.on_startup(self.connect)
             app.on_shutdown(self.close)
-            register_health(app, "cache", functools.partial(check, self))
+            register_check(app, "cache", functools.partial(check, self))
 
     def __repr__(self) -> str:
         return f"Cache(backend={self.backend.name!r}, namespace={self.namespace!r})"

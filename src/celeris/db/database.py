@@ -8,6 +8,7 @@ The URL comes from the ``url`` argument, else the app's settings (``DATABASE_URL
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import os
@@ -41,12 +42,14 @@ from celeris.db.errors import (
     describe,
     http_error_for,
 )
+from celeris.db.health import check
 from celeris.db.migrations import Migrations
 from celeris.db.model import Model
 from celeris.db.pool import FairPool, pool_sizes, worker_count
 from celeris.db.reader import PlanCache, Reader
 from celeris.db.session import make_sessionmaker, session_scope
 from celeris.db.url import database_url
+from celeris.health import register_check
 
 __all__ = ["Database", "PoolOptions", "database_url"]
 
@@ -477,6 +480,7 @@ class Database:
         app.state.database = self
         app.on_startup(self.connect)
         app.on_shutdown(self.disconnect)
+        register_check(app, "database", functools.partial(check, self))  # GET /readyz
         for error_class in _FAULT_CLASSES:
             app.exception_handlers.setdefault(error_class, self.handle_error)
 

@@ -9,13 +9,15 @@ database is away; it never raises and never hangs past the timeout.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from celeris.core.errors import ServiceUnavailable
 from celeris.core.responses import JSONResponse, Response
-from celeris.db.database import Database
+
+if TYPE_CHECKING:  # NOTE: annotations only: Database imports this module to register check()
+    from celeris.db.database import Database
 
 __all__ = ["Health", "add_health_route", "check"]
 

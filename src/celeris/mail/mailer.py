@@ -19,11 +19,12 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from celeris.health import register_check
 from celeris.mail.base import Backend
 from celeris.mail.console import ConsoleBackend
 from celeris.mail.errors import MailConfigError, MailError
 from celeris.mail.file import FileBackend
-from celeris.mail.health import check, register_health
+from celeris.mail.health import check
 from celeris.mail.memory import MemoryBackend, SentMail
 from celeris.mail.message import Message, parse_address
 from celeris.mail.templates import MailTemplates
@@ -99,7 +100,7 @@ class Mailer:
         if app is not None:
             app.on_startup(self._warn_if_console)
             app.on_shutdown(self.close)
-            register_health(app, "mail", functools.partial(check, self))
+            register_check(app, "mail", functools.partial(check, self))
         self._app = app
 
     def __repr__(self) -> str:

@@ -32,9 +32,10 @@ from celeris.core.datastructures import UploadFile
 from celeris.core.errors import Forbidden, PayloadTooLarge
 from celeris.core.requests import Request
 from celeris.core.responses import FileResponse, Response, StreamingResponse
+from celeris.health import register_check
 from celeris.storage.base import Backend
 from celeris.storage.errors import MissingFile, StorageConfigError, StorageUnavailable
-from celeris.storage.health import check, register_health
+from celeris.storage.health import check
 from celeris.storage.names import alternative_name, clean_name
 from celeris.storage.signing import URLSigner
 
@@ -181,7 +182,7 @@ class Storage:
         if app is not None:
             self._root_path = getattr(app, "root_path", "") or ""
             app.on_shutdown(self.close)
-            register_health(app, "storage", functools.partial(check, self))
+            register_check(app, "storage", functools.partial(check, self))
             app.add_route(
                 f"{self.route}/{{name:path}}",
                 self.serve,
