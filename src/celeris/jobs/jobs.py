@@ -399,7 +399,13 @@ class Jobs:
         self.app = app
         app.state.jobs = self
         app.on_startup(self.open)
-        app.on_shutdown(self.close)
+        handlers = getattr(getattr(app, "lifespan", None), "shutdown_handlers", None)
+        if isinstance(handlers, list):
+            # NOTE: shutdown handlers run in registration order, and the Database is usually
+            # attached first; workers must stop before the engine they claim through is gone.
+            handlers.insert(0, self.close)
+        else:
+            app.on_shutdown(self.close)
 
     async def __aenter__(self) -> Jobs:
         await self.open()
