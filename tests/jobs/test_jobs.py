@@ -327,3 +327,27 @@ def test_backoff_grows_and_is_capped() -> None:
     assert 0.5 <= delays[0] <= 1.0
     assert 4.0 <= delays[-1] <= 8.0
     assert 2.0 <= backoff_delay(3, 1.0, 100.0) <= 4.0
+
+
+async def test_concurrent_claims_never_exceed_their_limit_nor_overlap(make_jobs) -> None:
+    jobs = make_jobs()
+
+    @jobs.job()
+    async def noop() -> None: ...
+
+    async with jobs:
+        for _ in range(60):
+            await noop.enqueue()
+        batches = await asyncio.gather(
+            *(jobs.backend.claim(None, f"w{i}", 5, 30.0) for i in range(6))
+        )
+        assert all(len(batch) <= 5 for batch in batches)
+        ids = [record.id for batch in batches for record in batch]
+        assert len(ids) == len(set(ids)) == 30
+        # a lease that expires is handed out again; the old holder can no longer finish it
+        record = batches[0][0]
+        await jobs.backend.extend([record.id], "w0", -1.0)
+        assert await jobs.backend.reap() == 1
+        assert not await jobs.backend.finish(record.id, "w0", "null")
+        again = await jobs.backend.claim(None, "w9", 100, 30.0)
+        assert record.id in {r.id for r in again}

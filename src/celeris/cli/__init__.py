@@ -13,8 +13,10 @@ from celeris.cli.serve import optional_module, run, serve
 _LAZY: dict[str, tuple[str, str, str | None, str]] = {
     "db": ("celeris.cli.db", "db", "db", "Manage the database and its migrations."),
     "openapi": ("celeris.cli.openapi", "openapi", None, "Print the OpenAPI document of an app."),
+    "worker": ("celeris.cli.worker", "worker", "jobs", "Run an app's jobs and schedules."),
+    "jobs": ("celeris.cli.jobs", "jobs", "jobs", "List, retry, cancel and purge jobs."),
 }
-_EXTRA_LIBRARIES = {"db": ("sqlalchemy", "alembic")}
+_EXTRA_LIBRARIES = {"db": ("sqlalchemy", "alembic"), "jobs": ("croniter", "sqlalchemy")}
 
 
 def _needs_extra(name: str, extra: str, summary: str) -> click.Command:

@@ -159,20 +159,32 @@ class DatabaseBackend:
         if queues is not None:
             due = due.where(_c.queue.in_(list(queues)))
         due = due.order_by(_c.priority.desc(), _c.run_at).limit(limit)
+        claimed = {
+            "state": State.RUNNING.value,
+            "worker": worker,
+            "lease_until": now + lease,
+            "attempts": _c.attempts + 1,
+            "started_at": now,
+        }
         if self.dialect == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        statement = (
-            update(jobs_table)
-            .where(_c.id.in_(due.scalar_subquery()), _c.state == State.QUEUED.value)
-            .values(
-                state=State.RUNNING.value,
-                worker=worker,
-                lease_until=now + lease,
-                attempts=_c.attempts + 1,
-                started_at=now,
+            # NOTE: not ``id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)``: PostgreSQL may
+            # rescan that subquery once per outer row, each rescan skipping the rows the last
+            # one locked, and so lease far more than ``limit`` jobs. A materialised CTE runs once.
+            picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+            statement = (
+                update(jobs_table)
+                .where(_c.id == picked.c.id)
+                .values(**claimed)
+                .returning(*jobs_table.c)
             )
-            .returning(*jobs_table.c)
-        )
+        else:
+            # SQLite has one writer at a time: the statement runs alone, its subquery once.
+            statement = (
+                update(jobs_table)
+                .where(_c.id.in_(due.scalar_subquery()), _c.state == State.QUEUED.value)
+                .values(**claimed)
+                .returning(*jobs_table.c)
+            )
         async with self.database.engine.begin() as connection:
             rows = (await connection.execute(statement)).all()
         records = [_record(row) for row in rows]
