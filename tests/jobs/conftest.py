@@ -74,3 +74,18 @@ def make_jobs(database: Database | None, tmp_path: Path):
         return Jobs(db=database, root_path=tmp_path, **options)  # type: ignore[arg-type]
 
     return make
+
+
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+@pytest.fixture(params=["amqp", "redis", "nats"])
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """A real broker: RabbitMQ, Redis (streams) or NATS (JetStream)."""
+    if request.param == "amqp":
+        return str(request.getfixturevalue("rabbitmq_url"))
+    if request.param == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    from tests.conftest import require_service
+
+    return require_service("NATS", NATS_URL, 4222)

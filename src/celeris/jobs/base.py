@@ -51,6 +51,7 @@ class JobRecord(msgspec.Struct, kw_only=True):
     created_at: float
     started_at: float | None = None
     finished_at: float | None = None
+    sent_at: float | None = None  # broker backends: when it was last handed to the broker
 
 
 class Backend(Protocol):

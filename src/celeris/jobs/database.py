@@ -8,6 +8,7 @@ worker's reaper puts jobs with an expired lease back in the queue.
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -58,6 +59,7 @@ jobs_table = Table(
     Column("created_at", Float, nullable=False),
     Column("started_at", Float),
     Column("finished_at", Float),
+    Column("sent_at", Float),
 )
 _c = jobs_table.c
 _LIVE = _c.state.in_([State.QUEUED.value, State.RUNNING.value])
@@ -228,7 +230,7 @@ class DatabaseBackend:
         if retry_at is None:
             values.update(state=State.FAILED.value, finished_at=time.time())
         else:
-            values.update(state=State.QUEUED.value, run_at=retry_at)
+            values.update(state=State.QUEUED.value, run_at=retry_at, sent_at=None)
         return await self._run(self._held(job_id, worker).values(**values)) == 1
 
     async def release(self, job_id: str, worker: str) -> None:
@@ -239,6 +241,7 @@ class DatabaseBackend:
                 worker=None,
                 lease_until=None,
                 attempts=_c.attempts - 1,
+                sent_at=None,
             )
         )
 
@@ -262,7 +265,13 @@ class DatabaseBackend:
             again = await connection.execute(
                 update(jobs_table)
                 .where(*expired)
-                .values(state=State.QUEUED.value, error=lost, worker=None, lease_until=None)
+                .values(
+                    state=State.QUEUED.value,
+                    error=lost,
+                    worker=None,
+                    lease_until=None,
+                    sent_at=None,
+                )
             )
         return int(dead.rowcount) + int(again.rowcount)
 
@@ -308,7 +317,13 @@ class DatabaseBackend:
         statement = (
             update(jobs_table)
             .where(_c.id == job_id, _c.state.in_([State.FAILED.value, State.CANCELLED.value]))
-            .values(state=State.QUEUED.value, attempts=0, run_at=time.time(), finished_at=None)
+            .values(
+                state=State.QUEUED.value,
+                attempts=0,
+                run_at=time.time(),
+                finished_at=None,
+                sent_at=None,
+            )
         )
         try:
             return await self._run(statement) == 1
@@ -360,3 +375,51 @@ class DatabaseBackend:
             if record is not None:
                 await self._push(connection, record)
         return True
+
+    # --- for broker backends ----------------------------------------------------------------
+
+    async def claim_one(self, job_id: str, worker: str, lease: float) -> JobRecord | None:
+        """Lease the job ``job_id`` if it is queued and due; None when it is not (a duplicate)."""
+        now = time.time()
+        statement = (
+            update(jobs_table)
+            .where(_c.id == job_id, _c.state == State.QUEUED.value, _c.run_at <= now)
+            .values(
+                state=State.RUNNING.value,
+                worker=worker,
+                lease_until=now + lease,
+                attempts=_c.attempts + 1,
+                started_at=now,
+            )
+            .returning(*jobs_table.c)
+        )
+        async with self.database.engine.begin() as connection:
+            row = (await connection.execute(statement)).first()
+        return None if row is None else _record(row)
+
+    async def mark_sent(self, job_id: str) -> None:
+        """Note that the job was handed to the broker."""
+        await self._run(update(jobs_table).where(_c.id == job_id).values(sent_at=time.time()))
+
+    async def unsent(self, resend_after: float, limit: int = 500) -> builtins.list[JobRecord]:
+        """Mark due queued jobs never handed over (or long ago) as sent now; return them."""
+        now = time.time()
+        due = (
+            select(_c.id)
+            .where(
+                _c.state == State.QUEUED.value,
+                _c.run_at <= now,
+                (_c.sent_at.is_(None)) | (_c.sent_at < now - resend_after),
+            )
+            .order_by(_c.priority.desc(), _c.run_at)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            picked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+            statement = update(jobs_table).where(_c.id == picked.c.id)
+        else:
+            statement = update(jobs_table).where(_c.id.in_(due.scalar_subquery()))
+        statement = statement.values(sent_at=now).returning(*jobs_table.c)
+        async with self.database.engine.begin() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [_record(row) for row in rows]

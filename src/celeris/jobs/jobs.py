@@ -35,12 +35,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres")
-_BROKER_SCHEMES = {
-    "amqp": "jobs-amqp",
-    "redis": "jobs-redis",
-    "rediss": "jobs-redis",
-    "nats": "jobs-nats",
-}
+_BROKER_SCHEMES = ("amqp", "redis", "rediss", "nats")
 
 
 def _caller_root() -> Path:
@@ -112,13 +107,7 @@ class Jobs:
     def _build_backend(self) -> Backend:
         url = self.url
         if url is None:
-            database = self._database
-            if database is None and self.app is not None:
-                database = getattr(self.app.state, "database", None)
-            if database is None:
-                url = f"sqlite:///{self.root_path / 'jobs.db'}"
-            else:
-                return self._sql_backend(database)
+            return self._sql_backend(self._records_database(None))
         scheme = url.partition("://")[0].partition("+")[0].lower()
         # NOTE: a backend's module (and its drivers) is imported only when its URL is chosen,
         # so `import celeris.jobs` stays light and memory:// needs no SQLAlchemy.
@@ -127,29 +116,45 @@ class Jobs:
 
             return MemoryBackend(url)
         if scheme in _SQL_SCHEMES:
-            try:
-                from celeris.db import Database
-            except ImportError as error:
-                raise JobsConfigError(
-                    f"jobs.E001: JOBS_URL {scheme}:// needs the db extra: pip install 'celeris[jobs]' "
-                    f"({error})"
-                ) from None
-            from celeris.jobs.database import METADATA
-
-            self._owned_database = Database(
-                url, metadata=METADATA, migrate_on_startup=False, root_path=self.root_path
-            )
-            return self._sql_backend(self._owned_database)
+            return self._sql_backend(self._records_database(url))
         if scheme in _BROKER_SCHEMES:
-            raise JobsConfigError(
-                f"jobs.E001: JOBS_URL {scheme}:// is not supported yet by this build of "
-                f"celeris.jobs (extra celeris[{_BROKER_SCHEMES[scheme]}]); use sqlite:///, "
-                "postgresql:// or memory://"
+            from celeris.jobs.broker import BrokerBackend, make_broker
+
+            make_broker(url, self.queue, consumer=False, prefetch=1)  # a missing extra: E001
+            return BrokerBackend(
+                self._records_database(None), url, self.known_queues, poll=self.poll
             )
         raise JobsConfigError(
             f"jobs.E001: unknown JOBS_URL scheme {scheme!r}; use memory://, sqlite:///path, "
             "postgresql://..., amqp://, redis:// or nats://"
         )
+
+    def _records_database(self, url: str | None) -> Any:
+        """Return the Database that holds the job records: ``url``, the app's, or jobs.db."""
+        if url is None:
+            database = self._database
+            if database is None and self.app is not None:
+                database = getattr(self.app.state, "database", None)
+            if database is not None:
+                return database
+            url = f"sqlite:///{self.root_path / 'jobs.db'}"
+        try:
+            from celeris.db import Database
+        except ImportError as error:
+            raise JobsConfigError(
+                f"jobs.E001: jobs on {url.partition(':')[0]}:// need pip install "
+                f"'celeris[jobs]' ({error})"
+            ) from None
+        from celeris.jobs.database import METADATA
+
+        self._owned_database = Database(
+            url, metadata=METADATA, migrate_on_startup=False, root_path=self.root_path
+        )
+        return self._owned_database
+
+    def known_queues(self) -> set[str]:
+        """Return every queue a registered job uses, and the default one."""
+        return {self.queue, *(job.queue for job in self.registry.values())}
 
     def _sql_backend(self, database: Any) -> Backend:
         from celeris.jobs.database import DatabaseBackend

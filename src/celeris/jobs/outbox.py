@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -48,11 +49,17 @@ class Outbox:
         sync_session.info[_KEY] = []
         for record, deliver in pending:
             if deliver:
-                task = asyncio.get_running_loop().create_task(self._deliver(record))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            else:
-                self.jobs.announce(record)
+                self._spawn(self._deliver(record))
+                continue
+            self.jobs.announce(record)
+            committed = getattr(self.jobs.backend, "committed", None)
+            if committed is not None:  # a broker backend publishes it now
+                self._spawn(committed(record))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _rolled_back(self, sync_session: Any) -> None:
         sync_session.info[_KEY] = []

@@ -144,6 +144,7 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         backend = self.jobs.backend
+        blocking = getattr(backend, "blocking_claim", False)  # it waits for messages itself
         failures = 0
         while not self._stopping.is_set():
             free = self.concurrency - len(self.running)
@@ -164,7 +165,7 @@ class Worker:
             for record in records:
                 task = asyncio.create_task(self._execute(record))
                 self.running[record.id] = task
-            if len(records) < free:
+            if len(records) < free and not blocking:
                 await self._pause(self.jobs.poll)
 
     async def _pause(self, timeout: float | None) -> None:

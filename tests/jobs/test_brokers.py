@@ -1,0 +1,143 @@
+"""The same jobs on RabbitMQ, Redis streams and NATS JetStream (taskiq), records in SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from celeris.db import Database
+from celeris.jobs import JobFailed, Jobs, JobsConfigError, State
+from celeris.jobs.broker import make_broker
+
+
+async def delete_queue(url: str, queue: str) -> None:
+    """Remove the broker-side queue / stream a test created."""
+    name = f"celeris.jobs.{queue}"
+    if url.startswith("amqp"):
+        import aio_pika
+
+        connection = await aio_pika.connect(url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(name)
+    elif url.startswith("redis"):
+        import redis.asyncio as redis
+
+        client = redis.from_url(url)
+        await client.delete(name)
+        await client.aclose()
+    else:
+        import nats
+
+        client = await nats.connect(url)
+        await client.jetstream().delete_stream(name.replace(".", "_"))
+        await client.close()
+
+
+@pytest.fixture
+async def broker_jobs(broker_url: str, tmp_path: Path) -> AsyncIterator[Jobs]:
+    queue = f"t{uuid.uuid4().hex[:10]}"
+    db = Database(f"sqlite:///{tmp_path / 'records.db'}", root_path=tmp_path)
+    jobs = Jobs(broker_url, db=db, queue=queue, poll=0.05, lease=1.0, root_path=tmp_path)
+    yield jobs
+    await jobs.close()
+    await db.disconnect()
+    await delete_queue(broker_url, queue)
+
+
+async def start(jobs: Jobs, **options: object) -> tuple[object, asyncio.Task[None]]:
+    worker = jobs.worker(**options)  # type: ignore[arg-type]
+    return worker, asyncio.create_task(worker.run())
+
+
+async def test_enqueue_run_retry_and_delay(broker_jobs: Jobs) -> None:
+    jobs = broker_jobs
+    calls: list[int] = []
+
+    @jobs.job(retries=2, backoff=0.05)
+    async def flaky(n: int) -> int:
+        calls.append(n)
+        if calls.count(n) < 2:
+            raise RuntimeError("first attempt fails")
+        return n * 10
+
+    @jobs.job(retries=0)
+    async def broken() -> None:
+        raise ValueError("always")
+
+    async with jobs:
+        assert jobs.backend.url.split("://")[0] in ("amqp", "redis", "nats")
+        worker, task = await start(jobs)
+        handles = [await flaky.enqueue(n) for n in range(5)]
+        later = await flaky.enqueue(99, delay=0.5)
+        assert [await h.result(timeout=20) for h in handles] == [0, 10, 20, 30, 40]
+        assert await later.result(timeout=20) == 990
+        with pytest.raises(JobFailed, match="always"):
+            await (await broken.enqueue()).result(timeout=20)
+        assert sorted(calls) == sorted([*range(5), *range(5), 99, 99])
+        counts = await jobs.counts()
+        assert counts[State.DONE] == 6
+        assert counts[State.FAILED] == 1
+        worker.stop()  # type: ignore[attr-defined]
+        await task
+
+
+async def test_duplicate_messages_run_the_job_once(broker_jobs: Jobs) -> None:
+    jobs = broker_jobs
+    runs: list[str] = []
+
+    @jobs.job()
+    async def once(tag: str) -> None:
+        runs.append(tag)
+
+    async with jobs:
+        handle = await once.enqueue("x")
+        record = await handle.record()
+        for _ in range(3):  # the broker delivers it four times in all
+            await jobs.backend._kick(record)  # type: ignore[attr-defined]
+        worker, task = await start(jobs)
+        await handle.result(timeout=20)
+        await asyncio.sleep(0.5)
+        assert runs == ["x"]
+        worker.stop()  # type: ignore[attr-defined]
+        await task
+
+
+async def test_a_dead_workers_job_is_delivered_again(broker_jobs: Jobs) -> None:
+    jobs = broker_jobs
+
+    @jobs.job(retries=3)
+    async def work(n: int) -> int:
+        return n + 1
+
+    async with jobs:
+        handle = await work.enqueue(1)
+        # another worker process takes the job and dies: no outcome, no ack, connection gone
+        doomed = Jobs(jobs.url, db=jobs._database, queue=jobs.queue, poll=0.05, lease=0.5)
+        async with doomed:
+            deadline = asyncio.get_running_loop().time() + 20
+            claimed: list[object] = []
+            while not claimed and asyncio.get_running_loop().time() < deadline:
+                claimed = await doomed.backend.claim(None, "doomed", 1, 0.5)
+            assert claimed
+            doomed.backend._acks.clear()  # type: ignore[attr-defined]
+        await asyncio.sleep(0.6)  # its lease expires
+        worker, task = await start(jobs)  # the reaper requeues it, the relay republishes it
+        assert await handle.result(timeout=20) == 2
+        record = await handle.record()
+        assert record.attempts == 2
+        assert "lease expired" in (record.error or "")
+        worker.stop()  # type: ignore[attr-defined]
+        await task
+
+
+def test_a_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "taskiq_nats", None)
+    with pytest.raises(JobsConfigError, match=r"pip install 'celeris\[jobs-nats\]'"):
+        make_broker("nats://x", "q", consumer=False, prefetch=1)
