@@ -89,3 +89,27 @@ def broker_url(request: pytest.FixtureRequest) -> str:
     from tests.conftest import require_service
 
     return require_service("NATS", NATS_URL, 4222)
+
+
+async def delete_queue(url: str, queue: str) -> None:
+    """Remove the broker-side queue / stream a test created."""
+    name = f"celeris.jobs.{queue}"
+    if url.startswith("amqp"):
+        import aio_pika
+
+        connection = await aio_pika.connect(url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(name)
+    elif url.startswith("redis"):
+        import redis.asyncio as redis
+
+        client = redis.from_url(url)
+        await client.delete(name)
+        await client.aclose()
+    else:
+        import nats
+
+        client = await nats.connect(url)
+        await client.jetstream().delete_stream(name.replace(".", "_"))
+        await client.close()

@@ -12,30 +12,7 @@ import pytest
 from celeris.db import Database
 from celeris.jobs import JobFailed, Jobs, JobsConfigError, State
 from celeris.jobs.broker import make_broker
-
-
-async def delete_queue(url: str, queue: str) -> None:
-    """Remove the broker-side queue / stream a test created."""
-    name = f"celeris.jobs.{queue}"
-    if url.startswith("amqp"):
-        import aio_pika
-
-        connection = await aio_pika.connect(url)
-        async with connection:
-            channel = await connection.channel()
-            await channel.queue_delete(name)
-    elif url.startswith("redis"):
-        import redis.asyncio as redis
-
-        client = redis.from_url(url)
-        await client.delete(name)
-        await client.aclose()
-    else:
-        import nats
-
-        client = await nats.connect(url)
-        await client.jetstream().delete_stream(name.replace(".", "_"))
-        await client.close()
+from tests.jobs.conftest import delete_queue
 
 
 @pytest.fixture
@@ -141,3 +118,47 @@ def test_a_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "taskiq_nats", None)
     with pytest.raises(JobsConfigError, match=r"pip install 'celeris\[jobs-nats\]'"):
         make_broker("nats://x", "q", consumer=False, prefetch=1)
+
+
+async def test_transactional_enqueue_through_the_broker(broker_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import Column, Integer, MetaData, String, Table
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from celeris import App, Depends, HTTPError
+    from celeris.testing import AsyncTestClient
+
+    metadata = MetaData()
+    orders = Table(
+        "orders", metadata, Column("id", Integer, primary_key=True), Column("ref", String)
+    )
+    app = App()
+    db = Database(f"sqlite:///{tmp_path / 'app.db'}", app=app, metadata=metadata, create_all=True)
+    queue = f"t{uuid.uuid4().hex[:10]}"
+    jobs = Jobs(broker_url, app=app, queue=queue, poll=0.05, embedded_worker=True)
+    shipped: list[str] = []
+
+    @jobs.job()
+    async def ship(ref: str) -> None:
+        shipped.append(ref)
+
+    @app.post("/orders/{ref}")
+    async def order(
+        ref: str, fail: bool = False, session: AsyncSession = Depends(db.session)
+    ) -> dict:
+        await session.execute(orders.insert().values(ref=ref))
+        handle = await ship.enqueue(ref, session=session)
+        if fail:
+            raise HTTPError(400, "no")
+        return {"id": handle.id}
+
+    try:
+        async with AsyncTestClient(app) as client:
+            assert jobs.backend.records_url.endswith("app.db")  # type: ignore[attr-defined]
+            ok = await client.post("/orders/a1")
+            await jobs.handle(ok.json()["id"]).result(timeout=20)
+            assert (await client.post("/orders/b2", params={"fail": "true"})).status_code == 400
+            await asyncio.sleep(0.3)
+            assert shipped == ["a1"]
+            assert sum((await jobs.counts()).values()) == 1
+    finally:
+        await delete_queue(broker_url, queue)

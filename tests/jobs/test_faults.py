@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 
 from celeris.jobs import Jobs, State
 from tests.db.conftest import private_postgres
+from tests.jobs.conftest import delete_queue
 
 APP = textwrap.dedent(
     """
@@ -32,7 +34,7 @@ APP = textwrap.dedent(
     from celeris.jobs import Jobs
 
     app = App()
-    jobs = Jobs(os.environ["JOBS_URL"], app=app, poll=0.05, lease=1.0)
+    jobs = Jobs(os.environ["JOBS_URL"], app=app, poll=0.05, lease=1.0, queue=os.environ["QUEUE"])
     LOG = os.environ["RUN_LOG"]
 
     @jobs.job(retries=20, name="double")
@@ -45,12 +47,14 @@ APP = textwrap.dedent(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "amqp"])
 def jobs_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'jobs.db'}"
-        return
-    yield from private_postgres(request.getfixturevalue("postgres_url"))
+    elif request.param == "amqp":  # records in jobs.db next to the app, work through RabbitMQ
+        yield request.getfixturevalue("rabbitmq_url")
+    else:
+        yield from private_postgres(request.getfixturevalue("postgres_url"))
 
 
 def start_worker(tmp_path: Path, env: dict[str, str], concurrency: int) -> subprocess.Popen[bytes]:
@@ -71,6 +75,7 @@ def wait_ready(process: subprocess.Popen[bytes]) -> None:
 
 async def run_chaos(tmp_path: Path, url: str, total: int, sleep: float, kills: int) -> None:
     (tmp_path / "chaosapp.py").write_text(APP)
+    queue = f"chaos{uuid.uuid4().hex[:8]}"
     log = tmp_path / "runs.log"
     src = str(Path(__file__).resolve().parents[2] / "src")
     env = {
@@ -78,9 +83,10 @@ async def run_chaos(tmp_path: Path, url: str, total: int, sleep: float, kills: i
         "JOBS_URL": url,
         "RUN_LOG": str(log),
         "JOB_SLEEP": str(sleep),
+        "QUEUE": queue,
         "PYTHONPATH": os.pathsep.join([src, str(tmp_path)]),
     }
-    jobs = Jobs(url, root_path=tmp_path)
+    jobs = Jobs(url, root_path=tmp_path, queue=queue)
 
     @jobs.job(name="double")
     async def double(n: int) -> int: ...  # the producer's view of the job: same name
@@ -139,6 +145,8 @@ async def run_chaos(tmp_path: Path, url: str, total: int, sleep: float, kills: i
         assert set(starts) == set(range(total))  # none lost
         for n, times in starts.items():
             assert max(times) <= finished[n], f"job {n} started again after it had finished"
+        if url.startswith("amqp"):
+            await delete_queue(url, queue)
         reruns = sum(len(times) - 1 for times in starts.values())
         # only jobs running on a killed worker run twice: at most its concurrency per kill
         assert reruns <= kills * 8
