@@ -8,9 +8,10 @@ worker's reaper puts jobs with an expired lease back in the queue.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    event,
     func,
     select,
     update,
@@ -97,12 +99,76 @@ def _values(record: JobRecord) -> dict[str, Any]:
     return values
 
 
+class _Batcher:
+    """Run the operations submitted in one loop iteration in one transaction.
+
+    PERF: on SQLite every commit takes the file's write lock (and every aiosqlite call is a hop
+    to its thread), so enqueues from concurrent requests and results of jobs finishing together
+    cost one transaction, not one each. If the batch fails, each operation is retried alone, so
+    one bad operation fails only its own caller.
+    """
+
+    def __init__(
+        self, database: Database, operation: Callable[[AsyncConnection, Any], Awaitable[Any]]
+    ) -> None:
+        self.database = database
+        self.operation = operation
+        self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Any) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let the rest of this loop iteration join the batch
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                async with self.database.engine.begin() as connection:
+                    results = [await self.operation(connection, item) for item, _ in batch]
+            except Exception as error:
+                if len(batch) == 1:
+                    if not batch[0][1].done():
+                        batch[0][1].set_exception(error)
+                else:
+                    await self._one_by_one(batch)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _one_by_one(self, batch: list[tuple[Any, asyncio.Future[Any]]]) -> None:
+        for item, future in batch:
+            try:
+                async with self.database.engine.begin() as connection:
+                    result = await self.operation(connection, item)
+            except Exception as error:
+                if not future.done():
+                    future.set_exception(error)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+
+def _sqlite_normal_sync(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 class DatabaseBackend:
     """Jobs in a ``celeris.db`` database (the app's own, or one of their own)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, own: bool = False) -> None:
         self.database = database
+        self.own = own  # a database of its own (jobs.db, JOBS_URL), not the app's
         self.url = database.url.render_as_string(hide_password=True)
+        self._pushes = _Batcher(database, self._push_one)
+        self._finishes = _Batcher(database, self._finish_one)
 
     @property
     def dialect(self) -> str:
@@ -114,7 +180,13 @@ class DatabaseBackend:
 
     async def open(self) -> None:
         """Create the jobs tables if they are missing."""
-        async with self.database.engine.begin() as connection:
+        engine = self.database.engine
+        if self.dialect == "sqlite" and self.own:
+            # PERF: in WAL mode, synchronous=NORMAL syncs at checkpoints instead of at every
+            # commit: a crashed process loses nothing, a power cut may lose the last commits.
+            # Only on a jobs database of its own: the app's database keeps its own settings.
+            event.listen(engine.sync_engine, "connect", _sqlite_normal_sync)
+        async with engine.begin() as connection:
             if self.dialect == "sqlite":
                 # NOTE: write-ahead logging lets readers (the admin, result polling) run beside
                 # the one writer, and commits cost one fsync less.
@@ -147,10 +219,13 @@ class DatabaseBackend:
             if await self._push(session, record) or record.unique_key is None:
                 return record
             return await self._live(session, record.unique_key) or record
-        async with self.database.engine.begin() as connection:
-            if await self._push(connection, record) or record.unique_key is None:
-                return record
-            return await self._live(connection, record.unique_key) or record
+        stored: JobRecord = await self._pushes.submit(record)
+        return stored
+
+    async def _push_one(self, connection: AsyncConnection, record: JobRecord) -> JobRecord:
+        if await self._push(connection, record) or record.unique_key is None:
+            return record
+        return await self._live(connection, record.unique_key) or record
 
     async def claim(
         self, queues: Sequence[str] | None, worker: str, limit: int, lease: float
@@ -215,6 +290,10 @@ class DatabaseBackend:
 
     async def finish(self, job_id: str, worker: str, result: str) -> bool:
         """Record the result if ``worker`` still holds the job."""
+        return bool(await self._finishes.submit((job_id, worker, result)))
+
+    async def _finish_one(self, connection: AsyncConnection, item: tuple[str, str, str]) -> bool:
+        job_id, worker, result = item
         statement = self._held(job_id, worker).values(
             state=State.DONE.value,
             result=result,
@@ -222,7 +301,7 @@ class DatabaseBackend:
             lease_until=None,
             finished_at=time.time(),
         )
-        return await self._run(statement) == 1
+        return bool((await connection.execute(statement)).rowcount == 1)
 
     async def fail(self, job_id: str, worker: str, error: str, retry_at: float | None) -> bool:
         """Queue again at ``retry_at``, or dead-letter."""

@@ -159,7 +159,7 @@ class Jobs:
     def _sql_backend(self, database: Any) -> Backend:
         from celeris.jobs.database import DatabaseBackend
 
-        return DatabaseBackend(database)
+        return DatabaseBackend(database, own=database is self._owned_database)
 
     # --- registration -----------------------------------------------------------------------
 
