@@ -22,9 +22,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from celeris.db import Database, PoolOptions
 from celeris.jobs import Jobs, State
 from tests.db.conftest import private_postgres
+from tests.db.tcp_proxy import TCPProxy
 from tests.jobs.conftest import delete_queue
 
 APP = textwrap.dedent(
@@ -160,3 +163,51 @@ async def test_kill_9_workers_mid_job_loses_nothing(tmp_path: Path, jobs_url: st
 async def test_chaos_full_size(tmp_path: Path, jobs_url: str) -> None:
     total = int(os.environ["CELERIS_CHAOS_JOBS"])
     await run_chaos(tmp_path, jobs_url, total=total, sleep=0.0, kills=10)
+
+
+@pytest.fixture
+def private_pg(postgres_url: str) -> Iterator[str]:
+    yield from private_postgres(postgres_url)
+
+
+async def test_database_cut_and_restored_while_jobs_flow(private_pg: str, tmp_path: Path) -> None:
+    url = private_pg
+    target = make_url(url)
+    proxy = TCPProxy(target.host or "127.0.0.1", target.port or 5432)
+    port = await proxy.start()
+    pool = PoolOptions(connect_timeout=1.0, statement_timeout=2.0)
+    through = Database(
+        target.set(port=port).render_as_string(hide_password=False), pool=pool, root_path=tmp_path
+    )
+    direct = Database(url, root_path=tmp_path)
+    workers = Jobs(db=through, poll=0.05, lease=2.0, root_path=tmp_path)
+    producer = Jobs(db=direct, root_path=tmp_path)
+    ran: list[int] = []
+    for jobs in (workers, producer):
+
+        @jobs.job(name="step", retries=10, backoff=0.1)
+        async def step(n: int) -> int:
+            ran.append(n)
+            await asyncio.sleep(0.02)
+            return n
+
+    try:
+        async with producer, workers:
+            handles = [await producer.registry["step"].enqueue(n) for n in range(150)]
+            worker = workers.worker(concurrency=5)
+            task = asyncio.create_task(worker.run())
+            while len(ran) < 20:
+                await asyncio.sleep(0.01)
+            await proxy.cut()  # the database is gone for the workers
+            await asyncio.sleep(2.5)
+            assert len(ran) < 150
+            await proxy.restore()
+            results = [await h.result(timeout=60) for h in handles]
+            assert results == list(range(150))
+            assert (await producer.counts())[State.DONE] == 150
+            worker.stop()
+            await task
+    finally:
+        await proxy.close()
+        await through.disconnect()
+        await direct.disconnect()

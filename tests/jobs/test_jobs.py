@@ -351,3 +351,25 @@ async def test_concurrent_claims_never_exceed_their_limit_nor_overlap(make_jobs)
         assert not await jobs.backend.finish(record.id, "w0", "null")
         again = await jobs.backend.claim(None, "w9", 100, 30.0)
         assert record.id in {r.id for r in again}
+
+
+async def test_health(make_jobs) -> None:
+    jobs = make_jobs()
+    async with jobs:
+        health = await jobs.health()
+        assert health["status"] == "ok"
+        assert health["counts"]["queued"] == 0
+
+
+async def test_health_of_an_unreachable_database_never_raises(tmp_path) -> None:
+    from celeris.db import Database, PoolOptions
+
+    db = Database(
+        "postgresql://nobody@127.0.0.1:1/none",
+        pool=PoolOptions(connect_timeout=0.5),
+        root_path=tmp_path,
+    )
+    jobs = Jobs(db=db, root_path=tmp_path)
+    health = await jobs.health(timeout=1.0)
+    assert health["status"] == "unavailable"
+    await db.disconnect()

@@ -358,6 +358,25 @@ class Jobs:
         before = None if older_than is None else time.time() - older_than
         return await self.backend.purge([State(s) for s in states], before)
 
+    async def health(self, timeout: float = 2.0) -> dict[str, Any]:
+        """Return ``{"status": "ok" | "unavailable", "backend", "latency_ms", "counts"}``.
+
+        Never raises and answers within ``timeout`` seconds: for readiness routes.
+        """
+        started = time.perf_counter()
+        try:
+            counts = await asyncio.wait_for(self.counts(), timeout)
+        except Exception as error:
+            reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
+            return {"status": "unavailable", "backend": self.backend.url, "error": reason}
+        latency = round((time.perf_counter() - started) * 1000, 3)
+        return {
+            "status": "ok",
+            "backend": self.backend.url,
+            "latency_ms": latency,
+            "counts": counts,
+        }
+
     # --- lifecycle --------------------------------------------------------------------------
 
     def worker(self, **options: Any) -> Worker:
