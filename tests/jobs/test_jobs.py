@@ -373,3 +373,19 @@ async def test_health_of_an_unreachable_database_never_raises(tmp_path) -> None:
     health = await jobs.health(timeout=1.0)
     assert health["status"] == "unavailable"
     await db.disconnect()
+
+
+async def test_an_unknown_job_is_retried_then_dead_lettered(make_jobs) -> None:
+    producer = make_jobs()
+
+    @producer.job(name="only.in.producer", retries=1, backoff=0.01)
+    async def elsewhere() -> None: ...
+
+    async with producer:
+        handle = await elsewhere.enqueue()
+        del producer.registry["only.in.producer"]  # a worker that does not know it
+        worker, task = await run_worker(producer)
+        with pytest.raises(JobFailed, match="no job named 'only.in.producer'"):
+            await handle.result(timeout=20)
+        assert (await handle.record()).attempts == 2
+        await stop(worker, task)

@@ -110,7 +110,7 @@ class Jobs:
             return self._sql_backend(self._records_database(None))
         scheme = url.partition("://")[0].partition("+")[0].lower()
         # NOTE: a backend's module (and its drivers) is imported only when its URL is chosen,
-        # so `import celeris.jobs` stays light and memory:// needs no SQLAlchemy.
+        # so `import celeris.jobs` loads no database driver and no broker client.
         if scheme == "memory":
             from celeris.jobs.memory import MemoryBackend
 

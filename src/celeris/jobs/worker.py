@@ -205,8 +205,14 @@ class Worker:
         deadline: asyncio.Timeout | None = None
         try:
             if job is None:
+                # NOTE: retried (with the default backoff): during a rolling deploy another
+                # worker may already know the job.
                 raise LookupError(f"no job named {record.name!r} is registered in this worker")
-            kwargs = job.decode_arguments(record.args)
+            try:
+                kwargs = job.decode_arguments(record.args)
+            except msgspec.ValidationError as error:
+                retryable = False  # stored arguments that no longer fit the signature
+                raise TypeError(f"{record.name}: stored arguments do not fit: {error}") from None
             async with asyncio.timeout(record.timeout) as deadline:
                 result = await job.invoke(kwargs)
             try:
@@ -221,7 +227,10 @@ class Worker:
             # NOTE: cancelled by the worker's stop past grace (or its loop closing): the job
             # did not finish, so it goes back to the queue for another worker.
             self.jobs.metrics.running -= 1
-            await asyncio.shield(backend.release(record.id, self.name))
+            try:
+                await asyncio.shield(backend.release(record.id, self.name))
+            except Exception as error:  # the lease expires and the reaper takes it back
+                log.warning("job %s could not be handed back (%s)", record.id, error)
             raise
         except Exception as error:
             duration = time.time() - started
@@ -229,7 +238,7 @@ class Worker:
                 message = f"TimeoutError: {record.name} ran past its timeout of {record.timeout}s"
             else:
                 message = "".join(traceback.format_exception(error))[-_TRACEBACK_CHARS:]
-            await self._failed(record, message, duration, retryable and job is not None)
+            await self._failed(record, message, duration, retryable)
             return
         duration = time.time() - started
         if await self._settle(lambda: backend.finish(record.id, self.name, raw)):
@@ -243,9 +252,10 @@ class Worker:
         self, record: JobRecord, error: str, duration: float, retryable: bool
     ) -> None:
         job = self.jobs.registry.get(record.name)
+        base, cap = (job.backoff, job.max_backoff) if job is not None else (1.0, 300.0)
         retry_at = None
-        if retryable and job is not None and record.attempts < record.max_attempts:
-            retry_at = time.time() + backoff_delay(record.attempts, job.backoff, job.max_backoff)
+        if retryable and record.attempts < record.max_attempts:
+            retry_at = time.time() + backoff_delay(record.attempts, base, cap)
         if not await self._settle(
             lambda: self.jobs.backend.fail(record.id, self.name, error, retry_at)
         ):
