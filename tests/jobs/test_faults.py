@@ -156,6 +156,9 @@ async def run_chaos(
         if url.startswith("amqp"):
             await delete_queue(url, queue)
         reruns = sum(len(times) - 1 for times in starts.values())
+        print(
+            f"chaos on {url.split(':')[0]}: {total} jobs done once, {killed} kills, {reruns} re-runs"
+        )
         # only jobs running on a killed worker run twice: at most its concurrency per kill
         assert reruns <= killed * 8
 
