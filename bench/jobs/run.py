@@ -28,7 +28,13 @@ ROOT = HERE.parents[1]
 
 
 async def measure(
-    kind: str, total: int, url: str, concurrency: int, clients: int, workdir: Path
+    kind: str,
+    total: int,
+    url: str,
+    concurrency: int,
+    clients: int,
+    workdir: Path,
+    embedded: bool,
 ) -> dict[str, float]:
     queue = f"bench{uuid.uuid4().hex[:8]}"
     env = {
@@ -84,8 +90,9 @@ async def measure(
             await asyncio.sleep(0.01)
         finished = time.perf_counter()
         await bench_app.jobs.purge([State.DONE])
-    worker.send_signal(signal.SIGTERM)
-    worker.wait(30)
+    if worker is not None:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
     latencies.sort()
     return {
         "jobs_per_s": total / (finished - started),
@@ -101,14 +108,27 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--url", default="sqlite")
     parser.add_argument("--clients", type=int, default=32, help="concurrent enqueuing requests")
+    parser.add_argument(
+        "--embedded", action="store_true", help="run the worker inside the app's process"
+    )
     options = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="celeris-bench-jobs-"))
     url = f"sqlite:///{workdir / 'jobs.db'}" if options.url == "sqlite" else options.url
+    where = "embedded worker" if options.embedded else "worker process"
+    print(f"{where}, {options.clients} enqueuing clients, worker concurrency {options.concurrency}")
     print("| backend | job | jobs | jobs/s end to end | enqueues/s | enqueue p50 ms | p99 ms |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for kind in ("noop", "sleep"):
         result = asyncio.run(
-            measure(kind, options.jobs, url, options.concurrency, options.clients, workdir)
+            measure(
+                kind,
+                options.jobs,
+                url,
+                options.concurrency,
+                options.clients,
+                workdir,
+                options.embedded,
+            )
         )
         print(
             f"| {options.url.split('://')[0]} | {kind} | {options.jobs} | {result['jobs_per_s']:,.0f} "

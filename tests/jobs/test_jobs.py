@@ -389,3 +389,24 @@ async def test_an_unknown_job_is_retried_then_dead_lettered(make_jobs) -> None:
             await handle.result(timeout=20)
         assert (await handle.record()).attempts == 2
         await stop(worker, task)
+
+
+def test_one_jobs_object_across_event_loops(tmp_path) -> None:
+    jobs = Jobs(f"sqlite:///{tmp_path / 'loops.db'}", root_path=tmp_path, poll=0.02)
+
+    @jobs.job()
+    async def echo(n: int) -> int:
+        return n
+
+    async def once(n: int) -> int:
+        async with jobs:
+            handle = await echo.enqueue(n)
+            worker = jobs.worker()
+            task = asyncio.create_task(worker.run())
+            result = await handle.result(timeout=10)
+            worker.stop()
+            await task
+            return result
+
+    assert asyncio.run(once(1)) == 1
+    assert asyncio.run(once(2)) == 2  # a second loop: locks and batches start afresh

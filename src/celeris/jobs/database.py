@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import builtins
 import time
-from collections.abc import Awaitable, Callable, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -109,15 +111,21 @@ class _Batcher:
     """
 
     def __init__(
-        self, database: Database, operation: Callable[[AsyncConnection, Any], Awaitable[Any]]
+        self,
+        begin: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
+        operation: Callable[[AsyncConnection, Any], Awaitable[Any]],
     ) -> None:
-        self.database = database
+        self.begin = begin
         self.operation = operation
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def submit(self, item: Any) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # NOTE: a Jobs used by one asyncio.run, then by another
+            self._loop, self._pending, self._task = loop, [], None
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((item, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush())
@@ -128,7 +136,7 @@ class _Batcher:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                async with self.database.engine.begin() as connection:
+                async with self.begin() as connection:
                     results = [await self.operation(connection, item) for item, _ in batch]
             except Exception as error:
                 if len(batch) == 1:
@@ -144,7 +152,7 @@ class _Batcher:
     async def _one_by_one(self, batch: list[tuple[Any, asyncio.Future[Any]]]) -> None:
         for item, future in batch:
             try:
-                async with self.database.engine.begin() as connection:
+                async with self.begin() as connection:
                     result = await self.operation(connection, item)
             except Exception as error:
                 if not future.done():
@@ -167,8 +175,11 @@ class DatabaseBackend:
         self.database = database
         self.own = own  # a database of its own (jobs.db, JOBS_URL), not the app's
         self.url = database.url.render_as_string(hide_password=True)
-        self._pushes = _Batcher(database, self._push_one)
-        self._finishes = _Batcher(database, self._finish_one)
+        self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._pushes = _Batcher(self.begin, self._push_one)
+        self._finishes = _Batcher(self.begin, self._finish_one)
 
     @property
     def dialect(self) -> str:
@@ -195,6 +206,22 @@ class DatabaseBackend:
 
     async def close(self) -> None:
         """Nothing of its own: the database is closed by whoever opened it."""
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """Open a write transaction; on SQLite, one at a time in this process.
+
+        PERF: SQLite has one writer per file. Connections of one process that contend for it
+        wait in SQLite's busy handler, which sleeps in steps of milliseconds; queueing them
+        here instead hands the lock over at once.
+        """
+        if self.dialect != "sqlite":
+            async with self.database.engine.begin() as connection:
+                yield connection
+            return
+        lock = self._write_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        async with lock, self.database.engine.begin() as connection:
+            yield connection
 
     def same_database(self, session: AsyncSession) -> bool:
         """Tell whether ``session`` writes to the database the jobs live in."""
@@ -262,7 +289,7 @@ class DatabaseBackend:
                 .values(**claimed)
                 .returning(*jobs_table.c)
             )
-        async with self.database.engine.begin() as connection:
+        async with self.begin() as connection:
             rows = (await connection.execute(statement)).all()
         records = [_record(row) for row in rows]
         records.sort(key=lambda r: (-r.priority, r.run_at))
@@ -274,7 +301,7 @@ class DatabaseBackend:
         )
 
     async def _run(self, statement: Any) -> int:
-        async with self.database.engine.begin() as connection:
+        async with self.begin() as connection:
             result = await connection.execute(statement)
         return int(result.rowcount)
 
@@ -329,7 +356,7 @@ class DatabaseBackend:
         now = time.time()
         expired = (_c.state == State.RUNNING.value, _c.lease_until < now)
         lost = "the worker stopped before the job finished (lease expired)"
-        async with self.database.engine.begin() as connection:
+        async with self.begin() as connection:
             dead = await connection.execute(
                 update(jobs_table)
                 .where(*expired, _c.attempts >= _c.max_attempts)
@@ -439,7 +466,7 @@ class DatabaseBackend:
         """Advance the schedule (compare and set) and enqueue in the same transaction."""
         cron = crons_table.c
         insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(crons_table)
-        async with self.database.engine.begin() as connection:
+        async with self.begin() as connection:
             created = await connection.execute(
                 insert.values(name=schedule, last_tick=tick).on_conflict_do_nothing()
             )
@@ -472,7 +499,7 @@ class DatabaseBackend:
             )
             .returning(*jobs_table.c)
         )
-        async with self.database.engine.begin() as connection:
+        async with self.begin() as connection:
             row = (await connection.execute(statement)).first()
         return None if row is None else _record(row)
 
@@ -499,6 +526,6 @@ class DatabaseBackend:
         else:
             statement = update(jobs_table).where(_c.id.in_(due.scalar_subquery()))
         statement = statement.values(sent_at=now).returning(*jobs_table.c)
-        async with self.database.engine.begin() as connection:
+        async with self.begin() as connection:
             rows = (await connection.execute(statement)).all()
         return [_record(row) for row in rows]
