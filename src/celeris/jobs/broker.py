@@ -241,21 +241,24 @@ class BrokerBackend(DatabaseBackend):
         if now - self._relayed_at >= self.poll:
             self._relayed_at = now
             await self.relay()
-        records: list[JobRecord] = []
         try:
             first = await asyncio.wait_for(self._inbox.get(), self.poll)
         except TimeoutError:
-            return records
+            return []
         pending = [first]
         while len(pending) < limit and not self._inbox.empty():
             pending.append(self._inbox.get_nowait())
+        acks: dict[str, Any] = {}
         for job_id, ack in pending:
-            record = await self.claim_one(job_id, worker, lease)
-            if record is None:
-                await self._ack(ack)  # a duplicate, or a job cancelled or already done
-                continue
-            self._acks[job_id] = ack
-            records.append(record)
+            if job_id in acks:
+                await self._ack(ack)  # the same job twice in one batch
+            else:
+                acks[job_id] = ack
+        records = await self.claim_ids(list(acks), worker, lease)
+        for record in records:
+            self._acks[record.id] = acks.pop(record.id)
+        for ack in acks.values():
+            await self._ack(ack)  # a duplicate, or a job cancelled or already done
         return records
 
     async def finish(self, job_id: str, worker: str, result: str) -> bool:

@@ -484,12 +484,14 @@ class DatabaseBackend:
 
     # --- for broker backends ----------------------------------------------------------------
 
-    async def claim_one(self, job_id: str, worker: str, lease: float) -> JobRecord | None:
-        """Lease the job ``job_id`` if it is queued and due; None when it is not (a duplicate)."""
+    async def claim_ids(
+        self, ids: Sequence[str], worker: str, lease: float
+    ) -> builtins.list[JobRecord]:
+        """Lease those of the jobs ``ids`` that are queued and due (the others are duplicates)."""
         now = time.time()
         statement = (
             update(jobs_table)
-            .where(_c.id == job_id, _c.state == State.QUEUED.value, _c.run_at <= now)
+            .where(_c.id.in_(list(ids)), _c.state == State.QUEUED.value, _c.run_at <= now)
             .values(
                 state=State.RUNNING.value,
                 worker=worker,
@@ -500,8 +502,8 @@ class DatabaseBackend:
             .returning(*jobs_table.c)
         )
         async with self.begin() as connection:
-            row = (await connection.execute(statement)).first()
-        return None if row is None else _record(row)
+            rows = (await connection.execute(statement)).all()
+        return [_record(row) for row in rows]
 
     async def mark_sent(self, job_id: str) -> None:
         """Note that the job was handed to the broker."""
