@@ -162,3 +162,29 @@ async def test_transactional_enqueue_through_the_broker(broker_url: str, tmp_pat
             assert sum((await jobs.counts()).values()) == 1
     finally:
         await delete_queue(broker_url, queue)
+
+
+async def test_cron_ticks_and_hand_backs_go_through_the_relay(broker_jobs: Jobs) -> None:
+    jobs = broker_jobs
+    ticked = asyncio.Event()
+    started = asyncio.Event()
+
+    @jobs.cron("* * * * * *")
+    async def every_second() -> None:
+        ticked.set()
+
+    @jobs.job()
+    async def long(n: int) -> int:
+        started.set()
+        await asyncio.sleep(60)
+        return n
+
+    async with jobs:
+        worker, task = await start(jobs, grace=0.1)
+        await asyncio.wait_for(ticked.wait(), 20)
+        handle = await long.enqueue(5)
+        await asyncio.wait_for(started.wait(), 20)
+        worker.stop()  # type: ignore[attr-defined]
+        await task  # past its grace the job is handed back, unfinished
+        assert (await handle.record()).state is State.QUEUED
+        assert (await handle.record()).attempts == 0
