@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -40,10 +42,8 @@ async def make_database(
     return Database(url, root_path=tmp_path, pool=PoolOptions(extra={"server_settings": settings}))
 
 
-def _run(coroutine: object) -> None:
-    import asyncio
-
-    asyncio.run(coroutine)  # type: ignore[arg-type]
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(coroutine)
 
 
 @pytest.fixture(params=BACKENDS)
