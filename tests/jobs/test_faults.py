@@ -37,7 +37,7 @@ APP = textwrap.dedent(
     from celeris.jobs import Jobs
 
     app = App()
-    jobs = Jobs(os.environ["JOBS_URL"], app=app, poll=0.05, lease=1.0, queue=os.environ["QUEUE"])
+    jobs = Jobs(os.environ["JOBS_URL"], app=app, poll=0.05, lease=2.0, queue=os.environ["QUEUE"])
     LOG = os.environ["RUN_LOG"]
 
     @jobs.job(retries=20, name="double")
