@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from celeris.db import Database
 from celeris.jobs import JobFailed, Jobs, JobsConfigError, State
 from celeris.jobs.broker import make_broker
+from tests.db.tcp_proxy import TCPProxy
 from tests.jobs.conftest import delete_queue
 
 
@@ -188,3 +191,76 @@ async def test_cron_ticks_and_hand_backs_go_through_the_relay(broker_jobs: Jobs)
         await task  # past its grace the job is handed back, unfinished
         assert (await handle.record()).state is State.QUEUED
         assert (await handle.record()).attempts == 0
+
+
+async def test_rabbitmq_cut_and_restored_while_jobs_flow(rabbitmq_url: str, tmp_path: Path) -> None:
+    parts = urlsplit(rabbitmq_url)
+    proxy = TCPProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
+    port = await proxy.start()
+    through = urlunsplit(
+        parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{port}")
+    )
+    queue = f"t{uuid.uuid4().hex[:10]}"
+    db = Database(f"sqlite:///{tmp_path / 'records.db'}", root_path=tmp_path)
+    jobs = Jobs(through, db=db, queue=queue, poll=0.05, lease=2.0, root_path=tmp_path)
+    ran: list[int] = []
+
+    @jobs.job(retries=5)
+    async def step(n: int) -> int:
+        ran.append(n)
+        await asyncio.sleep(0.01)
+        return n
+
+    try:
+        async with jobs:
+            worker, task = await start(jobs, concurrency=5)
+            handles = [await step.enqueue(n) for n in range(40)]
+            while len(ran) < 5:
+                await asyncio.sleep(0.01)
+            await proxy.cut()  # RabbitMQ is gone: publishing and delivery stop
+            t0 = time.monotonic()
+            during = [await step.enqueue(n) for n in range(40, 60)]  # stored, sent later
+            assert time.monotonic() - t0 < 10  # enqueueing does not hang on a missing broker
+            await asyncio.sleep(2.0)
+            await proxy.restore()
+            results = [await h.result(timeout=60) for h in [*handles, *during]]
+            assert results == list(range(60))
+            worker.stop()  # type: ignore[attr-defined]
+            await task
+    finally:
+        await jobs.close()
+        await proxy.close()
+        await db.disconnect()
+        await delete_queue(rabbitmq_url, queue)
+
+
+async def test_starts_without_the_broker_and_publishes_once_it_is_back(
+    rabbitmq_url: str, tmp_path: Path
+) -> None:
+    parts = urlsplit(rabbitmq_url)
+    proxy = TCPProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
+    port = await proxy.start()
+    await proxy.cut()
+    through = urlunsplit(
+        parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{port}")
+    )
+    queue = f"t{uuid.uuid4().hex[:10]}"
+    db = Database(f"sqlite:///{tmp_path / 'records.db'}", root_path=tmp_path)
+    jobs = Jobs(through, db=db, queue=queue, poll=0.05, root_path=tmp_path)
+
+    @jobs.job()
+    async def hello() -> str:
+        return "hi"
+
+    try:
+        async with jobs:  # RabbitMQ is away: start anyway
+            handle = await hello.enqueue()
+            await proxy.restore()
+            worker, task = await start(jobs)
+            assert await handle.result(timeout=30) == "hi"
+            worker.stop()  # type: ignore[attr-defined]
+            await task
+    finally:
+        await proxy.close()
+        await db.disconnect()
+        await delete_queue(rabbitmq_url, queue)

@@ -35,6 +35,7 @@ log = logging.getLogger("celeris.jobs")
 
 _EXTRAS = {"amqp": "jobs-amqp", "redis": "jobs-redis", "rediss": "jobs-redis", "nats": "jobs-nats"}
 _MAX_PRIORITY = 10
+_PUBLISH_TIMEOUT = 2.0  # seconds
 
 
 def _redacted(url: str) -> str:
@@ -136,8 +137,13 @@ class BrokerBackend(DatabaseBackend):
     async def open(self) -> None:
         """Create the tables and connect one publisher per known queue."""
         await super().open()
-        for queue in sorted(self._queues()):
-            await self._publisher(queue)
+        try:
+            async with asyncio.timeout(_PUBLISH_TIMEOUT * 2):
+                for queue in sorted(self._queues()):
+                    await self._publisher(queue)
+        except Exception as error:
+            # NOTE: start without the broker: jobs are stored and published once it is back.
+            log.warning("jobs broker %s unavailable at start-up (%s)", self.url, error)
 
     async def close(self) -> None:
         """Stop listening and disconnect from the broker."""
@@ -173,7 +179,10 @@ class BrokerBackend(DatabaseBackend):
             labels={"priority": str(priority)},  # NATS headers are text
         )
         try:
-            await (await self._publisher(record.queue)).kick(message)
+            # NOTE: bounded, so a request that enqueues never hangs on a broker that stopped
+            # answering; the stored record is published later by the relay.
+            async with asyncio.timeout(_PUBLISH_TIMEOUT):
+                await (await self._publisher(record.queue)).kick(message)
         except Exception as error:
             # NOTE: the record is stored; the relay publishes it again after resend_after.
             log.warning("job %s not handed to the broker yet: %s", record.id, error)
@@ -187,8 +196,16 @@ class BrokerBackend(DatabaseBackend):
             record.sent_at = time.time()  # the relay re-publishes if this process dies now
         stored = await super().push(record, session)
         if stored.id == record.id and session is None and due:
-            await self._kick(stored)
+            await self._send(stored)
         return stored
+
+    async def _send(self, record: JobRecord) -> None:
+        """Publish; when that fails, mark the job unsent so the next relay pass retries it."""
+        if not await self._kick(record):
+            try:
+                await self.mark_unsent(record.id)
+            except Exception as error:  # the relay re-publishes it after resend_after
+                log.warning("job %s: cannot mark it unsent (%s)", record.id, error)
 
     async def committed(self, record: JobRecord) -> None:
         """Publish a job whose transaction just committed."""
@@ -199,11 +216,12 @@ class BrokerBackend(DatabaseBackend):
         """Publish due jobs that were never handed over, or long ago."""
         records = await self.unsent(self.resend_after)
         for record in records:
-            await self._kick(record)
+            await self._send(record)
         return len(records)
 
     async def _listen(self, queue: str, prefetch: int) -> None:
         while True:
+            broker = None
             try:
                 broker = make_broker(self.broker_url, queue, consumer=True, prefetch=prefetch)
                 await broker.startup()
@@ -216,6 +234,9 @@ class BrokerBackend(DatabaseBackend):
                 raise
             except Exception as error:
                 log.warning("jobs broker listener for %r failed (%s); reconnecting", queue, error)
+                if broker is not None:
+                    with contextlib.suppress(Exception):
+                        await broker.shutdown()
                 await asyncio.sleep(1.0)
 
     async def _ack(self, ack: Any) -> None:

@@ -509,6 +509,10 @@ class DatabaseBackend:
         """Note that the job was handed to the broker."""
         await self._run(update(jobs_table).where(_c.id == job_id).values(sent_at=time.time()))
 
+    async def mark_unsent(self, job_id: str) -> None:
+        """Note that handing the job over failed: the next relay pass publishes it."""
+        await self._run(update(jobs_table).where(_c.id == job_id).values(sent_at=None))
+
     async def unsent(self, resend_after: float, limit: int = 500) -> builtins.list[JobRecord]:
         """Mark due queued jobs never handed over (or long ago) as sent now; return them."""
         now = time.time()
