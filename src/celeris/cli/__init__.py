@@ -14,8 +14,14 @@ _LAZY: dict[str, tuple[str, str, str | None, str]] = {
     "db": ("celeris.cli.db", "db", "db", "Manage the database and its migrations."),
     "openapi": ("celeris.cli.openapi", "openapi", None, "Print the OpenAPI document of an app."),
     "auth": ("celeris.cli.auth", "auth", "auth", "Create superusers and change passwords."),
+    "worker": ("celeris.cli.worker", "worker", "jobs", "Run an app's jobs and schedules."),
+    "jobs": ("celeris.cli.jobs", "jobs", "jobs", "List, retry, cancel and purge jobs."),
 }
-_EXTRA_LIBRARIES = {"db": ("sqlalchemy", "alembic"), "auth": ("sqlalchemy", "pwdlib")}
+_EXTRA_LIBRARIES = {
+    "db": ("sqlalchemy", "alembic"),
+    "auth": ("sqlalchemy", "pwdlib"),
+    "jobs": ("croniter", "sqlalchemy"),
+}
 
 
 def _needs_extra(name: str, extra: str, summary: str) -> click.Command:

@@ -1,0 +1,30 @@
+"""The benchmark's app: a handler that enqueues, a no-op job and a 10 ms job."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from celeris import App
+from celeris.jobs import Jobs
+
+app = App()
+jobs = Jobs(os.environ.get("JOBS_URL"), app=app, queue=os.environ.get("BENCH_QUEUE", "bench"))
+
+
+@jobs.job(retries=0, name="bench.noop")
+async def noop(n: int) -> int:
+    return n
+
+
+@jobs.job(retries=0, name="bench.sleep")
+async def sleep10(n: int) -> int:
+    await asyncio.sleep(0.01)
+    return n
+
+
+@app.post("/enqueue/{kind}/{n}")
+async def enqueue(kind: str, n: int) -> dict[str, str]:
+    job = noop if kind == "noop" else sleep10
+    handle = await job.enqueue(n)
+    return {"id": handle.id}

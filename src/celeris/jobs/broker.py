@@ -1,0 +1,300 @@
+"""Broker backends: RabbitMQ, Redis streams or NATS JetStream carry the work, through taskiq.
+
+The job records stay in a ``celeris.db`` database (the app's own, else ``jobs.db``): they hold
+the state, attempts, results and errors, serve the data API and the admin, and make enqueueing
+transactional. The broker carries "job X is due" messages, one queue (stream, subject) per
+celeris queue, so idle workers wait on the broker instead of polling, and a message is
+acknowledged only after the job's outcome was recorded.
+
+Handing over is an outbox: a record is written first, then published and marked sent; every
+worker's relay publishes due records that were never sent (delayed jobs, retries, jobs of dead
+workers put back by the reaper, a publish that failed, a crash between commit and publish) and
+re-publishes any still queued ``resend_after`` seconds after it was sent. A message for a job
+that is not queued (a duplicate) is acknowledged and dropped, so each job runs once per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from celeris.db import Database
+from celeris.jobs.base import JobRecord
+from celeris.jobs.database import DatabaseBackend
+from celeris.jobs.errors import JobsConfigError
+
+__all__ = ["BrokerBackend", "make_broker"]
+
+log = logging.getLogger("celeris.jobs")
+
+_EXTRAS = {"amqp": "jobs-amqp", "redis": "jobs-redis", "rediss": "jobs-redis", "nats": "jobs-nats"}
+_MAX_PRIORITY = 10
+_PUBLISH_TIMEOUT = 2.0  # seconds
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def make_broker(url: str, queue: str, *, consumer: bool, prefetch: int) -> Any:
+    """Return a taskiq broker for one celeris ``queue`` on the broker at ``url``."""
+    scheme = url.partition("://")[0].lower()
+    name = f"celeris.jobs.{queue}"
+    try:
+        if scheme == "amqp":
+            from taskiq_aio_pika import AioPikaBroker, Exchange, Queue, QueueType
+
+            broker: Any = AioPikaBroker(
+                url,
+                qos=prefetch,
+                exchange=Exchange(name="celeris.jobs"),
+                task_queues=[
+                    Queue(
+                        name=name,
+                        routing_key=queue,
+                        type=QueueType.CLASSIC,
+                        max_priority=_MAX_PRIORITY,
+                    )
+                ],
+                dead_letter_queue=Queue(name="celeris.jobs.dead_letter", type=QueueType.CLASSIC),
+            )
+        elif scheme in ("redis", "rediss"):
+            from taskiq_redis import RedisStreamBroker
+
+            # NOTE: consumer_id "0": a group created after messages were published still gets
+            # them (the default "$" would skip everything sent before the first worker started).
+            broker = RedisStreamBroker(
+                url,
+                queue_name=name,
+                consumer_group_name="celeris",
+                consumer_id="0",
+                xread_block=1000,
+                xread_count=prefetch,
+            )
+        elif scheme == "nats":
+            from taskiq_nats import PullBasedJetStreamBroker
+
+            durable = name.replace(".", "_")
+            broker = PullBasedJetStreamBroker(
+                url,
+                subject=name,
+                stream_name=durable,
+                durable=durable,
+                pull_consume_batch=prefetch,
+                pull_consume_timeout=1.0,
+            )
+        else:
+            raise JobsConfigError(f"jobs.E001: {scheme}:// is not a broker scheme")
+    except ImportError as error:
+        raise JobsConfigError(
+            f"jobs.E001: JOBS_URL {scheme}:// needs pip install 'celeris[{_EXTRAS[scheme]}]' "
+            f"({error})"
+        ) from None
+    broker.is_worker_process = consumer
+    return broker
+
+
+class BrokerBackend(DatabaseBackend):
+    """Records in a database, deliveries through a taskiq broker."""
+
+    blocking_claim = True  # claim() waits for messages itself: the worker does not poll
+
+    def __init__(
+        self,
+        database: Database,
+        broker_url: str,
+        queues: Callable[[], set[str]],
+        *,
+        poll: float = 0.5,
+        resend_after: float = 60.0,
+    ) -> None:
+        super().__init__(database)
+        self.broker_url = broker_url
+        self.url = _redacted(broker_url)
+        self.records_url = database.url.render_as_string(hide_password=True)
+        self._queues = queues
+        self.poll = poll
+        self.resend_after = resend_after
+        self._publishers: dict[str, Any] = {}
+        self._publishers_lock = asyncio.Lock()
+        self._consumers: dict[str, Any] = {}
+        self._listeners: list[asyncio.Task[None]] = []
+        self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._acks: dict[str, Any] = {}
+        self._relayed_at = 0.0
+
+    async def open(self) -> None:
+        """Create the tables and connect one publisher per known queue."""
+        await super().open()
+        try:
+            async with asyncio.timeout(_PUBLISH_TIMEOUT * 2):
+                for queue in sorted(self._queues()):
+                    await self._publisher(queue)
+        except Exception as error:
+            # NOTE: start without the broker: jobs are stored and published once it is back.
+            log.warning("jobs broker %s unavailable at start-up (%s)", self.url, error)
+
+    async def close(self) -> None:
+        """Stop listening and disconnect from the broker."""
+        for task in self._listeners:
+            task.cancel()
+        await asyncio.gather(*self._listeners, return_exceptions=True)
+        self._listeners.clear()
+        for broker in [*self._consumers.values(), *self._publishers.values()]:
+            with contextlib.suppress(Exception):
+                await broker.shutdown()
+        self._consumers.clear()
+        self._publishers.clear()
+
+    async def _publisher(self, queue: str) -> Any:
+        async with self._publishers_lock:
+            broker = self._publishers.get(queue)
+            if broker is None:
+                broker = make_broker(self.broker_url, queue, consumer=False, prefetch=1)
+                await broker.startup()
+                self._publishers[queue] = broker
+            return broker
+
+    async def _kick(self, record: JobRecord) -> bool:
+        from taskiq import BrokerMessage
+
+        priority = max(0, min(_MAX_PRIORITY, record.priority))
+        message = BrokerMessage(
+            task_id=record.id,
+            task_name="celeris.job",
+            message=record.id.encode(),
+            # NOTE: no "queue_name" label: each celeris queue has a broker of its own, and the
+            # Redis broker would take that label as the stream's key.
+            labels={"priority": str(priority)},  # NATS headers are text
+        )
+        try:
+            # NOTE: bounded, so a request that enqueues never hangs on a broker that stopped
+            # answering; the stored record is published later by the relay.
+            async with asyncio.timeout(_PUBLISH_TIMEOUT):
+                await (await self._publisher(record.queue)).kick(message)
+        except Exception as error:
+            # NOTE: the record is stored; the relay publishes it again after resend_after.
+            log.warning("job %s not handed to the broker yet: %s", record.id, error)
+            return False
+        return True
+
+    async def push(self, record: JobRecord, session: Any = None) -> JobRecord:
+        """Store the record (in ``session`` when given) and publish it unless it waits."""
+        due = record.run_at <= time.time()
+        if session is None and due:
+            record.sent_at = time.time()  # the relay re-publishes if this process dies now
+        stored = await super().push(record, session)
+        if stored.id == record.id and session is None and due:
+            await self._send(stored)
+        return stored
+
+    async def _send(self, record: JobRecord) -> None:
+        """Publish; when that fails, mark the job unsent so the next relay pass retries it."""
+        if not await self._kick(record):
+            try:
+                await self.mark_unsent(record.id)
+            except Exception as error:  # the relay re-publishes it after resend_after
+                log.warning("job %s: cannot mark it unsent (%s)", record.id, error)
+
+    async def committed(self, record: JobRecord) -> None:
+        """Publish a job whose transaction just committed."""
+        if record.run_at <= time.time() and await self._kick(record):
+            await self.mark_sent(record.id)
+
+    async def relay(self) -> int:
+        """Publish due jobs that were never handed over, or long ago."""
+        records = await self.unsent(self.resend_after)
+        for record in records:
+            await self._send(record)
+        return len(records)
+
+    async def _listen(self, queue: str, prefetch: int) -> None:
+        while True:
+            broker = None
+            try:
+                broker = make_broker(self.broker_url, queue, consumer=True, prefetch=prefetch)
+                await broker.startup()
+                self._consumers[queue] = broker
+                async for message in broker.listen():
+                    data = message.data if hasattr(message, "data") else message
+                    job_id = bytes(data).decode()
+                    await self._inbox.put((job_id, getattr(message, "ack", None)))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("jobs broker listener for %r failed (%s); reconnecting", queue, error)
+                if broker is not None:
+                    with contextlib.suppress(Exception):
+                        await broker.shutdown()
+                await asyncio.sleep(1.0)
+
+    async def _ack(self, ack: Any) -> None:
+        if ack is None:
+            return
+        try:
+            result = ack()
+            if inspect.isawaitable(result):
+                await result
+        except Exception as error:
+            log.warning("jobs broker: ack failed (%s); the job may be delivered again", error)
+
+    async def claim(
+        self, queues: Sequence[str] | None, worker: str, limit: int, lease: float
+    ) -> list[JobRecord]:
+        """Wait up to ``poll`` seconds for messages and lease their jobs."""
+        if not self._listeners:
+            chosen = sorted(queues if queues is not None else self._queues())
+            self._listeners = [
+                asyncio.create_task(self._listen(queue, max(limit, 1))) for queue in chosen
+            ]
+        now = time.monotonic()
+        if now - self._relayed_at >= self.poll:
+            self._relayed_at = now
+            await self.relay()
+        try:
+            first = await asyncio.wait_for(self._inbox.get(), self.poll)
+        except TimeoutError:
+            return []
+        pending = [first]
+        while len(pending) < limit and not self._inbox.empty():
+            pending.append(self._inbox.get_nowait())
+        acks: dict[str, Any] = {}
+        for job_id, ack in pending:
+            if job_id in acks:
+                await self._ack(ack)  # the same job twice in one batch
+            else:
+                acks[job_id] = ack
+        records = await self.claim_ids(list(acks), worker, lease)
+        for record in records:
+            self._acks[record.id] = acks.pop(record.id)
+        for ack in acks.values():
+            await self._ack(ack)  # a duplicate, or a job cancelled or already done
+        return records
+
+    async def finish(self, job_id: str, worker: str, result: str) -> bool:
+        """Record the result, then acknowledge the message."""
+        done = await super().finish(job_id, worker, result)
+        await self._ack(self._acks.pop(job_id, None))
+        return done
+
+    async def fail(self, job_id: str, worker: str, error: str, retry_at: float | None) -> bool:
+        """Record the failure (a retry is published by the relay when due), then acknowledge."""
+        failed = await super().fail(job_id, worker, error, retry_at)
+        await self._ack(self._acks.pop(job_id, None))
+        return failed
+
+    async def release(self, job_id: str, worker: str) -> None:
+        """Hand the job back (the relay publishes it again), then acknowledge."""
+        await super().release(job_id, worker)
+        await self._ack(self._acks.pop(job_id, None))
