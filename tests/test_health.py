@@ -160,11 +160,13 @@ async def test_health_routes_are_documented() -> None:
 async def test_every_battery_and_the_database_register_their_checks(tmp_path) -> None:
     from celeris.cache import Cache
     from celeris.db import Database
+    from celeris.jobs import Jobs
     from celeris.mail import Mailer
     from celeris.storage import Storage
 
     app = App()
     Database(f"sqlite+aiosqlite:///{tmp_path}/app.db", app=app)
+    Jobs(app=app)  # on the app's database
     Cache(app=app)
     Mailer(app=app, url="memory://")
     Storage(app=app, url="memory://", secret="test")
@@ -173,7 +175,7 @@ async def test_every_battery_and_the_database_register_their_checks(tmp_path) ->
         ready = await client.get("/readyz")
     assert ready.status_code == 200
     checks = ready.json()["checks"]
-    assert set(checks) == {"database", "cache", "mail", "storage"}
+    assert set(checks) == {"database", "jobs", "cache", "mail", "storage"}
     assert {c["status"] for c in checks.values()} == {"ok"}
 
 

@@ -406,3 +406,35 @@ def test_datetime_columns_render_as_plain_sqlalchemy(
     assert "celeris" not in revision.read_text()
     _run("--app", f"{name}:db", "upgrade")
     assert "No new upgrade operations" in _run("--app", f"{name}:db", "check")
+
+
+def test_tables_a_battery_keeps_for_itself_are_never_dropped(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The jobs battery creates celeris_jobs itself, outside the models' metadata: without the
+    # filter, --autogenerate wrote op.drop_table('celeris_jobs') and `check` failed.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    app = _write_app(tmp_path, database_url)
+    _run("--app", app, "init")
+    _run("--app", app, "revision", "--autogenerate", "-m", "create posts")
+    _run("--app", app, "upgrade")
+
+    async def add_tables() -> None:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    sa.text("CREATE TABLE celeris_jobs (id INTEGER PRIMARY KEY)")
+                )
+                await connection.execute(sa.text("CREATE TABLE legacy (id INTEGER PRIMARY KEY)"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(add_tables())
+    pending = CliRunner().invoke(db, ["--app", app, "check"])
+    assert pending.exit_code == 1  # an unknown table of the user's own is still reported
+    revision = _run("--app", app, "revision", "--autogenerate", "-m", "drop legacy")
+    text = Path(revision.split("Created ", 1)[1].strip()).read_text()
+    assert "drop_table('legacy')" in text
+    assert "celeris_jobs" not in text

@@ -155,9 +155,27 @@ def _render_item(kind: str, item: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+def _owned_elsewhere(metadata: MetaData | None) -> Any:
+    """Return Alembic's ``include_name``: skip ``celeris_*`` tables the models do not declare.
+
+    NOTE: batteries that keep their own tables outside ``Model.metadata`` (the jobs battery's
+    ``celeris_jobs``) create them themselves; without this, ``--autogenerate`` would write a
+    ``drop_table`` for them and ``celeris db check`` would fail on every app that uses them.
+    """
+    declared = set(metadata.tables) if metadata is not None else set()
+
+    def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+        if type_ != "table" or not name:
+            return True
+        return not (name.startswith("celeris_") and name not in declared)
+
+    return include_name
+
+
 def _configure(connection: Connection | None, url: str, metadata: MetaData | None) -> None:
     options: dict[str, Any] = {
         "target_metadata": metadata,
+        "include_name": _owned_elsewhere(metadata),
         # NOTE: batch mode renders ALTERs as table copies on SQLite and as plain ALTERs on
         # PostgreSQL, so one revision file serves both.
         "render_as_batch": True,

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from celeris.health import register_check
 from celeris.jobs.base import Backend, JobRecord, State
 from celeris.jobs.cron import Missed, Schedule
 from celeris.jobs.errors import JobsConfigError
@@ -422,6 +423,7 @@ class Jobs:
         """Attach to ``app``: open at start-up, close at shutdown, ``app.state.jobs``."""
         self.app = app
         app.state.jobs = self
+        register_check(app, "jobs", self.health)  # GET /readyz
         app.on_startup(self.open)
         handlers = getattr(getattr(app, "lifespan", None), "shutdown_handlers", None)
         if isinstance(handlers, list):
