@@ -76,7 +76,7 @@ if not config.SECRET_KEY:
 app = App(
     title="celeris showcase",
     version="0.1.0",
-    description="Notes, chat and live events.",
+    description="Notes, files, accounts, chat and live events.",
     settings=config,
 )
 app.add_middleware(GZipMiddleware, minimum_size=1000)
@@ -230,6 +230,7 @@ def _safe_name(filename: str | None) -> str:
 
 
 @files.post("/uploads", status_code=201)
+@limiter.limit("30/minute")  # SECURITY: anyone may upload here; bound how much, how often
 async def upload(file: UploadFile) -> Upload:
     """Store one file (streamed to the store, at most 10 MiB) and answer a signed link to it."""
     name = await storage.save(f"uploads/{_safe_name(file.filename)}", file, max_size=MAX_UPLOAD)
