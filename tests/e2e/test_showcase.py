@@ -130,6 +130,7 @@ def test_page_in_chromium(showcase: str) -> None:
             )
             page.click("#upload-form button")
             link = page.wait_for_selector("#uploads a:has-text('uploads/page')", timeout=10_000)
+            assert link is not None
             href = link.get_attribute("href")
             assert href
             assert "signature=" in href

@@ -6,9 +6,11 @@ import json
 import os
 
 # NOTE: the showcase resolves its stores when it is imported: keep uploads and mail in memory,
-# never in examples/showcase/media or on the console.
-os.environ.setdefault("STORAGE_URL", "memory://")
-os.environ.setdefault("MAIL_URL", "memory://")
+# never in examples/showcase/media or on the console; the environment is restored after the
+# import so that no other test sees these values.
+_STORES = {"STORAGE_URL": "memory://", "MAIL_URL": "memory://"}
+_saved = {name: os.environ.get(name) for name in _STORES}
+os.environ.update(_STORES)
 
 import schemathesis  # noqa: E402
 from examples.showcase.app import app  # noqa: E402
@@ -18,6 +20,12 @@ from openapi_spec_validator import validate  # noqa: E402
 from celeris.openapi import document_of, install  # noqa: E402
 
 from .test_schemathesis import excluded  # noqa: E402
+
+for _name, _value in _saved.items():
+    if _value is None:
+        del os.environ[_name]
+    else:
+        os.environ[_name] = _value
 
 install(app)  # NOTE: until App installs the spec routes itself (a no-op then)
 # NOTE: text/event-stream operations never end; a whole-body client would wait forever.
