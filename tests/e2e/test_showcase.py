@@ -270,3 +270,16 @@ def test_signup_and_totp_pages_in_chromium(running: Showcase) -> None:
         finally:
             browser.close()
     assert outside == []
+
+
+def test_migrations_match_the_models(running: Showcase) -> None:
+    # The server migrated its database at start-up; the auth battery's tables are in a revision
+    # of the showcase's own, so the models (notes and auth) and the migrations agree.
+    command = [sys.executable, "-m", "celeris", "db", "--app", "examples.showcase.app:db", "check"]
+    checked = subprocess.run(
+        command, cwd=ROOT, env=running.env, capture_output=True, text=True, timeout=120
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    with sqlite3.connect(running.database) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert {"note", "celeris_user", "celeris_device", "celeris_totp"} <= tables
