@@ -41,7 +41,7 @@ from celeris import (
     WebSocket,
     WebSocketDisconnect,
 )
-from celeris.auth import Auth
+from celeris.auth import Auth, User
 from celeris.cache import Cache
 from celeris.cache.models import invalidate_on_commit, model_tag
 from celeris.db import AsyncSession, Database, Model, add_health_route, get_or_404
@@ -250,10 +250,14 @@ app.include_router(files)
 
 
 @app.get("/", include_in_schema=False)
-async def home(request: Request, session: ReadSession) -> HTMLResponse:
+async def home(
+    request: Request,
+    session: ReadSession,
+    user: Annotated[User | None, Depends(auth.optional_user)],
+) -> HTMLResponse:
     notes = await notes_page(session, 100, 0)
     return await templates.render_async(
-        "index.html", {"request": request, "notes": notes, "title": app.title}
+        "index.html", {"request": request, "notes": notes, "title": app.title, "user": user}
     )
 
 

@@ -255,6 +255,8 @@ def test_signup_and_totp_pages_in_chromium(running: Showcase) -> None:
             with page.expect_navigation():
                 page.click("button[type=submit]")
             assert page.url == running.url + "/"
+            assert page.inner_text("#account a") == "page@example.org"
+            page.screenshot(path=str(SCREENSHOTS / "signed-up.png"), full_page=True)
             page.goto(running.url + "/auth/2fa/totp")
             with page.expect_navigation():
                 page.click("#totp-setup")
@@ -267,6 +269,11 @@ def test_signup_and_totp_pages_in_chromium(running: Showcase) -> None:
             page.screenshot(path=str(SCREENSHOTS / "totp-on.png"), full_page=True)
             page.goto(running.url + "/auth/2fa/totp")
             assert "On: signing in asks for a code" in page.inner_text("[role=status]")
+            page.goto(running.url + "/")
+            with page.expect_navigation():
+                page.click("#logout-form button")
+            assert page.locator("#account").count() == 0
+            assert page.locator("a[href='/auth/login']").count() == 1
         finally:
             browser.close()
     assert outside == []
