@@ -155,6 +155,8 @@ async def stop_watching_commits() -> None:
     app.state.stop_watching()
 
 
+# NOTE: memory:// is one cache per worker, and a commit drops only its own worker's copy: with
+# `--workers N` set CACHE_URL=redis://..., whose tags every worker shares.
 @cache.cached(ttl=300, key="notes:{limit}:{offset}", tags=[model_tag(Note)])
 async def notes_page(session: AsyncSession, limit: int, offset: int) -> list[NoteOut]:
     """One page of notes, cached until a commit inserts, updates or deletes a note."""
