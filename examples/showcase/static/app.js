@@ -1,4 +1,4 @@
-// The showcase page: create notes over the JSON API, a live clock over SSE, a chat over WebSocket.
+// The showcase page: notes over the JSON API, uploads to storage, a clock over SSE, a WebSocket chat.
 const notes = document.getElementById("notes");
 document.getElementById("note-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -15,6 +15,21 @@ document.getElementById("note-form").addEventListener("submit", async (event) =>
   strong.textContent = payload.title;
   item.append(strong, " " + payload.body);
   notes.append(item);
+  event.target.reset();
+});
+
+const uploads = document.getElementById("uploads");
+document.getElementById("upload-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const response = await fetch("/api/uploads", { method: "POST", body: new FormData(event.target) });
+  const payload = await response.json();
+  if (!response.ok) { alert(payload.detail || payload.title); return; }
+  const link = document.createElement("a");
+  link.href = payload.url;  // signed, valid for an hour
+  link.textContent = `${payload.name} (${payload.size} bytes)`;
+  const item = document.createElement("li");
+  item.append(link);
+  uploads.append(item);
   event.target.reset();
 });
 
