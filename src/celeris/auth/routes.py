@@ -629,7 +629,7 @@ def build_router(auth: Auth) -> Router:
         flows.passkey_login_options
     )
     router.post("/passkeys/login", name="auth.passkeys.login")(flows.passkey_login)
-    router.delete("/passkeys/{passkey_id}", name="auth.passkeys.delete", status_code=204)(
+    router.delete("/passkeys/{passkey_id:int}", name="auth.passkeys.delete", status_code=204)(
         passkey_delete
     )
     router.get("/oauth/{provider}/login", name="auth.oauth.login")(flows.social_login)
