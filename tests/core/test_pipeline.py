@@ -31,7 +31,7 @@ from celeris.middleware import (
     TrustedHostMiddleware,
 )
 from celeris.middleware import request_id as request_id_module
-from celeris.middleware.request_id import _uuid_hex
+from celeris.middleware.request_id import RequestIDStep, _uuid_hex
 from celeris.testing import TestClient
 
 from ..server.support import read_response, serving
@@ -690,3 +690,48 @@ async def test_request_state_is_per_request_on_celeris_server() -> None:
             assert status == 200
         writer.close()
     assert body == b"unset"
+
+
+async def test_mounted_apps_meet_the_steps_through_their_send_filters() -> None:
+    async def child(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-child", b"1")]})
+        await send({"type": "http.response.body", "body": b"mounted " * 100})
+
+    def build(stepped_form: bool) -> Any:
+        app: Any = App(openapi_url=None)
+        app.mount("/sub", child)
+        if stepped_form:
+            for cls, options in MIDDLEWARE:
+                app.add_middleware(cls, **options)
+            return app
+        for cls, options in MIDDLEWARE:
+            app = cls(app, **options)
+        return app
+
+    headers = [
+        (b"host", b"test"),
+        (b"origin", b"https://ok.example"),
+        (b"accept-encoding", b"gzip"),
+    ]
+    expected = await call_asgi(build(False), "GET", "/sub/page", headers)
+    assert dict(expected[1])[b"content-encoding"] == b"gzip"
+    assert await call_asgi(build(True), "GET", "/sub/page", headers) == expected
+
+
+def test_a_subclass_overriding_before_of_a_builtin_step_gets_it_called() -> None:
+    seen: list[str] = []
+
+    class Custom(RequestIDStep):
+        async def before(self, request: Request) -> Response | None:
+            seen.append("custom")
+            return await super().before(request)
+
+    app = App(openapi_url=None)
+    app.add_step(Custom(RequestIDMiddleware(None, generator=lambda: "c")))  # type: ignore[arg-type]
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    r = TestClient(app).get("/")
+    assert (seen, r.headers["x-request-id"]) == (["custom"], "c")

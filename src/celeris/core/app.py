@@ -315,7 +315,7 @@ class App(RouteRegistrar):
         app_steps = [*as_steps, *self._steps]
         hooks = hook_steps(self._before, self._after)
         if self._functions:
-            self._pipeline = build_pipeline(self._endpoint, self._functions, [], [])
+            self._pipeline = build_pipeline(self._endpoint, self._functions)
             self._hooks = Flow(hooks) if hooks else None
             hooks = []
         sees_request = bool(self._functions or hooks or self._hooks)

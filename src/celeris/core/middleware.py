@@ -1,9 +1,9 @@
-"""Middleware: ASGI middleware specs, ``@app.middleware`` functions and request hooks.
+"""Middleware: ASGI middleware specs and ``@app.middleware`` functions.
 
-Function middleware and hooks run on the core pipeline with real ``Request`` and
-``Response`` objects (no ASGI message re-wrapping, so streaming, background tasks and
-context variables behave as without them). The last one added is the outermost, as for
-``add_middleware``.
+Function middleware run on the core pipeline with real ``Request`` and ``Response`` objects
+(no ASGI message re-wrapping, so streaming, background tasks and context variables behave as
+without them). The last one added is the outermost, as for ``add_middleware``. Request hooks
+are pipeline steps (``celeris.core.pipeline``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from celeris.core.concurrency import run_in_threadpool
 from celeris.core.requests import Request
 from celeris.core.responses import Response
 from celeris.types import ASGIApp
@@ -56,35 +55,6 @@ def check_function_middleware(func: Callable[..., Any]) -> None:
         )
 
 
-async def _call_hook(hook: Callable[..., Any], arg: Any) -> Any:
-    if inspect.iscoroutinefunction(hook):
-        return await hook(arg)
-    result = await run_in_threadpool(hook, arg)
-    if inspect.isawaitable(result):
-        return await result
-    return result
-
-
-def _with_hooks(
-    endpoint: Endpoint, before: Sequence[BeforeHook], after: Sequence[AfterHook]
-) -> Endpoint:
-    async def hooked(request: Request) -> Response:
-        for hook in before:
-            early = await _call_hook(hook, request)
-            if isinstance(early, Response):
-                response = early
-                break
-        else:
-            response = await endpoint(request)
-        for after_hook in after:
-            replaced = await _call_hook(after_hook, response)
-            if isinstance(replaced, Response):
-                response = replaced
-        return response
-
-    return hooked
-
-
 def _with_function(func: FunctionMiddleware, inner: Endpoint) -> Endpoint:
     name = getattr(func, "__qualname__", repr(func))
 
@@ -97,16 +67,9 @@ def _with_function(func: FunctionMiddleware, inner: Endpoint) -> Endpoint:
     return call
 
 
-def build_pipeline(
-    endpoint: Endpoint,
-    functions: Sequence[FunctionMiddleware],
-    before: Sequence[BeforeHook],
-    after: Sequence[AfterHook],
-) -> Endpoint:
-    """Wrap ``endpoint`` in hooks, then in function middleware (last added outermost)."""
+def build_pipeline(endpoint: Endpoint, functions: Sequence[FunctionMiddleware]) -> Endpoint:
+    """Wrap ``endpoint`` in function middleware (last added outermost)."""
     handler = endpoint
-    if before or after:
-        handler = _with_hooks(handler, list(before), list(after))
     for func in functions:
         handler = _with_function(func, handler)
     return handler

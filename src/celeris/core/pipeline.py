@@ -65,18 +65,27 @@ def _overrides(step: Step, name: str) -> bool:
 Entry = tuple[Callable[..., Any], bool]
 
 
+def _defined_in(cls: type, name: str) -> type:
+    return next(klass for klass in cls.__mro__ if name in klass.__dict__)
+
+
+def _entry(step: Step, method: str) -> Entry | None:
+    """Return how a flow calls the step's ``method`` ("before" or "after"), or None."""
+    name = f"_{method}_entry"
+    cls = type(step)
+    # NOTE: the plain form counts only where it is as derived as the async method: a
+    # subclass overriding before/after gets its own method called.
+    if hasattr(step, name) and issubclass(_defined_in(cls, name), _defined_in(cls, method)):
+        return cast("Entry | None", getattr(step, name)())
+    return (getattr(step, method), True) if _overrides(step, method) else None
+
+
 def _before_entry(step: Step) -> Entry | None:
-    entry = getattr(step, "_before_entry", None)
-    if entry is not None:
-        return cast("Entry | None", entry())
-    return (step.before, True) if _overrides(step, "before") else None
+    return _entry(step, "before")
 
 
 def _after_entry(step: Step) -> Entry | None:
-    entry = getattr(step, "_after_entry", None)
-    if entry is not None:
-        return cast("Entry | None", entry())
-    return (step.after, True) if _overrides(step, "after") else None
+    return _entry(step, "after")
 
 
 def _encode_headers(step: Step) -> RawHeaders:

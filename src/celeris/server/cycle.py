@@ -95,7 +95,8 @@ class RequestCycle:
         self.root_path = state.root_path
         # SECURITY: a copy per request, as ASGI's scope["state"]: what one request stores in
         # request.state (a CSRF token, a CSP nonce, its id) must not show in another.
-        self.state = state.lifespan_state.copy()
+        shared = state.lifespan_state
+        self.state = shared.copy() if shared else {}  # PERF: usually empty: a literal
         self.keep_alive = keep_alive
         self.more_body = more_body
         self.expect_100 = expect_100
