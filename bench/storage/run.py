@@ -57,6 +57,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="rounds (default 2)")
     parser.add_argument("--targets", default="file,s3", help="file, s3 or both (default)")
     parser.add_argument("--chunked", action="store_true", help="Transfer-Encoding: chunked")
+    parser.add_argument(
+        "--buffered", action="store_true", help="the control: the route that reads the body whole"
+    )
     parser.add_argument("--port", type=int, default=18_091)
     parser.add_argument(
         "--out", type=Path, help="folder for the report (default bench/.work/results)"
@@ -157,7 +160,9 @@ def payload(size: int, seed: bytes) -> tuple[Iterator[bytes], Any]:
     return pieces(), sha
 
 
-def upload(port: int, name: str, size: int, chunked: bool) -> tuple[float, str, dict[str, Any]]:
+def upload(
+    port: int, name: str, size: int, chunked: bool, route: str = "upload"
+) -> tuple[float, str, dict[str, Any]]:
     """POST ``size`` bytes; return (seconds, SHA-256 sent, the JSON answer)."""
     body, sha = payload(size, name.encode())
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
@@ -166,7 +171,7 @@ def upload(port: int, name: str, size: int, chunked: bool) -> tuple[float, str, 
         headers["Content-Length"] = str(size)
     try:
         began = time.perf_counter()
-        conn.request("POST", f"/upload/{name}", body=body, headers=headers, encode_chunked=chunked)
+        conn.request("POST", f"/{route}/{name}", body=body, headers=headers, encode_chunked=chunked)
         response = conn.getresponse()
         answer = response.read()
         seconds = time.perf_counter() - began
@@ -205,7 +210,8 @@ def measure(
         for pid in pids:
             reset_peak(pid)
         name = f"big-{uuid.uuid4().hex[:8]}.bin"
-        seconds, sent, answer = upload(server.port, name, size, args.chunked)
+        route = "buffered" if args.buffered else "upload"
+        seconds, sent, answer = upload(server.port, name, size, args.chunked, route)
         peak = sum(status_kib(pid, "VmHWM") for pid in pids)
         after = server.rss_kib()
         alive = server.alive()
@@ -233,6 +239,8 @@ def measure(
 def render(data: dict[str, Any]) -> str:
     meta = data["meta"]
     mode = "chunked" if meta["chunked"] else "Content-Length"
+    if meta.get("buffered"):
+        mode += "; CONTROL: the route that reads the whole body first"
     out = [
         f"## {meta['date']}: {meta['size_mib']} MiB upload ({mode}), {meta['rounds']} rounds, "
         "medians",
@@ -300,7 +308,7 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(media, ignore_errors=True)
     data = {
         "meta": {"date": started.strftime("%Y-%m-%d %H:%M UTC"), "size_mib": args.size_mib,
-                 "rounds": args.rounds, "chunked": args.chunked, "load": load,
+                 "rounds": args.rounds, "chunked": args.chunked, "buffered": args.buffered, "load": load,
                  "machine": environment.machine()},
         "samples": samples,
         "problems": problems,
