@@ -111,6 +111,7 @@ def contender(app: str, fastapi_bin: Path | None) -> Contender:
     """The server of ``app``: celeris's own on this interpreter, or uvicorn in the venv."""
     path = os.pathsep.join((str(ROOT / "src"), str(ROOT)))
     env = (("PYTHONPATH", path), ("BENCH_REDIS_URL", REDIS_URL))
+    argv: tuple[str, ...]
     if app == "celeris":
         argv = (sys.executable, "-m", "celeris", "serve", "{module}:app", "--port", "{port}",
                 "--workers", "1", "--no-access-log", "--timeout-keep-alive", "60")  # fmt: skip

@@ -233,7 +233,19 @@ def measure(
     if above >= LIMIT:
         errors.append(f"peak RSS {above / 1e6:.1f} MB above idle, over {LIMIT / 1e6:.0f} MB")
     return {"seconds": seconds, "idle_kib": idle, "peak_kib": peak, "after_kib": after,
-            "above_bytes": above, "errors": errors}  # fmt: skip
+            "above_bytes": above, "processes": len(pids), "errors": errors}  # fmt: skip
+
+
+def machine() -> dict[str, str]:
+    """environment.machine() without wrk, which this bench does not use."""
+    try:
+        return environment.machine()
+    except OSError:
+        return {
+            "cpu": f"{os.cpu_count()} CPUs",
+            "kernel": os.uname().release,
+            "python": sys.version.split()[0],
+        }
 
 
 def render(data: dict[str, Any]) -> str:
@@ -278,7 +290,10 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     started = dt.datetime.now(dt.UTC)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    environment.ensure_tools()
+    # NOTE: no wrk here (environment.ensure_tools would install it): taskset and 2 CPUs only.
+    if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        print("bench: cannot run: it needs taskset (util-linux) and two CPUs", file=sys.stderr)
+        return 1
     (WORK / "logs").mkdir(parents=True, exist_ok=True)
     os.sched_setaffinity(0, {CLIENT_CPU})  # NOTE: the client (this process) stays off CPU 0
     targets = args.targets.split(",")
@@ -309,7 +324,7 @@ def main(argv: list[str]) -> int:
     data = {
         "meta": {"date": started.strftime("%Y-%m-%d %H:%M UTC"), "size_mib": args.size_mib,
                  "rounds": args.rounds, "chunked": args.chunked, "buffered": args.buffered, "load": load,
-                 "machine": environment.machine()},
+                 "machine": machine()},
         "samples": samples,
         "problems": problems,
     }  # fmt: skip

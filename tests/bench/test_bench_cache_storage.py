@@ -15,13 +15,15 @@ from pathlib import Path
 import pytest
 import redis
 from bench.cache import run as cache_run
+from bench.server import Server
 from bench.storage import run as storage_run
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(
-    shutil.which("wrk") is None or shutil.which("taskset") is None or (os.cpu_count() or 1) < 2,
-    reason="the bench needs wrk, taskset and two CPUs",
+PINNED = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+needs_wrk = pytest.mark.skipif(
+    shutil.which("wrk") is None or not PINNED, reason="the bench needs wrk, taskset and two CPUs"
 )
+needs_taskset = pytest.mark.skipif(not PINNED, reason="the bench needs taskset and two CPUs")
 
 
 def _free_port() -> int:
@@ -48,6 +50,7 @@ def _cache_run(tmp_path: Path, redis_url: str, contenders: str) -> dict[str, obj
     return dict(json.loads(result.read_text()))
 
 
+@needs_wrk
 def test_cache_runner_times_celeris_both_ways_and_cleans_redis(
     tmp_path: Path, redis_url: str
 ) -> None:
@@ -66,6 +69,7 @@ def test_cache_runner_times_celeris_both_ways_and_cleans_redis(
     client.close()
 
 
+@needs_wrk
 @pytest.mark.skipif(
     not (cache_run.VENV / "bin" / "uvicorn").exists(),
     reason="bench/.work/venv-cache is not built (bench/cache/run.py builds it)",
@@ -78,12 +82,13 @@ def test_cache_runner_times_fastapi_cache2(tmp_path: Path, redis_url: str) -> No
     assert summary["fastapi-cache2"]["rps"] > 0
 
 
+@needs_taskset
 def test_cache_check_refuses_a_route_that_does_not_cache(tmp_path: Path, redis_url: str) -> None:
     # NOTE: /page never stores anything, so checking it as a cached line must fail.
     line = cache_run.Line("wrong", "celeris", "/page", True, "uncached posing as cached")
     contender = cache_run.contender("celeris", None)
     contender = dataclasses.replace(contender, env=(*contender.env, ("BENCH_REDIS_URL", redis_url)))
-    server = cache_run.Server(contender, "", _free_port(), 0, tmp_path / "server.log")
+    server = Server(contender, "", _free_port(), 0, tmp_path / "server.log")
     server.start()
     client = redis.Redis.from_url(redis_url)
     try:
@@ -105,6 +110,7 @@ def test_upload_payload_has_the_size_and_digest_it_claims() -> None:
     assert sha.hexdigest() == hashlib.sha256(data).hexdigest()
 
 
+@needs_taskset
 def test_storage_runner_uploads_to_files_and_s3_within_the_limit(tmp_path: Path) -> None:
     done = _runner(
         "storage/run.py",
@@ -119,4 +125,5 @@ def test_storage_runner_uploads_to_files_and_s3_within_the_limit(tmp_path: Path)
         assert sample["errors"] == []  # the stored bytes matched the SHA-256 sent
         assert sample["peak_kib"] > 0
         assert sample["above_bytes"] < storage_run.LIMIT
+        assert sample["processes"] == 1  # one worker: its VmHWM is the whole server's peak
     assert "| S3 API (moto's server, `s3://`) |" in next(tmp_path.glob("storage-*.md")).read_text()
