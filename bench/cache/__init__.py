@@ -1,0 +1,1 @@
+"""Issue 15's cached-route benchmark: celeris with and without its response cache, FastAPI."""
