@@ -1,7 +1,7 @@
 """Whole-response caching for routes: ``@cache.response(ttl=30, vary=["Accept-Language"])``.
 
-A decorator under the route decorator (the route option ``cache=`` needs a core hook that does
-not exist yet). It stores the rendered 200 response by method, path, query and the ``vary``
+The route option ``cache=cache.response(...)``, or the same object as a decorator under the
+route decorator. It stores the rendered 200 response by method, path, query and the ``vary``
 request headers; answers with a strong ``ETag`` and ``304`` to a matching ``If-None-Match``;
 recomputes when the client sends ``Cache-Control: no-cache``; and never stores a response that
 sets a cookie, says ``private`` or ``no-store``, or answers a request carrying ``Cookie`` or
