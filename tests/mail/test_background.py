@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -301,3 +307,62 @@ async def test_explicit_jobs_send_template_and_one_mailer_per_jobs(tmp_path: Pat
     assert (sent.subject, str(sent.email["Message-ID"])) == ("Welcome Ada", message_id)
     assert "Hi Ada" in (sent.text or "")
     assert "<b>Ada</b>" in (sent.html or "")
+
+
+APP_MODULE = """
+from pathlib import Path
+
+from celeris import App
+from celeris.jobs import Jobs
+from celeris.mail import Mailer
+
+HERE = Path(__file__).parent
+app = App()
+mailer = Mailer(app=app, url=f"file://{HERE / 'outbox'}", default_from="shop@example.org")
+jobs = Jobs(f"sqlite:///{HERE / 'jobs.db'}", app=app, poll=0.05)
+"""
+
+
+def test_celeris_worker_delivers_a_mail_the_web_process_stored(tmp_path: Path) -> None:
+    """Mailer created before Jobs, a real `celeris worker` process: the mail arrives once."""
+    (tmp_path / "mailapp.py").write_text(APP_MODULE)
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, str(tmp_path)])}
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("mailapp")
+    finally:
+        sys.path.remove(str(tmp_path))
+
+    async def produce() -> str:
+        await module.app.lifespan.startup()
+        try:
+            return str(await module.mailer.send(rich_message(), background=True))
+        finally:
+            await module.app.lifespan.shutdown()
+
+    message_id = asyncio.run(produce())
+    assert not (tmp_path / "outbox").exists()  # the web process did not deliver it
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celeris", "worker", "mailapp:app", "--status-interval", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not list((tmp_path / "outbox").glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # a second delivery would show up by now
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    [eml] = list((tmp_path / "outbox").glob("*.eml"))
+    parsed = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert parsed["Message-ID"] == message_id, stderr
+    assert parsed["Bcc"] is None
+    logo = next(p for p in parsed.walk() if p.get_filename() == "logo.png")
+    assert logo.get_content() == PNG
+    sys.modules.pop("mailapp", None)

@@ -2,7 +2,8 @@
 
 URLs: ``console://`` (the default: print), ``memory://`` (``mailer.outbox``, for tests),
 ``file:///path`` (``.eml`` files), ``smtp://user:pass@host:587`` (STARTTLS) and
-``smtps://host:465`` (implicit TLS).
+``smtps://host:465`` (implicit TLS). ``send(..., background=True)`` goes through a
+``celeris.mail.deliver`` job when the app has the jobs battery (see ``celeris.mail.delivery``).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def _backend_for(url: str, tls_context: ssl.SSLContext | None) -> Backend:
 
 
 class Mailer:
-    """Send mail; attached to ``app`` it also drains background sends at shutdown."""
+    """Send mail; attached to ``app`` it finds ``app.state.jobs`` and drains sends at shutdown."""
 
     def __init__(
         self,
@@ -109,7 +110,7 @@ class Mailer:
             # NOTE: a Jobs attached after this Mailer is found at start-up, which runs before
             # the Jobs opens (its handler was registered later), so every process that starts
             # the app (server or `celeris worker`) knows the delivery job before claiming one.
-            app.on_startup(self.attach_jobs)
+            app.on_startup(self._attach_at_startup)
             app.on_shutdown(self.close)
             register_check(app, "mail", functools.partial(check, self))
         self.attach_jobs()
@@ -122,6 +123,9 @@ class Mailer:
             logger.warning(
                 "mail goes to the console, not to anyone: set MAIL_URL (smtp://...) to send it"
             )
+
+    def _attach_at_startup(self) -> None:
+        self.attach_jobs()
 
     def attach_jobs(self) -> Any:
         """Register the ``celeris.mail.deliver`` job on this mailer's ``Jobs``; return it.
