@@ -8,7 +8,7 @@ import datetime as dt
 import ipaddress
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,7 @@ class SMTPServer:
 
 
 @pytest.fixture
-def starttls_server(certificate: Certificate) -> Iterator[SMTPServer]:
+async def starttls_server(certificate: Certificate) -> AsyncIterator[SMTPServer]:
     """STARTTLS required, AUTH required (only after TLS)."""
     inbox = Inbox()
     controller = Controller(
@@ -145,11 +145,14 @@ def starttls_server(certificate: Certificate) -> Iterator[SMTPServer]:
     try:
         yield SMTPServer(controller.port, inbox)
     finally:
+        # NOTE: the client's TLS shutdown finishes in callbacks after send() returns; let
+        # them run in the test's loop, or the socket is collected as an unclosed transport.
+        await asyncio.sleep(0.05)
         controller.stop()
 
 
 @pytest.fixture
-def tls_server(certificate: Certificate) -> Iterator[SMTPServer]:
+async def tls_server(certificate: Certificate) -> AsyncIterator[SMTPServer]:
     """Implicit TLS from the first byte (smtps://), AUTH offered."""
     inbox = Inbox()
     controller = Controller(
@@ -166,6 +169,9 @@ def tls_server(certificate: Certificate) -> Iterator[SMTPServer]:
     try:
         yield SMTPServer(controller.port, inbox)
     finally:
+        # NOTE: the client's TLS shutdown finishes in callbacks after send() returns; let
+        # them run in the test's loop, or the socket is collected as an unclosed transport.
+        await asyncio.sleep(0.05)
         controller.stop()
 
 
@@ -189,6 +195,9 @@ async def stalling_port() -> AsyncIterator[int]:
         writer.transport.abort()
     server.close()
     await server.wait_closed()
+    # NOTE: abort() closes the socket from a callback; let it run before the test's loop
+    # closes, or the transport is collected later with an "unclosed transport" warning.
+    await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -215,3 +224,4 @@ async def dropping_port() -> AsyncIterator[int]:
     yield server.sockets[0].getsockname()[1]
     server.close()
     await server.wait_closed()
+    await asyncio.sleep(0.05)  # see stalling_port

@@ -2,7 +2,8 @@
 
 URLs: ``console://`` (the default: print), ``memory://`` (``mailer.outbox``, for tests),
 ``file:///path`` (``.eml`` files), ``smtp://user:pass@host:587`` (STARTTLS) and
-``smtps://host:465`` (implicit TLS).
+``smtps://host:465`` (implicit TLS). ``send(..., background=True)`` goes through a
+``celeris.mail.deliver`` job when the app has the jobs battery (see ``celeris.mail.delivery``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from celeris.health import register_check
+from celeris.mail import delivery
 from celeris.mail.base import Backend
 from celeris.mail.console import ConsoleBackend
 from celeris.mail.errors import MailConfigError, MailError
@@ -76,7 +78,7 @@ def _backend_for(url: str, tls_context: ssl.SSLContext | None) -> Backend:
 
 
 class Mailer:
-    """Send mail; attached to ``app`` it also drains background sends at shutdown."""
+    """Send mail; attached to ``app`` it finds ``app.state.jobs`` and drains sends at shutdown."""
 
     def __init__(
         self,
@@ -88,6 +90,7 @@ class Mailer:
         tls_context: ssl.SSLContext | None = None,
         retries: int = 3,
         retry_delay: float = 1.0,
+        jobs: Any = None,
     ) -> None:
         self.url = resolve_url(url, app)
         self.backend: Backend = _backend_for(self.url, tls_context)
@@ -96,12 +99,21 @@ class Mailer:
         self.templates = MailTemplates(templates)
         self.retries = retries
         self.retry_delay = retry_delay
+        if retries < 1:
+            raise ValueError(f"Mailer: retries counts attempts and must be >= 1, not {retries}")
         self._background: set[asyncio.Task[None]] = set()
+        self._app = app
+        self._jobs = jobs
+        self._job: Any = None
         if app is not None:
             app.on_startup(self._warn_if_console)
+            # NOTE: a Jobs attached after this Mailer is found at start-up, which runs before
+            # the Jobs opens (its handler was registered later), so every process that starts
+            # the app (server or `celeris worker`) knows the delivery job before claiming one.
+            app.on_startup(self._attach_at_startup)
             app.on_shutdown(self.close)
             register_check(app, "mail", functools.partial(check, self))
-        self._app = app
+        self.attach_jobs()
 
     def __repr__(self) -> str:
         return f"Mailer(backend={self.backend.name!r}, default_from={self.default_from!r})"
@@ -112,6 +124,25 @@ class Mailer:
                 "mail goes to the console, not to anyone: set MAIL_URL (smtp://...) to send it"
             )
 
+    def _attach_at_startup(self) -> None:
+        self.attach_jobs()
+
+    def attach_jobs(self) -> Any:
+        """Register the ``celeris.mail.deliver`` job on this mailer's ``Jobs``; return it.
+
+        The ``Jobs`` is the one passed as ``jobs=``, else ``app.state.jobs``; None without one.
+        Called at construction, at the app's start-up and on a background send, so the order
+        in which ``Mailer`` and ``Jobs`` are created does not matter.
+        """
+        if self._job is None:
+            jobs = self._jobs
+            if jobs is None and self._app is not None:
+                jobs = getattr(getattr(self._app, "state", None), "jobs", None)
+            if jobs is not None:
+                self._job = delivery.register(self, jobs)
+                self._jobs = jobs
+        return self._job
+
     @property
     def outbox(self) -> list[SentMail]:
         """The mail sent so far (the ``memory://`` backend only)."""
@@ -120,20 +151,38 @@ class Mailer:
         return self.backend.outbox
 
     async def send(
-        self, message: Message | None = None, /, *, background: bool = False, **fields: Any
+        self,
+        message: Message | None = None,
+        /,
+        *,
+        background: bool = False,
+        session: Any = None,
+        **fields: Any,
     ) -> str:
         """Deliver ``message`` (or one built from ``fields``); return its Message-ID.
 
-        ``background=True`` returns at once and delivers from a task with ``retries``
-        attempts; a mail that still fails is logged as an error, never dropped silently.
+        ``background=True`` returns at once. With the jobs battery the mail is stored as a
+        ``celeris.mail.deliver`` job (in ``session``'s transaction when given) that a worker
+        delivers with ``retries`` attempts, then dead-letters; without it a task in this
+        process retries, then logs an error (not durable).
         """
         if message is None:
             message = Message(**fields)
         elif fields:
             raise TypeError("pass a Message or its fields, not both")
+        if session is not None and not background:
+            raise TypeError("session= is for background=True: a direct send happens now")
         email = message.build(self.default_from)
         recipients = message.recipients
-        if background:
+        if background and self.attach_jobs() is not None:
+            # PERF: the request waits for one insert (or publish), never for the SMTP server.
+            await self._job.enqueue(email.as_bytes(), recipients, session=session)
+        elif background:
+            if session is not None:
+                raise MailConfigError(
+                    "send(session=...) needs the jobs battery to follow the transaction: "
+                    "attach Jobs(app=app) or pass Mailer(jobs=...)"
+                )
             task = asyncio.get_running_loop().create_task(self._deliver_retrying(email, message))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
@@ -168,6 +217,7 @@ class Mailer:
         to: Sequence[str | tuple[str, str]] | str,
         context: dict[str, Any] | None = None,
         background: bool = False,
+        session: Any = None,
         **fields: Any,
     ) -> str:
         """Render ``templates/mail/<name>.{subject,txt,html}`` with ``context`` and send it."""
@@ -179,7 +229,7 @@ class Mailer:
             html=rendered.html,
             **fields,
         )
-        return await self.send(message, background=background)
+        return await self.send(message, background=background, session=session)
 
     async def check(self) -> None:
         """Raise ``MailError`` if the backend cannot deliver now."""
