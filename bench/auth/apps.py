@@ -32,7 +32,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from celeris import App, Depends as CDepends
+from celeris import App
+from celeris import Depends as CDepends
 from celeris.auth import Auth, PasswordHasher, User
 from celeris.cache import Cache
 from celeris.db import Database
@@ -43,7 +44,7 @@ SECRET = "bench-auth-secret-" + "x" * 40
 EMAIL = "ada@example.org"
 PASSWORD = "correct horse battery staple"
 #: Cheap argon2 parameters for the counting runs: how many hashes, not how long each takes.
-FAST = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+FAST: dict[str, int] = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 
 
 # --- celeris -------------------------------------------------------------------------------
@@ -114,7 +115,11 @@ def fastapi_app(url: str, *, fast: bool = True) -> tuple[FastAPI, AsyncEngine, P
         url = url.replace("sqlite:///", "sqlite+aiosqlite:///", 1)
     engine = create_async_engine(url)
     async_session = async_sessionmaker(engine, expire_on_commit=False)
-    password_hash = PasswordHash((Argon2Hasher(**FAST),)) if fast else PasswordHash.recommended()
+    password_hash = (
+        PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+        if fast
+        else PasswordHash.recommended()
+    )
     dummy_hash = password_hash.hash("dummypassword")  # the tutorial's DUMMY_HASH
     oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token")
     app = FastAPI(openapi_url=None)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import argon2
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -92,7 +92,7 @@ def counting_hashes(meter: Meter) -> Iterator[None]:
         return real_verify(self, *args, **kwargs)
 
     argon2.PasswordHasher.hash = hash_  # type: ignore[method-assign]
-    argon2.PasswordHasher.verify = verify  # type: ignore[method-assign]
+    argon2.PasswordHasher.verify = verify  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
@@ -250,14 +250,10 @@ async def request_costs(url: str, *, warm: int = 5) -> dict[str, Cost]:
                     meter.watch(auth.db.engine)
                     user = await auth.create_user(EMAIL, PASSWORD)
                     token, _ = await auth.create_token(user, "bench")
-                    headers = {"authorization": f"Bearer {token}"}
-                    costs[f"{label}: first request"] = await measured(
-                        meter, lambda: client.get("/me", headers=headers)
-                    )
+                    me = _me(client, {"authorization": f"Bearer {token}"})
+                    costs[f"{label}: first request"] = await measured(meter, me)
                     for _ in range(warm):
-                        costs[f"{label}: next requests"] = await measured(
-                            meter, lambda: client.get("/me", headers=headers)
-                        )
+                        costs[f"{label}: next requests"] = await measured(meter, me)
                     meter.close()
                 async with auth.db.engine.begin() as connection:
                     await connection.run_sync(_drop_celeris_tables)
@@ -285,6 +281,12 @@ async def request_costs(url: str, *, warm: int = 5) -> dict[str, Cost]:
     return costs
 
 
+def _me(client: httpx.AsyncClient, headers: dict[str, str]) -> Any:
+    """Return a factory of ``GET /me`` requests with ``headers``."""
+    return lambda: client.get("/me", headers=headers)
+
+
 def _drop_celeris_tables(connection: Any) -> None:
     """Drop the battery's tables (the next app on the same database recreates them)."""
-    User.metadata.drop_all(connection, tables=[User.__table__, *side_tables()])
+    tables = [User.__table__, *side_tables()]
+    User.metadata.drop_all(connection, tables=tables)  # type: ignore[arg-type]
