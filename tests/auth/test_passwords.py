@@ -125,3 +125,13 @@ def test_unknown_and_known_emails_answer_alike_and_in_the_same_time(make_app: Ma
         k, u = statistics.median(known), statistics.median(unknown)
         print(f"login median: known email {k * 1000:.1f} ms, unknown email {u * 1000:.1f} ms")
         assert 0.5 * k < u < 1.5 * k, (k, u)
+
+
+async def test_the_stand_in_hash_is_made_before_the_first_unknown_login() -> None:
+    # Made lazily, the first login for an unknown email cost two argon2 runs (a timing hint).
+    hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    await hasher.warm()
+    made = hasher._dummy
+    assert made is not None
+    assert await hasher.verify("whatever-password", None) == (False, None)
+    assert hasher._dummy == made

@@ -236,6 +236,9 @@ class Auth(Step):
 
     async def start(self) -> None:
         """Create missing tables and the autocommit session factory for lookups."""
+        warm = getattr(self.hasher, "warm", None)
+        if warm is not None:
+            await warm()
         if (
             not self._sessions_at_install
             and self.app is not None

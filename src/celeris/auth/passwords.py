@@ -59,13 +59,24 @@ class PasswordHasher:
         # PERF: argon2 takes tens of milliseconds of CPU; the event loop keeps serving.
         return await asyncio.to_thread(self._hash.hash, password)
 
+    def _dummy_hash(self) -> str:
+        if self._dummy is None:
+            self._dummy = self._hash.hash(secrets.token_urlsafe(16))
+        return self._dummy
+
+    async def warm(self) -> None:
+        """Make the stand-in hash now (at start-up), not on the first unknown-email login.
+
+        SECURITY: made lazily, the first such login would cost two argon2 runs and answer
+        measurably later than one for a real account.
+        """
+        await asyncio.to_thread(self._dummy_hash)
+
     def _verify_and_update(self, password: str, stored: str | None) -> tuple[bool, str | None]:
         if stored is None:
             # SECURITY: no account (or no password): spend one hash anyway, so the answer
             # takes as long as for a real account and cannot tell who has one.
-            if self._dummy is None:
-                self._dummy = self._hash.hash(secrets.token_urlsafe(16))
-            self._hash.verify(password, self._dummy)
+            self._hash.verify(password, self._dummy_hash())
             return False, None
         try:
             return self._hash.verify_and_update(password, stored)
