@@ -30,7 +30,7 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.hotpath import request_bytes  # noqa: E402
+from bench.hotpath import FakeTransport, request_bytes  # noqa: E402
 from celeris.server.config import Config  # noqa: E402
 from celeris.server.protocol import HttpProtocol  # noqa: E402
 from celeris.server.state import ServerState  # noqa: E402
@@ -39,10 +39,11 @@ from celeris.types import fast_lane_of  # noqa: E402
 CONNECTIONS = 16  # the bench's pool size: every request gets a connection at once
 
 
-class CountingTransport:
-    """A transport that counts responses and wakes the batch when all have been written."""
+class CountingTransport(FakeTransport):
+    """hotpath's fake transport, counting responses and waking the batch when all are written."""
 
     def __init__(self, batch: Batch) -> None:
+        super().__init__()
         self.batch = batch
         self.status: bytes = b""
 
@@ -54,23 +55,6 @@ class CountingTransport:
     def writelines(self, chunks: list[bytes]) -> None:
         for chunk in chunks:
             self.write(chunk)
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
-            name, default
-        )
-
-    def is_closing(self) -> bool:
-        return False
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class Batch:

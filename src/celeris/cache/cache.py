@@ -14,7 +14,6 @@ import functools
 import hashlib
 import inspect
 import logging
-import os
 import secrets
 import time
 import typing
@@ -31,6 +30,7 @@ from celeris.cache.health import check
 from celeris.cache.memory import MemoryBackend
 from celeris.cache.response import ResponseCache
 from celeris.health import register_check
+from celeris.settings import app_setting
 
 __all__ = ["Cache", "resolve_url"]
 
@@ -50,18 +50,7 @@ DEFAULT_URL = "memory://"
 
 def resolve_url(url: str | None, app: Any) -> str:
     """Pick the URL: ``url=``, the app's CACHE_URL/REDIS_URL settings, the env, then memory."""
-    if url:
-        return url
-    settings = getattr(app, "settings", None)
-    for name in ("CACHE_URL", "REDIS_URL"):
-        value = getattr(settings, name, None)
-        if value:
-            return str(value)
-    for name in ("CACHE_URL", "REDIS_URL"):
-        value = os.environ.get(name)
-        if value:
-            return value
-    return DEFAULT_URL
+    return str(url or app_setting(app, "CACHE_URL", "REDIS_URL") or DEFAULT_URL)
 
 
 def _backend_for(url: str, timeout: float) -> Backend:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import ssl
 from collections.abc import Sequence
 from email.message import EmailMessage
@@ -30,6 +29,7 @@ from celeris.mail.health import check
 from celeris.mail.memory import MemoryBackend, SentMail
 from celeris.mail.message import Message, parse_address
 from celeris.mail.templates import MailTemplates
+from celeris.settings import app_setting
 
 __all__ = ["Mailer", "resolve_url"]
 
@@ -39,14 +39,9 @@ DEFAULT_URL = "console://"
 DEFAULT_FROM = "webmaster@localhost"
 
 
-def _setting(app: Any, name: str) -> str | None:
-    value = getattr(getattr(app, "settings", None), name, None)
-    return str(value) if value else os.environ.get(name) or None
-
-
 def resolve_url(url: str | None, app: Any) -> str:
     """Pick the URL: ``url=``, the app's MAIL_URL setting, the env, then ``console://``."""
-    return url or _setting(app, "MAIL_URL") or DEFAULT_URL
+    return str(url or app_setting(app, "MAIL_URL") or DEFAULT_URL)
 
 
 def _file_folder(url: str) -> Path:
@@ -94,7 +89,7 @@ class Mailer:
     ) -> None:
         self.url = resolve_url(url, app)
         self.backend: Backend = _backend_for(self.url, tls_context)
-        self.default_from = default_from or _setting(app, "MAIL_FROM") or DEFAULT_FROM
+        self.default_from = str(default_from or app_setting(app, "MAIL_FROM") or DEFAULT_FROM)
         parse_address(self.default_from)  # a bad sender fails at start-up, not on first send
         self.templates = MailTemplates(templates)
         self.retries = retries

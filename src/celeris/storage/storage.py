@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import functools
 import mimetypes
-import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from celeris.core.errors import Forbidden, PayloadTooLarge
 from celeris.core.requests import Request
 from celeris.core.responses import FileResponse, Response, StreamingResponse
 from celeris.health import register_check
+from celeris.settings import app_setting
 from celeris.storage.base import Backend
 from celeris.storage.errors import MissingFile, StorageConfigError, StorageUnavailable
 from celeris.storage.health import check
@@ -58,14 +58,9 @@ Content = (
 )
 
 
-def _setting(app: Any, name: str) -> str | None:
-    value = getattr(getattr(app, "settings", None), name, None)
-    return str(value) if value else os.environ.get(name) or None
-
-
 def resolve_url(url: str | None, app: Any) -> str:
     """Pick the URL: ``url=``, the app's STORAGE_URL setting, the env, then ``file://./media``."""
-    return url or _setting(app, "STORAGE_URL") or DEFAULT_URL
+    return str(url or app_setting(app, "STORAGE_URL") or DEFAULT_URL)
 
 
 def _backend_for(url: str, timeout: float) -> Backend:
@@ -175,7 +170,7 @@ class Storage:
         self.location = resolve_url(url, app)  # NOTE: not .url, which makes a file's link
         self.backend: Backend = _backend_for(self.location, timeout)
         self.retry_after = retry_after
-        key = secret or _setting(app, "SECRET_KEY")
+        key = secret or app_setting(app, "SECRET_KEY")
         self._signer = URLSigner(key) if key else None
         self.route = route.rstrip("/")
         self._root_path = ""
