@@ -141,19 +141,13 @@ async def seed(db: Database, *, authors: int = 100, books: int = 1000, tags: int
                 )
             await connection.execute(sa.text("ANALYZE library_author, library_tag, library_book"))
             return
-        await connection.execute(
-            sa.insert(Author),
-            [
+        rows: dict[Any, list[dict[str, Any]]] = {
+            Author: [
                 {"id": i, "name": f"Author {i}", "email": f"author{i}@example.org", "bio": ""}
                 for i in range(1, authors + 1)
             ],
-        )
-        await connection.execute(
-            sa.insert(Tag), [{"id": i, "name": f"tag {i}"} for i in range(1, tags + 1)]
-        )
-        await connection.execute(
-            sa.insert(Book),
-            [
+            Tag: [{"id": i, "name": f"tag {i}"} for i in range(1, tags + 1)],
+            Book: [
                 {
                     "id": i,
                     "title": f"Book {i}",
@@ -163,7 +157,10 @@ async def seed(db: Database, *, authors: int = 100, books: int = 1000, tags: int
                 }
                 for i in range(1, books + 1)
             ],
-        )
+        }
+        for model, values in rows.items():
+            if values:
+                await connection.execute(sa.insert(model), values)
 
 
 async def create_staff(auth: Auth, email: str, password: str) -> Any:

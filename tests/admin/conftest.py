@@ -108,10 +108,12 @@ class Site:
     def post(self, path: str, data: Any, **options: Any) -> Any:
         """Post a form the way a browser does (same origin), with the page's CSRF token."""
         token = csrf_of(self.page(options.pop("token_from", "/admin/")))
-        payload = [("csrf_token", token), *(data.items() if isinstance(data, dict) else data)]
+        payload: dict[str, list[str]] = {"csrf_token": [token]}
+        for key, value in data.items() if isinstance(data, dict) else data:
+            payload.setdefault(key, []).append(value)
         return self.client.post(
             path,
-            data=payload,  # type: ignore[arg-type]
+            data=payload,
             headers={
                 "accept": "text/html",
                 "origin": "http://testserver",

@@ -620,7 +620,6 @@ class Views:
                     session, request, model_admin, form, errors, inline_raw
                 )
                 if errors:
-                    await session.rollback()
                     return await self.form_page(
                         request,
                         model_admin,
@@ -639,7 +638,7 @@ class Views:
                     setattr(obj, name, value)
                 await session.flush()
                 for relation_name, child_info, rows in inline_rows:
-                    collection = getattr(obj, relation_name)
+                    collection = await getattr(obj.awaitable_attrs, relation_name)
                     existing = {str(getattr(c, child_info.pk.name)): c for c in collection}
                     for child_id, values, delete in rows:
                         child = existing.get(child_id) if child_id else None
@@ -819,7 +818,7 @@ class Views:
                             "what": "unlinked",
                             "label": relation.name,
                             "count": len(collection),
-                            "items": [target_admin.str_of(t) for t in collection[:10]],
+                            "names": [target_admin.str_of(t) for t in collection[:10]],
                             "children": [],
                         }
                     )
@@ -848,7 +847,7 @@ class Views:
                     "what": what,
                     "label": target_admin.verbose_plural,
                     "count": count,
-                    "items": [target_admin.str_of(t) for t in some],
+                    "names": [target_admin.str_of(t) for t in some],
                     "children": children,
                 }
             )
