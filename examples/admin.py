@@ -24,6 +24,7 @@ from celeris import App
 from celeris.admin import Admin, InlineAdmin, ModelAdmin, action
 from celeris.auth import Auth
 from celeris.db import Database, Model
+from celeris.jobs import Jobs
 from celeris.security import CSRF
 from celeris.sessions import Sessions
 
@@ -70,15 +71,24 @@ class BookInline(InlineAdmin):
 
 
 def build(
-    url: str | None = None, *, auth_options: dict[str, Any] | None = None, **admin_options: Any
+    url: str | None = None,
+    *,
+    jobs_url: str | None = None,
+    auth_options: dict[str, Any] | None = None,
+    **admin_options: Any,
 ) -> tuple[App, Database, Auth, Admin]:
-    """Return the app and its parts (``url`` overrides ``DATABASE_URL``)."""
+    """Return the app and its parts (``url`` overrides ``DATABASE_URL``).
+
+    With ``jobs_url``, large bulk actions run as jobs (``memory://`` runs them in process).
+    """
     app = App(title="Library")
     db = Database(url, app=app, create_all=True)
     Sessions(app=app)
     CSRF(app=app)
     auth = Auth(app=app, db=db, **(auth_options or {}))
     app.include_router(auth.router)
+    if jobs_url is not None:
+        admin_options["jobs"] = Jobs(jobs_url, app=app, db=db)
     admin = Admin(app=app, db=db, auth=auth, **admin_options)
 
     @admin.register(Author)
