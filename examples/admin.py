@@ -146,7 +146,7 @@ async def seed(db: Database, *, authors: int = 100, books: int = 1000, tags: int
                 await connection.execute(
                     sa.text(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT coalesce(max(id), 1) FROM {table}))"
+                        f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                     )
                 )
             await connection.execute(sa.text("ANALYZE library_author, library_tag, library_book"))

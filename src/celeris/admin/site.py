@@ -105,8 +105,14 @@ class Admin:
 
         def add(cls: T) -> T:
             model_admin = cls(model)
+            previous = self.by_model.pop(model, None)
+            if previous is not None:
+                self.registry.pop(previous.name, None)  # NOTE: registering again replaces
             problems = check_model_admin(model_admin, set(self.registry))
             if problems:
+                if previous is not None:
+                    self.registry[previous.name] = previous
+                    self.by_model[model] = previous
                 raise AdminConfigError("\n".join(problems))
             self.registry[model_admin.name] = model_admin
             self.by_model[model] = model_admin
@@ -115,18 +121,8 @@ class Admin:
         if admin_class is not None:
             add(admin_class)  # type: ignore[arg-type]
             return lambda cls: cls
-        if model not in self.by_model:
-            add(ModelAdmin)  # type: ignore[arg-type]
-        return self._replace(model, add)
-
-    def _replace(self, model: type[Any], add: Callable[[T], T]) -> Callable[[T], T]:
-        def decorate(cls: T) -> T:
-            old = self.by_model.pop(model, None)
-            if old is not None:
-                self.registry.pop(old.name, None)
-            return add(cls)
-
-        return decorate
+        add(ModelAdmin)  # type: ignore[arg-type]  # a plain registration, replaced by a decorated class
+        return add
 
     def model_admin(self, slug: str) -> ModelAdmin:
         """Return the ``ModelAdmin`` of a URL's model, or raise 404."""
@@ -139,26 +135,25 @@ class Admin:
 
     def install(self, app: Any) -> None:
         """Attach to ``app``: the routes under the prefix, the tables and checks at start-up."""
-        self.app = app
-        app.state.admin = self
-        app.include_router(self.router)
-        app.on_startup(self.start)
-
-    async def start(self) -> None:
-        """Check the app's wiring and create the admin's tables when missing."""
-        state = self.app.state if self.app is not None else None
-        if state is not None and state.get("csrf") is None:
+        state = app.state
+        if state.get("csrf") is None:
             raise AdminConfigError(
                 "admin.E401: the admin's forms need CSRF protection; add CSRF(app=app) "
                 "(from celeris.security) before Admin(app=app, ...)"
             )
-        if state is not None and state.get("sessions") is None:
+        if state.get("sessions") is None:
             raise AdminConfigError(
                 "admin.E402: the admin signs staff in through the session; add "
-                "Sessions(app=app) before Auth(app=app, ...)"
+                "Sessions(app=app) before Auth(app=app, ...) and Admin(app=app, ...)"
             )
-        if state is not None:
-            state.csrf.register_template_helpers(self.templates)
+        state.csrf.register_template_helpers(self.templates)
+        self.app = app
+        state.admin = self
+        app.include_router(self.router)
+        app.on_startup(self.start)
+
+    async def start(self) -> None:
+        """Create the admin's tables when missing."""
         if self.create_tables:
             async with self.db.engine.begin() as connection:
                 await connection.run_sync(METADATA.create_all)

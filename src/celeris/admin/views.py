@@ -697,27 +697,19 @@ class Views:
                     if entry["action"] != "change" or entry["before"] != entry["after"]:
                         await write_log(session, user=user, **entry)
                 del columns
-        except _Invalid:
-            return await self.form_page(
-                request,
-                model_admin,
-                None if pk is None else obj,
-                values=raw,
-                errors=errors,
-                inline_values=inline_raw or None,
-                status=422,
-            )
-        except sa_exc.IntegrityError as error:
-            errors["__all__"] = _integrity_message(error)
-            obj_again = None
+        except (_Invalid, sa_exc.IntegrityError) as error:
+            if isinstance(error, sa_exc.IntegrityError):
+                errors["__all__"] = _integrity_message(error)
+            # NOTE: the failed transaction expired the row: show it as it is in the database.
+            fresh = None
             if pk is not None:
                 async with admin.db.scope() as session:
-                    obj_again = await admin.get_object(session, model_admin, request, pk)
-                    await self.load_relations(session, model_admin, obj_again)
+                    fresh = await admin.get_object(session, model_admin, request, pk)
+                    await self.load_relations(session, model_admin, fresh)
             return await self.form_page(
                 request,
                 model_admin,
-                obj_again,
+                fresh,
                 values=raw,
                 errors=errors,
                 inline_values=inline_raw or None,
