@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from examples.admin import Author, Book, Tag
 
 from celeris import App
 from celeris.admin import Admin, AdminConfigError, InlineAdmin, ModelAdmin
@@ -12,7 +13,6 @@ from celeris.auth import Auth
 from celeris.db import Database
 from celeris.security import CSRF
 from celeris.sessions import Sessions
-from examples.admin import Author, Book, Tag
 
 
 def _parts(tmp_path: Any, *, csrf: bool = True) -> tuple[App, Database, Auth]:
@@ -58,7 +58,8 @@ def test_option_naming_what_does_not_exist(
     tmp_path: Any, options: dict[str, Any], code: str, fix: str
 ) -> None:
     message = _refused(_admin(tmp_path), Book, **options)
-    assert message.startswith(code) and fix in message
+    assert message.startswith(code)
+    assert fix in message
 
 
 def test_inline_without_a_relationship_and_duplicate_slug(tmp_path: Any) -> None:
@@ -68,7 +69,8 @@ def test_inline_without_a_relationship_and_duplicate_slug(tmp_path: Any) -> None
         model = Tag
 
     message = _refused(admin, Author, inlines=[TagInline])
-    assert message.startswith("admin.E202") and "declare one" in message
+    assert message.startswith("admin.E202")
+    assert "declare one" in message
     admin.register(Tag)
     assert _refused(admin, Author, slug="library_tag").startswith("admin.E151")
     assert admin.registry["library_tag"].model is Tag

@@ -13,12 +13,12 @@ from typing import Any
 
 import asyncpg
 import pytest
+from examples.admin import build, seed
 
 from celeris.auth import PasswordHasher
 from celeris.db import Database, PoolOptions
 from celeris.db.pagination import encode_cursor
 from celeris.testing import TestClient
-from examples.admin import build, seed
 
 from .conftest import FAST, PASSWORD, SECRET
 

@@ -76,9 +76,7 @@ def _int_like(info: Any) -> Any:
     return replace(info, kind="int")
 
 
-def selection(
-    model_admin: ModelAdmin, request: Request | None, choice: dict[str, Any]
-) -> sa.Select[Any]:
+def selection(model_admin: ModelAdmin, request: Request | None, choice: dict[str, Any]) -> Any:
     """Return the statement of the chosen rows: ``{"ids": [...]}`` or ``{"query": "q=..."}``."""
     if "ids" in choice:
         keys = [_pk(model_admin, str(i)) for i in choice["ids"]]
@@ -110,7 +108,7 @@ async def apply(
     user: Any,
     model_admin: ModelAdmin,
     name: str,
-    statement: sa.Select[Any],
+    statement: Any,
     progress: Callable[[int], Awaitable[None]] | None = None,
 ) -> int:
     """Run action ``name`` over the rows of ``statement`` in batches; return how many."""

@@ -106,7 +106,7 @@ def check_model_admin(admin: ModelAdmin, taken: set[str]) -> list[str]:
                 )
     for inline in admin.inlines:
         if not (isinstance(inline, type) and issubclass(inline, InlineAdmin)):
-            errors.append(f"admin.E104: {where}.inlines holds {inline!r}; list InlineAdmin classes")
+            errors.append(f"admin.E104: {where}.inlines holds {inline!r}; list InlineAdmin classes")  # type: ignore[unreachable]
             continue
         if inline_relation(admin, inline) is None:
             errors.append(

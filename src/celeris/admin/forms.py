@@ -56,7 +56,7 @@ def to_text(info: FieldInfo, value: Any) -> str:
     if info.kind == "datetime" and isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value.isoformat(timespec="seconds")
+        return str(value.isoformat(timespec="seconds"))
     if info.kind == "enum" and hasattr(value, "name"):
         return str(value.name)
     if info.kind == "json":

@@ -192,7 +192,7 @@ def inspect_model(model: type[Any]) -> ModelInfo:
             if enum_class is not None:
                 info.choices = [(m.name, str(m.value)) for m in enum_class]
             else:
-                info.choices = [(str(v), str(v)) for v in column.type.enums]
+                info.choices = [(str(v), str(v)) for v in getattr(column.type, "enums", ())]
         if kind == "fk":
             target, relation = _target_of(column, mapper, relations)
             if target is None:

@@ -121,7 +121,7 @@ def orderings(admin: ModelAdmin, query: ListQuery) -> list[Ordering]:
     return keys
 
 
-def filtered(admin: ModelAdmin, request: Any, query: ListQuery) -> sa.Select[Any]:
+def filtered(admin: ModelAdmin, request: Any, query: ListQuery) -> Any:
     """Return the statement of the rows the list shows (before sort and page)."""
     model = admin.model
     statement = admin.get_query(request, sa.select(model))
@@ -175,7 +175,7 @@ async def run_list(
 
 async def estimated_rows(session: AsyncSession, table: sa.Table) -> int | None:
     """Return the planner's row estimate of a PostgreSQL table (None elsewhere or unknown)."""
-    if session.bind.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         return None
     name = table.name if table.schema is None else f"{table.schema}.{table.name}"
     value = await session.scalar(

@@ -40,11 +40,11 @@ def diff(before: str | None, after: str | None) -> list[tuple[str, str, str]]:
     """Return (field, before, after) for each value an audit-log entry changed."""
     old = json.loads(before) if before else {}
     new = json.loads(after) if after else {}
-    out = []
-    for key in dict.fromkeys([*old, *new]):
-        if old.get(key) != new.get(key):
-            out.append((key, _short(old.get(key)), _short(new.get(key))))
-    return out
+    return [
+        (key, _short(old.get(key)), _short(new.get(key)))
+        for key in dict.fromkeys([*old, *new])
+        if old.get(key) != new.get(key)
+    ]
 
 
 def _short(value: Any) -> str:
@@ -119,9 +119,9 @@ class Admin:
             return cls
 
         if admin_class is not None:
-            add(admin_class)  # type: ignore[arg-type]
+            add(admin_class)
             return lambda cls: cls
-        add(ModelAdmin)  # type: ignore[arg-type]  # a plain registration, replaced by a decorated class
+        add(ModelAdmin)  # NOTE: a plain registration, replaced by a decorated class
         return add
 
     def model_admin(self, slug: str) -> ModelAdmin:

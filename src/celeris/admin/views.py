@@ -133,9 +133,7 @@ class Views:
         info = model_admin.info
         table = []
         for row in rows:
-            cells = []
-            for name in query.columns:
-                cells.append(self.cell(model_admin, row, name, labels))
+            cells = [self.cell(model_admin, row, name, labels) for name in query.columns]
             table.append({"pk": getattr(row, info.pk.name), "cells": cells})
         actions = await bulk.available(admin, request, user, model_admin)
         return {
@@ -391,9 +389,8 @@ class Views:
                 continue
             value = obj.__dict__.get(name)
             if field.kind == "m2m":
-                pk = (
-                    self.admin.by_model.get(field.target) or ModelAdmin(field.target)
-                ).info.pk.name  # type: ignore[arg-type]
+                target: Any = field.target
+                pk = (self.admin.by_model.get(target) or ModelAdmin(target)).info.pk.name
                 values[name] = [str(getattr(t, pk)) for t in (value or [])]
             elif field.kind == "bool":
                 values[name] = bool(value)
@@ -766,8 +763,8 @@ class Views:
                 )
             except ValueError:
                 raise BadRequest(f"{relation_name}-total must be a number.") from None
-            rows = []
-            raw_rows = []
+            rows: list[tuple[str, dict[str, Any], bool]] = []
+            raw_rows: list[dict[str, Any]] = []
             for index in range(max(total, 0)):
                 prefix = f"{relation_name}-{index}-"
                 child_id = str(form.get(prefix + "id") or "")
