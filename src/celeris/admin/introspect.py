@@ -71,8 +71,12 @@ class ModelInfo:
 
 
 def _python_type(column: Any) -> Any:
+    type_ = column.type
+    if isinstance(type_, sa.TypeDecorator):
+        # NOTE: a TypeDecorator (celeris.db.DateTime) says ``object``; the type it wraps knows.
+        type_ = type_.impl_instance
     try:
-        return column.type.python_type
+        return type_.python_type
     except NotImplementedError:
         return None
 
@@ -80,6 +84,7 @@ def _python_type(column: Any) -> Any:
 def kind_of(column: Any) -> str:
     """Return the form kind of a column from its type."""
     type_ = column.type
+    type_ = getattr(type_, "impl_instance", type_) if isinstance(type_, sa.TypeDecorator) else type_
     if column.foreign_keys:
         return "fk"
     if isinstance(type_, sa.Enum):
@@ -179,7 +184,7 @@ def inspect_model(model: type[Any]) -> ModelInfo:
             column=column,
             nullable=bool(column.nullable),
             required=not column.nullable and not has_default,
-            max_length=length if isinstance(length, int) else None,
+            max_length=length if isinstance(length, int) and kind in ("str", "text") else None,
             has_default=has_default,
             primary_key=bool(column.primary_key),
             autoincrement=bool(

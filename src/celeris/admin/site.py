@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from markupsafe import Markup
 
 from celeris.admin.actions import register_bulk_job
 from celeris.admin.checks import AdminConfigError, check_model_admin
@@ -26,8 +24,6 @@ from celeris.sessions.flash import flash, get_flashed_messages
 from celeris.templating import Templates
 
 __all__ = ["Admin", "diff"]
-
-logger = logging.getLogger("celeris.admin")
 
 HERE = Path(__file__).parent
 T = TypeVar("T", bound=type[ModelAdmin])
@@ -274,7 +270,3 @@ class Admin:
         if found is None:
             raise NotFound("No such object.")
         return found
-
-    def markup(self, html: str) -> Markup:
-        """Mark trusted HTML built by the admin itself."""
-        return Markup(html)
