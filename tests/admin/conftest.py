@@ -59,11 +59,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 class Site:
     """A running admin: the app, its parts, and helpers to sign users in."""
 
-    def __init__(self, url: str, monkeypatch: pytest.MonkeyPatch, **options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        monkeypatch: pytest.MonkeyPatch,
+        before_start: Callable[[Site], None] | None = None,
+        **options: Any,
+    ) -> None:
         monkeypatch.setenv("SECRET_KEY", SECRET)
         self.app, self.db, self.auth, self.admin = build(
             url, auth_options={"hasher": PasswordHasher(**FAST)}, **options
         )
+        if before_start is not None:
+            before_start(self)
         self.client = TestClient(self.app)
         self.client.__enter__()
 

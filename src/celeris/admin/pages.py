@@ -456,8 +456,14 @@ class Pages:
         admin, user = self.admin, request.state.user
         tickets = self._tickets()
         await admin.require(request, user, "tickets", "view")
-        groups = await tickets.list(search=q.strip()[:200] or None, limit=50, before=before)
-        total = await tickets.count()
+        search = q.strip()[:200] or None
+        try:
+            groups = await tickets.list(search=search, limit=50, before=before or None)
+        except ValueError:
+            raise BadRequest("That page cursor is not valid; start from the first page.") from None
+        total = await tickets.count(search)
+        last = groups[-1] if len(groups) == 50 else None
+        older = getattr(last, "cursor", getattr(last, "id", None)) if last is not None else None
         return await admin.render(
             request,
             user,
@@ -466,7 +472,7 @@ class Pages:
             groups=groups,
             total=total,
             q=q,
-            older=getattr(groups[-1], "id", None) if len(groups) == 50 else None,
+            older=older,
         )
 
     async def ticket(self, request: Request, ticket_id: str) -> Response:
