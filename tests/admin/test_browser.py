@@ -5,6 +5,7 @@ Screenshots of each page go to ``tests/artifacts/admin/`` (git-ignored)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -18,6 +19,26 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS, block_outside, free_port, nee
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "artifacts" / "admin"
 PASSWORD = "correct horse battery staple"
+HAS_TICKETS = importlib.util.find_spec("celeris.tickets") is not None
+
+# The library example, plus error tickets (when celeris.tickets is there) and a failing route.
+APP = """
+import importlib.util
+
+from examples.admin import build
+
+app, db, auth, admin = build()
+
+if importlib.util.find_spec("celeris.tickets") is not None:
+    from celeris.tickets import Tickets
+
+    admin.tickets = Tickets(app=app, db=db)
+
+
+@app.get("/boom")
+async def boom() -> None:
+    raise LookupError("<i>no such shelf</i>")
+"""
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -44,7 +65,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             check=True,
             timeout=60,
         )
-    argv = [sys.executable, "-m", "celeris", "serve", "examples.admin:app", "--port", str(port)]
+    (folder / "adminapp.py").write_text(APP)
+    env["PYTHONPATH"] += os.pathsep + str(folder)
+    argv = [sys.executable, "-m", "celeris", "serve", "adminapp:app", "--port", str(port)]
     with serving(argv, f"http://127.0.0.1:{port}/auth/login", cwd=folder, env=env):
         yield f"http://127.0.0.1:{port}"
 
@@ -139,6 +162,15 @@ def test_staff_walks_through_the_admin(site: str) -> None:
             for word in ("add", "change", "action:publish", "delete", "staff@example.org"):
                 assert word in log
             shot("08-audit-log")
+
+            # an error ticket from a failing route (once celeris.tickets is merged)
+            if HAS_TICKETS:
+                failed = page.request.get(site + "/boom", headers={"accept": "application/json"})
+                assert failed.status == 500
+                page.click("nav.side >> text=Error tickets")
+                page.click("text=LookupError")
+                assert "no such shelf" in page.inner_text("main")
+                shot("10-ticket")
 
             # keyboard: the skip link is the first stop and moves focus to the content
             page.keyboard.press("Tab")

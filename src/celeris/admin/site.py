@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,7 @@ from celeris.core.routing import Router
 from celeris.sessions.flash import flash, get_flashed_messages
 from celeris.templating import Templates
 
-__all__ = ["Admin", "diff"]
+__all__ = ["Admin", "diff", "when"]
 
 HERE = Path(__file__).parent
 T = TypeVar("T", bound=type[ModelAdmin])
@@ -41,6 +42,13 @@ def diff(before: str | None, after: str | None) -> list[tuple[str, str, str]]:
         for key in dict.fromkeys([*old, *new])
         if old.get(key) != new.get(key)
     ]
+
+
+def when(value: Any) -> str:
+    """Format a moment as the admin shows it (UTC, to the second)."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "" if value is None else str(value)
 
 
 def _short(value: Any) -> str:
@@ -83,6 +91,7 @@ class Admin:
         self.templates = Templates(folders)
         self.templates.env.globals["admin"] = self
         self.templates.env.globals["admin_diff"] = diff
+        self.templates.env.filters["when"] = when
         self.templates.env.filters["qs"] = lambda params: urlencode(params, doseq=True)
         self.app: Any = None
         self.bulk_job: Any = None
