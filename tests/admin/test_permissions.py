@@ -99,3 +99,19 @@ def test_forms_need_the_csrf_token(make_site: MakeSite, headers: dict[str, str])
     response = site.client.post("/admin/library_tag/add/", data={"name": "x"}, headers=headers)
     assert response.status_code == 403
     assert "CSRF" in response.text
+
+
+def test_the_log_shows_only_models_the_user_may_view(make_site: MakeSite) -> None:
+    site = make_site()
+    site.user("root@example.org", superuser=True)
+    site.login("root@example.org")
+    site.run(seed(site.db, authors=1, books=0, tags=0))
+    site.post("/admin/library_author/add/", {"name": "Hidden author"}, token_from="/admin/")
+    site.post("/admin/library_tag/add/", {"name": "visible tag"}, token_from="/admin/")
+    assert "Hidden author" in site.page("/admin/log/")
+    site.user("tags@example.org", perms=("library_tag.view",))
+    site.login("tags@example.org")
+    for path in ("/admin/", "/admin/log/"):
+        html = site.page(path)
+        assert "visible tag" in html
+        assert "Hidden author" not in html

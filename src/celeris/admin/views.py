@@ -83,9 +83,20 @@ class Views:
                     "can_add": await admin.can(request, user, model_admin.name, "add"),
                 }
             )
+        statement = await self.visible_log(request, entries(limit=15))
         async with admin.db.scope() as session:
-            recent = (await session.execute(entries(limit=15))).mappings().all()
+            recent = (await session.execute(statement)).mappings().all()
         return await admin.render(request, user, "index", rows=rows, recent=recent)
+
+    async def visible_log(self, request: Request, statement: Any) -> Any:
+        """Restrict log entries to the models the user may view (a superuser sees all)."""
+        admin, user = self.admin, _user(request)
+        if "*" in await admin.permissions(request, user):
+            return statement
+        visible = [m.name for m in await admin.visible_models(request, user)]
+        if await admin.can(request, user, "auth", "view"):
+            visible += ["auth.user", "auth.group"]
+        return statement.where(log_table.c.model.in_(visible))
 
     async def static(self, request: Request, name: str) -> Response:
         if name not in ASSETS:
@@ -99,12 +110,10 @@ class Views:
 
     async def log(self, request: Request, before: int | None = None) -> Response:
         admin, user = self.admin, _user(request)
-        visible = {m.name for m in await admin.visible_models(request, user)}
         statement = entries(limit=100)
         if before is not None:
             statement = statement.where(log_table.c.id < before)
-        if "*" not in await admin.permissions(request, user):
-            statement = statement.where(log_table.c.model.in_(visible))
+        statement = await self.visible_log(request, statement)
         async with admin.db.scope() as session:
             rows = (await session.execute(statement)).mappings().all()
         older = rows[-1]["id"] if len(rows) == 100 else None
