@@ -41,6 +41,7 @@ def _refused(admin: Admin, model: type[Any], **options: Any) -> str:
     [
         ({"list_display": ["titel"]}, "admin.E108", "use one of: author_id, id, pages"),
         ({"list_display": "title"}, "admin.E108", "make it a list"),
+        ({"list_display": ["tags"]}, "admin.E109", "a many-to-many field"),
         ({"search_fields": ["nope"]}, "admin.E126", "not a column of Book"),
         ({"search_fields": ["pages"]}, "admin.E127", "search only text columns"),
         ({"list_filter": ["nope"]}, "admin.E116", "not a column"),

@@ -205,3 +205,19 @@ def test_tag_with_no_options_gets_sensible_pages(make_site: MakeSite) -> None:
     assert response.status_code == 422
     assert "unique" in response.text
     assert [r[0] for r in _rows(site, sa.select(Tag.name))] == ["fantasy"]
+
+
+def test_column_choice_offers_columns_beyond_the_default_ones(make_site: MakeSite) -> None:
+    site = _site(make_site)
+
+    async def setup() -> None:
+        async with site.db.scope() as session:
+            session.add(Author(name="Ursula", bio="wrote of Earthsea"))
+
+    site.run(setup())
+    default = site.page("/admin/library_author/")
+    assert "wrote of Earthsea" not in default
+    assert 'name="c" value="bio"' in default  # offered in the column chooser
+    chosen = site.page("/admin/library_author/?c=name&c=bio&c=nope")
+    assert "wrote of Earthsea" in chosen
+    assert ">Email<" not in chosen.split("<tbody>")[0].split("</details>")[1]

@@ -62,6 +62,13 @@ def check_model_admin(admin: ModelAdmin, taken: set[str]) -> list[str]:
             )
 
     column("list_display", "admin.E108", admin.list_display or (), allow_methods=True)
+    for name in admin.list_display or ():
+        info = fields.get(name)
+        if info is not None and info.kind == "m2m":
+            errors.append(
+                f"admin.E109: {where}.list_display names {name!r}, a many-to-many field; "
+                "show it on the form, or list a ModelAdmin method that names the related rows"
+            )
     column("search_fields", "admin.E126", admin.search_fields)
     for name in admin.search_fields:
         info = fields.get(name)

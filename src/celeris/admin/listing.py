@@ -60,8 +60,24 @@ class ListQuery:
         return out
 
 
+def choosable(admin: ModelAdmin) -> list[str]:
+    """Return the columns a list may show: the default ones, then every other shown column."""
+    columns = admin.columns()
+    hidden = admin.hidden()
+    fields = admin.info.fields
+    extra = [
+        n
+        for n in admin.info.column_names
+        if n not in columns and n not in hidden and fields[n].kind not in ("binary",)
+    ]
+    return columns + extra
+
+
 def parse_query(admin: ModelAdmin, params: Any, columns: list[str]) -> ListQuery:
-    """Read search, filters, sort, page size, cursor and column choice from the query string."""
+    """Read search, filters, sort, page size, cursor and column choice from the query string.
+
+    ``columns`` are the default columns; ``?c=`` chooses among ``choosable(admin)``.
+    """
     query = ListQuery(per_page=admin.list_per_page)
     fields = admin.info.fields
     query.search = (params.get("q") or "").strip()[:200] if admin.search_fields else ""
@@ -104,7 +120,8 @@ def parse_query(admin: ModelAdmin, params: Any, columns: list[str]) -> ListQuery
     query.cursor = params.get("after") or None
     cols = params.getlist("c") if hasattr(params, "getlist") else []
     if cols:
-        chosen = [c for c in cols if c in columns]
+        allowed = set(choosable(admin))
+        chosen = [c for c in cols if c in allowed]
         query.columns = chosen or columns
     else:
         query.columns = columns

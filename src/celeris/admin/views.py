@@ -14,7 +14,7 @@ from celeris.admin import pages
 from celeris.admin.checks import inline_relation
 from celeris.admin.forms import FormError, display, input_type, parse_value, to_text
 from celeris.admin.introspect import FieldInfo, ModelInfo, inspect_model
-from celeris.admin.listing import PAGE_SIZES, count_rows, parse_query, run_list
+from celeris.admin.listing import PAGE_SIZES, choosable, count_rows, parse_query, run_list
 from celeris.admin.log import entries, log_table, snapshot, write_log
 from celeris.admin.options import InlineAdmin, ModelAdmin
 from celeris.core.errors import BadRequest, NotFound
@@ -150,12 +150,7 @@ class Views:
             "title": model_admin.verbose_plural,
             "query": query,
             "columns": [(n, self.column_label(model_admin, n)) for n in query.columns],
-            "all_columns": [(n, self.column_label(model_admin, n)) for n in model_admin.columns()]
-            + [
-                (n, self.column_label(model_admin, n))
-                for n in info.column_names
-                if n not in columns and n not in model_admin.hidden()
-            ],
+            "all_columns": [(n, self.column_label(model_admin, n)) for n in choosable(model_admin)],
             "sortable": {
                 n
                 for n in query.columns
