@@ -221,3 +221,14 @@ def test_column_choice_offers_columns_beyond_the_default_ones(make_site: MakeSit
     chosen = site.page("/admin/library_author/?c=name&c=bio&c=nope")
     assert "wrote of Earthsea" in chosen
     assert ">Email<" not in chosen.split("<tbody>")[0].split("</details>")[1]
+
+
+def test_another_prefix(make_site: MakeSite) -> None:
+    site = _site(make_site, prefix="/staff/")
+    html = site.page("/staff/")
+    assert 'href="/staff/library_book/"' in html
+    assert 'href="/staff/static/admin.css"' in html
+    assert site.client.get("/admin/").status_code == 404
+    saved = site.post("/staff/library_tag/add/", {"name": "a?b#c"}, token_from="/staff/")
+    assert saved.status_code == 200
+    assert str(saved.url).endswith("/staff/library_tag/")

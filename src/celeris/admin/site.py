@@ -7,16 +7,17 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 
 from celeris.admin.actions import register_bulk_job
 from celeris.admin.checks import AdminConfigError, check_model_admin
+from celeris.admin.editing import parse_pk
 from celeris.admin.listing import ListQuery, count_rows
 from celeris.admin.log import METADATA
 from celeris.admin.options import ModelAdmin
-from celeris.admin.views import build_router, parse_pk
+from celeris.admin.views import build_router
 from celeris.core.errors import Forbidden, HTTPError, NotFound, PayloadTooLarge
 from celeris.core.requests import Request
 from celeris.core.responses import RedirectResponse, Response
@@ -212,7 +213,7 @@ class Admin:
 
     def url(self, *parts: Any, **params: Any) -> str:
         """Return the path of an admin page: ``admin.url("book", 3)``."""
-        path = "/".join(str(p).strip("/") for p in parts if p is not None and p != "")
+        path = "/".join(quote(str(p), safe="") for p in parts if p is not None and p != "")
         base = f"{self.prefix}/{path}" if path else f"{self.prefix}/"
         if path and not path.endswith((".csv", ".json", ".css", ".js")):
             base += "/"
