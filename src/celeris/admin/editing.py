@@ -354,6 +354,7 @@ class Editor:
                 inline_rows = await self.parse_inlines(
                     session, request, model_admin, form, errors, inline_raw
                 )
+                await self.check_unique(session, model_admin, obj, parsed, errors)
                 if errors:
                     return await self.form_page(
                         request,
@@ -460,6 +461,37 @@ class Editor:
         return admin.redirect(
             request, target, f"Saved {model_admin.verbose.lower()} “{model_admin.str_of(obj)}”."
         )
+
+    async def check_unique(
+        self,
+        session: Any,
+        model_admin: ModelAdmin,
+        obj: Any,
+        parsed: dict[str, Any],
+        errors: dict[str, str],
+    ) -> None:
+        """Report a value another row already has in a unique column beside its field.
+
+        The database's constraint still decides (a race answers with the form's message).
+        """
+        info = model_admin.info
+        model = model_admin.model
+        pk = getattr(model, info.pk.name)
+        unique = {c.name for c in info.table.columns if c.unique}
+        for constraint in info.table.constraints:
+            if isinstance(constraint, sa.UniqueConstraint) and len(constraint.columns) == 1:
+                unique |= {c.name for c in constraint.columns}
+        for name, value in parsed.items():
+            field = info.fields[name]
+            if value is None or field.column is None or field.column.name not in unique:
+                continue
+            statement = sa.select(pk).where(getattr(model, name) == value).limit(1)
+            if obj is not None:
+                statement = statement.where(pk != getattr(obj, info.pk.name))
+            if (await session.execute(statement)).first() is not None:
+                errors[name] = (
+                    f"Another {model_admin.verbose.lower()} has this {field.label.lower()}."
+                )
 
     def entry(
         self, action: str, info: ModelInfo, obj: Any, *, before: Any = None, after: Any = None
