@@ -74,6 +74,9 @@ class Auth(Step):
     ``RateLimiter`` built after it can count by user.
     """
 
+    #: Seconds between two updates of a signed-in device's ``last_seen`` (one write per interval).
+    device_touch_interval: float = 300.0
+
     def __init__(
         self,
         app: Any = None,
@@ -337,18 +340,28 @@ class Auth(Step):
         # PERF: one query: the user joined with this session's device row (a device signed out
         # elsewhere is gone, and so is the session).
         statement = (
-            sa.select(model)
+            sa.select(model, Device.last_seen)
             .join(Device, sa.and_(Device.user_id == model.id, Device.id == device_id))
             .where(model.id == user_id, model.session_epoch == epoch, model.is_active.is_(True))
         )
         try:
             async with self.reader() as db:
-                user = (await db.execute(statement)).scalar_one_or_none()
+                row = (await db.execute(statement)).one_or_none()
+                if row is None:
+                    session.pop(SESSION_KEY, None)
+                    return None
+                user, last_seen = row
+                now = _now()
+                if last_seen.tzinfo is None:  # SQLite keeps no offset; the value was written in UTC
+                    last_seen = last_seen.replace(tzinfo=UTC)
+                if (now - last_seen).total_seconds() >= self.device_touch_interval:
+                    # PERF: a device's last_seen moves at most once per interval, not per request.
+                    await db.execute(
+                        sa.update(Device).where(Device.id == device_id).values(last_seen=now)
+                    )
         except Exception as exc:
             self.unavailable(exc)
             raise
-        if user is None:
-            session.pop(SESSION_KEY, None)
         return user
 
     async def _from_token(self, request: Request, token: str) -> Any:
