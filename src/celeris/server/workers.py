@@ -29,6 +29,31 @@ from celeris.types import ASGIApp
 logger = logging.getLogger("celeris.error")
 
 
+def empty_metrics_dir(path: str | None) -> int:
+    """Delete the metrics files a previous run left in ``path``; return how many.
+
+    The prometheus multiprocess trap: the files of old pids would be counted again. Only
+    celeris's snapshots (``celeris-*.json``) and prometheus_client's files (``*.db``) go.
+    """
+    if not path or not os.path.isdir(path):
+        return 0
+    removed = 0
+    for entry in os.scandir(path):
+        name = entry.name
+        stale = name.endswith(".db") or (
+            name.startswith("celeris-") and name.endswith((".json", ".tmp"))
+        )
+        if stale and entry.is_file(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+                removed += 1
+            except FileNotFoundError:
+                pass
+    if removed:
+        logger.info("celeris: removed %d stale metrics files from %s", removed, path)
+    return removed
+
+
 class Supervisor:
     """Fork and watch ``config.workers`` worker processes."""
 
@@ -48,6 +73,7 @@ class Supervisor:
         # NOTE: inherited by every worker: per-process resources sized as a share of a budget
         # (celeris.db's pool) read it; WEB_CONCURRENCY-style, but ours to set.
         os.environ["CELERIS_WORKERS"] = str(self.config.workers)
+        empty_metrics_dir(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.sockets = bind_sockets(self.config, count=self.config.workers)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_stop)
