@@ -171,6 +171,21 @@ async def test_a_5xx_is_not_stored_and_the_retry_runs_again(cache: Cache) -> Non
     assert third.headers[REPLAYED_HEADER] == "true"
 
 
+async def test_401_and_429_are_not_stored(cache: Cache) -> None:
+    app = App()
+    answers = [401, 429, 200]
+
+    @app.post("/try", steps=[Idempotency(cache=cache)])
+    async def attempt() -> Response:
+        return Response(b"", answers.pop(0))
+
+    headers = key()
+    async with AsyncTestClient(app) as client:
+        statuses = [(await client.post("/try", headers=headers)).status_code for _ in range(4)]
+    assert statuses == [401, 429, 200, 200]  # the last one replayed
+    assert answers == []
+
+
 async def test_a_streamed_response_releases_the_key(
     cache: Cache, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -8,6 +8,7 @@ import json
 import logging
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,46 @@ async def test_a_job_continues_the_trace_of_the_request_that_enqueued_it(
     assert format(run.context.trace_id, "032x") == TRACE_ID
     assert run.attributes["celeris.job.name"] == enqueue.attributes["celeris.job.name"]
     assert spans["run nothing"][0].parent.span_id == spans["enqueue nothing"][0].context.span_id  # type: ignore[union-attr]
+
+
+async def test_the_trace_crosses_rabbitmq_to_the_worker(
+    exporter: InMemorySpanExporter, tmp_path: Path, rabbitmq_url: str
+) -> None:
+    from tests.jobs.conftest import delete_queue
+
+    app = App()
+    tracing(app, exporter)
+    queue = f"t{uuid.uuid4().hex[:10]}"
+    db = Database(f"sqlite:///{tmp_path / 'records.db'}", root_path=tmp_path)
+    jobs = Jobs(rabbitmq_url, db=db, queue=queue, poll=0.05, lease=5.0, root_path=tmp_path)
+    jobs.install(app)
+
+    @jobs.job(name="traced", retries=0)
+    async def traced(n: int) -> int:
+        return n + 1
+
+    @app.post("/go")
+    async def go() -> str:
+        return (await traced.enqueue(1)).id
+
+    try:
+        async with AsyncTestClient(app) as client:
+            job_id = (await client.post("/go", headers={"traceparent": TRACEPARENT})).text
+            worker = jobs.worker()
+            task = asyncio.create_task(worker.run())
+            try:
+                assert await jobs.handle(job_id).result(timeout=20) == 2
+            finally:
+                worker.stop()
+                await asyncio.wait_for(task, 20)
+    finally:
+        await db.disconnect()
+        await delete_queue(rabbitmq_url, queue)
+    spans = by_name(exporter)
+    run, enqueue = spans["run traced"][0], spans["enqueue traced"][0]
+    assert run.parent is not None
+    assert run.parent.span_id == enqueue.context.span_id
+    assert format(run.context.trace_id, "032x") == TRACE_ID
 
 
 async def test_a_failing_job_marks_its_span_as_an_error(exporter: InMemorySpanExporter) -> None:

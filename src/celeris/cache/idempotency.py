@@ -19,8 +19,8 @@ never read another's stored response by guessing its key.
 
 What is stored: the status, the body and the headers except hop-by-hop ones, ``Date``,
 ``Content-Length`` (recomputed) and ``Set-Cookie`` (a replay never hands out a session again).
-Responses with a status in ``_RETRYABLE`` (5xx, 408, 425, 429) are not stored: the key is
-released so that the client's retry runs the request again. Streamed and file responses have
+5xx responses and 401, 403, 408, 425 and 429 are not stored: the key is released, so the
+client's retry (with fixed credentials, or later) runs the request again. Streamed and file responses have
 no body to keep: their key is released as well (and a warning logged).
 """
 
@@ -74,8 +74,8 @@ _DROPPED: Final = frozenset(
         b"set-cookie",
     }
 )
-#: Statuses a client is expected to retry: never stored, the key is released.
-_RETRYABLE: Final = frozenset({408, 425, 429})
+#: Statuses a client is expected to retry (after fixing credentials, or later): not stored.
+_RETRYABLE: Final = frozenset({401, 403, 408, 425, 429})
 
 Identity = Callable[[Request], "str | Awaitable[str]"]
 
