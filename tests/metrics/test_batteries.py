@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from celeris import App, WebSocket
@@ -132,11 +135,35 @@ def test_old_snapshots_without_battery_numbers_still_decode() -> None:
     assert snapshot.gauges == {}
 
 
-def test_empty_metrics_dir_removes_only_metrics_files(tmp_path: Path) -> None:
-    for name in ("celeris-1.json", "celeris-2.tmp", "counter_1.db", "gauge_all_2.db", "x.txt"):
+def test_empty_metrics_dir_removes_the_files_of_dead_pids_only(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = 4_194_305  # above the largest pid_max (2**22): never alive
+    live = os.getpid()
+    names = [
+        f"celeris-{dead}.json",
+        f"celeris-{dead}.tmp",
+        f"counter_{dead}.db",
+        f"gauge_livesum_{dead}.db",
+        f"celeris-{live}.json",
+        f"histogram_{live}.db",
+        "x.txt",
+        "notes.db",
+    ]
+    for name in names:
         (tmp_path / name).write_text("x")
-    (tmp_path / "sub.db").mkdir()
-    assert empty_metrics_dir(str(tmp_path)) == 4
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub.db", "x.txt"]
+    (tmp_path / f"counter_{dead + 1}.db").mkdir()
+    with caplog.at_level(logging.WARNING, logger="celeris.error"):
+        assert empty_metrics_dir(str(tmp_path)) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [
+            f"celeris-{live}.json",
+            f"histogram_{live}.db",
+            "x.txt",
+            "notes.db",
+            f"counter_{dead + 1}.db",
+        ]
+    )
+    assert f"running processes {live}" in caplog.text
     assert empty_metrics_dir(None) == 0
     assert empty_metrics_dir(str(tmp_path / "missing")) == 0

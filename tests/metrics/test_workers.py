@@ -62,9 +62,9 @@ def test_metrics_are_the_whole_servers(tmp_path: Path) -> None:
     prom = tmp_path / "prom"
     prom.mkdir()
     # a previous run's files: the supervisor empties the directory before the workers start
-    stale = Snapshot(999_999, [["/pid/{n}", "GET", 200, 1000]], [], 0, 1.0, 1, 1.0)
-    (prom / "celeris-999999.json").write_bytes(msgspec.json.encode(stale))
-    (prom / "counter_999999.db").write_bytes(b"stale")
+    stale = Snapshot(4_194_305, [["/pid/{n}", "GET", 200, 1000]], [], 0, 1.0, 1, 1.0)
+    (prom / "celeris-4194305.json").write_bytes(msgspec.json.encode(stale))
+    (prom / "counter_4194305.db").write_bytes(b"stale")
     (prom / "keep.txt").write_text("not a metrics file")
     port = free_port()
     src = Path(__file__).resolve().parents[2] / "src"
@@ -133,8 +133,8 @@ def test_metrics_are_the_whole_servers(tmp_path: Path) -> None:
             totals.append((total, own))
         assert totals == [(float(sent), float(sent))] * 6
         assert seen_pids == pids  # both workers' process metrics, by pid
-        assert not (prom / "celeris-999999.json").exists()
-        assert not (prom / "counter_999999.db").exists()
+        assert not (prom / "celeris-4194305.json").exists()
+        assert not (prom / "counter_4194305.db").exists()
         assert (prom / "keep.txt").exists()
     finally:
         proc.terminate()
