@@ -42,6 +42,7 @@ ROOT = HERE.parents[1]
 NGINX_CONF = ROOT / "docs" / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 REDIS_SERVER = shutil.which("redis-server")
+RATE = 2000  # requests per second of the load through nginx
 ROUTES = 100  # the app's /r0 ... /r99, so that a scrape writes that many routes' series
 REQUIRE = os.environ.get("CELERIS_REQUIRE_SERVICES") == "1"
 
@@ -385,7 +386,9 @@ def cluster(
 
 def test_proxy_headers_reach_the_app(cluster: Cluster) -> None:
     seen = get_json(
-        cluster.nginx_port, "/whoami", headers={"Host": "shop.example", "X-Forwarded-Proto": "https"}
+        cluster.nginx_port,
+        "/whoami",
+        headers={"Host": "shop.example", "X-Forwarded-Proto": "https"},
     )
     # nginx sets X-Forwarded-Proto to its own scheme ($scheme: http), whatever the client said
     assert seen["scheme"] == "http"
@@ -402,7 +405,9 @@ def test_session_created_on_one_node_is_valid_on_the_other(cluster: Cluster) -> 
     cookie = headers["set-cookie"].split(";", 1)[0]
     seen = get_json(cluster.b.port, "/session", headers={"Cookie": cookie})
     assert (seen["node"], seen["user"]) == ("b", "ann")
-    through = [get_json(cluster.nginx_port, "/session", headers={"Cookie": cookie}) for _ in range(6)]
+    through = [
+        get_json(cluster.nginx_port, "/session", headers={"Cookie": cookie}) for _ in range(6)
+    ]
     assert {s["user"] for s in through} == {"ann"}
     assert {s["node"] for s in through} == {"a", "b"}  # nginx's round robin reached both
 
@@ -543,7 +548,9 @@ async def _fanout(cluster: Cluster, subscribers: int, messages: int) -> dict[str
 
         async def publish(n: int) -> None:
             port = cluster.nodes[n % 2].port
-            async with http_client.post(f"http://127.0.0.1:{port}/rooms/{room}", json={"n": n}) as r:
+            async with http_client.post(
+                f"http://127.0.0.1:{port}/rooms/{room}", json={"n": n}
+            ) as r:
                 assert r.status == 200
 
         for n in range(0, messages, 10):
@@ -590,15 +597,20 @@ class Load:
         self.phase = phase
         self.phases.append((phase, time.time()))
 
-    async def run(self, connections: int) -> None:
+    async def run(self, connections: int, rate: float) -> None:
+        """Keep ``connections`` requests going, ``rate`` per second in all (the CPU is shared)."""
         import aiohttp
 
         connector = aiohttp.TCPConnector(limit=connections)
         timeout = aiohttp.ClientTimeout(total=15)
+        interval = connections / rate
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
             async def loop() -> None:
+                next_at = time.monotonic()
                 while self.running:
+                    next_at += interval
+                    await asyncio.sleep(max(0.0, next_at - time.monotonic()))
                     phase = self.phase
                     self.sent[phase] += 1
                     try:
@@ -630,7 +642,7 @@ def rolling_restart(node: Node) -> None:
 async def _restarts(cluster: Cluster) -> Load:
     load = Load(cluster.nginx_port)
     load.enter("steady")
-    task = asyncio.create_task(load.run(connections=8))
+    task = asyncio.create_task(load.run(connections=8, rate=RATE))
     try:
         await asyncio.sleep(2)
         for node in cluster.nodes:
@@ -664,10 +676,13 @@ def test_rolling_restarts_and_a_kill_lose_no_request(cluster: Cluster) -> None:
             "retried_by_nginx": sum(1 for line in lines if len(line["upstreams"]) > 1),
             "nginx_non_200": sum(1 for line in lines if line["status"] != 200),
         }
-    cluster.figures["restarts under load (GET /ping through nginx, 8 connections)"] = figures
+    cluster.figures[f"restarts under load (GET /ping through nginx, 8 connections, {RATE}/s)"] = (
+        figures
+    )
     assert load.errors == [], load.errors[:10]
     assert all(f["failed"] == 0 and f["nginx_non_200"] == 0 for f in figures.values()), figures
-    assert sum(load.ok.values()) > 500, figures  # the load was steady, not a trickle
+    seconds = time.time() - start
+    assert sum(load.ok.values()) > RATE * seconds / 3, figures  # steady, not a trickle
     assert [line for line in log if line["t"] >= start and line["status"] != 200] == []
     # the kill left in-flight requests or refused connections that nginx took to b
     assert figures["kill -9 a"]["retried_by_nginx"] > 0, figures
@@ -715,10 +730,14 @@ async def _redis_cut(cluster: Cluster) -> dict[str, Any]:
     room = f"room-{cluster.run}-cut"
     total = 30
     outage: dict[str, Any] = {}
-    steady, away = Subscriber(room), Subscriber(room)
-    # one subscriber stays connected throughout, one leaves after 10 messages
+    steady, away, retrying = Subscriber(room), Subscriber(room), Subscriber(room)
+    # one subscriber stays connected throughout; two leave after 10 messages: one comes back
+    # during the cut (and keeps trying), the other once Redis is back
     reading = asyncio.create_task(steady.read(cluster.a.port, total))
-    leaving = asyncio.create_task(away.read(cluster.b.port, 10))
+    leaving = [
+        asyncio.create_task(away.read(cluster.b.port, 10)),
+        asyncio.create_task(retrying.read(cluster.b.port, 10)),
+    ]
     await asyncio.sleep(0.5)
     async with aiohttp.ClientSession() as http_client:
 
@@ -733,11 +752,12 @@ async def _redis_cut(cluster: Cluster) -> dict[str, Any]:
         for n in range(10):
             assert await publish(n) == 200
         async with asyncio.timeout(10):
-            await leaving
+            await asyncio.gather(*leaving)
         for n in range(10, 15):
             assert await publish(n) == 200
         cut = time.monotonic()
         await asyncio.to_thread(cluster.redis.kill9)
+        returning = asyncio.create_task(retrying.read(cluster.b.port, total))
         try:
             statuses = [await publish(15) for _ in range(3)]
             await asyncio.sleep(2)
@@ -756,6 +776,7 @@ async def _redis_cut(cluster: Cluster) -> dict[str, Any]:
     async with asyncio.timeout(20):
         await away.read(cluster.a.port, total)
         await reading
+        await returning
     return {
         "statuses_during_cut": statuses,
         "outage": outage,
@@ -763,6 +784,8 @@ async def _redis_cut(cluster: Cluster) -> dict[str, Any]:
         "steady_reconnects": len(steady.reconnects),
         "away": away.got,
         "away_reconnects": len(away.reconnects),
+        "during_cut": retrying.got,
+        "during_cut_attempts_refused": len(retrying.reconnects),
         "cut_s": round(restored - cut, 2),
         "publish_back_after_s": round(back - restored, 2),
     }
@@ -774,6 +797,7 @@ def test_redis_cut_subscribers_resume_with_nothing_lost(cluster: Cluster) -> Non
     assert result["outage"]["content_type"] == "application/problem+json"
     assert result["steady"] == list(range(30))  # each once, in order, across the cut
     assert result["away"] == list(range(30))  # what it missed, then the live ones
+    assert result["during_cut"] == list(range(30))
     cluster.figures["redis cut"] = {
-        k: v for k, v in result.items() if k not in ("steady", "away")
+        k: v for k, v in result.items() if k not in ("steady", "away", "during_cut")
     }
