@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -73,14 +74,19 @@ def wait_until(check: Any, timeout: float, what: str, interval: float = 0.1) -> 
 
 
 def request(
-    port: int,
+    where: int | str,
     method: str,
     path: str,
     body: Any = None,
     headers: dict[str, str] | None = None,
     timeout: float = 10,
+    source: str | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    """One request to ``where``: a port of 127.0.0.1 (nginx) or a node's "host:port"."""
+    netloc = f"127.0.0.1:{where}" if isinstance(where, int) else where
+    conn = http.client.HTTPConnection(
+        netloc, timeout=timeout, source_address=(source, 0) if source else None
+    )
     try:
         sent = dict(headers or {})
         data = None
@@ -94,16 +100,21 @@ def request(
         conn.close()
 
 
-def get_json(port: int, path: str, **kwargs: Any) -> Any:
-    status, _, body = request(port, "GET", path, **kwargs)
+def get_json(where: int | str, path: str, **kwargs: Any) -> Any:
+    status, _, body = request(where, "GET", path, **kwargs)
     assert status == 200, (path, status, body)
     return json.loads(body)
 
 
-def post_json(port: int, path: str, body: Any, **kwargs: Any) -> Any:
-    status, _, data = request(port, "POST", path, body, **kwargs)
+def post_json(where: int | str, path: str, body: Any, **kwargs: Any) -> Any:
+    status, _, data = request(where, "POST", path, body, **kwargs)
     assert status == 200, (path, status, data)
     return json.loads(data)
+
+
+def loopback_client() -> str:
+    """A 127.x.y.z address of its own: a client that nginx sees as a distinct address."""
+    return f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
 
 
 def children(pid: int) -> set[int]:
@@ -159,10 +170,15 @@ class Proc:
 @dataclass
 class Node:
     name: str
+    host: str
     port: int
     server: Proc
     worker: Proc
     metrics_dir: Path
+
+    @property
+    def addr(self) -> str:
+        return f"{self.host}:{self.port}"
 
     def start(self) -> None:
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
@@ -174,7 +190,7 @@ class Node:
         def up() -> bool:
             if not self.server.alive():
                 raise AssertionError(f"node {self.name} exited: {self.server.log.read_text()}")
-            status, _, _ = request(self.port, "GET", "/readyz", timeout=2)
+            status, _, _ = request(self.addr, "GET", "/readyz", timeout=2)
             return status == 200 and len(children(self.server.pid)) == 2
 
         wait_until(up, timeout, f"node {self.name} to be ready")
@@ -184,7 +200,12 @@ class Node:
 class Redis:
     port: int
     directory: Path
+    bind: list[str]
+    password: str = field(default_factory=lambda: secrets.token_hex(16))
     proc: subprocess.Popen[bytes] | None = None
+
+    def url(self, host: str = "127.0.0.1") -> str:
+        return f"redis://:{self.password}@{host}:{self.port}/0"
 
     def start(self) -> None:
         assert REDIS_SERVER is not None
@@ -194,7 +215,10 @@ class Redis:
                 "--port",
                 str(self.port),
                 "--bind",
-                "127.0.0.1",
+                *self.bind,
+                # NOTE: Redis only answers other hosts with a password (protected mode)
+                "--requirepass",
+                self.password,
                 "--dir",
                 str(self.directory),
                 "--save",
@@ -213,8 +237,14 @@ class Redis:
 
         def pong() -> bool:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
+                s.sendall(b"AUTH " + self.password.encode() + b"\r\nPING\r\n")
+                answer = b""
+                while b"PONG" not in answer and b"ERR" not in answer:
+                    chunk = s.recv(64)
+                    if not chunk:
+                        return False
+                    answer += chunk
+                return b"+PONG" in answer
 
         wait_until(pong, 15, "the test's Redis")
 
@@ -258,14 +288,96 @@ class Cluster:
         return lines
 
 
-def render_nginx(prefix: Path, listen: int, node_a: int, node_b: int) -> str:
+@dataclass
+class Topology:
+    """Where the nodes run: two hosts (network namespaces joined to this one by veth pairs)
+    where this machine allows it, else two ports of this host."""
+
+    kind: str
+    hosts: dict[str, str]  # the address each node listens on
+    gateways: dict[str, str]  # this machine's address as each node sees it
+    namespaces: dict[str, str] = field(default_factory=dict)
+    relays: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def wrap(self, node: str, argv: list[str]) -> list[str]:
+        namespace = self.namespaces.get(node)
+        return ["ip", "netns", "exec", namespace, *argv] if namespace else argv
+
+    def reach(self, url: str) -> dict[str, str]:
+        """``url`` of a service on this machine's loopback as each node reaches it: relayed by
+        socat from the node's gateway address (PostgreSQL and RabbitMQ listen on 127.0.0.1)."""
+        parts = urlsplit(url)
+        if not self.namespaces:
+            return dict.fromkeys(self.hosts, url)
+        port = free_port()
+        urls = {}
+        for node, gateway in self.gateways.items():
+            listen = f"TCP-LISTEN:{port},bind={gateway},reuseaddr,fork"
+            target = f"TCP:{parts.hostname}:{parts.port}"
+            self.relays.append(
+                subprocess.Popen(["socat", listen, target], stderr=subprocess.DEVNULL)
+            )
+            netloc = f"{parts.netloc.rpartition('@')[0]}@" if "@" in parts.netloc else ""
+            urls[node] = parts._replace(netloc=f"{netloc}{gateway}:{port}").geturl()
+        for gateway in self.gateways.values():
+            wait_until(
+                lambda g=gateway: socket.create_connection((g, port), timeout=1).close() or True,
+                10,
+                f"socat on {gateway}:{port}",
+            )
+        return urls
+
+    def close(self) -> None:
+        for relay in self.relays:
+            relay.kill()
+            relay.wait(timeout=10)
+        for namespace in self.namespaces.values():
+            subprocess.run(["ip", "netns", "del", namespace], check=False, timeout=10)
+
+
+def make_topology(run: str) -> Topology:
+    loopback = {"a": "127.0.0.1", "b": "127.0.0.1"}
+    if os.geteuid() != 0:
+        why = "not root"
+    elif not (shutil.which("ip") and shutil.which("socat")):
+        why = "ip or socat is missing"
+    else:
+        topology = Topology("two hosts: network namespaces and veth pairs", {}, {})
+        net = secrets.randbelow(256)
+        try:
+            for i, node in enumerate(("a", "b"), start=1):
+                namespace = f"celeris-{node}-{run}"
+                outside, inside = f"mn{node}{run}", f"mn{node}{run}n"
+                gateway, host = f"10.{212 + i}.{net}.1", f"10.{212 + i}.{net}.2"
+                subprocess.run(["ip", "netns", "add", namespace], check=True, timeout=10)
+                topology.namespaces[node] = namespace
+                for command in (
+                    f"link add {outside} type veth peer name {inside} netns {namespace}",
+                    f"addr add {gateway}/30 dev {outside}",
+                    f"link set {outside} up",
+                    f"-n {namespace} addr add {host}/30 dev {inside}",
+                    f"-n {namespace} link set {inside} up",
+                    f"-n {namespace} link set lo up",
+                ):
+                    subprocess.run(
+                        ["ip", *command.split()], check=True, timeout=10, capture_output=True
+                    )
+                topology.hosts[node], topology.gateways[node] = host, gateway
+            return topology
+        except (OSError, subprocess.SubprocessError) as exc:
+            topology.close()
+            why = f"network namespaces failed: {exc}"
+    return Topology(f"two ports of one host ({why})", loopback, dict(loopback))
+
+
+def render_nginx(prefix: Path, listen: int, node_a: str, node_b: str) -> str:
     """docs/deploy/nginx.conf with its placeholders filled in, nothing else changed."""
     text = NGINX_CONF.read_text()
     values = {
         "PREFIX": str(prefix),
         "LISTEN": f"127.0.0.1:{listen}",
-        "NODE_A": f"127.0.0.1:{node_a}",
-        "NODE_B": f"127.0.0.1:{node_b}",
+        "NODE_A": node_a,
+        "NODE_B": node_b,
     }
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
@@ -305,33 +417,48 @@ def cluster(
     pg = postgres_url.rsplit("/", 1)[0]
     asyncio.run(_create_database(postgres_url, dbname))
     (tmp / "redis").mkdir()
-    redis = Redis(free_port(), tmp / "redis")
     prefix = tmp / "nginx"
     prefix.mkdir()
     cluster: Cluster | None = None
     nginx: subprocess.Popen[bytes] | None = None
+    redis: Redis | None = None
+    topology = make_topology(run)
     try:
+        redis = Redis(free_port(), tmp / "redis", ["127.0.0.1", *set(topology.gateways.values())])
         redis.start()
+        redis_url = redis.url()
+        database_url = f"{pg}/{dbname}"
         env = {
             **os.environ,
             "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT / 'src'}",
-            "DATABASE_URL": f"{pg}/{dbname}",
+            "DATABASE_URL": database_url,
             "JOBS_URL": rabbitmq_url,
-            "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
+            "REDIS_URL": redis_url,
             "SECRET_KEY": secrets.token_urlsafe(32),
             "PYTHONUNBUFFERED": "1",
             "MULTINODE_ROUTES": str(ROUTES),
         }
         prepare = "import asyncio, multinode_app; asyncio.run(multinode_app.prepare())"
         subprocess.run([sys.executable, "-c", prepare], cwd=HERE, env=env, check=True, timeout=60)
+        databases, brokers = topology.reach(database_url), topology.reach(rabbitmq_url)
         nodes = []
         for name in ("a", "b"):
-            port = free_port()
+            host = topology.hosts[name]
+            # two hosts: both on port 8000; one host: two free ports
+            port = 8000 if topology.namespaces else free_port()
             metrics_dir = tmp / f"metrics-{name}"
-            node_env = {**env, "NODE": name, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+            node_env = {
+                **env,
+                "NODE": name,
+                "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+                "DATABASE_URL": databases[name],
+                "JOBS_URL": brokers[name],
+                "REDIS_URL": redis.url(topology.gateways[name]),
+            }
             serve = [sys.executable, "-m", "celeris", "serve", "multinode_app:app"]
-            serve += ["--workers", "2", "--port", str(port), "--forwarded-allow-ips", "127.0.0.1"]
-            serve += ["--no-access-log"]
+            serve += ["--workers", "2", "--host", host, "--port", str(port)]
+            # nginx, and the test's own requests, come from this machine's side of the link
+            serve += ["--forwarded-allow-ips", topology.gateways[name], "--no-access-log"]
             work = [sys.executable, "-m", "celeris", "worker", "multinode_app:app"]
             work += ["--concurrency", "4", "--queues", "e2e-multinode", "--status-interval", "60"]
             work += ["--no-schedules"]
@@ -340,19 +467,21 @@ def cluster(
             nodes.append(
                 Node(
                     name,
+                    host,
                     port,
-                    Proc(serve, node_env, tmp / f"node-{name}.log"),
-                    Proc(work, worker_env, tmp / f"worker-{name}.log"),
+                    Proc(topology.wrap(name, serve), node_env, tmp / f"node-{name}.log"),
+                    Proc(topology.wrap(name, work), worker_env, tmp / f"worker-{name}.log"),
                     metrics_dir,
                 )
             )
         a, b = nodes
         cluster = Cluster(free_port(), a, b, redis, prefix, run)
+        cluster.figures["topology"] = topology.kind
         for node in nodes:
             node.start()
         for node in nodes:
             node.ready()
-        (prefix / "nginx.conf").write_text(render_nginx(prefix, cluster.nginx_port, a.port, b.port))
+        (prefix / "nginx.conf").write_text(render_nginx(prefix, cluster.nginx_port, a.addr, b.addr))
         argv = [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", "stderr"]
         argv += ["-g", "daemon off;" + (" user root;" if os.geteuid() == 0 else "")]
         with (prefix / "stderr.log").open("wb") as stderr:
@@ -377,7 +506,9 @@ def cluster(
                 node.worker.stop()
             if cluster.figures:
                 print("\nmulti-node figures:", json.dumps(cluster.figures, indent=2))
-        redis.kill9()
+        if redis is not None:
+            redis.kill9()
+        topology.close()
         asyncio.run(_drop_database(postgres_url, dbname))
 
 
@@ -385,25 +516,26 @@ def cluster(
 
 
 def test_proxy_headers_reach_the_app(cluster: Cluster) -> None:
+    me = loopback_client()
+    forged = {"X-Forwarded-For": "192.0.2.66", "X-Forwarded-Proto": "https"}
     seen = get_json(
-        cluster.nginx_port,
-        "/whoami",
-        headers={"Host": "shop.example", "X-Forwarded-Proto": "https"},
+        cluster.nginx_port, "/whoami", headers={"Host": "shop.example", **forged}, source=me
     )
     # nginx sets X-Forwarded-Proto to its own scheme ($scheme: http), whatever the client said
     assert seen["scheme"] == "http"
     assert seen["host"] == "shop.example"
-    assert seen["client"] == "127.0.0.1"
-    direct = get_json(cluster.a.port, "/whoami", headers={"X-Forwarded-For": "192.0.2.9"})
-    assert direct["client"] == "192.0.2.9"  # 127.0.0.1 is the trusted proxy here
+    # the client's own X-Forwarded-For is not believed: it is not a trusted proxy
+    assert seen["client"] == me
+    direct = get_json(cluster.a.addr, "/whoami", headers={"X-Forwarded-For": "192.0.2.9"})
+    assert direct["client"] == "192.0.2.9"  # the test's side of the link is a trusted proxy
 
 
 def test_session_created_on_one_node_is_valid_on_the_other(cluster: Cluster) -> None:
-    status, headers, body = request(cluster.a.port, "POST", "/session", {"user": "ann"})
+    status, headers, body = request(cluster.a.addr, "POST", "/session", {"user": "ann"})
     assert status == 200
     assert json.loads(body)["node"] == "a"
     cookie = headers["set-cookie"].split(";", 1)[0]
-    seen = get_json(cluster.b.port, "/session", headers={"Cookie": cookie})
+    seen = get_json(cluster.b.addr, "/session", headers={"Cookie": cookie})
     assert (seen["node"], seen["user"]) == ("b", "ann")
     through = [
         get_json(cluster.nginx_port, "/session", headers={"Cookie": cookie}) for _ in range(6)
@@ -413,13 +545,19 @@ def test_session_created_on_one_node_is_valid_on_the_other(cluster: Cluster) -> 
 
 
 def test_rate_limit_holds_across_both_nodes(cluster: Cluster) -> None:
-    # a client address of its own per run (the test client is the trusted proxy 127.0.0.1)
-    client = {"X-Forwarded-For": f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"}
-    ports = [cluster.a.port, cluster.b.port, cluster.nginx_port] * 5
-    answers = [request(port, "GET", "/limited", headers=client) for port in ports]
+    me = loopback_client()  # a client address of its own per run (a window lasts a minute)
+    through_nginx = [request(cluster.nginx_port, "GET", "/limited", source=me) for _ in range(8)]
+    # and straight to each node, as forwarded by a trusted proxy
+    forwarded = {"X-Forwarded-For": me}
+    direct = [
+        request(node.addr, "GET", "/limited", headers=forwarded)
+        for _ in range(4)
+        for node in cluster.nodes
+    ]
+    answers = through_nginx + direct
     statuses = [status for status, _, _ in answers]
     assert statuses.count(200) == 5, statuses  # 5/minute for the whole service, not 10 or 20
-    assert statuses.count(429) == 10
+    assert statuses.count(429) == len(answers) - 5
     served_by = {json.loads(body)["node"] for status, _, body in answers if status == 200}
     assert served_by == {"a", "b"}
     refused = next(a for a in answers if a[0] == 429)
@@ -432,13 +570,13 @@ def test_websocket_on_a_receives_what_b_publishes(cluster: Cluster) -> None:
 
     room = f"room-{cluster.run}-fanout"
     with (
-        connect(f"ws://127.0.0.1:{cluster.a.port}/ws/{room}", open_timeout=10) as on_a,
+        connect(f"ws://{cluster.a.addr}/ws/{room}", open_timeout=10) as on_a,
         connect(f"ws://127.0.0.1:{cluster.nginx_port}/ws/{room}", open_timeout=10) as via_nginx,
     ):
         assert json.loads(on_a.recv(timeout=10))["node"] == "a"
         json.loads(via_nginx.recv(timeout=10))  # through nginx's WebSocket upgrade
         time.sleep(0.3)  # the subscriptions reach the Redis readers
-        ids = [post_json(cluster.b.port, f"/rooms/{room}", {"n": n})["id"] for n in range(5)]
+        ids = [post_json(cluster.b.addr, f"/rooms/{room}", {"n": n})["id"] for n in range(5)]
         for ws in (on_a, via_nginx):
             frames = [json.loads(ws.recv(timeout=10)) for _ in range(5)]
             assert [f["id"] for f in frames] == ids
@@ -448,11 +586,11 @@ def test_websocket_on_a_receives_what_b_publishes(cluster: Cluster) -> None:
 
 
 def test_job_enqueued_on_a_runs_on_a_worker_of_b(cluster: Cluster) -> None:
-    before = len(get_json(cluster.a.port, "/visits"))
+    before = len(get_json(cluster.a.addr, "/visits"))
     for n in range(20):
-        assert post_json(cluster.a.port, f"/visits/{n}", {})["node"] == "a"
+        assert post_json(cluster.a.addr, f"/visits/{n}", {})["node"] == "a"
     rows = wait_until(
-        lambda: (r := get_json(cluster.b.port, "/visits")) and len(r) - before >= 20 and r,
+        lambda: (r := get_json(cluster.b.addr, "/visits")) and len(r) - before >= 20 and r,
         30,
         "20 jobs to run",
     )
@@ -464,8 +602,8 @@ def test_job_enqueued_on_a_runs_on_a_worker_of_b(cluster: Cluster) -> None:
     cluster.figures["jobs enqueued on a, ran on"] = dict(ran_on)
 
 
-def scrape_total(port: int, route: str) -> float:
-    _, _, body = request(port, "GET", "/metrics")
+def scrape_total(where: str, route: str) -> float:
+    _, _, body = request(where, "GET", "/metrics")
     total = 0.0
     for line in body.decode().splitlines():
         if line.startswith("celeris_http_requests_total{") and f'route="{route}"' in line:
@@ -475,15 +613,15 @@ def scrape_total(port: int, route: str) -> float:
 
 def test_metrics_on_each_node_count_its_own_requests(cluster: Cluster) -> None:
     route = "/r7"
-    start = {n.name: scrape_total(n.port, route) for n in cluster.nodes}
+    start = {n.name: scrape_total(n.addr, route) for n in cluster.nodes}
     for _ in range(30):
-        request(cluster.a.port, "GET", route)
+        request(cluster.a.addr, "GET", route)
     for _ in range(11):
-        request(cluster.b.port, "GET", route)
+        request(cluster.b.addr, "GET", route)
     # the other worker's numbers are summed from its snapshot, written every second
     want = {"a": start["a"] + 30, "b": start["b"] + 11}
     wait_until(
-        lambda: {n.name: scrape_total(n.port, route) for n in cluster.nodes} == want,
+        lambda: {n.name: scrape_total(n.addr, route) for n in cluster.nodes} == want,
         10,
         f"/metrics to show {want}",
         interval=0.3,
@@ -495,9 +633,9 @@ def test_metrics_on_each_node_count_its_own_requests(cluster: Cluster) -> None:
 
 def test_metrics_scrape_cost(cluster: Cluster) -> None:
     for i in range(ROUTES):
-        request(cluster.a.port, "GET", f"/r{i}")
+        request(cluster.a.addr, "GET", f"/r{i}")
     time.sleep(1.2)  # every worker's snapshot holds every route
-    conn = http.client.HTTPConnection("127.0.0.1", cluster.a.port, timeout=10)
+    conn = http.client.HTTPConnection(cluster.a.addr, timeout=10)
     times = []
     try:
         for _ in range(30):
@@ -530,8 +668,8 @@ async def _fanout(cluster: Cluster, subscribers: int, messages: int) -> dict[str
     received = Counter[int]()
     sockets = []
     for i in range(subscribers):
-        port = cluster.nodes[i % 2].port
-        ws = await connect(f"ws://127.0.0.1:{port}/ws/{room}", open_timeout=10)
+        where = cluster.nodes[i % 2].addr
+        ws = await connect(f"ws://{where}/ws/{room}", open_timeout=10)
         await ws.recv()
         sockets.append(ws)
     await asyncio.sleep(0.5)  # every subscription reached its Redis reader
@@ -547,10 +685,8 @@ async def _fanout(cluster: Cluster, subscribers: int, messages: int) -> dict[str
     async with aiohttp.ClientSession() as http_client:
 
         async def publish(n: int) -> None:
-            port = cluster.nodes[n % 2].port
-            async with http_client.post(
-                f"http://127.0.0.1:{port}/rooms/{room}", json={"n": n}
-            ) as r:
+            where = cluster.nodes[n % 2].addr
+            async with http_client.post(f"http://{where}/rooms/{room}", json={"n": n}) as r:
                 assert r.status == 200
 
         for n in range(0, messages, 10):
@@ -704,13 +840,13 @@ class Subscriber:
     last_id: str | None = None
     reconnects: list[str] = field(default_factory=list)
 
-    async def read(self, port: int, want: int) -> None:
+    async def read(self, where: str, want: int) -> None:
         from websockets.asyncio.client import connect
         from websockets.exceptions import ConnectionClosed, InvalidStatus
 
         while len(self.got) < want:
             query = f"?last_id={self.last_id}" if self.last_id else ""
-            url = f"ws://127.0.0.1:{port}/ws/{self.room}{query}"
+            url = f"ws://{where}/ws/{self.room}{query}"
             try:
                 async with connect(url, open_timeout=5) as ws:
                     await ws.recv()
@@ -733,10 +869,10 @@ async def _redis_cut(cluster: Cluster) -> dict[str, Any]:
     steady, away, retrying = Subscriber(room), Subscriber(room), Subscriber(room)
     # one subscriber stays connected throughout; two leave after 10 messages: one comes back
     # during the cut (and keeps trying), the other once Redis is back
-    reading = asyncio.create_task(steady.read(cluster.a.port, total))
+    reading = asyncio.create_task(steady.read(cluster.a.addr, total))
     leaving = [
-        asyncio.create_task(away.read(cluster.b.port, 10)),
-        asyncio.create_task(retrying.read(cluster.b.port, 10)),
+        asyncio.create_task(away.read(cluster.b.addr, 10)),
+        asyncio.create_task(retrying.read(cluster.b.addr, 10)),
     ]
     await asyncio.sleep(0.5)
     async with aiohttp.ClientSession() as http_client:
@@ -757,7 +893,7 @@ async def _redis_cut(cluster: Cluster) -> dict[str, Any]:
             assert await publish(n) == 200
         cut = time.monotonic()
         await asyncio.to_thread(cluster.redis.kill9)
-        returning = asyncio.create_task(retrying.read(cluster.b.port, total))
+        returning = asyncio.create_task(retrying.read(cluster.b.addr, total))
         try:
             statuses = [await publish(15) for _ in range(3)]
             await asyncio.sleep(2)
@@ -774,7 +910,7 @@ async def _redis_cut(cluster: Cluster) -> dict[str, Any]:
             assert await publish(n) == 200
     # the one that left comes back with the last id it saw, on the other node
     async with asyncio.timeout(20):
-        await away.read(cluster.a.port, total)
+        await away.read(cluster.a.addr, total)
         await reading
         await returning
     return {
