@@ -36,6 +36,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import celeris
+
 pytestmark = [pytest.mark.e2e, pytest.mark.multinode, pytest.mark.services]
 
 HERE = Path(__file__).resolve().parent
@@ -430,7 +432,8 @@ def cluster(
         database_url = f"{pg}/{dbname}"
         env = {
             **os.environ,
-            "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT / 'src'}",
+            # the nodes run the celeris this test imports (make test-compiled: the compiled one)
+            "PYTHONPATH": f"{HERE}{os.pathsep}{Path(celeris.__file__).resolve().parents[1]}",
             "DATABASE_URL": database_url,
             "JOBS_URL": rabbitmq_url,
             "REDIS_URL": redis_url,
