@@ -151,7 +151,9 @@ def test_nginx_conf_is_valid(tmp_path: Path) -> None:
         pytest.skip("nginx is not installed")
     from tests.e2e.test_multinode import render_nginx
 
-    (tmp_path / "nginx.conf").write_text(render_nginx(tmp_path, 18080, "10.0.0.11:8000", "10.0.0.12:8000"))
+    (tmp_path / "nginx.conf").write_text(
+        render_nginx(tmp_path, 18080, "10.0.0.11:8000", "10.0.0.12:8000")
+    )
     argv = [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", "stderr"]
     if os.geteuid() == 0:
         argv += ["-g", "user root;"]

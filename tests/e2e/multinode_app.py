@@ -3,7 +3,7 @@
 Everything a node shares with the other goes through a real service, chosen by configuration
 only (the environment): PostgreSQL for data and job records (``DATABASE_URL``), RabbitMQ for
 the jobs' work (``JOBS_URL=amqp://...``), Redis for sessions, rate limits and channels
-(``REDIS_URL``; channels on Redis Streams, resumable). ``NODE`` names the node in answers.
+(``REDIS_URL``; channels on Redis Streams, resumable) and the cache. ``NODE`` names the node in answers.
 
     NODE=a DATABASE_URL=postgresql://... JOBS_URL=amqp://... REDIS_URL=redis://... \\
         celeris serve multinode_app:app --workers 2 --forwarded-allow-ips 127.0.0.1
@@ -19,6 +19,7 @@ from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from celeris import App, Depends, Request, WebSocket
+from celeris.cache import Cache
 from celeris.channels import Channels
 from celeris.db import AsyncSession, Database, Model
 from celeris.health import Health
@@ -47,6 +48,7 @@ class Visit(Model):
 app = App()
 db = Database(app=app, create_all=True)
 jobs = Jobs(app=app, queue=QUEUE)
+cache = Cache(app=app)  # REDIS_URL: one cache for every node
 Sessions(app=app)  # REDIS_URL: server side, a signed id in the cookie (SECRET_KEY)
 limiter = RateLimiter(app=app)  # REDIS_URL: one window for every worker of every node
 channels = Channels(app=app, history=1000)  # REDIS_URL + history: Redis Streams
@@ -83,6 +85,11 @@ async def login(request: Request) -> dict[str, object]:
 @app.get("/session")
 async def session(request: Request) -> dict[str, object]:
     return {**who(), "user": request.session.get("user")}
+
+
+@app.post("/counters/{name}")
+async def count(name: str) -> dict[str, object]:
+    return {**who(), "value": await cache.incr(f"multinode:{name}", ttl=300)}
 
 
 @app.get("/limited")

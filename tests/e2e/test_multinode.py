@@ -1,12 +1,14 @@
 """Two nodes behind nginx: ``celeris serve --workers 2`` twice, on real services.
 
 nginx (Debian's package, ``docs/deploy/nginx.conf`` with its own prefix and ports) balances two
-nodes of ``multinode_app.py``, each ``celeris serve --workers 2`` plus one ``celeris worker``, on
-two ports of this machine (not two network namespaces: the nodes need PostgreSQL and RabbitMQ,
-which listen on the loopback only). They share PostgreSQL (data, job records; a database of
-the test's own), RabbitMQ (the jobs' work) and a Redis of the test's own (sessions, rate
-limits, channels on Redis Streams, append-only so that a kill -9 of it loses nothing), which
-the last test cuts and restores without disturbing any other test.
+nodes of ``multinode_app.py``, each ``celeris serve --workers 2`` plus one ``celeris worker``.
+As root with ``ip`` and ``socat`` the nodes are two hosts: a network namespace each, joined to
+this one by a veth pair, both on port 8000 (PostgreSQL and RabbitMQ, which listen on the
+loopback only, are relayed to each link by socat); otherwise two ports of this host. The
+``topology`` figure says which ran. The nodes share PostgreSQL (data and job records, in a
+database of the test's own), RabbitMQ (the jobs' work) and a Redis of the test's own (sessions,
+cache, rate limits, channels on Redis Streams; append-only, so that a kill -9 of it loses
+nothing), which the last test cuts and restores without disturbing any other test.
 
 The tests run in file order on one cluster (a module fixture) and print their figures:
 ``pytest tests/e2e/test_multinode.py -m multinode -s``.
@@ -545,6 +547,21 @@ def test_session_created_on_one_node_is_valid_on_the_other(cluster: Cluster) -> 
     ]
     assert {s["user"] for s in through} == {"ann"}
     assert {s["node"] for s in through} == {"a", "b"}  # nginx's round robin reached both
+
+
+def test_cache_is_one_for_both_nodes(cluster: Cluster) -> None:
+    name = f"hits-{cluster.run}"
+    answers = [
+        post_json(node.addr, f"/counters/{name}", {}) for _ in range(3) for node in cluster.nodes
+    ]
+    assert [(a["node"], a["value"]) for a in answers] == [
+        ("a", 1),
+        ("b", 2),
+        ("a", 3),
+        ("b", 4),
+        ("a", 5),
+        ("b", 6),
+    ]
 
 
 def test_rate_limit_holds_across_both_nodes(cluster: Cluster) -> None:
