@@ -8,7 +8,8 @@ loopback only, are relayed to each link by socat); otherwise two ports of this h
 ``topology`` figure says which ran. The nodes share PostgreSQL (data and job records, in a
 database of the test's own), RabbitMQ (the jobs' work) and a Redis of the test's own (sessions,
 cache, rate limits, channels on Redis Streams; append-only, so that a kill -9 of it loses
-nothing), which the last test cuts and restores without disturbing any other test.
+nothing), which a test cuts and restores without disturbing any other test. The last test
+restarts both nodes under load and kills one.
 
 The tests run in file order on one cluster (a module fixture) and print their figures:
 ``pytest tests/e2e/test_multinode.py -m multinode -s``.
@@ -65,13 +66,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class Fatal(Exception):
+    """Raised by a ``wait_until`` check: stop waiting, this will not get better."""
+
+
 def wait_until(check: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while True:
-        with contextlib.suppress(Exception):
+        try:
             result = check()
             if result:
                 return result
+        except Fatal:
+            raise
+        except Exception:
+            pass
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
@@ -193,7 +202,7 @@ class Node:
     def ready(self, timeout: float = 40) -> None:
         def up() -> bool:
             if not self.server.alive():
-                raise AssertionError(f"node {self.name} exited: {self.server.log.read_text()}")
+                raise Fatal(f"node {self.name} exited:\n{self.server.log.read_text()[-3000:]}")
             status, _, _ = request(self.addr, "GET", "/readyz", timeout=2)
             return status == 200 and len(children(self.server.pid)) == 2
 
@@ -341,7 +350,9 @@ class Topology:
 
 def make_topology(run: str) -> Topology:
     loopback = {"a": "127.0.0.1", "b": "127.0.0.1"}
-    if os.geteuid() != 0:
+    if os.environ.get("CELERIS_MULTINODE_PORTS") == "1":
+        why = "CELERIS_MULTINODE_PORTS=1"
+    elif os.geteuid() != 0:
         why = "not root"
     elif not (shutil.which("ip") and shutil.which("socat")):
         why = "ip or socat is missing"
@@ -428,7 +439,9 @@ def cluster(
     redis: Redis | None = None
     topology = make_topology(run)
     try:
-        redis = Redis(free_port(), tmp / "redis", ["127.0.0.1", *set(topology.gateways.values())])
+        redis = Redis(
+            free_port(), tmp / "redis", sorted({"127.0.0.1", *topology.gateways.values()})
+        )
         redis.start()
         redis_url = redis.url()
         database_url = f"{pg}/{dbname}"
@@ -733,6 +746,117 @@ def test_websocket_fanout_across_two_nodes(cluster: Cluster) -> None:
     cluster.figures["websocket fan-out"] = asyncio.run(_fanout(cluster, 200, 100))
 
 
+# --- Redis cut (the test's own Redis: no other test notices) ------------------------------
+
+
+@dataclass
+class Subscriber:
+    """A WebSocket client of ``room`` that reconnects with the last id it saw whenever cut."""
+
+    room: str
+    got: list[int] = field(default_factory=list)
+    last_id: str | None = None
+    reconnects: list[str] = field(default_factory=list)
+
+    async def read(self, where: str, want: int) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+        while len(self.got) < want:
+            query = f"?last_id={self.last_id}" if self.last_id else ""
+            url = f"ws://{where}/ws/{self.room}{query}"
+            try:
+                async with connect(url, open_timeout=5) as ws:
+                    await ws.recv()
+                    while len(self.got) < want:
+                        frame = json.loads(await ws.recv())
+                        assert not frame.get("gap"), frame
+                        self.got.append(frame["data"]["n"])
+                        self.last_id = frame["id"]
+            except (ConnectionClosed, InvalidStatus, OSError, TimeoutError) as exc:
+                self.reconnects.append(repr(exc))
+                await asyncio.sleep(0.3)
+
+
+async def _redis_cut(cluster: Cluster) -> dict[str, Any]:
+    import aiohttp
+
+    room = f"room-{cluster.run}-cut"
+    total = 30
+    outage: dict[str, Any] = {}
+    steady, away, retrying = Subscriber(room), Subscriber(room), Subscriber(room)
+    # one subscriber stays connected throughout; two leave after 10 messages: one comes back
+    # during the cut (and keeps trying), the other once Redis is back
+    reading = asyncio.create_task(steady.read(cluster.a.addr, total))
+    leaving = [
+        asyncio.create_task(away.read(cluster.b.addr, 10)),
+        asyncio.create_task(retrying.read(cluster.b.addr, 10)),
+    ]
+    await asyncio.sleep(0.5)
+    async with aiohttp.ClientSession() as http_client:
+
+        async def publish(n: int) -> int:
+            url = f"http://127.0.0.1:{cluster.nginx_port}/rooms/{room}"
+            async with http_client.post(url, json={"n": n}) as r:
+                if r.status == 503:
+                    outage.setdefault("retry_after", r.headers.get("retry-after"))
+                    outage.setdefault("content_type", r.headers.get("content-type"))
+                return r.status
+
+        for n in range(10):
+            assert await publish(n) == 200
+        async with asyncio.timeout(10):
+            await asyncio.gather(*leaving)
+        for n in range(10, 15):
+            assert await publish(n) == 200
+        cut = time.monotonic()
+        await asyncio.to_thread(cluster.redis.kill9)
+        returning = asyncio.create_task(retrying.read(cluster.b.addr, total))
+        try:
+            statuses = [await publish(15) for _ in range(3)]
+            await asyncio.sleep(2)
+        finally:
+            await asyncio.to_thread(cluster.redis.start)
+        restored = time.monotonic()
+        # the publisher retries what the outage refused, until Redis answers again
+        deadline = time.monotonic() + 20
+        while await publish(15) != 200:
+            assert time.monotonic() < deadline, "publishing never recovered"
+            await asyncio.sleep(0.2)
+        back = time.monotonic()
+        for n in range(16, total):
+            assert await publish(n) == 200
+    # the one that left comes back with the last id it saw, on the other node
+    async with asyncio.timeout(20):
+        await away.read(cluster.a.addr, total)
+        await reading
+        await returning
+    return {
+        "statuses_during_cut": statuses,
+        "outage": outage,
+        "steady": steady.got,
+        "steady_reconnects": len(steady.reconnects),
+        "away": away.got,
+        "away_reconnects": len(away.reconnects),
+        "during_cut": retrying.got,
+        "during_cut_attempts_refused": len(retrying.reconnects),
+        "cut_s": round(restored - cut, 2),
+        "publish_back_after_s": round(back - restored, 2),
+    }
+
+
+def test_redis_cut_subscribers_resume_with_nothing_lost(cluster: Cluster) -> None:
+    result = asyncio.run(_redis_cut(cluster))
+    assert set(result["statuses_during_cut"]) == {503}
+    assert result["outage"]["content_type"] == "application/problem+json"
+    assert result["steady"] == list(range(30))  # each once, in order, across the cut
+    assert result["away"] == list(range(30))  # what it missed, then the live ones
+    assert result["during_cut"] == list(range(30))
+    cluster.figures["redis cut"] = {
+        k: v for k, v in result.items() if k not in ("steady", "away", "during_cut")
+    }
+
+
 # --- restarts under load --------------------------------------------------------------------
 
 
@@ -842,118 +966,3 @@ def test_rolling_restarts_and_a_kill_lose_no_request(cluster: Cluster) -> None:
     assert [line for line in log if line["t"] >= start and line["status"] != 200] == []
     # the kill left in-flight requests or refused connections that nginx took to b
     assert figures["kill -9 a"]["retried_by_nginx"] > 0, figures
-    # node a comes back as a new process for the last test
-    cluster.a.worker.stop()
-    cluster.a.start()
-    cluster.a.ready()
-
-
-# --- Redis cut (last: it stops the test's own Redis) -------------------------------------------
-
-
-@dataclass
-class Subscriber:
-    """A WebSocket client of ``room`` that reconnects with the last id it saw whenever cut."""
-
-    room: str
-    got: list[int] = field(default_factory=list)
-    last_id: str | None = None
-    reconnects: list[str] = field(default_factory=list)
-
-    async def read(self, where: str, want: int) -> None:
-        from websockets.asyncio.client import connect
-        from websockets.exceptions import ConnectionClosed, InvalidStatus
-
-        while len(self.got) < want:
-            query = f"?last_id={self.last_id}" if self.last_id else ""
-            url = f"ws://{where}/ws/{self.room}{query}"
-            try:
-                async with connect(url, open_timeout=5) as ws:
-                    await ws.recv()
-                    while len(self.got) < want:
-                        frame = json.loads(await ws.recv())
-                        assert not frame.get("gap"), frame
-                        self.got.append(frame["data"]["n"])
-                        self.last_id = frame["id"]
-            except (ConnectionClosed, InvalidStatus, OSError, TimeoutError) as exc:
-                self.reconnects.append(repr(exc))
-                await asyncio.sleep(0.3)
-
-
-async def _redis_cut(cluster: Cluster) -> dict[str, Any]:
-    import aiohttp
-
-    room = f"room-{cluster.run}-cut"
-    total = 30
-    outage: dict[str, Any] = {}
-    steady, away, retrying = Subscriber(room), Subscriber(room), Subscriber(room)
-    # one subscriber stays connected throughout; two leave after 10 messages: one comes back
-    # during the cut (and keeps trying), the other once Redis is back
-    reading = asyncio.create_task(steady.read(cluster.a.addr, total))
-    leaving = [
-        asyncio.create_task(away.read(cluster.b.addr, 10)),
-        asyncio.create_task(retrying.read(cluster.b.addr, 10)),
-    ]
-    await asyncio.sleep(0.5)
-    async with aiohttp.ClientSession() as http_client:
-
-        async def publish(n: int) -> int:
-            url = f"http://127.0.0.1:{cluster.nginx_port}/rooms/{room}"
-            async with http_client.post(url, json={"n": n}) as r:
-                if r.status == 503:
-                    outage.setdefault("retry_after", r.headers.get("retry-after"))
-                    outage.setdefault("content_type", r.headers.get("content-type"))
-                return r.status
-
-        for n in range(10):
-            assert await publish(n) == 200
-        async with asyncio.timeout(10):
-            await asyncio.gather(*leaving)
-        for n in range(10, 15):
-            assert await publish(n) == 200
-        cut = time.monotonic()
-        await asyncio.to_thread(cluster.redis.kill9)
-        returning = asyncio.create_task(retrying.read(cluster.b.addr, total))
-        try:
-            statuses = [await publish(15) for _ in range(3)]
-            await asyncio.sleep(2)
-        finally:
-            await asyncio.to_thread(cluster.redis.start)
-        restored = time.monotonic()
-        # the publisher retries what the outage refused, until Redis answers again
-        deadline = time.monotonic() + 20
-        while await publish(15) != 200:
-            assert time.monotonic() < deadline, "publishing never recovered"
-            await asyncio.sleep(0.2)
-        back = time.monotonic()
-        for n in range(16, total):
-            assert await publish(n) == 200
-    # the one that left comes back with the last id it saw, on the other node
-    async with asyncio.timeout(20):
-        await away.read(cluster.a.addr, total)
-        await reading
-        await returning
-    return {
-        "statuses_during_cut": statuses,
-        "outage": outage,
-        "steady": steady.got,
-        "steady_reconnects": len(steady.reconnects),
-        "away": away.got,
-        "away_reconnects": len(away.reconnects),
-        "during_cut": retrying.got,
-        "during_cut_attempts_refused": len(retrying.reconnects),
-        "cut_s": round(restored - cut, 2),
-        "publish_back_after_s": round(back - restored, 2),
-    }
-
-
-def test_redis_cut_subscribers_resume_with_nothing_lost(cluster: Cluster) -> None:
-    result = asyncio.run(_redis_cut(cluster))
-    assert set(result["statuses_during_cut"]) == {503}
-    assert result["outage"]["content_type"] == "application/problem+json"
-    assert result["steady"] == list(range(30))  # each once, in order, across the cut
-    assert result["away"] == list(range(30))  # what it missed, then the live ones
-    assert result["during_cut"] == list(range(30))
-    cluster.figures["redis cut"] = {
-        k: v for k, v in result.items() if k not in ("steady", "away", "during_cut")
-    }
