@@ -141,3 +141,16 @@ async def test_retention_and_max_tickets(store_options: dict[str, Any]) -> None:
         assert removed == 5  # three past retention, then the two oldest past max_tickets
         kinds = sorted(g.exc_type.rsplit(".", 1)[-1] for g in await tickets.list())
         assert kinds == ["R2", "R3", "R4", "R5"]
+
+
+async def test_a_nul_byte_in_a_message_is_stored(store_options: dict[str, Any]) -> None:
+    tickets = Tickets(**store_options)
+    async with tickets:
+        try:
+            raise ValueError("before\x00after")
+        except ValueError as error:
+            ticket = tickets.capture(error)
+        assert ticket is not None
+        assert await tickets.flush(10)
+        stored = await tickets.ticket(ticket.id)
+    assert stored is not None and stored.message == "before\\x00after"

@@ -83,6 +83,7 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """Return ``value`` with every known secret value and credential shape masked."""
+        value = value.replace("\x00", "\\x00")  # NOTE: PostgreSQL text cannot hold NUL
         if self._values is not None:
             value = self._values.sub(MASK, value)
         for pattern, replacement in _SHAPES:

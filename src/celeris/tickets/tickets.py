@@ -98,6 +98,7 @@ class Tickets:
         self._store_open = False
         self._task: asyncio.Task[None] | None = None
         self._down = False
+        self._refusals: dict[str, int] = {}
         self._written = 0
         self._last_prune = 0.0
         self._capture: Capture | None = None
@@ -261,8 +262,9 @@ class Tickets:
     async def _write_loop(self) -> None:
         delay = self.retry_delay
         buffer = self._buffer
+        solo = False  # after a refusal: one ticket at a time, to find the one refused
         while buffer:
-            batch = builtins.list(buffer)[:_BATCH]
+            batch = builtins.list(buffer)[: 1 if solo else _BATCH]
             try:
                 await asyncio.wait_for(self._write(batch), self.write_timeout)
             except Exception as error:
@@ -279,10 +281,18 @@ class Tickets:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
                     continue
-                # NOTE: the store answers but refuses this batch: drop its first ticket (a
-                # ticket the store cannot take must not hold back the others).
-                log.error("ticket %s could not be stored, dropped", batch[0].id, exc_info=error)
+                # NOTE: the store answers but refused this batch (or came back meanwhile): try
+                # again one by one; a ticket refused three times is dropped, so a ticket the
+                # store cannot take does not hold back the others.
+                solo = True
+                first = batch[0].id
+                self._refusals[first] = self._refusals.get(first, 0) + 1
+                if self._refusals[first] < 3:
+                    await asyncio.sleep(self.retry_delay)
+                    continue
+                log.error("ticket %s could not be stored, dropped", first, exc_info=error)
                 batch = batch[:1]
+            self._refusals.clear()
             written = {ticket.id for ticket in batch}
             while buffer and buffer[0].id in written:
                 buffer.popleft()
