@@ -135,7 +135,9 @@ async def test_setting_secret_values_are_masked_wherever_they_appear() -> None:
         await client.get("/orders/1")
         ticket = await _only_ticket(tickets)
     dumped = json.dumps(msgspec.to_builtins(ticket))
-    assert "sk_live_abcdefghijkl" not in dumped  # a Secret-typed setting, in a local and the message
+    assert (
+        "sk_live_abcdefghijkl" not in dumped
+    )  # a Secret-typed setting, in a local and the message
     assert ticket.message == f"order 1 failed with {MASK}"
     assert MASK in ticket.frames[-1]["locals"]["stripe"]
     # NOTE: the source lines show literals as written; locals, request and message hide them.
@@ -151,7 +153,9 @@ async def test_a_secret_value_in_a_message_and_a_url_password(tmp_path: Any) -> 
     @app.get("/leak")
     async def leak() -> None:
         url = "redis://user:other-pass-5678@cache/0"
-        raise ValueError(f"cannot sign with s3cr3t-signing-key-value nor reach {url} (db-pass-1234)")
+        raise ValueError(
+            f"cannot sign with s3cr3t-signing-key-value nor reach {url} (db-pass-1234)"
+        )
 
     async with AsyncTestClient(app, raise_server_exceptions=False) as client:
         await client.get("/leak")

@@ -106,7 +106,9 @@ async def test_keyset_paging_search_resolve_and_delete(store_options: dict[str, 
         assert [g.id for g in await tickets.list(resolved=True)] == [target]
         # NOTE: the same error again: the group opens again and counts it
         again = made[3]
-        repeat = Ticket(**{**{f: getattr(again, f) for f in again.__struct_fields__}, "id": "f" * 32})
+        repeat = Ticket(
+            **{**{f: getattr(again, f) for f in again.__struct_fields__}, "id": "f" * 32}
+        )
         await tickets.store.add([repeat], samples=5)
         group = await tickets.get(target)
         assert group is not None and not group.resolved and group.count == 2
