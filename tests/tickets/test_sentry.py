@@ -69,7 +69,8 @@ def _send_with_the_sdk(dsn: str) -> tuple[str, str]:
     finally:
         sentry_sdk.get_client().close(timeout=2)
         sentry_sdk.get_global_scope().set_client(None)
-    assert error_id and message_id
+    assert error_id
+    assert message_id
     return error_id, message_id
 
 
@@ -97,7 +98,8 @@ async def test_the_sentry_sdk_reports_to_a_celeris_server() -> None:
     assert frame["locals"]["count"] == "0"
     message = await tickets.ticket(message_id)
     assert message is not None
-    assert message.exc_type == "Message" and message.message == "low stock for item 42"
+    assert message.exc_type == "Message"
+    assert message.message == "low stock for item 42"
     assert await tickets.count() == 2
 
 
@@ -112,7 +114,8 @@ async def test_the_same_sdk_error_twice_is_one_group() -> None:
             assert response.status_code == 200, response.text
         assert await tickets.flush(5)
         (group,) = await tickets.list()
-        assert group.count == 2 and group.exc_type == "shop.OutOfStock"
+        assert group.count == 2
+        assert group.exc_type == "shop.OutOfStock"
 
 
 def _event(event_id: str, line: int = 3, **extra: Any) -> dict[str, Any]:
@@ -255,7 +258,8 @@ async def test_the_legacy_store_endpoint_and_its_bad_input() -> None:
     tickets = Tickets("memory://", app=app, sentry_key=KEY)
     async with AsyncTestClient(app) as client:
         ok = await client.post("/api/1/store/", content=json.dumps(_event("1" * 32)), headers=AUTH)
-        assert ok.status_code == 200 and ok.json() == {"id": "1" * 32}
+        assert ok.status_code == 200
+        assert ok.json() == {"id": "1" * 32}
         garbage = {"exception": {"values": [{"type": 5, "stacktrace": {"frames": "no"}}]}}
         odd = await client.post("/api/1/store/", content=json.dumps(garbage), headers=AUTH)
         assert odd.status_code == 200  # odd field types are read as best they can be

@@ -66,7 +66,8 @@ async def test_only_the_newest_samples_are_kept(store_options: dict[str, Any]) -
         assert await tickets.flush(10)
         (group,) = await tickets.list()
         full = await tickets.get(group.id)
-    assert full is not None and full.count == 5
+    assert full is not None
+    assert full.count == 5
     assert [s.id for s in full.samples] == [ids[4], ids[3]]
 
 
@@ -101,7 +102,8 @@ async def test_keyset_paging_search_resolve_and_delete(store_options: dict[str, 
         target = found[0].id
         assert await tickets.resolve(target)
         group = await tickets.get(target)
-        assert group is not None and group.resolved
+        assert group is not None
+        assert group.resolved
         assert await tickets.count(resolved=True) == 1
         assert [g.id for g in await tickets.list(resolved=True)] == [target]
         # NOTE: the same error again: the group opens again and counts it
@@ -111,11 +113,14 @@ async def test_keyset_paging_search_resolve_and_delete(store_options: dict[str, 
         )
         await tickets.store.add([repeat], samples=5)
         group = await tickets.get(target)
-        assert group is not None and not group.resolved and group.count == 2
+        assert group is not None
+        assert not group.resolved
+        assert group.count == 2
         # NOTE: a write retried after a timeout adds nothing twice
         await tickets.store.add([repeat], samples=5)
         group = await tickets.get(target)
-        assert group is not None and group.count == 2
+        assert group is not None
+        assert group.count == 2
         assert await tickets.delete(target)
         assert not await tickets.delete(target)
         assert not await tickets.resolve(target)
@@ -155,4 +160,5 @@ async def test_a_nul_byte_in_a_message_is_stored(store_options: dict[str, Any]) 
         assert ticket is not None
         assert await tickets.flush(10)
         stored = await tickets.ticket(ticket.id)
-    assert stored is not None and stored.message == "before\\x00after"
+    assert stored is not None
+    assert stored.message == "before\\x00after"
