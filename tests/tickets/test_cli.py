@@ -1,21 +1,23 @@
-"""``celeris tickets`` on a real SQLite file, run as a user runs it (a subprocess)."""
+"""``celeris tickets`` on a real SQLite file written by a running app."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import asyncio
 import textwrap
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner, Result
+
 from celeris import App
+from celeris.cli import main
 from celeris.testing import AsyncTestClient
-from celeris.tickets import Tickets
+from celeris.tickets import TicketGroup, Tickets
 
 APP = textwrap.dedent(
     """
     from celeris import App
-    from celeris.tickets import Tickets
+    from celeris.tickets import TicketGroup, Tickets
 
     app = App()
     tickets = Tickets(app=app)  # TICKETS_URL from the environment
@@ -23,21 +25,15 @@ APP = textwrap.dedent(
 )
 
 
-def _cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TICKETS_URL": f"sqlite:///{project / 'tickets.db'}"}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    return subprocess.run(
-        [sys.executable, "-m", "celeris", "tickets", "--app", "cliapp:app", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def _cli(*args: str) -> Result:
+    return CliRunner().invoke(main, ["tickets", "--app", "cliapp:app", *args])
 
 
-async def test_list_show_resolve_purge(tmp_path: Path) -> None:
+def test_list_show_resolve_purge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "cliapp.py").write_text(APP)
+    monkeypatch.setenv("TICKETS_URL", f"sqlite:///{tmp_path / 'tickets.db'}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
     app = App()
     tickets = Tickets(f"sqlite:///{tmp_path / 'tickets.db'}", app=app)
 
@@ -46,34 +42,38 @@ async def test_list_show_resolve_purge(tmp_path: Path) -> None:
         token = "abcdefgh-secret"  # noqa: F841 (a local the ticket shows masked)
         raise LookupError("no such basket 12")
 
-    async with AsyncTestClient(app, raise_server_exceptions=False) as client:
-        await client.get("/boom?x=1")
-        await client.get("/boom?x=2")
-        assert await tickets.flush(10)
-        (group,) = await tickets.list()
+    async def produce() -> TicketGroup:
+        async with AsyncTestClient(app, raise_server_exceptions=False) as client:
+            await client.get("/boom?x=1")
+            await client.get("/boom?x=2")
+            assert await tickets.flush(10)
+            (found,) = await tickets.list()
+        return found
 
-    listed = _cli(tmp_path, "list")
-    assert listed.returncode == 0, listed.stderr
-    assert "1 group(s)" in listed.stdout
-    assert group.id in listed.stdout
-    assert "x2" in listed.stdout
-    assert "LookupError" in listed.stdout
+    group = asyncio.run(produce())
 
-    shown = _cli(tmp_path, "show", group.id)
-    assert shown.returncode == 0, shown.stderr
-    assert "GET /boom?x=2" in shown.stdout
-    assert 'raise LookupError("no such basket 12")' in shown.stdout
-    assert "token = **********" in shown.stdout
-    assert "LookupError: no such basket 12" in shown.stdout
+    listed = _cli("list")
+    assert listed.exit_code == 0, listed.output
+    assert "1 group(s)" in listed.output
+    assert group.id in listed.output
+    assert "x2" in listed.output
+    assert "LookupError" in listed.output
 
-    missing = _cli(tmp_path, "show", "nope")
-    assert missing.returncode != 0
-    assert "no ticket group 'nope'" in missing.stderr
+    shown = _cli("show", group.id)
+    assert shown.exit_code == 0, shown.output
+    assert "GET /boom?x=2" in shown.output
+    assert 'raise LookupError("no such basket 12")' in shown.output
+    assert "token = **********" in shown.output
+    assert "LookupError: no such basket 12" in shown.output
 
-    assert _cli(tmp_path, "resolve", group.id).returncode == 0
-    assert "resolved" in _cli(tmp_path, "list").stdout
+    missing = _cli("show", "nope")
+    assert missing.exit_code != 0
+    assert "no ticket group 'nope'" in missing.output
 
-    purged = _cli(tmp_path, "purge", "--yes")
-    assert purged.returncode == 0
-    assert "purged 1 group(s)" in purged.stdout
-    assert "0 group(s)" in _cli(tmp_path, "list").stdout
+    assert _cli("resolve", group.id).exit_code == 0
+    assert "resolved" in _cli("list").output
+
+    purged = _cli("purge", "--yes")
+    assert purged.exit_code == 0
+    assert "purged 1 group(s)" in purged.output
+    assert "0 group(s)" in _cli("list").output

@@ -21,8 +21,10 @@ import re
 import secrets
 import sys
 import time
+import weakref
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from celeris.core.concurrency import run_in_threadpool
 from celeris.core.errors import HTTPError, ProblemResponse, prefers_html
@@ -37,6 +39,8 @@ from celeris.tickets.redact import Redactor, secret_values
 __all__ = ["Tickets"]
 
 log = logging.getLogger("celeris.tickets")
+
+T = TypeVar("T")
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres")
 _BATCH = 50
@@ -96,7 +100,11 @@ class Tickets:
         self._store: TicketStore | None = None
         self._owned_database: Any = None
         self._store_open = False
+        self._open_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self._task: asyncio.Task[None] | None = None
+        self._abandoned: set[asyncio.Future[Any]] = set()
         self._down = False
         self._refusals: dict[str, int] = {}
         self._written = 0
@@ -266,7 +274,7 @@ class Tickets:
         while buffer:
             batch = builtins.list(buffer)[: 1 if solo else _BATCH]
             try:
-                await asyncio.wait_for(self._write(batch), self.write_timeout)
+                await self._bounded(self._write(batch), self.write_timeout)
             except Exception as error:
                 if not await self._store_answers():
                     if not self._down:
@@ -303,9 +311,25 @@ class Tickets:
             self._written += len(batch)
             await self._maybe_prune()
 
+    async def _bounded(self, work: Coroutine[Any, Any, T], timeout: float) -> T:
+        """Await ``work`` for at most ``timeout`` seconds, then give up on it.
+
+        NOTE: not ``asyncio.wait_for``, which waits for the cancelled work to finish: a driver
+        cleaning up a connection to a hung server (a rollback, a close) can take its own
+        timeouts, and the writer must not wait for that. The abandoned work ends on its own.
+        """
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            task.cancel()
+            self._abandoned.add(task)
+            task.add_done_callback(_forget(self._abandoned))
+            raise TimeoutError(f"the ticket store did not answer within {timeout:g}s")
+        return task.result()
+
     async def _store_answers(self) -> bool:
         try:
-            await asyncio.wait_for(self._ping(), self.write_timeout)
+            await self._bounded(self._ping(), self.write_timeout)
         except Exception:
             return False
         return True
@@ -315,9 +339,13 @@ class Tickets:
         await self.store.count(None, None)
 
     async def _open_store(self) -> None:
-        if not self._store_open:
-            await self.store.open()
-            self._store_open = True
+        if self._store_open:
+            return
+        lock = self._open_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        async with lock:  # NOTE: the writer and a data call must not both create the tables
+            if not self._store_open:
+                await self.store.open()
+                self._store_open = True
 
     async def _write(self, batch: builtins.list[Ticket]) -> None:
         await self._open_store()
@@ -329,7 +357,7 @@ class Tickets:
             return
         self._written, self._last_prune = 0, now
         try:
-            await asyncio.wait_for(self.prune(), self.write_timeout * 5)
+            await self._bounded(self.prune(), self.write_timeout * 5)
         except Exception as error:
             log.warning("could not prune tickets: %s: %s", type(error).__name__, error)
 
@@ -357,7 +385,7 @@ class Tickets:
         if self.app is not None:
             self.app.exception_handlers[500] = self.handle_error
         try:
-            await asyncio.wait_for(self._open_store(), self.write_timeout * 2)
+            await self._bounded(self._open_store(), self.write_timeout * 2)
         except Exception as error:
             log.warning(
                 "ticket store not reachable at start-up (%s: %s); tickets wait in memory",
@@ -379,6 +407,8 @@ class Tickets:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         self._task = None
+        if self._abandoned:  # NOTE: writes given up on: a moment to end, then cancelled again
+            await asyncio.wait(set(self._abandoned), timeout=1.0)
         if self._store is not None and self._store_open:
             await self._store.close()
         self._store_open = False
@@ -505,6 +535,15 @@ class Tickets:
 
     def __repr__(self) -> str:
         return f"Tickets({self.url or 'default'!r}, pending={len(self._buffer)})"
+
+
+def _forget(tasks: set[asyncio.Future[Any]]) -> Callable[[asyncio.Future[Any]], None]:
+    def done(task: asyncio.Future[Any]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # NOTE: retrieved, so asyncio does not log it as lost
+
+    return done
 
 
 async def _call(handler: Any, request: Request, exc: Exception) -> Response:
