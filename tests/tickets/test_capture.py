@@ -10,6 +10,7 @@ import pytest
 
 from celeris import App, HTTPError, JSONResponse, Request
 from celeris.settings import Secret, Settings
+from celeris.templating import Templates
 from celeris.testing import AsyncTestClient
 from celeris.tickets import Ticket, Tickets
 from celeris.tickets.redact import MASK
@@ -276,3 +277,17 @@ async def test_capture_by_hand_outside_a_request() -> None:
     assert await tickets.flush(5)
     assert (await tickets.ticket(ticket.id)) is not None
     await tickets.close()
+
+
+async def test_an_error_template_shows_the_ticket(tmp_path: Any) -> None:
+    (tmp_path / "errors").mkdir()
+    (tmp_path / "errors" / "500.html").write_text(
+        "<h1>Sorry</h1><p>Quote ticket {{ request.state.ticket }}</p>"
+    )
+    app, tickets = make_app()
+    app.add_exception_handler(500, Templates(tmp_path).error_handler())
+    async with AsyncTestClient(app, raise_server_exceptions=False) as client:
+        page = await client.get("/orders/3", headers={"accept": "text/html"})
+        ticket = await _only_ticket(tickets)
+    assert page.status_code == 500
+    assert f"Quote ticket {ticket.id}" in page.text
