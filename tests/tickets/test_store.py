@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from celeris import App
 from celeris.testing import AsyncTestClient
 from celeris.tickets import Ticket, Tickets
+from celeris.tickets.memory import MemoryStore
 
 
 def make_app(**options: Any) -> tuple[App, Tickets]:
@@ -162,3 +164,40 @@ async def test_a_nul_byte_in_a_message_is_stored(store_options: dict[str, Any]) 
         stored = await tickets.ticket(ticket.id)
     assert stored is not None
     assert stored.message == "before\\x00after"
+
+
+class _Refusing(MemoryStore):
+    """A memory store that refuses one ticket, as a database refuses a row it cannot hold."""
+
+    def __init__(self, refused: set[str]) -> None:
+        super().__init__()
+        self.refused = refused
+        self.attempts = 0
+
+    async def add(self, tickets: Sequence[Ticket], *, samples: int) -> None:
+        if any(ticket.id in self.refused for ticket in tickets):
+            self.attempts += 1
+            raise ValueError("value too long for type character varying(200)")
+        await super().add(tickets, samples=samples)
+
+
+async def test_a_ticket_the_store_refuses_does_not_hold_back_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tickets = Tickets("memory://")
+    tickets.retry_delay = 0.01
+    made = []
+    for n in range(4):
+        try:
+            raise KeyError(n)
+        except KeyError as error:
+            made.append(tickets.capturer().ticket(error))
+    store = _Refusing({made[1].id})
+    tickets._store = store
+    for ticket in made:
+        tickets.enqueue(ticket)
+    assert await tickets.flush(5)
+    assert "could not be stored, dropped" in caplog.text
+    assert store.attempts >= 3
+    stored = [await tickets.ticket(ticket.id) for ticket in made]
+    assert [ticket is not None for ticket in stored] == [True, False, True, True]

@@ -108,7 +108,7 @@ class Capture:
             frames=frames,
             request=self.request(request, route) if request is not None else None,
             user=self.user(request) if request is not None else None,
-            release=self.release,
+            release=self.release[:200] if self.release else None,
             route=route,
             fingerprint=key,
         )

@@ -13,6 +13,8 @@ import asyncio
 import builtins
 import collections
 import datetime
+import hashlib
+import hmac
 import html
 import inspect
 import logging
@@ -186,9 +188,6 @@ class Tickets:
         if self._sentry_key is None:
             secret = app_setting(self.app, "SECRET_KEY")
             if secret:
-                import hashlib
-                import hmac
-
                 raw = secret.encode() if isinstance(secret, str) else bytes(secret)
                 digest = hmac.new(raw, b"celeris.tickets.sentry", hashlib.sha256)
                 self._sentry_key = digest.hexdigest()[:32]
