@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import brotli
+import httpx
 import pytest
 import sentry_sdk
 
@@ -78,13 +79,28 @@ def _send_with_the_sdk(dsn: str) -> tuple[str, str]:
 async def test_the_sentry_sdk_reports_to_a_celeris_server() -> None:
     app = App()
     tickets = Tickets("memory://", app=app, sentry_key=KEY)
+
+    @app.get("/carts/{cart_id:int}")
+    async def cart(cart_id: int) -> None:
+        raise LookupError(f"no cart {cart_id}")
+
     async with serving(app) as port:
         tickets.base_url = f"http://127.0.0.1:{port}"
         assert tickets.dsn == f"http://{KEY}@127.0.0.1:{port}/1"
         error_id, message_id = await asyncio.wait_for(
             asyncio.to_thread(_send_with_the_sdk, tickets.dsn), 30
         )
+        # NOTE: and the app's own failure on the real server (the fast lane, not ASGI)
+        async with httpx.AsyncClient(base_url=tickets.base_url, timeout=10) as client:
+            failed = await client.get("/carts/5")
+        assert failed.status_code == 500
+        own_id = failed.json()["ticket"]
         assert await tickets.flush(10)
+    own = await tickets.ticket(own_id)
+    assert own is not None
+    assert own.route == "/carts/{cart_id:int}"
+    assert own.request is not None
+    assert own.request["client"].startswith("127.0.0.1:")
     error = await tickets.ticket(error_id)
     assert error is not None, "the SDK's exception did not become a ticket"
     assert error.source == "sentry"
@@ -100,7 +116,7 @@ async def test_the_sentry_sdk_reports_to_a_celeris_server() -> None:
     assert message is not None
     assert message.exc_type == "Message"
     assert message.message == "low stock for item 42"
-    assert await tickets.count() == 2
+    assert await tickets.count() == 3
 
 
 async def test_the_same_sdk_error_twice_is_one_group() -> None:

@@ -37,6 +37,7 @@ from celeris.tickets.base import Ticket, TicketGroup, TicketStore, micros, read_
 from celeris.tickets.capture import Capture
 from celeris.tickets.errors import TicketsConfigError
 from celeris.tickets.redact import Redactor, secret_values
+from celeris.tickets.sentry import SentryEndpoint
 
 __all__ = ["Tickets"]
 
@@ -113,6 +114,7 @@ class Tickets:
         self._last_prune = 0.0
         self._capture: Capture | None = None
         self._fallback: Any = None
+        self._route_patterns: dict[str, re.Pattern[str]] = {}
         if app is not None:
             self.install(app)
 
@@ -250,8 +252,14 @@ class Tickets:
         except Exception:
             return None
         method, path = request.method, request.url.path
+        patterns = self._route_patterns
         for route in routes:
-            if method in route.methods and re.fullmatch(route.compiled.regex, path):
+            if method not in route.methods:
+                continue
+            pattern = patterns.get(route.compiled.regex)
+            if pattern is None:
+                pattern = patterns[route.compiled.regex] = re.compile(route.compiled.regex)
+            if pattern.fullmatch(path):
                 return str(route.path)
         return None
 
@@ -450,8 +458,6 @@ class Tickets:
         else:
             app.on_shutdown(self.close)
         if self.sentry_path is not None:
-            from celeris.tickets.sentry import SentryEndpoint
-
             SentryEndpoint(self).install(app)
 
     # --- the 500 answer ------------------------------------------------------------------------
