@@ -1,0 +1,209 @@
+"""The admin benchmark's load: N staff browsers, each signed in, looping over the admin pages.
+
+Run in the peer venv (aiohttp), in its own process; the spec comes as one JSON argument:
+
+  python bench/admin/load.py '{"base": "http://127.0.0.1:8000", "login": {...}, ...}'
+
+and one JSON line comes out: per page and overall, the count, p50/p90/p99 in ms, the errors
+and the requests per second, for a ``solo`` phase (one browser, each page in turn, no
+concurrency: what one page costs) and the ``loaded`` phase (``sessions`` browsers at once).
+
+Each browser has its own cookie jar and its own connection from its own loopback address
+(127.0.0.N): it opens the login page, posts the credentials with every hidden field of the form
+(the CSRF token), keeps the cookies it is given, and checks that the dashboard then answers 200.
+A page counts as an error unless it answers 200 with HTML (a redirect to the login page is an
+error, not a page); any error is reported, and the harness marks that side INVALID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import time
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin
+
+import aiohttp
+
+TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+class LoginForm(HTMLParser):
+    """The first form holding a password field: its action and its hidden inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append({"action": values.get("action", ""), "hidden": {}, "pw": False})
+        elif tag == "input" and self.forms:
+            kind = values.get("type", "text").lower()
+            if kind == "hidden" and values.get("name"):
+                self.forms[-1]["hidden"][values["name"]] = values.get("value", "")
+            elif kind == "password":
+                self.forms[-1]["pw"] = True
+
+    def login(self) -> dict[str, Any]:
+        for form in self.forms:
+            if form["pw"]:
+                return form
+        raise RuntimeError("the login page has no form with a password field")
+
+
+def page_url(path: str, number: int, rows: int) -> str:
+    """Fill ``{id}`` with a row id spread over the table (a different book each time)."""
+    return path.replace("{id}", str(1 + (number * 7919) % max(rows, 1)))
+
+
+async def sign_in(base: str, spec: dict[str, Any], address: str) -> aiohttp.ClientSession:
+    login = spec["login"]
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=1, local_addr=(address, 0)),
+        cookie_jar=aiohttp.CookieJar(unsafe=True),  # NOTE: keep cookies of an IP-address host
+        timeout=TIMEOUT,
+    )
+    try:
+        url = urljoin(base, login["page"])
+        async with session.get(url) as reply:
+            text = await reply.text()
+            if reply.status != 200:
+                raise RuntimeError(f"GET {login['page']}: {reply.status}")
+        parser = LoginForm()
+        parser.feed(text)
+        form = parser.login()
+        data = dict(form["hidden"])
+        data[login["user_field"]] = login["user"]
+        data[login["password_field"]] = login["password"]
+        target = urljoin(str(reply.url), form["action"] or str(reply.url))
+        headers = {"Origin": base, "Referer": str(reply.url)}
+        async with session.post(target, data=data, headers=headers, allow_redirects=False) as r:
+            body = await r.text()
+            if r.status not in (302, 303):
+                raise RuntimeError(f"POST {target}: {r.status} {body[:300]!r}")
+        async with session.get(urljoin(base, spec["check"]), allow_redirects=False) as r:
+            if r.status != 200:
+                raise RuntimeError(f"signed in, but {spec['check']} answers {r.status}")
+            await r.read()
+    except BaseException:
+        await session.close()
+        raise
+    return session
+
+
+async def fetch(session: aiohttp.ClientSession, url: str) -> tuple[float, str | None]:
+    began = time.perf_counter()
+    try:
+        async with session.get(url, allow_redirects=False) as reply:
+            body = await reply.read()
+            took = time.perf_counter() - began
+            if reply.status != 200:
+                return took, f"{reply.status}"
+            if not reply.content_type.startswith("text/html") or not body:
+                return took, f"{reply.status} {reply.content_type}, {len(body)} bytes"
+            return took, None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return time.perf_counter() - began, type(exc).__name__
+
+
+def summary(times: list[float], errors: list[str], seconds: float) -> dict[str, Any]:
+    ms = sorted(t * 1000 for t in times)
+    cuts = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else ms * 99
+    return {
+        "count": len(ms),
+        "p50": round(statistics.median(ms), 2) if ms else None,
+        "p90": round(cuts[89], 2) if ms else None,
+        "p99": round(cuts[98], 2) if ms else None,
+        "rps": round(len(ms) / seconds, 1) if seconds else None,
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors))[:5],
+    }
+
+
+class Recorder:
+    def __init__(self, pages: list[dict[str, str]]) -> None:
+        self.times: dict[str, list[float]] = {p["name"]: [] for p in pages}
+        self.errors: dict[str, list[str]] = {p["name"]: [] for p in pages}
+
+    def add(self, name: str, took: float, error: str | None) -> None:
+        self.times[name].append(took)
+        if error is not None:
+            self.errors[name].append(error)
+
+    def report(self, seconds: float) -> dict[str, Any]:
+        out = {name: summary(t, self.errors[name], seconds) for name, t in self.times.items()}
+        every = [t for ts in self.times.values() for t in ts]
+        out["overall"] = summary(every, [e for es in self.errors.values() for e in es], seconds)
+        return out
+
+
+async def browse(
+    session: aiohttp.ClientSession,
+    spec: dict[str, Any],
+    offset: int,
+    until: float,
+    recorder: Recorder | None,
+) -> None:
+    pages, base, rows = spec["pages"], spec["base"], spec["rows"]
+    number = offset * 1009
+    while time.perf_counter() < until:
+        page = pages[number % len(pages)]
+        number += 1
+        took, error = await fetch(session, urljoin(base, page_url(page["path"], number, rows)))
+        if recorder is not None:
+            recorder.add(page["name"], took, error)
+
+
+async def main(spec: dict[str, Any]) -> dict[str, Any]:
+    base, pages = spec["base"], spec["pages"]
+    began = time.perf_counter()
+    sessions = []
+    # NOTE: a few sign-ins at a time (they are the password hash's cost, not the admin's)
+    gate = asyncio.Semaphore(4)
+
+    async def one(i: int) -> aiohttp.ClientSession:
+        async with gate:
+            return await sign_in(base, spec, f"127.0.0.{10 + i}")
+
+    try:
+        sessions = list(await asyncio.gather(*(one(i) for i in range(spec["sessions"]))))
+        signed_in = time.perf_counter() - began
+        # solo: one browser, each page `solo` times, one request at a time
+        solo = Recorder(pages)
+        for n in range(spec["solo"]):
+            for page in pages:
+                url = urljoin(base, page_url(page["path"], n + 7, spec["rows"]))
+                solo.add(page["name"], *await fetch(sessions[0], url))
+        solo_report = solo.report(0)
+        now = time.perf_counter()
+        warm_until = now + spec["warmup"]
+        await asyncio.gather(*(browse(s, spec, i, warm_until, None) for i, s in enumerate(sessions)))
+        loaded = Recorder(pages)
+        start = time.perf_counter()
+        until = start + spec["duration"]
+        await asyncio.gather(*(browse(s, spec, i, until, loaded) for i, s in enumerate(sessions)))
+        elapsed = time.perf_counter() - start
+        return {
+            "sessions": len(sessions),
+            "sign_in_s": round(signed_in, 2),
+            "solo": solo_report,
+            "loaded": loaded.report(elapsed),
+            "seconds": round(elapsed, 2),
+        }
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - the peer venv has it
+        pass
+    print(json.dumps(asyncio.run(main(json.loads(sys.argv[1])))))
