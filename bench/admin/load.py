@@ -23,10 +23,14 @@ import statistics
 import sys
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.admin.seed import title
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 
@@ -56,9 +60,16 @@ class LoginForm(HTMLParser):
         raise RuntimeError("the login page has no form with a password field")
 
 
-def page_url(path: str, number: int, rows: int) -> str:
-    """Fill ``{id}`` with a row id spread over the table (a different book each time)."""
-    return path.replace("{id}", str(1 + (number * 7919) % max(rows, 1)))
+def book_id(number: int, rows: int) -> int:
+    """A row id spread over the table: a different book on each request."""
+    return 1 + (number * 7919) % max(rows, 1)
+
+
+def page_url(page: dict[str, str], number: int, rows: int) -> tuple[str, bytes]:
+    """The page's path with ``{id}`` filled in, and the text its body must hold."""
+    book = book_id(number, rows)
+    expect = page.get("expect", "").replace("{title}", title(book))
+    return page["path"].replace("{id}", str(book)), expect.encode()
 
 
 async def sign_in(base: str, spec: dict[str, Any], address: str) -> aiohttp.ClientSession:
@@ -96,7 +107,9 @@ async def sign_in(base: str, spec: dict[str, Any], address: str) -> aiohttp.Clie
     return session
 
 
-async def fetch(session: aiohttp.ClientSession, url: str) -> tuple[float, str | None]:
+async def fetch(
+    session: aiohttp.ClientSession, url: str, expect: bytes = b""
+) -> tuple[float, str | None]:
     began = time.perf_counter()
     try:
         async with session.get(url, allow_redirects=False) as reply:
@@ -106,6 +119,8 @@ async def fetch(session: aiohttp.ClientSession, url: str) -> tuple[float, str | 
                 return took, f"{reply.status}"
             if not reply.content_type.startswith("text/html") or not body:
                 return took, f"{reply.status} {reply.content_type}, {len(body)} bytes"
+            if expect not in body:
+                return took, f"200 without {expect.decode()!r}"
             return took, None
     except (aiohttp.ClientError, TimeoutError) as exc:
         return time.perf_counter() - began, type(exc).__name__
@@ -154,7 +169,8 @@ async def browse(
     while time.perf_counter() < until:
         page = pages[number % len(pages)]
         number += 1
-        took, error = await fetch(session, urljoin(base, page_url(page["path"], number, rows)))
+        path, expect = page_url(page, number, rows)
+        took, error = await fetch(session, urljoin(base, path), expect)
         if recorder is not None:
             recorder.add(page["name"], took, error)
 
@@ -177,12 +193,14 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
         solo = Recorder(pages)
         for n in range(spec["solo"]):
             for page in pages:
-                url = urljoin(base, page_url(page["path"], n + 7, spec["rows"]))
-                solo.add(page["name"], *await fetch(sessions[0], url))
+                path, expect = page_url(page, n + 7, spec["rows"])
+                solo.add(page["name"], *await fetch(sessions[0], urljoin(base, path), expect))
         solo_report = solo.report(0)
         now = time.perf_counter()
         warm_until = now + spec["warmup"]
-        await asyncio.gather(*(browse(s, spec, i, warm_until, None) for i, s in enumerate(sessions)))
+        await asyncio.gather(
+            *(browse(s, spec, i, warm_until, None) for i, s in enumerate(sessions))
+        )
         loaded = Recorder(pages)
         start = time.perf_counter()
         until = start + spec["duration"]

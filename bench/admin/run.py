@@ -22,7 +22,6 @@ import argparse
 import base64
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -80,7 +79,7 @@ def celeris_pages(far_cursor: str) -> dict[str, str]:
         "list": "/admin/book/",
         "search": f"/admin/book/?q={SEARCH}",
         "far": f"/admin/book/?after={far_cursor}",
-        "change": "/admin/book/{id}",
+        "change": "/admin/book/{id}/",
     }
 
 
@@ -146,11 +145,13 @@ def run_checked(argv: list[str], env: dict[str, str], what: str, ok: tuple[str, 
     return output
 
 
-def celeris_far_cursor(port: int, cookie_free_probe: str, far_id: int) -> str:
-    """The keyset cursor of the page after row ``far_id`` (the list's own cursor format)."""
-    # NOTE: the admin's cursor is base64url JSON of the last row's ordering values (here only
-    # its id, the list being ordered by -id); the first page's "next" link confirms the format.
-    del port, cookie_free_probe
+def celeris_far_cursor(far_id: int) -> str:
+    """The keyset cursor of the list page that starts at row ``far_id`` (newest first).
+
+    celeris's admin pages by keyset: the cursor is base64url JSON of the ordering values of the
+    last row shown (``celeris.db.pagination.encode_cursor``), here only the id, the list being
+    ordered by ``-id``. The page's expected first title (``expect``) proves the format.
+    """
     return base64.urlsafe_b64encode(json.dumps([far_id + 1]).encode()).rstrip(b"=").decode()
 
 
@@ -194,7 +195,7 @@ class Bench:
             "user": EMAIL,
             "password": PASSWORD,
         }
-        cursor = celeris_far_cursor(0, "", self.far_id)
+        cursor = celeris_far_cursor(self.far_id)
         every = [
             Side(
                 "django",
@@ -221,6 +222,14 @@ class Bench:
                 "celeris",
             ),
         ]
+        # NOTE: what each page must show, on both sides: the newest book first, the book half-way
+        # down the table first on the far page, the searched word, the book's title on its form
+        self.expect = {
+            "list": seed.title(self.sizes.books),
+            "far": seed.title(self.far_id),
+            "search": SEARCH,
+            "change": "{title}",
+        }
         self.sides = [s for s in every if s.name in args.sides]
         self.uptime = ""
 
@@ -286,7 +295,10 @@ class Bench:
             "solo": 5 if quick else 15,
             "warmup": self.args.warmup,
             "duration": self.args.duration,
-            "pages": [{"name": k, "path": v} for k, v in side.pages.items()],
+            "pages": [
+                {"name": k, "path": v, "expect": self.expect.get(k, "")}
+                for k, v in side.pages.items()
+            ],
         }
         argv = [str(self.bin / "python"), str(BENCH / "admin" / "load.py"), json.dumps(spec)]
         if self.args.pin:
@@ -324,7 +336,10 @@ class Bench:
 
     @staticmethod
     def errors(side: Side) -> int:
-        return sum(int(side.results.get(p, {}).get("overall", {}).get("errors", 0)) for p in ("solo", "loaded"))
+        return sum(
+            int(side.results.get(p, {}).get("overall", {}).get("errors", 0))
+            for p in ("solo", "loaded")
+        )
 
     # --- report -------------------------------------------------------------------------------
 
@@ -333,7 +348,10 @@ class Bench:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d")
         path = self.out / f"{stamp}.md"
         path.write_text(self.report())
-        data = {s.name: {"label": s.label, "pages": s.pages, "error": s.error, **s.results} for s in self.sides}
+        data = {
+            s.name: {"label": s.label, "pages": s.pages, "error": s.error, **s.results}
+            for s in self.sides
+        }
         path.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
         return path
 
@@ -366,23 +384,28 @@ class Bench:
             c = f"`{celeris.pages[page]}`" if celeris else "-"
             lines.append(f"| {page} | {d} | {c} |")
         lines += ["", "`{id}`: a different book on every request, spread over the table.", ""]
-        lines += self.table("loaded", f"## {args.sessions} concurrent signed-in staff users: ms (p50 / p90 / p99)")
+        lines += self.table(
+            "loaded", f"## {args.sessions} concurrent signed-in staff users: ms (p50 / p90 / p99)"
+        )
         lines += self.table("solo", "## One user, one request at a time: ms (p50 / p90 / p99)")
         for side in self.sides:
             if side.error:
                 lines += [f"- **{side.label}**: {side.error}"]
             elif self.errors(side):
-                lines += [f"- **{side.label}**: INVALID, {self.errors(side)} errors: " + "; ".join(
-                    f"{page}: {info['error_kinds']}"
-                    for phase in ("solo", "loaded")
-                    for page, info in side.results[phase].items()
-                    if info["errors"]
-                )]
+                lines += [
+                    f"- **{side.label}**: INVALID, {self.errors(side)} errors: "
+                    + "; ".join(
+                        f"{page}: {info['error_kinds']}"
+                        for phase in ("solo", "loaded")
+                        for page, info in side.results[phase].items()
+                        if info["errors"]
+                    )
+                ]
         return "\n".join(lines) + "\n"
 
-    def table(self, phase: str, title: str) -> list[str]:
+    def table(self, phase: str, heading: str) -> list[str]:
         head = "| page | " + " | ".join(s.label for s in self.sides) + " |"
-        lines = [title, "", head, "|" + " --- |" * (len(self.sides) + 1)]
+        lines = [heading, "", head, "|" + " --- |" * (len(self.sides) + 1)]
         for page in ("dashboard", "list", "search", "far", "change", "overall"):
             cells = []
             for side in self.sides:
@@ -398,7 +421,9 @@ class Bench:
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         if phase == "loaded":
             cells = [
-                "not run" if s.error or not s.results else f"{s.results['loaded']['overall']['rps']}"
+                "not run"
+                if s.error or not s.results
+                else f"{s.results['loaded']['overall']['rps']}"
                 for s in self.sides
             ]
             lines.append("| req/s | " + " | ".join(cells) + " |")

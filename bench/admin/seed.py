@@ -65,6 +65,41 @@ CREATE INDEX ix_book_tag_tag_id ON book_tag (tag_id);
 CREATE TABLE bench_admin_seed (books integer, authors integer, tags integer);
 """
 
+ADJECTIVES = [
+    "Bright",
+    "Silent",
+    "Hidden",
+    "Lost",
+    "Red",
+    "Iron",
+    "Paper",
+    "Glass",
+    "Winter",
+    "Golden",
+]
+NOUNS = [
+    "River",
+    "Garden",
+    "Machine",
+    "Empire",
+    "Harbour",
+    "Letter",
+    "Forest",
+    "Mirror",
+    "Station",
+    "Orchard",
+]
+
+
+def title(book: int) -> str:
+    """The title of book ``book``: what FILL's SQL makes of its id."""
+    return f"{ADJECTIVES[book % 10]} {NOUNS[(book // 10) % 10]} {book}"
+
+
+def _array(words: list[str]) -> str:
+    return "ARRAY[" + ",".join(f"'{w}'" for w in words) + "]"
+
+
 FILL = [
     # authors: "Author 17", author17@example.com, born between 1900 and 2000
     """INSERT INTO author (id, name, email, born)
@@ -75,17 +110,15 @@ FILL = [
     # books: a few words from a fixed list so that a search for one word finds about 1 in 10
     """INSERT INTO book (id, title, author_id, published, pages, in_print, created)
        SELECT i,
-              (ARRAY['Bright','Silent','Hidden','Lost','Red','Iron','Paper','Glass','Winter',
-                     'Golden'])[1 + i % 10] || ' '
-              || (ARRAY['River','Garden','Machine','Empire','Harbour','Letter','Forest',
-                        'Mirror','Station','Orchard'])[1 + (i / 10) % 10]
-              || ' ' || i,
+              (ADJECTIVES)[1 + i % 10] || ' ' || (NOUNS)[1 + (i / 10) % 10] || ' ' || i,
               (1 + (i::bigint * 7919) % $2::int)::int,
               DATE '1950-01-01' + (i * 13 % 27000),
               50 + i % 900,
               i % 7 <> 0,
               TIMESTAMPTZ '2020-01-01 00:00:00+00' + make_interval(secs => i * 60)
-       FROM generate_series(1, $1::int) AS i""",
+       FROM generate_series(1, $1::int) AS i""".replace("ADJECTIVES", _array(ADJECTIVES)).replace(
+        "NOUNS", _array(NOUNS)
+    ),
     # one tag on every fourth book, a second on every twelfth
     """INSERT INTO book_tag (book_id, tag_id)
        SELECT i, 1 + i % $2::int FROM generate_series(4, $1::int, 4) AS i
