@@ -112,7 +112,8 @@ def test_the_quick_run_signs_in_and_loads_every_page(postgres_url: str, tmp_path
         for phase in ("solo", "loaded"):
             for page in ("dashboard", "list", "search", "far", "change"):
                 info = side[phase][page]
-                assert info["count"] > 0 and info["errors"] == 0, (name, phase, page, info)
+                assert info["count"] > 0, (name, phase, page, info)
+                assert info["errors"] == 0, (name, phase, page, info)
                 assert 0 < info["p50"] <= info["p90"] <= info["p99"]
     text = report.read_text()
     assert "3 concurrent signed-in staff users" in text
