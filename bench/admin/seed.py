@@ -1,10 +1,11 @@
 """Create and fill the admin benchmark's database: authors, books (1,000,000) and tags.
 
 Usage: ``python bench/admin/seed.py [--quick] [--database URL]`` (asyncpg; either venv). The
-tables are those of ``examples/admin.py`` (``author``, ``book`` with a foreign key to its
-author, ``tag`` and the many-to-many ``book_tag``), filled in a few statements with
-``INSERT ... SELECT generate_series``. Idempotent: a seeded database with the wanted sizes is
-left alone (``bench_admin_seed`` records them); one with other sizes is rebuilt.
+tables are those of ``examples/admin.py`` (``library_author``, ``library_book`` with a foreign
+key to its author, ``library_tag`` and the many-to-many ``library_book_tag``), filled in a few
+statements with ``INSERT ... SELECT generate_series``. Idempotent: a database seeded with the
+wanted sizes and this script's ``VERSION`` is left alone (``bench_admin_seed`` records them);
+any other is rebuilt.
 """
 
 from __future__ import annotations
@@ -32,37 +33,37 @@ class Sizes:
 
 FULL = Sizes(books=1_000_000, authors=10_000, tags=50)
 QUICK = Sizes(books=2_000, authors=100, tags=10)
+VERSION = 2  # of the tables and their contents: a change here reseeds
 
 # NOTE: column for column what examples/admin.py's SQLAlchemy models declare (its create_all
 # would make the same tables); Django's unmanaged models in django_site/books name the same.
 SCHEMA = """
-CREATE TABLE author (
+CREATE TABLE library_author (
     id serial PRIMARY KEY,
-    name varchar(200) NOT NULL,
-    email varchar(254) NOT NULL,
-    born date
+    name varchar(100) NOT NULL,
+    email varchar(254),
+    born date,
+    bio text NOT NULL
 );
-CREATE TABLE tag (
+CREATE TABLE library_tag (
     id serial PRIMARY KEY,
     name varchar(50) NOT NULL UNIQUE
 );
-CREATE TABLE book (
+CREATE TABLE library_book (
     id serial PRIMARY KEY,
-    title varchar(300) NOT NULL,
-    author_id integer NOT NULL REFERENCES author (id) ON DELETE CASCADE,
-    published date,
-    pages integer NOT NULL DEFAULT 0,
-    in_print boolean NOT NULL DEFAULT true,
-    created timestamptz NOT NULL DEFAULT now()
+    title varchar(200) NOT NULL,
+    author_id integer NOT NULL REFERENCES library_author (id),
+    published boolean NOT NULL,
+    pages integer,
+    price numeric(8, 2)
 );
-CREATE INDEX ix_book_author_id ON book (author_id);
-CREATE TABLE book_tag (
-    book_id integer NOT NULL REFERENCES book (id) ON DELETE CASCADE,
-    tag_id integer NOT NULL REFERENCES tag (id) ON DELETE CASCADE,
+CREATE INDEX ix_library_book_author_id ON library_book (author_id);
+CREATE TABLE library_book_tag (
+    book_id integer NOT NULL REFERENCES library_book (id) ON DELETE CASCADE,
+    tag_id integer NOT NULL REFERENCES library_tag (id) ON DELETE CASCADE,
     PRIMARY KEY (book_id, tag_id)
 );
-CREATE INDEX ix_book_tag_tag_id ON book_tag (tag_id);
-CREATE TABLE bench_admin_seed (books integer, authors integer, tags integer);
+CREATE TABLE bench_admin_seed (version integer, books integer, authors integer, tags integer);
 """
 
 ADJECTIVES = [
@@ -102,31 +103,30 @@ def _array(words: list[str]) -> str:
 
 FILL = [
     # authors: "Author 17", author17@example.com, born between 1900 and 2000
-    """INSERT INTO author (id, name, email, born)
-       SELECT i, 'Author ' || i, 'author' || i || '@example.com',
-              DATE '1900-01-01' + (i * 37 % 36500)
+    """INSERT INTO library_author (id, name, email, born, bio)
+       SELECT i, 'Author ' || i, 'author' || i || '@example.org',
+              DATE '1900-01-01' + (i * 37 % 36500), ''
        FROM generate_series(1, $1::int) AS i""",
-    "INSERT INTO tag (id, name) SELECT i, 'tag-' || i FROM generate_series(1, $1::int) AS i",
+    "INSERT INTO library_tag (id, name) SELECT i, 'tag ' || i FROM generate_series(1, $1::int) AS i",
     # books: a few words from a fixed list so that a search for one word finds about 1 in 10
-    """INSERT INTO book (id, title, author_id, published, pages, in_print, created)
+    """INSERT INTO library_book (id, title, author_id, published, pages, price)
        SELECT i,
               (ADJECTIVES)[1 + i % 10] || ' ' || (NOUNS)[1 + (i / 10) % 10] || ' ' || i,
               (1 + (i::bigint * 7919) % $2::int)::int,
-              DATE '1950-01-01' + (i * 13 % 27000),
+              i % 3 = 0,
               50 + i % 900,
-              i % 7 <> 0,
-              TIMESTAMPTZ '2020-01-01 00:00:00+00' + make_interval(secs => i * 60)
+              (i % 5000) / 100.0
        FROM generate_series(1, $1::int) AS i""".replace("ADJECTIVES", _array(ADJECTIVES)).replace(
         "NOUNS", _array(NOUNS)
     ),
     # one tag on every fourth book, a second on every twelfth
-    """INSERT INTO book_tag (book_id, tag_id)
+    """INSERT INTO library_book_tag (book_id, tag_id)
        SELECT i, 1 + i % $2::int FROM generate_series(4, $1::int, 4) AS i
        UNION ALL
        SELECT i, 1 + (i / 12 + 3) % $2::int FROM generate_series(12, $1::int, 12) AS i
        ON CONFLICT DO NOTHING""",
 ]
-TABLES = ("book_tag", "book", "tag", "author", "bench_admin_seed")
+TABLES = ("library_book_tag", "library_book", "library_tag", "library_author", "bench_admin_seed")
 
 
 def database_url(base: str, name: str) -> str:
@@ -146,8 +146,13 @@ async def ensure_database(base: str, name: str) -> None:
 async def seeded_sizes(conn: asyncpg.Connection) -> Sizes | None:
     if not await conn.fetchval("SELECT to_regclass('bench_admin_seed') IS NOT NULL"):
         return None
-    row = await conn.fetchrow("SELECT books, authors, tags FROM bench_admin_seed")
-    return None if row is None else Sizes(row["books"], row["authors"], row["tags"])
+    try:
+        row = await conn.fetchrow("SELECT version, books, authors, tags FROM bench_admin_seed")
+    except asyncpg.UndefinedColumnError:
+        return None
+    if row is None or row["version"] != VERSION:
+        return None
+    return Sizes(row["books"], row["authors"], row["tags"])
 
 
 async def seed(url: str, sizes: Sizes) -> bool:
@@ -163,19 +168,22 @@ async def seed(url: str, sizes: Sizes) -> bool:
             await conn.execute(FILL[1], sizes.tags)
             await conn.execute(FILL[2], sizes.books, sizes.authors)
             await conn.execute(FILL[3], sizes.books, sizes.tags)
-            for table in ("author", "tag", "book"):
+            for table in ("library_author", "library_tag", "library_book"):
                 await conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT max(id) FROM {table}))"
                 )
             await conn.execute(
-                "INSERT INTO bench_admin_seed VALUES ($1, $2, $3)",
+                "INSERT INTO bench_admin_seed VALUES ($1, $2, $3, $4)",
+                VERSION,
                 sizes.books,
                 sizes.authors,
                 sizes.tags,
             )
         # NOTE: VACUUM ANALYZE sets pg_class.reltuples, the estimate celeris's list page shows.
-        await conn.execute("VACUUM ANALYZE author, tag, book, book_tag")
+        await conn.execute(
+            "VACUUM ANALYZE library_author, library_tag, library_book, library_book_tag"
+        )
         return True
     finally:
         await conn.close()

@@ -43,21 +43,23 @@ async def test_the_seed_fills_the_tables_once_with_the_titles_it_promises(
         conn = await asyncpg.connect(url)
         try:
             counts = [
-                await conn.fetchval(f"SELECT count(*) FROM {t}") for t in ("book", "author", "tag")
+                await conn.fetchval(f"SELECT count(*) FROM library_{t}")
+                for t in ("book", "author", "tag")
             ]
             assert counts == [500, 20, 5]
             for book in (1, 250, 500):
-                got = await conn.fetchval("SELECT title FROM book WHERE id = $1", book)
+                got = await conn.fetchval("SELECT title FROM library_book WHERE id = $1", book)
                 assert got == seed.title(book)
-            tagged = await conn.fetchval("SELECT count(DISTINCT book_id) FROM book_tag")
+            tagged = await conn.fetchval("SELECT count(DISTINCT book_id) FROM library_book_tag")
             assert tagged == 500 // 4  # every fourth book; every twelfth has a second tag
             # the planner's estimate, which celeris's list shows on a large table, is set
             assert (
-                await conn.fetchval("SELECT reltuples FROM pg_class WHERE relname = 'book'") == 500
+                await conn.fetchval("SELECT reltuples FROM pg_class WHERE relname = 'library_book'")
+                == 500
             )
             # the next insert does not collide with the seeded ids
             new = await conn.fetchval(
-                "INSERT INTO book (title, author_id) VALUES ('x', 1) RETURNING id"
+                "INSERT INTO library_book (title, author_id, published) VALUES ('x', 1, false) RETURNING id"
             )
             assert new == 501
         finally:
@@ -72,15 +74,15 @@ async def test_the_seed_fills_the_tables_once_with_the_titles_it_promises(
 
 
 def test_the_far_cursor_is_the_one_celeris_pages_with() -> None:
-    # the list is ordered by -id: the page after the row 500051 starts at row 500050
-    assert run.celeris_far_cursor(500_050) == encode_cursor([500_051])
+    # the list is ordered by id: the page after the row 499950 starts at row 499951
+    assert run.celeris_far_cursor(499_951) == encode_cursor([499_950])
 
 
 def test_both_sides_show_the_same_rows_half_way_down() -> None:
     bench = run.Bench(run.parse_args([]))
     assert bench.far_page == 10_000
-    assert bench.far_id == 1_000_000 - (10_000 - 1) * 50 == 500_050  # Django's ?p=10000
-    assert bench.expect["far"] == seed.title(500_050)
+    assert bench.far_id == (10_000 - 1) * 50 + 1 == 499_951  # the first row of Django's ?p=10000
+    assert bench.expect["far"] == seed.title(499_951)
 
 
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
