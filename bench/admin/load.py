@@ -8,8 +8,8 @@ and one JSON line comes out: per page and overall, the count, p50/p90/p99 in ms,
 and the requests per second, for a ``solo`` phase (one browser, each page in turn, no
 concurrency: what one page costs) and the ``loaded`` phase (``sessions`` browsers at once).
 
-Each browser has its own cookie jar and its own connection from its own loopback address
-(127.0.0.N): it opens the login page, posts the credentials with every hidden field of the form
+Each browser is its own staff account (``{n}`` in the user name: 1, 2, ...) with its own
+cookie jar and its own connection from its own loopback address (127.0.0.N): it opens the login page, posts the credentials with every hidden field of the form
 (the CSRF token), keeps the cookies it is given, and checks that the dashboard then answers 200.
 A page counts as an error unless it answers 200 with HTML (a redirect to the login page is an
 error, not a page); any error is reported, and the harness marks that side INVALID.
@@ -72,10 +72,10 @@ def page_url(page: dict[str, str], number: int, rows: int) -> tuple[str, bytes]:
     return page["path"].replace("{id}", str(book)), expect.encode()
 
 
-async def sign_in(base: str, spec: dict[str, Any], address: str) -> aiohttp.ClientSession:
+async def sign_in(base: str, spec: dict[str, Any], number: int) -> aiohttp.ClientSession:
     login = spec["login"]
     session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=1, local_addr=(address, 0)),
+        connector=aiohttp.TCPConnector(limit=1, local_addr=(f"127.0.0.{10 + number}", 0)),
         cookie_jar=aiohttp.CookieJar(unsafe=True),  # NOTE: keep cookies of an IP-address host
         timeout=TIMEOUT,
     )
@@ -89,7 +89,7 @@ async def sign_in(base: str, spec: dict[str, Any], address: str) -> aiohttp.Clie
         parser.feed(text)
         form = parser.login()
         data = dict(form["hidden"])
-        data[login["user_field"]] = login["user"]
+        data[login["user_field"]] = login["user"].replace("{n}", str(number + 1))
         data[login["password_field"]] = login["password"]
         target = urljoin(str(reply.url), form["action"] or str(reply.url))
         headers = {"Origin": base, "Referer": str(reply.url)}
@@ -184,7 +184,7 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
 
     async def one(i: int) -> aiohttp.ClientSession:
         async with gate:
-            return await sign_in(base, spec, f"127.0.0.{10 + i}")
+            return await sign_in(base, spec, i)
 
     try:
         sessions = list(await asyncio.gather(*(one(i) for i in range(spec["sessions"]))))

@@ -42,8 +42,7 @@ if str(ROOT) not in sys.path:
 from bench import environment  # noqa: E402
 from bench.admin import seed  # noqa: E402
 
-USER, PASSWORD = "staff", "bench-Staff-Password-17"
-EMAIL = "staff@example.com"
+PASSWORD = "bench-Staff-Password-17"
 SEARCH = "Orchard"  # one title in ten holds it
 SECRET_KEY = "bench-admin-only-" + "k" * 40
 
@@ -186,14 +185,14 @@ class Bench:
             "page": "/admin/login/?next=/admin/",
             "user_field": "username",
             "password_field": "password",
-            "user": USER,
+            "user": "staff{n}",  # one account per browser: staff1, staff2, ...
             "password": PASSWORD,
         }
         celeris_login = {
             "page": "/auth/login?next=/admin/",
             "user_field": "email",
             "password_field": "password",
-            "user": EMAIL,
+            "user": "staff{n}@example.com",
             "password": PASSWORD,
         }
         cursor = celeris_far_cursor(self.far_id)
@@ -241,7 +240,8 @@ class Bench:
         python = str(self.bin / "python")
         print(run_checked([python, "bench/admin/seed.py", *self.quick_flag()], {}, "seeding"))
         if any(s.server == "django" for s in self.sides):
-            argv = [python, "-m", "bench.admin.django_site.setup", USER, PASSWORD]
+            count = str(self.args.sessions)
+            argv = [python, "-m", "bench.admin.django_site.setup", count, PASSWORD]
             run_checked(argv, self.django_env, "Django's migrate and staff user")
 
     def quick_flag(self) -> list[str]:
@@ -249,11 +249,10 @@ class Bench:
         return [*base, "--quick"] if self.args.quick else base
 
     def celeris_user(self) -> None:
-        # NOTE: the example's own command: it creates the tables first (create_all), which
-        # `celeris auth createsuperuser` leaves to the app's start-up; idempotent.
-        module = self.args.celeris_app.partition(":")[0]
-        argv = [str(self.bin / "python"), "-m", module, "staff", EMAIL, PASSWORD]
-        run_checked(argv, self.celeris_env, "celeris's staff user", cwd=self.tree)
+        script = str(BENCH / "admin" / "celeris_staff.py")
+        argv = [str(self.bin / "python"), script, self.args.celeris_app, str(self.args.sessions)]
+        env = {**self.celeris_env, "BENCH_PASSWORD": PASSWORD}
+        run_checked(argv, env, "celeris's staff users", cwd=self.tree)
 
     # --- servers ------------------------------------------------------------------------------
 
