@@ -4,9 +4,12 @@ Run in the peer venv (aiohttp), in its own process; the spec comes as one JSON a
 
   python bench/admin/load.py '{"base": "http://127.0.0.1:8000", "login": {...}, ...}'
 
-and one JSON line comes out: per page and overall, the count, p50/p90/p99 in ms, the errors
-and the requests per second, for a ``solo`` phase (one browser, each page in turn, no
-concurrency: what one page costs) and the ``loaded`` phase (``sessions`` browsers at once).
+and one JSON line comes out: for each side of ``sides``, per page and overall, the count,
+p50/p90/p99 in ms, the errors and the requests per second, for a ``solo`` phase (one browser,
+each page in turn, no concurrency: what one page costs) and the ``loaded`` phase (``sessions``
+browsers at once). The sides are loaded in turn, ``rounds`` times in a rotating order, each
+turn a share of ``warmup`` (not counted) then of ``duration``: load from the rest of the machine
+that comes and goes falls on every side alike.
 
 Each browser is its own staff account (``{n}`` in the user name: 1, 2, ...) with its own
 cookie jar and its own connection from its own loopback address (127.0.0.N): it opens the login page, posts the credentials with every hidden field of the form
@@ -159,13 +162,13 @@ class Recorder:
 
 async def browse(
     session: aiohttp.ClientSession,
-    spec: dict[str, Any],
-    offset: int,
+    side: dict[str, Any],
+    rows: int,
+    number: int,
     until: float,
     recorder: Recorder | None,
 ) -> None:
-    pages, base, rows = spec["pages"], spec["base"], spec["rows"]
-    number = offset * 1009
+    pages, base = side["pages"], side["base"]
     while time.perf_counter() < until:
         page = pages[number % len(pages)]
         number += 1
@@ -175,46 +178,80 @@ async def browse(
             recorder.add(page["name"], took, error)
 
 
-async def main(spec: dict[str, Any]) -> dict[str, Any]:
-    base, pages = spec["base"], spec["pages"]
-    began = time.perf_counter()
-    sessions = []
+async def sign_in_all(side: dict[str, Any], count: int) -> list[aiohttp.ClientSession]:
     # NOTE: a few sign-ins at a time (they are the password hash's cost, not the admin's)
     gate = asyncio.Semaphore(4)
+    made: list[aiohttp.ClientSession] = []
 
-    async def one(i: int) -> aiohttp.ClientSession:
+    async def one(i: int) -> None:
         async with gate:
-            return await sign_in(base, spec, i)
+            made.append(await sign_in(side["base"], side, i))
 
     try:
-        sessions = list(await asyncio.gather(*(one(i) for i in range(spec["sessions"]))))
-        signed_in = time.perf_counter() - began
-        # solo: one browser, each page `solo` times, one request at a time
-        solo = Recorder(pages)
-        for n in range(spec["solo"]):
-            for page in pages:
-                path, expect = page_url(page, n + 7, spec["rows"])
-                solo.add(page["name"], *await fetch(sessions[0], urljoin(base, path), expect))
-        solo_report = solo.report(0)
-        now = time.perf_counter()
-        warm_until = now + spec["warmup"]
-        await asyncio.gather(
-            *(browse(s, spec, i, warm_until, None) for i, s in enumerate(sessions))
-        )
-        loaded = Recorder(pages)
-        start = time.perf_counter()
-        until = start + spec["duration"]
-        await asyncio.gather(*(browse(s, spec, i, until, loaded) for i, s in enumerate(sessions)))
-        elapsed = time.perf_counter() - start
-        return {
-            "sessions": len(sessions),
-            "sign_in_s": round(signed_in, 2),
-            "solo": solo_report,
-            "loaded": loaded.report(elapsed),
-            "seconds": round(elapsed, 2),
-        }
+        await asyncio.gather(*(one(i) for i in range(count)))
+    except BaseException:
+        await asyncio.gather(*(s.close() for s in made))
+        raise
+    return made
+
+
+async def solo(side: dict[str, Any], session: aiohttp.ClientSession, spec: dict[str, Any]) -> Any:
+    """One browser, each page ``solo`` times, one request at a time."""
+    recorder = Recorder(side["pages"])
+    for n in range(spec["solo"]):
+        for page in side["pages"]:
+            path, expect = page_url(page, n + 7, spec["rows"])
+            took, error = await fetch(session, urljoin(side["base"], path), expect)
+            recorder.add(page["name"], took, error)
+    return recorder.report(0)
+
+
+async def main(spec: dict[str, Any]) -> dict[str, Any]:
+    """Sign in everywhere, then take the sides in turn, ``rounds`` times (order rotating)."""
+    sides = spec["sides"]
+    browsers: dict[str, list[aiohttp.ClientSession]] = {}
+    out: dict[str, Any] = {}
+    try:
+        for side in list(sides):
+            began = time.perf_counter()
+            try:
+                browsers[side["name"]] = await sign_in_all(side, spec["sessions"])
+            except (RuntimeError, aiohttp.ClientError, TimeoutError) as exc:
+                out[side["name"]] = {"error": f"sign-in failed: {exc}"}
+                continue
+            out[side["name"]] = {
+                "sessions": spec["sessions"],
+                "sign_in_s": round(time.perf_counter() - began, 2),
+            }
+        sides = [side for side in sides if side["name"] in browsers]
+        for side in sides:
+            out[side["name"]]["solo"] = await solo(side, browsers[side["name"]][0], spec)
+        recorders = {side["name"]: Recorder(side["pages"]) for side in sides}
+        seconds = dict.fromkeys(recorders, 0.0)
+        rounds = spec["rounds"]
+        number = 0
+        for turn in range(rounds):
+            for side in sides[turn % len(sides) :] + sides[: turn % len(sides)]:
+                sessions = browsers[side["name"]]
+                for phase, length in (("warm-up", spec["warmup"]), ("timed", spec["duration"])):
+                    recorder = recorders[side["name"]] if phase == "timed" else None
+                    start = time.perf_counter()
+                    until = start + length / rounds
+                    await asyncio.gather(
+                        *(
+                            browse(s, side, spec["rows"], number + i * 1009, until, recorder)
+                            for i, s in enumerate(sessions)
+                        )
+                    )
+                    number += 7
+                    if recorder is not None:
+                        seconds[side["name"]] += time.perf_counter() - start
+        for name, recorder in recorders.items():
+            out[name]["loaded"] = recorder.report(seconds[name])
+            out[name]["seconds"] = round(seconds[name], 2)
+        return out
     finally:
-        await asyncio.gather(*(s.close() for s in sessions))
+        await asyncio.gather(*(s.close() for group in browsers.values() for s in group))
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
   .venv/bin/python bench/admin/run.py --quick         # 2,000 books, 3 browsers, short (< 60 s)
   .venv/bin/python bench/admin/run.py --celeris-tree /work/wt/admin   # the admin from another tree
 
-Each side is served in turn with the same number of worker processes (``--workers``): Django's
-admin on gunicorn (WSGI, gthread workers, as ``bench/contenders.py`` serves Django), in the
+All sides are served at once, each with the same number of worker processes (``--workers``),
+and loaded one at a time, in ``--rounds`` turns of a rotating order: Django's admin on gunicorn (WSGI, gthread workers, as ``bench/contenders.py`` serves Django), in the
 default variant (its paginator's ``COUNT(*)``) and in the ``show_full_result_count = False`` one
 (same server, the ``bookfast`` proxy admin); celeris's admin with ``celeris serve
 examples.admin:app``. ``bench/admin/load.py`` (its own process, the peer venv) signs in
@@ -294,51 +294,64 @@ class Bench:
         running.wait_ready("/auth/login")
         return running
 
-    def load(self, side: Side, port: int) -> dict[str, Any]:
+    def load(self, sides: list[Side], ports: dict[str, int]) -> dict[str, Any]:
         quick = self.args.quick
         spec = {
-            "base": f"http://127.0.0.1:{port}",
-            "login": side.login,
-            "check": side.check,
+            "sides": [
+                {
+                    "name": side.name,
+                    "base": f"http://127.0.0.1:{ports[side.server]}",
+                    "login": side.login,
+                    "check": side.check,
+                    "pages": [
+                        {"name": k, "path": v, "expect": self.expect.get(k, "")}
+                        for k, v in side.pages.items()
+                    ],
+                }
+                for side in sides
+            ],
             "rows": self.sizes.books,
             "sessions": self.args.sessions,
             "solo": 5 if quick else 15,
+            "rounds": self.args.rounds,
             "warmup": self.args.warmup,
             "duration": self.args.duration,
-            "pages": [
-                {"name": k, "path": v, "expect": self.expect.get(k, "")}
-                for k, v in side.pages.items()
-            ],
         }
         argv = [str(self.bin / "python"), str(BENCH / "admin" / "load.py"), json.dumps(spec)]
         if self.args.pin:
             argv = ["taskset", "-c", "1", *argv]
-        output = run_checked(argv, {}, f"the load on {side.name}")
+        output = run_checked(argv, {}, "the load")
         return dict(json.loads(output.strip().splitlines()[-1]))
 
     def run(self) -> int:
         self.uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
         self.prepare()
-        for server in dict.fromkeys(s.server for s in self.sides):
-            sides = [s for s in self.sides if s.server == server]
-            port = free_port()
-            try:
-                running = self.start(server, port)
-            except RuntimeError as exc:
-                for side in sides:
-                    side.error = f"not run: {exc}"
-                print(f"admin bench: {server}: {exc}", file=sys.stderr)
-                continue
-            try:
-                for side in sides:
-                    print(f"admin bench: {side.name} ...", flush=True)
-                    try:
-                        side.results = self.load(side, port)
-                    except RuntimeError as exc:
-                        side.error = str(exc)
-                        print(f"admin bench: {side.name}: {exc}", file=sys.stderr)
-            finally:
-                running.stop()
+        running: dict[str, Server] = {}
+        try:
+            for server in dict.fromkeys(s.server for s in self.sides):
+                try:
+                    running[server] = self.start(server, free_port())
+                except RuntimeError as exc:
+                    for side in self.sides:
+                        if side.server == server:
+                            side.error = f"not run: {exc}"
+                    print(f"admin bench: {server}: {exc}", file=sys.stderr)
+            live = [s for s in self.sides if s.server in running]
+            if live:
+                print(f"admin bench: loading {', '.join(s.name for s in live)} ...", flush=True)
+                ports = {name: server.port for name, server in running.items()}
+                try:
+                    results = self.load(live, ports)
+                except RuntimeError as exc:
+                    results = {side.name: {"error": str(exc)} for side in live}
+                for side in live:
+                    side.results = dict(results.get(side.name, {"error": "no result"}))
+                    side.error = side.results.pop("error", None)
+                    if side.error:
+                        print(f"admin bench: {side.name}: {side.error}", file=sys.stderr)
+        finally:
+            for server in running.values():
+                server.stop()
         path = self.write()
         print(f"admin bench: wrote {path}")
         broken = [s.name for s in self.sides if s.error or self.errors(s)]
@@ -376,7 +389,8 @@ class Bench:
             f"in PostgreSQL database `{self.db_name}` (`bench/admin/seed.py`), read by both sides.",
             f"Each side: {args.workers} worker process(es); {args.sessions} signed-in staff browsers "
             f"(`bench/admin/load.py`, aiohttp{', pinned to CPU 1' if args.pin else ''}); "
-            f"{args.warmup:g} s warm-up, {args.duration:g} s measured.",
+            f"{args.warmup:g} s warm-up, {args.duration:g} s measured per side, in {args.rounds} "
+            "turns taken in a rotating order (all servers up, one loaded at a time).",
             f"Load when it started: `{self.uptime}`. Machine: {os.cpu_count()} CPUs, shared with other "
             "work — compare the sides of this run with each other, not with other runs.",
             f"Versions: Django {versions.get('django')}, gunicorn {versions.get('gunicorn')}, "
@@ -447,6 +461,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="measured seconds per side (30; quick 3)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per side (5; quick 1)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes per side")
+    parser.add_argument("--rounds", type=int, default=3, help="turns of each side (rotating)")
     parser.add_argument("--sides", default="django,django-nocount,celeris")
     parser.add_argument("--celeris-tree", default=str(ROOT), help="tree with src/ and examples/")
     parser.add_argument("--celeris-app", default="examples.admin:app")
