@@ -214,8 +214,12 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         for side in list(sides):
             began = time.perf_counter()
+            shared = side.get("browsers_of")
             try:
-                browsers[side["name"]] = await sign_in_all(side, spec["sessions"])
+                if shared in browsers:  # the same server: its signed-in browsers serve again
+                    browsers[side["name"]] = browsers[shared]
+                else:
+                    browsers[side["name"]] = await sign_in_all(side, spec["sessions"])
             except (RuntimeError, aiohttp.ClientError, TimeoutError) as exc:
                 out[side["name"]] = {"error": f"sign-in failed: {exc}"}
                 continue
@@ -251,7 +255,8 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
             out[name]["seconds"] = round(seconds[name], 2)
         return out
     finally:
-        await asyncio.gather(*(s.close() for group in browsers.values() for s in group))
+        every = {id(s): s for group in browsers.values() for s in group}
+        await asyncio.gather(*(s.close() for s in every.values()))
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@
   .venv/bin/python bench/admin/run.py --celeris-tree /work/wt/admin   # the admin from another tree
 
 All sides are served at once, each with the same number of worker processes (``--workers``),
-and loaded one at a time, in ``--rounds`` turns of a rotating order: Django's admin on gunicorn (WSGI, gthread workers, as ``bench/contenders.py`` serves Django), in the
-default variant (its paginator's ``COUNT(*)``) and in the ``show_full_result_count = False`` one
-(same server, the ``bookfast`` proxy admin); celeris's admin with ``celeris serve
-examples.admin:app``. ``bench/admin/load.py`` (its own process, the peer venv) signs in
+and loaded one at a time, in ``--rounds`` turns of a rotating order: Django's admin on gunicorn
+(WSGI, gthread workers, as ``bench/contenders.py`` serves Django), in the default variant (its
+paginator's ``COUNT(*)``) and in the ``show_full_result_count = False`` one (same server, the
+``bookfast`` proxy admin); celeris's admin with ``celeris serve examples.admin:app``. ``bench/admin/load.py`` (its own process, the peer venv) signs in
 ``--sessions`` staff browsers and loops them over the dashboard, the book list's first page, a
 search, a page half-way into the table and a book's change form, then reports p50/p90/p99 per
 page and overall. The report goes to ``bench/results/admin/<date>.md`` (``--quick``:
@@ -303,6 +303,7 @@ class Bench:
                     "base": f"http://127.0.0.1:{ports[side.server]}",
                     "login": side.login,
                     "check": side.check,
+                    "browsers_of": next(s.name for s in sides if s.server == side.server),
                     "pages": [
                         {"name": k, "path": v, "expect": self.expect.get(k, "")}
                         for k, v in side.pages.items()
