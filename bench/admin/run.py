@@ -395,7 +395,7 @@ class Bench:
             f"Load when it started: `{self.uptime}`. Machine: {os.cpu_count()} CPUs, shared with other "
             "work — compare the sides of this run with each other, not with other runs.",
             f"Versions: Django {versions.get('django')}, gunicorn {versions.get('gunicorn')}, "
-            f"celeris from `{args.celeris_tree}`.",
+            f"celeris from `{args.celeris_tree}` ({self.tree_state()}).",
             "",
             "Pages (both sides list 50 books a page, by id):",
             "",
@@ -409,6 +409,7 @@ class Bench:
             c = f"`{celeris.pages[page]}`" if celeris else "-"
             lines.append(f"| {page} | {d} | {c} |")
         lines += ["", "`{id}`: a different book on every request, spread over the table.", ""]
+        lines += self.headline()
         lines += self.table(
             "loaded", f"## {args.sessions} concurrent signed-in staff users: ms (p50 / p90 / p99)"
         )
@@ -427,6 +428,30 @@ class Bench:
                     )
                 ]
         return "\n".join(lines) + "\n"
+
+    def tree_state(self) -> str:
+        """The commit of the tree celeris runs from, and whether it holds uncommitted work."""
+        git = ["git", "-C", str(self.tree)]
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+        if head.returncode != 0:
+            return "not a git tree"
+        dirty = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
+        extra = ", with uncommitted changes" if dirty.stdout.strip() else ""
+        return f"commit {head.stdout.strip()}{extra}"
+
+    def headline(self) -> list[str]:
+        """The issue's sentence: the list page over the whole table, one user, per side."""
+        cells = []
+        for side in self.sides:
+            info = side.results.get("solo", {}).get("list")
+            if info and not side.error:
+                cells.append(f"{side.label} {info['p50']} ms (p90 {info['p90']})")
+        if not cells:
+            return []
+        rows = f"{self.sizes.books:,}"
+        return [f"**The list page over {rows} rows, one user, p50:** " + "; ".join(cells) + ".", ""]
 
     def table(self, phase: str, heading: str) -> list[str]:
         head = "| page | " + " | ".join(s.label for s in self.sides) + " |"
