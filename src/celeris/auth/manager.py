@@ -35,7 +35,7 @@ from celeris.auth.validators import DEFAULT_VALIDATORS, Validator, validate_pass
 from celeris.core.errors import Forbidden, HTTPError, ServiceUnavailable
 from celeris.core.pipeline import Step
 from celeris.core.requests import Request
-from celeris.db import Database, Fault, classify
+from celeris.db import Database, Fault, classify, create_tables
 from celeris.mail import Mailer
 from celeris.openapi.jwt import JWT, InvalidToken
 from celeris.openapi.security import authorization
@@ -260,9 +260,7 @@ class Auth(Step):
         if self.create_tables:
             tables = [self.user_table, *side_tables()]
             async with engine.begin() as connection:
-                await connection.run_sync(
-                    lambda sync: self.db.metadata.create_all(sync, tables=tables, checkfirst=True)
-                )
+                await create_tables(connection, self.db.metadata, tables)
         # PERF: look-ups run in autocommit: one round trip each, no BEGIN/COMMIT.
         self._reader = async_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
-from celeris.db import Database
+from celeris.db import Database, create_tables
 from celeris.tickets.base import Ticket, TicketGroup, from_micros, micros
 
 __all__ = ["METADATA", "DatabaseStore", "groups_table", "tickets_table"]
@@ -142,7 +142,7 @@ class DatabaseStore:
     async def open(self) -> None:
         """Create the tickets tables if they are missing."""
         async with self.database.engine.begin() as connection:
-            await connection.run_sync(METADATA.create_all)
+            await create_tables(connection, METADATA)
 
     async def close(self) -> None:
         """Nothing of its own: the database is closed by whoever opened it."""
