@@ -85,7 +85,7 @@ def register(mailer: Mailer, jobs: Any) -> Any:
     async def deliver(mime: bytes, recipients: list[str]) -> None:
         """Deliver one stored mail; a ``MailError`` makes the jobs battery retry it."""
         email = decode(mime)
-        await mailer.backend.send(email, message_from_email(email, recipients), recipients)
+        await mailer.transmit(email, message_from_email(email, recipients), recipients)
 
     deliver.mailer = mailer  # type: ignore[attr-defined]
     # NOTE: the mailer's ``retries`` counts attempts (as the in-process task does); a job's
