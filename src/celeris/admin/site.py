@@ -22,6 +22,7 @@ from celeris.core.errors import Forbidden, HTTPError, NotFound, PayloadTooLarge
 from celeris.core.requests import Request
 from celeris.core.responses import RedirectResponse, Response
 from celeris.core.routing import Router
+from celeris.db import create_tables
 from celeris.sessions.flash import flash, get_flashed_messages
 from celeris.templating import Templates
 
@@ -161,8 +162,9 @@ class Admin:
     async def start(self) -> None:
         """Create the admin's tables when missing."""
         if self.create_tables:
+            # NOTE: create_tables queues workers starting together on PostgreSQL's lock.
             async with self.db.engine.begin() as connection:
-                await connection.run_sync(METADATA.create_all)
+                await create_tables(connection, METADATA)
 
     # --- who may do what ---------------------------------------------------------------------
 
