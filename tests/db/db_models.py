@@ -6,12 +6,24 @@ import datetime as dt
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, registry, relationship
 
 from celeris.db.model import Model
 
 
-class Author(Model):
+class _TestModel(Model):
+    """Model's metadata, a class registry of its own.
+
+    NOTE: other modules of the suite (examples/admin.py) also name models Author and Book on
+    Model; one registry holding both could not resolve ``Mapped[Book]``.
+    """
+
+    __abstract__ = True
+    _sa_registry = registry(metadata=Model.metadata, type_annotation_map=Model.type_annotation_map)
+    registry = _sa_registry
+
+
+class Author(_TestModel):
     __tablename__ = "author"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -19,7 +31,7 @@ class Author(Model):
     books: Mapped[list[Book]] = relationship(back_populates="author")
 
 
-class Book(Model):
+class Book(_TestModel):
     __tablename__ = "book"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,7 +43,7 @@ class Book(Model):
     author: Mapped[Author | None] = relationship(back_populates="books")
 
 
-class Tag(Model):
+class Tag(_TestModel):
     __tablename__ = "tag"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -26,11 +26,11 @@ APP = textwrap.dedent(
 
 
 def _cli(*args: str) -> Result:
-    return CliRunner().invoke(main, ["tickets", "--app", "cliapp:app", *args])
+    return CliRunner().invoke(main, ["tickets", "--app", "ticketscliapp:app", *args])
 
 
 def test_list_show_resolve_purge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "cliapp.py").write_text(APP)
+    (tmp_path / "ticketscliapp.py").write_text(APP)
     monkeypatch.setenv("TICKETS_URL", f"sqlite:///{tmp_path / 'tickets.db'}")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
