@@ -1,0 +1,408 @@
+"""The fan-out load: N WebSocket subscribers and one publisher, in one process (pinned apart).
+
+    python bench/channels/client.py PORT --subscribers 1000 --duration 8 --warmup 2
+                                    [--window 8] [--server-pids 123,124]  -> one JSON line
+
+1. Opens N WebSocket connections to ``/ws`` (at most ``--concurrency`` handshakes at once) and
+   times it (``connect_s``); then publishes probes until every subscriber has received one
+   (``subscribed_s``: a subscription may start after the handshake).
+2. Publishes ``{"seq": k, "t": <perf_counter>, "pad": ...}`` by ``POST /publish`` on one
+   keep-alive HTTP connection, keeping at most ``--window`` broadcasts in flight (published
+   and not yet received by every subscriber), for a warm-up, then for ``--duration`` seconds.
+3. Every delivery's latency is its arrival time minus the ``t`` in its payload (one clock:
+   the publisher is this process). Deliveries/s = deliveries of the timed broadcasts / the
+   time from the first timed publish to the last timed delivery.
+
+A subscriber that misses a timed broadcast (dropped, lost, out of order) makes the run
+``lost``: the window then stalls, and the run ends after ``--stall`` seconds without progress.
+The subscribers are raw ``asyncio.Protocol`` WebSocket clients (RFC 6455 handshake, unmasked
+server frames parsed by hand, as ``bench/loadclient.py``): the ``websockets`` client costs
+~25 µs per frame, which at 1,000 subscribers would measure this process, not the server.
+``check`` mode connects once with ``websockets`` and requires one published frame to arrive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, cast
+
+import msgspec
+
+_decode = msgspec.json.decode
+PAD = "x" * 64  # a chat-sized message (~120 bytes of JSON)
+
+
+def _raise_nofile(need: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < need + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _handshake(port: int) -> bytes:
+    key = base64.b64encode(os.urandom(16))
+    return (
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:" + str(port).encode() + b"\r\n"
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key + b"\r\n"
+        b"Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1\r\n\r\n"
+    )
+
+
+class Tally:
+    """What every subscriber shares: counts per broadcast, latencies, the window's state."""
+
+    def __init__(self, subscribers: int) -> None:
+        self.subscribers = subscribers
+        self.counts: dict[int, int] = {}
+        self.first_timed = 1 << 62  # seq of the first timed broadcast, set when timing starts
+        self.window_from = 1 << 62  # seq of the first broadcast the window waits for
+        self.completed = 0  # broadcasts (>= window_from) every subscriber has received
+        self.last_complete_at = 0.0
+        self.latencies: list[float] = []
+        self.disorder = 0  # a subscriber got a seq lower than one it already had
+        self.ready = 0  # subscribers that received anything
+        self.progress = asyncio.Event()
+        self.all_ready = asyncio.Event()
+
+    def delivered(self, seq: int, sent_at: float, now: float) -> None:
+        if seq >= self.first_timed:
+            self.latencies.append(now - sent_at)
+        if seq < self.window_from:
+            return
+        counts = self.counts
+        n = counts.get(seq, 0) + 1
+        counts[seq] = n
+        if n == self.subscribers:
+            self.completed += 1
+            self.last_complete_at = now
+            self.progress.set()
+
+
+class Subscriber(asyncio.Protocol):
+    """One WebSocket client: handshake, then parse every text frame the server sends."""
+
+    def __init__(self, request: bytes, tally: Tally, opened: asyncio.Future[None]) -> None:
+        self.request = request
+        self.tally = tally
+        self.opened = opened
+        self.buffer = b""
+        self.upgraded = False
+        self.last_seq = 0
+        self.got_any = False
+        self.closed_with: str | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer + data if self.buffer else data
+        if not self.upgraded:
+            head, sep, rest = buffer.partition(b"\r\n\r\n")
+            if not sep:
+                self.buffer = buffer
+                return
+            if not head.startswith(b"HTTP/1.1 101"):
+                self._fail(f"handshake refused: {head[:80]!r}")
+                return
+            self.upgraded = True
+            if not self.opened.done():
+                self.opened.set_result(None)
+            buffer = rest
+        now = time.perf_counter()
+        tally = self.tally
+        pos, end = 0, len(buffer)
+        while end - pos >= 2:
+            opcode = buffer[pos] & 0x0F
+            length = buffer[pos + 1] & 0x7F
+            start = pos + 2
+            if length == 126:
+                if end - pos < 4:
+                    break
+                length = int.from_bytes(buffer[pos + 2 : pos + 4], "big")
+                start = pos + 4
+            elif length == 127:
+                if end - pos < 10:
+                    break
+                length = int.from_bytes(buffer[pos + 2 : pos + 10], "big")
+                start = pos + 10
+            stop = start + length
+            if stop > end:
+                break
+            if opcode == 0x1:
+                self._message(buffer[start:stop], now, tally)
+            elif opcode == 0x8:
+                code = int.from_bytes(buffer[start : start + 2], "big") if length >= 2 else 1005
+                self.closed_with = f"closed by the server: {code}"
+            pos = stop
+        self.buffer = buffer[pos:]
+
+    def _message(self, payload: bytes, now: float, tally: Tally) -> None:
+        body = _decode(payload)
+        data = body.get("data", body)  # celeris wraps it: {"channel", "id", "data"}
+        seq = data["seq"]
+        if not self.got_any:
+            self.got_any = True
+            tally.ready += 1
+            if tally.ready == tally.subscribers:
+                tally.all_ready.set()
+        if seq <= self.last_seq:
+            tally.disorder += 1
+        self.last_seq = seq
+        tally.delivered(seq, data["t"], now)
+
+    def _fail(self, why: str) -> None:
+        self.closed_with = why
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError(why))
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed_with is None:
+            self.closed_with = f"connection lost: {exc}"
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError(self.closed_with))
+
+
+class Publisher:
+    """``POST /publish`` on one keep-alive connection, one request after the other."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.seq = 0
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def publish(self) -> int:
+        assert self.reader is not None and self.writer is not None
+        self.seq += 1
+        body = json.dumps({"seq": self.seq, "t": time.perf_counter(), "pad": PAD}).encode()
+        self.writer.write(
+            b"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        reader = self.reader
+        head = await reader.readuntil(b"\r\n\r\n")
+        length, chunked = 0, False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True  # NOTE: daphne (Twisted) chunks a body of unknown length
+        if chunked:
+            answer = b""
+            while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                answer += (await reader.readexactly(size + 2))[:-2]
+            await reader.readuntil(b"\r\n")  # NOTE: no trailers
+        else:
+            answer = await reader.readexactly(length)
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"POST /publish: {head.splitlines()[0]!r} {answer[:200]!r}")
+        return self.seq
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _rss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+async def _watch_rss(pids: list[int], peak: list[int]) -> None:
+    while True:
+        peak[0] = max(peak[0], _rss_kib(pids))
+        await asyncio.sleep(0.25)
+
+
+async def _windowed(
+    publisher: Publisher, tally: Tally, seconds: float, window: int, stall: float
+) -> tuple[int, int, bool]:
+    """Publish for ``seconds`` with ``window`` broadcasts in flight; return (first, last, ok)."""
+    first = publisher.seq + 1
+    tally.window_from = min(tally.window_from, first)
+    done_before = tally.completed
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        while publisher.seq - first + 1 - (tally.completed - done_before) >= window:
+            tally.progress.clear()
+            try:
+                await asyncio.wait_for(tally.progress.wait(), stall)
+            except TimeoutError:
+                return first, publisher.seq, False
+        await publisher.publish()
+    last = publisher.seq
+    while tally.completed - done_before < last - first + 1:
+        tally.progress.clear()
+        try:
+            await asyncio.wait_for(tally.progress.wait(), stall)
+        except TimeoutError:
+            return first, last, False
+    return first, last, True
+
+
+async def load(args: argparse.Namespace) -> dict[str, Any]:
+    _raise_nofile(args.subscribers)
+    pids = [int(p) for p in args.server_pids.split(",")] if args.server_pids else []
+    loop = asyncio.get_running_loop()
+    tally = Tally(args.subscribers)
+    rss_before = _rss_kib(pids)
+    gate = asyncio.Semaphore(args.concurrency)
+    subs: list[Subscriber] = []
+
+    async def one() -> None:
+        async with gate:
+            opened: asyncio.Future[None] = loop.create_future()
+            sub = Subscriber(_handshake(args.port), tally, opened)
+            await loop.create_connection(lambda: sub, "127.0.0.1", args.port)
+            subs.append(sub)
+            await asyncio.wait_for(opened, 30)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(args.subscribers)))
+    connected = time.perf_counter()
+    publisher = Publisher(args.port)
+    await publisher.open()
+    # NOTE: probes until every subscriber got one: a server may subscribe after the handshake
+    deadline = connected + 30
+    while not tally.all_ready.is_set():
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"only {tally.ready} of {args.subscribers} subscribers got a probe")
+        await publisher.publish()
+        try:
+            await asyncio.wait_for(tally.all_ready.wait(), 0.05)
+        except TimeoutError:
+            pass
+    subscribed = time.perf_counter()
+    rss_connected = _rss_kib(pids)
+    peak = [rss_connected]
+    watcher = asyncio.ensure_future(_watch_rss(pids, peak))
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    ok = True
+    if args.warmup:
+        _first, _last, ok = await _windowed(publisher, tally, args.warmup, args.window, args.stall)
+    first = last = 0
+    started = time.perf_counter()
+    if ok:
+        tally.first_timed = publisher.seq + 1
+        first, last, ok = await _windowed(
+            publisher, tally, args.duration, args.window, args.stall
+        )
+    elapsed = (tally.last_complete_at if ok else time.perf_counter()) - started
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    watcher.cancel()
+    await publisher.close()
+    broadcasts = last - first + 1 if last else 0
+    expected = broadcasts * args.subscribers
+    delivered = sum(tally.counts.get(seq, 0) for seq in range(first, last + 1)) if last else 0
+    lat = sorted(tally.latencies)
+    closed = sorted({s.closed_with for s in subs if s.closed_with})
+    for sub in subs:
+        if sub.transport is not None:
+            sub.transport.close()
+    client_cpu = (
+        cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime
+    )
+    return {
+        "subscribers": args.subscribers,
+        "window": args.window,
+        "ok": ok and delivered == expected and not tally.disorder,
+        "broadcasts": broadcasts,
+        "deliveries": delivered,
+        "expected": expected,
+        "lost": expected - delivered,
+        "disorder": tally.disorder,
+        "closed": closed[:5],
+        "seconds": elapsed,
+        "deliveries_per_s": delivered / elapsed if elapsed > 0 else 0.0,
+        "broadcasts_per_s": broadcasts / elapsed if elapsed > 0 and ok else 0.0,
+        "p50_ms": statistics.median(lat) * 1000 if lat else 0.0,
+        "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else 0.0,
+        "connect_s": connected - began,
+        "subscribed_s": subscribed - connected,
+        "rss_before_kib": rss_before,
+        "rss_connected_kib": rss_connected,
+        "rss_peak_kib": peak[0],
+        "client_cpu_share": client_cpu / elapsed if elapsed > 0 else 0.0,
+    }
+
+
+async def check(port: int) -> None:
+    """One ``websockets`` client must receive a published message as a valid text frame."""
+    from websockets.asyncio.client import connect
+
+    async with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=10) as ws:
+        publisher = Publisher(port)
+        await publisher.open()
+        try:
+            deadline = time.perf_counter() + 10
+            while True:  # NOTE: the subscription may start just after the handshake
+                seq = await publisher.publish()
+                try:
+                    text = await asyncio.wait_for(ws.recv(), 0.2)
+                    break
+                except TimeoutError:
+                    if time.perf_counter() > deadline:
+                        raise SystemExit("check: no published message reached /ws") from None
+        finally:
+            await publisher.close()
+        body = json.loads(text)
+        data = body.get("data", body)
+        if not isinstance(data, dict) or data.get("pad") != PAD or data.get("seq", 0) > seq:
+            raise SystemExit(f"check: /ws sent {text!r}")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("mode", choices=("load", "check"))
+    parser.add_argument("port", type=int)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--window", type=int, default=8, help="broadcasts in flight at most")
+    parser.add_argument("--concurrency", type=int, default=64, help="handshakes at once")
+    parser.add_argument("--stall", type=float, default=5.0, help="seconds without progress")
+    parser.add_argument("--server-pids", default="", help="pids whose RSS is measured")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> None:
+    args = parse_args(argv)
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - the bench venvs have uvloop
+        runner = asyncio.run
+    if args.mode == "check":
+        runner(check(args.port))
+        print(json.dumps({"check": "ok"}))
+        return
+    print(json.dumps(runner(load(args))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
