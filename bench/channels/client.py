@@ -11,7 +11,8 @@
    and not yet received by every subscriber), for a warm-up, then for ``--duration`` seconds.
 3. Every delivery's latency is its arrival time minus the ``t`` in its payload (one clock:
    the publisher is this process). Deliveries/s = deliveries of the timed broadcasts / the
-   time from the first timed publish to the last timed delivery.
+   time from the first timed publish to the last timed delivery. The server's CPU time over
+   the same span (``/proc/<pid>/stat`` of ``--server-pids``) gives its CPU µs per delivery.
 
 A subscriber that misses a timed broadcast (dropped, lost, out of order) makes the run
 ``lost``: the window then stalls, and the run ends after ``--stall`` seconds without progress.
@@ -187,7 +188,8 @@ class Publisher:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
 
     async def publish(self) -> int:
-        assert self.reader is not None and self.writer is not None
+        assert self.reader is not None
+        assert self.writer is not None
         self.seq += 1
         body = json.dumps({"seq": self.seq, "t": time.perf_counter(), "pad": PAD}).encode()
         self.writer.write(
@@ -230,6 +232,18 @@ def _rss_kib(pids: list[int]) -> int:
         except OSError:
             continue
     return total
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """Return the CPU seconds (user + system) the processes ``pids`` have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # NOTE: utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def _watch_rss(pids: list[int], peak: list[int]) -> None:
@@ -306,13 +320,13 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
         _first, _last, ok = await _windowed(publisher, tally, args.warmup, args.window, args.stall)
     first = last = 0
     started = time.perf_counter()
+    server_cpu_before = _cpu_s(pids)
     if ok:
         tally.first_timed = publisher.seq + 1
-        first, last, ok = await _windowed(
-            publisher, tally, args.duration, args.window, args.stall
-        )
+        first, last, ok = await _windowed(publisher, tally, args.duration, args.window, args.stall)
     elapsed = (tally.last_complete_at if ok else time.perf_counter()) - started
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    server_cpu = _cpu_s(pids) - server_cpu_before
     watcher.cancel()
     await publisher.close()
     broadcasts = last - first + 1 if last else 0
@@ -323,9 +337,7 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
     for sub in subs:
         if sub.transport is not None:
             sub.transport.close()
-    client_cpu = (
-        cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime
-    )
+    client_cpu = cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime
     return {
         "subscribers": args.subscribers,
         "window": args.window,
@@ -347,6 +359,10 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
         "rss_connected_kib": rss_connected,
         "rss_peak_kib": peak[0],
         "client_cpu_share": client_cpu / elapsed if elapsed > 0 else 0.0,
+        # NOTE: what the server's processes spent (user + system, from /proc): less sensitive
+        # to a busy machine than deliveries/s, since time spent descheduled is not counted.
+        "server_cpu_share": server_cpu / elapsed if elapsed > 0 else 0.0,
+        "server_cpu_us_per_delivery": server_cpu * 1e6 / delivered if delivered else 0.0,
     }
 
 

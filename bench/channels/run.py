@@ -240,7 +240,7 @@ def summarize(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
     keys = ("deliveries_per_s", "broadcasts_per_s", "p50_ms", "p99_ms", "connect_s",
             "subscribed_s", "rss_before_kib", "rss_connected_kib", "rss_peak_kib",
-            "client_cpu_share")  # fmt: skip
+            "client_cpu_share", "server_cpu_share", "server_cpu_us_per_delivery")  # fmt: skip
     summary: dict[str, Any] = {key: median(key) for key in keys}
     summary["valid"] = all(s["ok"] for s in samples)
     summary["lost"] = sum(s["lost"] for s in samples)
@@ -259,6 +259,9 @@ def render(data: dict[str, Any]) -> str:
     peers = [summary[n]["deliveries_per_s"] for n in data["rows"]
              if BY_NAME[n].peer and summary[n].get("valid")]  # fmt: skip
     best_peer = max(peers) if peers else None
+    costs = [summary[n]["server_cpu_us_per_delivery"] for n in data["rows"]
+             if BY_NAME[n].peer and summary[n].get("valid")]  # fmt: skip
+    best_cost = min(costs) if costs else None
     out = [
         f"## {meta['date']}: {meta['subscribers']:,} subscribers, {meta['workers']} worker(s), "
         f"{meta['rounds']} round(s) of {meta['duration']:g} s ({meta['warmup']:g} s warm-up), "
@@ -268,26 +271,29 @@ def render(data: dict[str, Any]) -> str:
         f"Machine: {meta['machine']}. Versions: {meta['versions']}.",
         f"Command: `{meta['command']}`",
         "",
-        "| row | deliveries/s | broadcasts/s | p50 ms | p99 ms | connect s | subscribed s "
-        "| RSS idle MiB | RSS subscribed MiB | KiB per subscriber | client CPU | x best Django |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| row | deliveries/s | x best Django | broadcasts/s | p50 ms | p99 ms "
+        "| server CPU µs per delivery | x best Django (CPU) | server CPU | client CPU "
+        "| connect s | subscribed s | RSS idle MiB | RSS subscribed MiB | KiB per subscriber |",
+        "| --- |" + " ---: |" * 14,
     ]
     for name in data["rows"]:
         s = summary[name]
         title = BY_NAME[name].title
         if name in data["problems"] or "deliveries_per_s" not in s:
             why = data["problems"].get(name, "no sample")
-            out.append(f"| {title} | INVALID: {why} |" + " |" * 11)
+            out.append(f"| {title} | INVALID: {why} |" + " |" * 13)
             continue
         mark = "" if s["valid"] else f" (INVALID: {s['lost']:,} lost or out of order)"
         per_sub = (s["rss_connected_kib"] - s["rss_before_kib"]) / meta["subscribers"]
         ratio = f"{s['deliveries_per_s'] / best_peer:.2f}" if best_peer else "-"
+        cost = s["server_cpu_us_per_delivery"]
+        cost_ratio = f"{best_cost / cost:.2f}" if best_cost and cost else "-"
         out.append(
-            f"| {title} | {s['deliveries_per_s']:,.0f}{mark} | {s['broadcasts_per_s']:,.1f} "
-            f"| {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | {s['connect_s']:.2f} "
-            f"| {s['subscribed_s']:.2f} | {_mib(s['rss_before_kib'])} "
-            f"| {_mib(s['rss_connected_kib'])} | {per_sub:.1f} | {s['client_cpu_share']:.0%} "
-            f"| {ratio} |"
+            f"| {title} | {s['deliveries_per_s']:,.0f}{mark} | {ratio} "
+            f"| {s['broadcasts_per_s']:,.1f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} "
+            f"| {cost:.1f} | {cost_ratio} | {s['server_cpu_share']:.0%} "
+            f"| {s['client_cpu_share']:.0%} | {s['connect_s']:.2f} | {s['subscribed_s']:.2f} "
+            f"| {_mib(s['rss_before_kib'])} | {_mib(s['rss_connected_kib'])} | {per_sub:.1f} |"
         )
     return "\n".join(out) + "\n"
 
