@@ -188,15 +188,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     logs.mkdir(parents=True, exist_ok=True)
     samples: dict[str, list[dict[str, Any]]] = {row.name: [] for row in rows}
     problems: dict[str, str] = {}
-    if args.workers > 1:
-        for row in rows:
-            if row.server == "daphne":
-                problems[row.name] = "daphne runs one process (no --workers)"
+    # NOTE: rows that cannot run this configuration: n/a in the table, not a failure
+    skipped = {row.name: "daphne runs one process (no --workers)" for row in rows
+               if args.workers > 1 and row.server == "daphne"}  # fmt: skip
     budget = 60 + args.warmup + args.duration + args.subscribers / 50
     for round_no in range(1, args.rounds + 1):
         shift = (round_no - 1) % len(rows)
         for row in rows[shift:] + rows[:shift]:
-            if row.name in problems:
+            if row.name in problems or row.name in skipped:
                 continue
             print(f"bench: round {round_no}/{args.rounds}: {row.name}", flush=True)
             clear(client)
@@ -226,8 +225,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"bench:   {row.name:22} {sample['deliveries_per_s']:10,.0f} deliveries/s "
                   f"p99 {sample['p99_ms']:.1f} ms ok={sample['ok']}", flush=True)  # fmt: skip
     client.close()
-    return {"rows": names, "samples": samples, "problems": problems,
-            "summary": {name: summarize(s) for name, s in samples.items()}}  # fmt: skip
+    return {"rows": names, "samples": samples, "problems": problems, "skipped": skipped,
+            "summary": {name: summarize(s) for name, s in samples.items() if s}}  # fmt: skip
 
 
 def summarize(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -256,11 +255,10 @@ def render(data: dict[str, Any]) -> str:
     """The Markdown report: one table, ratios against the fastest Django Channels row."""
     meta = data["meta"]
     summary = data["summary"]
-    peers = [summary[n]["deliveries_per_s"] for n in data["rows"]
-             if BY_NAME[n].peer and summary[n].get("valid")]  # fmt: skip
+    valid_peers = [n for n in data["rows"] if BY_NAME[n].peer and summary.get(n, {}).get("valid")]
+    peers = [summary[n]["deliveries_per_s"] for n in valid_peers]
     best_peer = max(peers) if peers else None
-    costs = [summary[n]["server_cpu_us_per_delivery"] for n in data["rows"]
-             if BY_NAME[n].peer and summary[n].get("valid")]  # fmt: skip
+    costs = [summary[n]["server_cpu_us_per_delivery"] for n in valid_peers]
     best_cost = min(costs) if costs else None
     out = [
         f"## {meta['date']}: {meta['subscribers']:,} subscribers, {meta['workers']} worker(s), "
@@ -277,8 +275,11 @@ def render(data: dict[str, Any]) -> str:
         "| --- |" + " ---: |" * 14,
     ]
     for name in data["rows"]:
-        s = summary[name]
+        s = summary.get(name, {})
         title = BY_NAME[name].title
+        if name in data.get("skipped", {}):
+            out.append(f"| {title} | n/a: {data['skipped'][name]} |" + " |" * 13)
+            continue
         if name in data["problems"] or "deliveries_per_s" not in s:
             why = data["problems"].get(name, "no sample")
             out.append(f"| {title} | INVALID: {why} |" + " |" * 13)
@@ -354,7 +355,9 @@ def main(argv: list[str]) -> int:
     (out / f"{stem}.json").write_text(json.dumps(data, indent=1))
     (out / f"{stem}.md").write_text(table)
     print(table)
-    return 1 if data["problems"] or not all(s.get("valid") for s in data["summary"].values()) else 0
+    timed = [n for n in data["rows"] if n not in data["skipped"]]
+    valid = all(data["summary"].get(n, {}).get("valid") for n in timed)
+    return 1 if data["problems"] or not valid else 0
 
 
 if __name__ == "__main__":
