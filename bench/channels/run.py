@@ -60,6 +60,7 @@ class Row:
     peer: bool  # runs in the Django Channels venv
     server: str  # "celeris", "daphne" or "uvicorn"
     env: tuple[tuple[str, str], ...]
+    default: bool = True  # timed without --contenders
 
 
 ROWS = (
@@ -73,6 +74,9 @@ ROWS = (
         (("BENCH_CHANNEL_LAYER", "pubsub"),)),
     Row("django-pubsub-uvicorn", "Django Channels, `RedisPubSubChannelLayer` (uvicorn)", True,
         "uvicorn", (("BENCH_CHANNEL_LAYER", "pubsub"),)),
+    # NOTE: for --workers 2, where daphne cannot run
+    Row("django-redis-uvicorn", "Django Channels, `RedisChannelLayer` (uvicorn)", True,
+        "uvicorn", (("BENCH_CHANNEL_LAYER", "redis"),), default=False),
 )  # fmt: skip
 BY_NAME = {row.name: row for row in ROWS}
 
@@ -179,7 +183,7 @@ def run_client(argv: list[str], timeout: float) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run every round; return the samples, problems and medians."""
-    names = args.contenders.split(",") if args.contenders else list(BY_NAME)
+    names = args.contenders.split(",") if args.contenders else [r.name for r in ROWS if r.default]
     rows = [BY_NAME[n] for n in names]
     peer_bin = ensure_venv() if any(row.peer for row in rows) else None
     client = redis.Redis.from_url(REDIS_URL)
