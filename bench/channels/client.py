@@ -1,4 +1,4 @@
-"""The fan-out load: N WebSocket subscribers and one publisher, in one process (pinned apart).
+"""The fan-out load: N WebSocket subscribers and the publishers, in one process (pinned apart).
 
     python bench/channels/client.py PORT --subscribers 1000 --duration 8 --warmup 2
                                     [--window 8] [--server-pids 123,124]  -> one JSON line
@@ -6,15 +6,17 @@
 1. Opens N WebSocket connections to ``/ws`` (at most ``--concurrency`` handshakes at once) and
    times it (``connect_s``); then publishes probes until every subscriber has received one
    (``subscribed_s``: a subscription may start after the handshake).
-2. Publishes ``{"seq": k, "t": <perf_counter>, "pad": ...}`` by ``POST /publish`` on one
-   keep-alive HTTP connection, keeping at most ``--window`` broadcasts in flight (published
-   and not yet received by every subscriber), for a warm-up, then for ``--duration`` seconds.
+2. Publishes ``{"seq": k, "p": publisher, "t": <perf_counter>, "pad": ...}`` by
+   ``POST /publish`` on ``--publishers`` keep-alive HTTP connections (one request at a time
+   on each), keeping at most ``--window`` broadcasts in flight (published and not yet received
+   by every subscriber), for a warm-up, then for ``--duration`` seconds.
 3. Every delivery's latency is its arrival time minus the ``t`` in its payload (one clock:
    the publisher is this process). Deliveries/s = deliveries of the timed broadcasts / the
    time from the first timed publish to the last timed delivery. The server's CPU time over
    the same span (``/proc/<pid>/stat`` of ``--server-pids``) gives its CPU µs per delivery.
 
-A subscriber that misses a timed broadcast (dropped, lost, out of order) makes the run
+A subscriber that misses a timed broadcast (dropped, lost), or gets two from one publisher
+out of order, makes the run
 ``lost``: the window then stalls, and the run ends after ``--stall`` seconds without progress.
 The subscribers are raw ``asyncio.Protocol`` WebSocket clients (RFC 6455 handshake, unmasked
 server frames parsed by hand, as ``bench/loadclient.py``), so that this process costs less
@@ -96,7 +98,7 @@ class Subscriber(asyncio.Protocol):
         self.opened = opened
         self.buffer = b""
         self.upgraded = False
-        self.last_seq = 0
+        self.last_seq: dict[int, int] = {}  # publisher -> the last seq it got from it
         self.got_any = False
         self.closed_with: str | None = None
         self.transport: asyncio.Transport | None = None
@@ -151,14 +153,15 @@ class Subscriber(asyncio.Protocol):
         body = _decode(payload)
         data = body.get("data", body)  # celeris wraps it: {"channel", "id", "data"}
         seq = data["seq"]
+        publisher = data["p"]
         if not self.got_any:
             self.got_any = True
             tally.ready += 1
             if tally.ready == tally.subscribers:
                 tally.all_ready.set()
-        if seq <= self.last_seq:
+        if seq <= self.last_seq.get(publisher, 0):
             tally.disorder += 1
-        self.last_seq = seq
+        self.last_seq[publisher] = seq
         tally.delivered(seq, data["t"], now)
 
     def _fail(self, why: str) -> None:
@@ -175,12 +178,20 @@ class Subscriber(asyncio.Protocol):
             self.opened.set_exception(ConnectionError(self.closed_with))
 
 
+class Sequence:
+    """The numbers of the broadcasts, shared by the publishers."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+
 class Publisher:
     """``POST /publish`` on one keep-alive connection, one request after the other."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, index: int, sequence: Sequence) -> None:
         self.port = port
-        self.seq = 0
+        self.index = index
+        self.sequence = sequence
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -190,8 +201,9 @@ class Publisher:
     async def publish(self) -> int:
         assert self.reader is not None
         assert self.writer is not None
-        self.seq += 1
-        body = json.dumps({"seq": self.seq, "t": time.perf_counter(), "pad": PAD}).encode()
+        seq = self.sequence.last = self.sequence.last + 1
+        message = {"seq": seq, "p": self.index, "t": time.perf_counter(), "pad": PAD}
+        body = json.dumps(message).encode()
         self.writer.write(
             b"POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
@@ -215,7 +227,7 @@ class Publisher:
             answer = await reader.readexactly(length)
         if not head.startswith(b"HTTP/1.1 200"):
             raise RuntimeError(f"POST /publish: {head.splitlines()[0]!r} {answer[:200]!r}")
-        return self.seq
+        return seq
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -253,23 +265,41 @@ async def _watch_rss(pids: list[int], peak: list[int]) -> None:
 
 
 async def _windowed(
-    publisher: Publisher, tally: Tally, seconds: float, window: int, stall: float
+    publishers: list[Publisher], tally: Tally, seconds: float, window: int, stall: float
 ) -> tuple[int, int, bool]:
-    """Publish for ``seconds`` with ``window`` broadcasts in flight; return (first, last, ok)."""
-    first = publisher.seq + 1
+    """Publish for ``seconds`` with ``window`` broadcasts in flight; return (first, last, ok).
+
+    Every publisher sends one request after the other; together they keep the window full
+    (one alone would wait for each answer while the server is busy with the previous
+    broadcasts, and measure that round trip instead of the server).
+    """
+    sequence = publishers[0].sequence
+    first = sequence.last + 1
     tally.window_from = min(tally.window_from, first)
     done_before = tally.completed
     end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        while publisher.seq - first + 1 - (tally.completed - done_before) >= window:
-            tally.progress.clear()
-            try:
-                await asyncio.wait_for(tally.progress.wait(), stall)
-            except TimeoutError:
-                return first, publisher.seq, False
-        await publisher.publish()
-    last = publisher.seq
-    while tally.completed - done_before < last - first + 1:
+    stalled = False
+
+    def in_flight() -> int:
+        return sequence.last - first + 1 - (tally.completed - done_before)
+
+    async def keep_publishing(publisher: Publisher) -> None:
+        nonlocal stalled
+        while time.perf_counter() < end and not stalled:
+            while in_flight() >= window:
+                tally.progress.clear()
+                try:
+                    await asyncio.wait_for(tally.progress.wait(), stall)
+                except TimeoutError:
+                    stalled = True
+                    return
+            await publisher.publish()
+
+    await asyncio.gather(*(keep_publishing(p) for p in publishers))
+    last = sequence.last
+    if stalled:
+        return first, last, False
+    while in_flight() > 0:
         tally.progress.clear()
         try:
             await asyncio.wait_for(tally.progress.wait(), stall)
@@ -298,8 +328,11 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
     began = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(args.subscribers)))
     connected = time.perf_counter()
-    publisher = Publisher(args.port)
-    await publisher.open()
+    sequence = Sequence()
+    publishers = [Publisher(args.port, i, sequence) for i in range(args.publishers)]
+    for publisher in publishers:
+        await publisher.open()
+    publisher = publishers[0]
     # NOTE: probes until every subscriber got one: a server may subscribe after the handshake
     deadline = connected + 30
     while not tally.all_ready.is_set():
@@ -317,18 +350,19 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     ok = True
     if args.warmup:
-        _first, _last, ok = await _windowed(publisher, tally, args.warmup, args.window, args.stall)
+        _first, _last, ok = await _windowed(publishers, tally, args.warmup, args.window, args.stall)
     first = last = 0
     started = time.perf_counter()
     server_cpu_before = _cpu_s(pids)
     if ok:
-        tally.first_timed = publisher.seq + 1
-        first, last, ok = await _windowed(publisher, tally, args.duration, args.window, args.stall)
+        tally.first_timed = sequence.last + 1
+        first, last, ok = await _windowed(publishers, tally, args.duration, args.window, args.stall)
     elapsed = (tally.last_complete_at if ok else time.perf_counter()) - started
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     server_cpu = _cpu_s(pids) - server_cpu_before
     watcher.cancel()
-    await publisher.close()
+    for publisher in publishers:
+        await publisher.close()
     broadcasts = last - first + 1 if last else 0
     expected = broadcasts * args.subscribers
     delivered = sum(tally.counts.get(seq, 0) for seq in range(first, last + 1)) if last else 0
@@ -341,6 +375,7 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "subscribers": args.subscribers,
         "window": args.window,
+        "publishers": args.publishers,
         "ok": ok and delivered == expected and not tally.disorder,
         "broadcasts": broadcasts,
         "deliveries": delivered,
@@ -371,7 +406,7 @@ async def check(port: int) -> None:
     from websockets.asyncio.client import connect
 
     async with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=10) as ws:
-        publisher = Publisher(port)
+        publisher = Publisher(port, 0, Sequence())
         await publisher.open()
         try:
             deadline = time.perf_counter() + 10
@@ -399,6 +434,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--window", type=int, default=8, help="broadcasts in flight at most")
+    parser.add_argument("--publishers", type=int, default=4, help="publishing connections")
     parser.add_argument("--concurrency", type=int, default=64, help="handshakes at once")
     parser.add_argument("--stall", type=float, default=5.0, help="seconds without progress")
     parser.add_argument("--server-pids", default="", help="pids whose RSS is measured")

@@ -90,6 +90,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, help="warm-up seconds per row (default 2)")
     parser.add_argument("--subscribers", type=int, help="WebSocket subscribers (default 1000)")
     parser.add_argument("--window", type=int, default=8, help="broadcasts in flight at most")
+    parser.add_argument("--publishers", type=int, default=4, help="publishing connections")
     parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     parser.add_argument("--contenders", help=f"comma-separated subset of {', '.join(BY_NAME)}")
     parser.add_argument("--port", type=int, default=18_180)
@@ -104,8 +105,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         unknown = [n for n in args.contenders.split(",") if n not in BY_NAME]
         if unknown:
             parser.error(f"unknown contenders: {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
-    if args.workers < 1 or args.subscribers < 1 or args.window < 1:
-        parser.error("--workers, --subscribers and --window must be at least 1")
+    if min(args.workers, args.subscribers, args.window, args.publishers) < 1:
+        parser.error("--workers, --subscribers, --window and --publishers must be at least 1")
     return args
 
 
@@ -165,6 +166,7 @@ def client_argv(mode: str, port: int, args: argparse.Namespace, pids: list[int])
     if mode == "load":
         argv += ["--subscribers", str(args.subscribers), "--duration", str(args.duration),
                  "--warmup", str(args.warmup), "--window", str(args.window),
+                 "--publishers", str(args.publishers),
                  "--server-pids", ",".join(map(str, pids))]  # fmt: skip
     return argv
 
@@ -267,7 +269,7 @@ def render(data: dict[str, Any]) -> str:
     out = [
         f"## {meta['date']}: {meta['subscribers']:,} subscribers, {meta['workers']} worker(s), "
         f"{meta['rounds']} round(s) of {meta['duration']:g} s ({meta['warmup']:g} s warm-up), "
-        f"{meta['window']} broadcasts in flight",
+        f"{meta['window']} broadcasts in flight from {meta['publishers']} publishers",
         "",
         f"`uptime` at the start: `{meta['uptime']}` ({os.cpu_count()} CPUs, shared machine).",
         f"Machine: {meta['machine']}. Versions: {meta['versions']}.",
@@ -345,6 +347,7 @@ def main(argv: list[str]) -> int:
         "warmup": args.warmup,
         "subscribers": args.subscribers,
         "window": args.window,
+        "publishers": args.publishers,
         "workers": args.workers,
         "uptime": uptime.strip(),
         "machine": machine,

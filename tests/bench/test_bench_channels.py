@@ -39,8 +39,8 @@ async def test_client_counts_frames_split_at_any_byte() -> None:
     tally = fanout.Tally(subscribers=1)
     tally.window_from = tally.first_timed = 1
     sub = fanout.Subscriber(b"", tally, asyncio.get_running_loop().create_future())
-    small = json.dumps({"channel": "c", "id": None, "data": {"seq": 1, "t": 0.0}}).encode()
-    large = json.dumps({"seq": 2, "t": 0.0, "pad": "x" * 300}).encode()  # 16-bit length
+    small = json.dumps({"channel": "c", "id": None, "data": {"seq": 1, "p": 0, "t": 0.0}}).encode()
+    large = json.dumps({"seq": 2, "p": 0, "t": 0.0, "pad": "x" * 300}).encode()  # 16-bit length
     wire = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
     wire += _frame(small) + _frame(large) + _frame((1001).to_bytes(2, "big"), opcode=0x8)
     for i in range(len(wire)):
@@ -83,7 +83,7 @@ def test_a_round_that_lost_deliveries_makes_its_row_invalid() -> None:
     assert summary["celeris-pubsub"]["valid"]
     assert not summary["django-pubsub"]["valid"]
     meta = {"date": "d", "subscribers": 1000, "workers": 1, "rounds": 2, "duration": 1,
-            "warmup": 0, "window": 8, "uptime": "up", "machine": "m", "versions": "v",
+            "warmup": 0, "window": 8, "publishers": 4, "uptime": "up", "machine": "m", "versions": "v",
             "command": "c"}  # fmt: skip
     table = fanout_run.render({"rows": rows, "summary": summary, "problems": {}, "meta": meta})
     assert "INVALID: 7 lost or out of order" in table
