@@ -17,7 +17,8 @@
 
 A subscriber that misses a timed broadcast (dropped, lost), or gets two from one publisher
 out of order, makes the run
-``lost``: the window then stalls, and the run ends after ``--stall`` seconds without progress.
+``lost``: the window then stalls, and the run ends after ``--stall`` (20) seconds without
+progress.
 The subscribers are raw ``asyncio.Protocol`` WebSocket clients (RFC 6455 handshake, unmasked
 server frames parsed by hand, as ``bench/loadclient.py``), so that this process costs less
 per delivery than any server it measures (``client_cpu_share`` shows it).
@@ -436,7 +437,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=8, help="broadcasts in flight at most")
     parser.add_argument("--publishers", type=int, default=4, help="publishing connections")
     parser.add_argument("--concurrency", type=int, default=64, help="handshakes at once")
-    parser.add_argument("--stall", type=float, default=5.0, help="seconds without progress")
+    parser.add_argument("--stall", type=float, default=20.0, help="seconds without progress")
     parser.add_argument("--server-pids", default="", help="pids whose RSS is measured")
     return parser.parse_args(argv)
 

@@ -135,7 +135,8 @@ def contender(row: Row, peer_bin: Path | None, workers: int) -> Contender:
     if row.server == "celeris":
         path = os.pathsep.join((str(ROOT / "src"), str(ROOT)))
         argv = (sys.executable, "-m", "celeris", "serve", "{module}:app", "--port", "{port}",
-                "--workers", str(workers), "--no-access-log", "--log-level", "warning")  # fmt: skip
+                "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+                "--timeout-keep-alive", "60")  # fmt: skip
         return Contender(row.name, "celeris", "celeris", "bench.channels.celeris_app", argv,
                          env=(("PYTHONPATH", path), *env))  # fmt: skip
     assert peer_bin is not None
@@ -147,7 +148,7 @@ def contender(row: Row, peer_bin: Path | None, workers: int) -> Contender:
     else:
         argv = (str(peer_bin / "uvicorn"), "{module}:application", "--port", "{port}",
                 "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
-                "--no-access-log", "--log-level", "warning")  # fmt: skip
+                "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "60")  # fmt: skip
     return Contender(row.name, "django", row.server, module, argv,
                      env=(("PYTHONPATH", str(ROOT)), *env))  # fmt: skip
 
@@ -197,7 +198,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # NOTE: rows that cannot run this configuration: n/a in the table, not a failure
     skipped = {row.name: "daphne runs one process (no --workers)" for row in rows
                if args.workers > 1 and row.server == "daphne"}  # fmt: skip
-    budget = 60 + args.warmup + args.duration + args.subscribers / 50
+    budget = 90 + args.warmup + args.duration + args.subscribers / 50
     for round_no in range(1, args.rounds + 1):
         shift = (round_no - 1) % len(rows)
         for row in rows[shift:] + rows[:shift]:
