@@ -266,9 +266,17 @@ async def _watch_rss(pids: list[int], peak: list[int]) -> None:
 
 
 async def _windowed(
-    publishers: list[Publisher], tally: Tally, seconds: float, window: int, stall: float
+    publishers: list[Publisher],
+    tally: Tally,
+    seconds: float,
+    window: int,
+    stall: float,
+    drain: bool = True,
 ) -> tuple[int, int, bool]:
     """Publish for ``seconds`` with ``window`` broadcasts in flight; return (first, last, ok).
+
+    With ``drain`` wait for every broadcast of this phase to arrive everywhere; without (the
+    warm-up), the next phase starts at once with the server still busy.
 
     Every publisher sends one request after the other; together they keep the window full
     (one alone would wait for each answer while the server is busy with the previous
@@ -276,7 +284,7 @@ async def _windowed(
     """
     sequence = publishers[0].sequence
     first = sequence.last + 1
-    tally.window_from = min(tally.window_from, first)
+    tally.window_from = first  # NOTE: from now on only this phase's broadcasts are counted
     done_before = tally.completed
     end = time.perf_counter() + seconds
     stalled = False
@@ -300,6 +308,8 @@ async def _windowed(
     last = sequence.last
     if stalled:
         return first, last, False
+    if not drain:
+        return first, last, True
     while in_flight() > 0:
         tally.progress.clear()
         try:
@@ -351,7 +361,9 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     ok = True
     if args.warmup:
-        _first, _last, ok = await _windowed(publishers, tally, args.warmup, args.window, args.stall)
+        _first, _last, ok = await _windowed(
+            publishers, tally, args.warmup, args.window, args.stall, drain=False
+        )
     first = last = 0
     started = time.perf_counter()
     server_cpu_before = _cpu_s(pids)
@@ -432,10 +444,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("mode", choices=("load", "check"))
     parser.add_argument("port", type=int)
     parser.add_argument("--subscribers", type=int, default=1000)
-    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--window", type=int, default=8, help="broadcasts in flight at most")
-    parser.add_argument("--publishers", type=int, default=4, help="publishing connections")
+    parser.add_argument("--window", type=int, default=32, help="broadcasts in flight at most")
+    parser.add_argument("--publishers", type=int, default=8, help="publishing connections")
     parser.add_argument("--concurrency", type=int, default=64, help="handshakes at once")
     parser.add_argument("--stall", type=float, default=20.0, help="seconds without progress")
     parser.add_argument("--server-pids", default="", help="pids whose RSS is measured")

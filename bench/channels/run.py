@@ -1,8 +1,8 @@
 """WebSocket fan-out side by side: celeris Channels on Redis against Django Channels with
 channels_redis, the same broadcast to 1,000 subscribers, in one run.
 
-    .venv/bin/python bench/channels/run.py [--quick] [--rounds 2] [--duration 6] [--warmup 2]
-                                           [--subscribers 1000] [--window 8] [--workers 1]
+    .venv/bin/python bench/channels/run.py [--quick] [--rounds 2] [--duration 5] [--warmup 2]
+                                           [--subscribers 1000] [--window 32] [--workers 1]
                                            [--contenders celeris-pubsub,django-pubsub,...]
 
 Each server runs pinned to CPU 0 and the client (``client.py``: 1,000 WebSocket subscribers
@@ -86,18 +86,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run under a minute: 200 subscribers, 1 round of 2 s")  # fmt: skip
     parser.add_argument("--rounds", type=int, help="rounds (default 2; quick 1)")
-    parser.add_argument("--duration", type=float, help="timed seconds per row (default 6)")
+    parser.add_argument("--duration", type=float, help="timed seconds per row (default 5)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per row (default 2)")
     parser.add_argument("--subscribers", type=int, help="WebSocket subscribers (default 1000)")
-    parser.add_argument("--window", type=int, default=8, help="broadcasts in flight at most")
-    parser.add_argument("--publishers", type=int, default=4, help="publishing connections")
+    parser.add_argument("--window", type=int, default=32, help="broadcasts in flight at most")
+    parser.add_argument("--publishers", type=int, default=8, help="publishing connections")
     parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     parser.add_argument("--contenders", help=f"comma-separated subset of {', '.join(BY_NAME)}")
     parser.add_argument("--port", type=int, default=18_180)
     parser.add_argument("--out", type=Path, help="folder for the report")
     args = parser.parse_args(argv)
     quick = args.quick
-    for name, full, short in (("rounds", 2, 1), ("duration", 6.0, 2.0), ("warmup", 2.0, 0.5),
+    for name, full, short in (("rounds", 2, 1), ("duration", 5.0, 2.0), ("warmup", 2.0, 0.5),
                               ("subscribers", 1000, 200)):  # fmt: skip
         if getattr(args, name) is None:
             setattr(args, name, short if quick else full)
