@@ -446,7 +446,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--window", type=int, default=32, help="broadcasts in flight at most")
+    parser.add_argument("--window", type=int, default=16, help="broadcasts in flight at most")
     parser.add_argument("--publishers", type=int, default=8, help="publishing connections")
     parser.add_argument("--concurrency", type=int, default=64, help="handshakes at once")
     parser.add_argument("--stall", type=float, default=20.0, help="seconds without progress")

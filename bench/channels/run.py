@@ -2,7 +2,7 @@
 channels_redis, the same broadcast to 1,000 subscribers, in one run.
 
     .venv/bin/python bench/channels/run.py [--quick] [--rounds 2] [--duration 5] [--warmup 2]
-                                           [--subscribers 1000] [--window 32] [--workers 1]
+                                           [--subscribers 1000] [--window 16] [--workers 1]
                                            [--contenders celeris-pubsub,django-pubsub,...]
 
 Each server runs pinned to CPU 0 and the client (``client.py``: 1,000 WebSocket subscribers
@@ -89,7 +89,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="timed seconds per row (default 5)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per row (default 2)")
     parser.add_argument("--subscribers", type=int, help="WebSocket subscribers (default 1000)")
-    parser.add_argument("--window", type=int, default=32, help="broadcasts in flight at most")
+    parser.add_argument("--window", type=int, default=16, help="broadcasts in flight at most")
     parser.add_argument("--publishers", type=int, default=8, help="publishing connections")
     parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     parser.add_argument("--contenders", help=f"comma-separated subset of {', '.join(BY_NAME)}")
