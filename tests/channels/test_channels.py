@@ -330,3 +330,15 @@ async def test_gaps_on_redis_streams(redis_url, channel) -> None:
         channels.subscribe(expired, last_id="1-0") as sub,
     ):
         assert sub.gap
+
+
+def test_a_message_makes_its_websocket_event_once_for_every_subscriber() -> None:
+    from celeris.channels import Message
+
+    message = Message("room:1", "7", b'{"text":"hi"}')
+    event = message.send_event()
+    assert event == {
+        "type": "websocket.send",
+        "text": '{"channel":"room:1","id":"7","data":{"text":"hi"}}',
+    }
+    assert message.send_event() is event  # NOTE: shared by every local subscriber's send

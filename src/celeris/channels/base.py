@@ -53,7 +53,7 @@ class Message:
     process and message however many local subscribers receive it.
     """
 
-    __slots__ = ("_data", "_frame", "channel", "id", "raw")
+    __slots__ = ("_data", "_event", "_frame", "channel", "id", "raw")
 
     def __init__(self, channel: str, id: str | None, raw: bytes) -> None:
         self.channel = channel
@@ -61,6 +61,7 @@ class Message:
         self.raw = raw
         self._data: Any = _UNSET
         self._frame: str | None = None
+        self._event: dict[str, Any] | None = None
 
     @property
     def data(self) -> Any:
@@ -79,6 +80,17 @@ class Message:
             head = _encode({"channel": self.channel, "id": self.id})
             frame = self._frame = (head[:-1] + b',"data":' + self.raw + b"}").decode()
         return frame
+
+    def send_event(self) -> dict[str, Any]:
+        """Return the ASGI ``websocket.send`` event of ``frame()``, made once per message.
+
+        NOTE: the same dict goes to every local subscriber's ``send``; ASGI servers and
+        celeris's middleware read a ``websocket.send`` event and never change it.
+        """
+        event = self._event
+        if event is None:
+            event = self._event = {"type": "websocket.send", "text": self.frame()}
+        return event
 
     def __repr__(self) -> str:
         return f"Message(channel={self.channel!r}, id={self.id!r}, raw={self.raw!r})"

@@ -441,7 +441,8 @@ async def _relay(ws: WebSocket, sub: Subscription) -> None:
             if watcher.done():
                 return
             try:
-                await ws.send_text(message.frame())
+                # PERF: one event dict per message for every subscriber, not one per send
+                await ws.send(message.send_event())
             except WebSocketDisconnect:
                 return
     finally:

@@ -1,0 +1,1 @@
+"""WebSocket fan-out: celeris Channels against Django Channels with channels_redis (issue 18)."""
