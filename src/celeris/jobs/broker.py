@@ -118,8 +118,9 @@ class BrokerBackend(DatabaseBackend):
         *,
         poll: float = 0.5,
         resend_after: float = 60.0,
+        own: bool = False,
     ) -> None:
-        super().__init__(database)
+        super().__init__(database, own=own)
         self.broker_url = broker_url
         self.url = _redacted(broker_url)
         self.records_url = database.url.render_as_string(hide_password=True)
@@ -133,6 +134,7 @@ class BrokerBackend(DatabaseBackend):
         self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._acks: dict[str, Any] = {}
         self._relayed_at = 0.0
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
         """Create the tables and connect one publisher per known queue."""
@@ -146,7 +148,9 @@ class BrokerBackend(DatabaseBackend):
             log.warning("jobs broker %s unavailable at start-up (%s)", self.url, error)
 
     async def close(self) -> None:
-        """Stop listening and disconnect from the broker."""
+        """Finish the publishes in flight, stop listening and disconnect from the broker."""
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
         for task in self._listeners:
             task.cancel()
         await asyncio.gather(*self._listeners, return_exceptions=True)
@@ -196,7 +200,13 @@ class BrokerBackend(DatabaseBackend):
             record.sent_at = time.time()  # the relay re-publishes if this process dies now
         stored = await super().push(record, session)
         if stored.id == record.id and session is None and due:
-            await self._send(stored)
+            # PERF: published in the background: the enqueue returns once the record is
+            # stored, and the next requests' inserts overlap this publish's confirm. The
+            # record is marked sent, so if this process dies first the relay publishes it
+            # ``resend_after`` seconds later; a publish that fails marks it unsent at once.
+            task = asyncio.get_running_loop().create_task(self._send(stored))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
         return stored
 
     async def _send(self, record: JobRecord) -> None:

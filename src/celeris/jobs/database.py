@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     event,
     func,
@@ -106,17 +107,21 @@ class _Batcher:
 
     PERF: on SQLite every commit takes the file's write lock (and every aiosqlite call is a hop
     to its thread), so enqueues from concurrent requests and results of jobs finishing together
-    cost one transaction, not one each. If the batch fails, each operation is retried alone, so
-    one bad operation fails only its own caller.
+    cost one transaction, not one each, and, with ``many``, one statement executed for many
+    rows (one hop to the driver's thread, one compiled statement) instead of one statement per
+    row. If the batch fails, each operation is retried alone, so one bad operation fails only
+    its own caller.
     """
 
     def __init__(
         self,
         begin: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
         operation: Callable[[AsyncConnection, Any], Awaitable[Any]],
+        many: Callable[[AsyncConnection, list[Any]], Awaitable[list[Any]]] | None = None,
     ) -> None:
         self.begin = begin
         self.operation = operation
+        self.many = many  # the whole batch at once (one executemany), when it can
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -137,7 +142,10 @@ class _Batcher:
             batch, self._pending = self._pending, []
             try:
                 async with self.begin() as connection:
-                    results = [await self.operation(connection, item) for item, _ in batch]
+                    if self.many is not None and len(batch) > 1:
+                        results = await self.many(connection, [item for item, _ in batch])
+                    else:
+                        results = [await self.operation(connection, item) for item, _ in batch]
             except Exception as error:
                 if len(batch) == 1:
                     if not batch[0][1].done():
@@ -162,6 +170,10 @@ class _Batcher:
                     future.set_result(result)
 
 
+class _NotAllHeld(Exception):
+    """A batch of results in which some job was no longer held: recorded one by one instead."""
+
+
 def _sqlite_normal_sync(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -178,8 +190,8 @@ class DatabaseBackend:
         self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
-        self._pushes = _Batcher(self.begin, self._push_one)
-        self._finishes = _Batcher(self.begin, self._finish_one)
+        self._pushes = _Batcher(self.begin, self._push_one, self._push_many)
+        self._finishes = _Batcher(self.begin, self._finish_one, self._finish_many)
 
     @property
     def dialect(self) -> str:
@@ -253,6 +265,18 @@ class DatabaseBackend:
         if await self._push(connection, record) or record.unique_key is None:
             return record
         return await self._live(connection, record.unique_key) or record
+
+    async def _push_many(
+        self, connection: AsyncConnection, records: builtins.list[JobRecord]
+    ) -> builtins.list[JobRecord]:
+        """Insert a batch: the records without a unique key in one executemany."""
+        plain = [_values(record) for record in records if record.unique_key is None]
+        if plain:
+            await connection.execute(self._insert().on_conflict_do_nothing(), plain)
+        return [
+            record if record.unique_key is None else await self._push_one(connection, record)
+            for record in records
+        ]
 
     async def claim(
         self, queues: Sequence[str] | None, worker: str, limit: int, lease: float
@@ -329,6 +353,36 @@ class DatabaseBackend:
             finished_at=time.time(),
         )
         return bool((await connection.execute(statement)).rowcount == 1)
+
+    async def _finish_many(
+        self, connection: AsyncConnection, items: builtins.list[tuple[str, str, str]]
+    ) -> builtins.list[bool]:
+        """Record a batch of results in one executemany (all of them held, the usual case)."""
+        if not connection.dialect.supports_sane_multi_rowcount:
+            return [await self._finish_one(connection, item) for item in items]
+        now = time.time()
+        statement = (
+            update(jobs_table)
+            .where(
+                _c.id == bindparam("b_id"),
+                _c.worker == bindparam("b_worker"),
+                _c.state == State.RUNNING.value,
+            )
+            .values(
+                state=State.DONE.value,
+                result=bindparam("b_result"),
+                worker=None,
+                lease_until=None,
+                finished_at=now,
+            )
+        )
+        rows = [{"b_id": i, "b_worker": w, "b_result": r} for i, w, r in items]
+        changed = (await connection.execute(statement, rows)).rowcount
+        if changed != len(items):
+            # NOTE: some job was reaped meanwhile: roll back, and the batcher records each
+            # result alone, telling its worker which one it no longer holds.
+            raise _NotAllHeld(f"{changed} of {len(items)} jobs still held")
+        return [True] * len(items)
 
     async def fail(self, job_id: str, worker: str, error: str, retry_at: float | None) -> bool:
         """Queue again at ``retry_at``, or dead-letter."""

@@ -122,8 +122,13 @@ class Jobs:
             from celeris.jobs.broker import BrokerBackend, make_broker
 
             make_broker(url, self.queue, consumer=False, prefetch=1)  # a missing extra: E001
+            records = self._records_database(None)
             return BrokerBackend(
-                self._records_database(None), url, self.known_queues, poll=self.poll
+                records,
+                url,
+                self.known_queues,
+                poll=self.poll,
+                own=records is self._owned_database,  # jobs.db: its own SQLite settings
             )
         raise JobsConfigError(
             f"jobs.E001: unknown JOBS_URL scheme {scheme!r}; use memory://, sqlite:///path, "
