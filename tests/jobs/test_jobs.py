@@ -410,3 +410,53 @@ def test_one_jobs_object_across_event_loops(tmp_path) -> None:
 
     assert asyncio.run(once(1)) == 1
     assert asyncio.run(once(2)) == 2  # a second loop: locks and batches start afresh
+
+
+async def test_concurrent_enqueues_and_results_are_batched_and_stay_exact(
+    make_jobs, backend_kind: str
+) -> None:
+    """Enqueues of one loop turn share one multi-row INSERT (unique keys still dedupe inside it);
+    results of one turn too, and a batch holding a job its worker lost is written one by one,
+    so only that result is dropped."""
+    if backend_kind == "memory":
+        pytest.skip("the memory backend has no database batches")
+    jobs = make_jobs()
+
+    @jobs.job()
+    async def echo(n: int) -> int:
+        return n
+
+    batches: list[int] = []
+    backend = jobs.backend
+    for batcher in (backend._pushes, backend._finishes):  # type: ignore[attr-defined]
+        many = batcher.many
+
+        async def counted(connection, items, many=many):  # type: ignore[no-untyped-def]
+            batches.append(len(items))
+            return await many(connection, items)
+
+        batcher.many = counted
+    async with jobs:
+        handles = await asyncio.gather(
+            *(echo.enqueue(n) for n in range(20)),
+            echo.enqueue(99, unique_key="k"),
+            echo.enqueue(98, unique_key="k"),
+        )
+        assert handles[20].id == handles[21].id  # deduped inside the batch
+        assert len({h.id for h in handles}) == 21
+        assert (await jobs.counts())[State.QUEUED] == 21
+        assert batches == [22]  # one batch for the enqueues
+        claimed = await backend.claim(None, "w1", 50, 30.0)  # type: ignore[attr-defined]
+        assert len(claimed) == 21
+        lost = claimed[3].id
+        await backend.release(lost, "w1")  # as if reaped: w1 no longer holds it
+        outcomes = await asyncio.gather(
+            *(backend.finish(r.id, "w1", str(i)) for i, r in enumerate(claimed))
+        )
+        assert outcomes == [r.id != lost for r in claimed]
+        assert batches == [22, 21]  # tried as one batch, then one by one
+        counts = await jobs.counts()
+        assert counts[State.DONE] == 20
+        assert counts[State.QUEUED] == 1
+        assert (await backend.get(lost)).result is None  # type: ignore[union-attr]
+        assert await jobs.handle(claimed[5].id).result(timeout=1) == 5

@@ -36,6 +36,7 @@ log = logging.getLogger("celeris.jobs")
 _EXTRAS = {"amqp": "jobs-amqp", "redis": "jobs-redis", "rediss": "jobs-redis", "nats": "jobs-nats"}
 _MAX_PRIORITY = 10
 _PUBLISH_TIMEOUT = 2.0  # seconds
+_MAX_IN_FLIGHT = 128  # background publishes awaiting the broker's confirm
 
 
 def _redacted(url: str) -> str:
@@ -200,6 +201,11 @@ class BrokerBackend(DatabaseBackend):
             record.sent_at = time.time()  # the relay re-publishes if this process dies now
         stored = await super().push(record, session)
         if stored.id == record.id and session is None and due:
+            if len(self._sending) >= _MAX_IN_FLIGHT:
+                # NOTE: back-pressure: enqueues faster than the broker confirms wait for
+                # their own publish, instead of piling up publishes that would time out.
+                await self._send(stored)
+                return stored
             # PERF: published in the background: the enqueue returns once the record is
             # stored, and the next requests' inserts overlap this publish's confirm. The
             # record is marked sent, so if this process dies first the relay publishes it

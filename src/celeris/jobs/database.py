@@ -25,7 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    bindparam,
+    case,
     delete,
     event,
     func,
@@ -107,9 +107,8 @@ class _Batcher:
 
     PERF: on SQLite every commit takes the file's write lock (and every aiosqlite call is a hop
     to its thread), so enqueues from concurrent requests and results of jobs finishing together
-    cost one transaction, not one each, and, with ``many``, one statement executed for many
-    rows (one hop to the driver's thread, one compiled statement) instead of one statement per
-    row. If the batch fails, each operation is retried alone, so one bad operation fails only
+    cost one transaction, not one each, and, with ``many``, one statement for many rows (one
+    hop to the driver's thread) instead of one statement per row. If the batch fails, each operation is retried alone, so one bad operation fails only
     its own caller.
     """
 
@@ -121,7 +120,7 @@ class _Batcher:
     ) -> None:
         self.begin = begin
         self.operation = operation
-        self.many = many  # the whole batch at once (one executemany), when it can
+        self.many = many  # the whole batch in a few statements, when it can
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -168,6 +167,12 @@ class _Batcher:
             else:
                 if not future.done():
                     future.set_result(result)
+
+
+# PERF: a batch is written as one statement per this many rows, not one per row: each
+# statement is one hop to the driver's thread and, on SQLite, one release of the GIL (a busy
+# event loop holds it for up to the switch interval, 5 ms, at every hand-back).
+_ROWS_PER_STATEMENT = 512
 
 
 class _NotAllHeld(Exception):
@@ -269,10 +274,13 @@ class DatabaseBackend:
     async def _push_many(
         self, connection: AsyncConnection, records: builtins.list[JobRecord]
     ) -> builtins.list[JobRecord]:
-        """Insert a batch: the records without a unique key in one executemany."""
+        """Insert a batch: the records without a unique key in multi-row INSERTs."""
         plain = [_values(record) for record in records if record.unique_key is None]
         if plain:
-            await connection.execute(self._insert().on_conflict_do_nothing(), plain)
+            # PERF: with RETURNING, SQLAlchemy sends an executemany as multi-row INSERTs
+            # ("insertmanyvalues") from one cached compiled statement.
+            statement = self._insert().on_conflict_do_nothing().returning(_c.id)
+            (await connection.execute(statement, plain)).all()
         return [
             record if record.unique_key is None else await self._push_one(connection, record)
             for record in records
@@ -357,27 +365,34 @@ class DatabaseBackend:
     async def _finish_many(
         self, connection: AsyncConnection, items: builtins.list[tuple[str, str, str]]
     ) -> builtins.list[bool]:
-        """Record a batch of results in one executemany (all of them held, the usual case)."""
-        if not connection.dialect.supports_sane_multi_rowcount:
-            return [await self._finish_one(connection, item) for item in items]
+        """Record a batch of results in one UPDATE per worker (all of them held, the usual case)."""
         now = time.time()
-        statement = (
-            update(jobs_table)
-            .where(
-                _c.id == bindparam("b_id"),
-                _c.worker == bindparam("b_worker"),
-                _c.state == State.RUNNING.value,
-            )
-            .values(
-                state=State.DONE.value,
-                result=bindparam("b_result"),
-                worker=None,
-                lease_until=None,
-                finished_at=now,
-            )
-        )
-        rows = [{"b_id": i, "b_worker": w, "b_result": r} for i, w, r in items]
-        changed = (await connection.execute(statement, rows)).rowcount
+        by_worker: dict[str, builtins.list[tuple[str, str]]] = {}
+        for job_id, worker, result in items:
+            by_worker.setdefault(worker, []).append((job_id, result))
+        changed = 0
+        for worker, pairs in by_worker.items():
+            for start in range(0, len(pairs), _ROWS_PER_STATEMENT):
+                chunk = pairs[start : start + _ROWS_PER_STATEMENT]
+                # PERF: padded to a power of two with repeats of its last pair (harmless in
+                # IN and CASE), so the statement has few shapes and its compiled form is cached.
+                chunk += chunk[-1:] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))
+                statement = (
+                    update(jobs_table)
+                    .where(
+                        _c.id.in_([job_id for job_id, _ in chunk]),
+                        _c.worker == worker,
+                        _c.state == State.RUNNING.value,
+                    )
+                    .values(
+                        state=State.DONE.value,
+                        result=case(*((_c.id == job_id, result) for job_id, result in chunk)),
+                        worker=None,
+                        lease_until=None,
+                        finished_at=now,
+                    )
+                )
+                changed += (await connection.execute(statement)).rowcount
         if changed != len(items):
             # NOTE: some job was reaped meanwhile: roll back, and the batcher records each
             # result alone, telling its worker which one it no longer holds.
