@@ -12,7 +12,15 @@ import msgspec
 import pytest
 
 from celeris import Depends
-from celeris.jobs import JobArgumentError, JobCancelled, JobFailed, Jobs, State, backoff_delay
+from celeris.jobs import (
+    JobArgumentError,
+    JobCancelled,
+    JobFailed,
+    Jobs,
+    Permanent,
+    State,
+    backoff_delay,
+)
 
 
 class Point(msgspec.Struct):
@@ -103,6 +111,41 @@ async def test_retries_with_backoff_then_dead_letter(make_jobs) -> None:
         with pytest.raises(JobFailed):
             await handle.result(timeout=10)
         assert len(calls) == 6
+        await stop(worker, task)
+
+
+async def test_permanent_failures_skip_the_retries(make_jobs) -> None:
+    jobs = make_jobs()
+    calls: list[str] = []
+
+    class Refused(Exception):
+        pass
+
+    @jobs.job(retries=5, backoff=0.01, dont_retry=Refused)
+    async def send(kind: str) -> None:
+        calls.append(kind)
+        if kind == "permanent":
+            raise Permanent("550 no such mailbox")
+        if kind == "refused":
+            raise Refused("refused for good")
+        if calls.count("flaky") < 2:
+            raise RuntimeError("try again")
+
+    async with jobs:
+        worker, task = await run_worker(jobs)
+        permanent, refused, flaky = [
+            await send.enqueue(k) for k in ("permanent", "refused", "flaky")
+        ]
+        with pytest.raises(JobFailed, match="550 no such mailbox"):
+            await permanent.result(timeout=10)
+        with pytest.raises(JobFailed, match="refused for good"):
+            await refused.result(timeout=10)
+        assert await flaky.result(timeout=10) is None  # any other error is retried
+        assert (await permanent.record()).attempts == 1
+        assert (await refused.record()).attempts == 1
+        assert (await flaky.record()).attempts == 2
+        assert calls.count("permanent") == calls.count("refused") == 1
+        assert {r.id for r in await jobs.dead()} == {permanent.id, refused.id}
         await stop(worker, task)
 
 
