@@ -36,7 +36,7 @@ log = logging.getLogger("celeris.jobs")
 _EXTRAS = {"amqp": "jobs-amqp", "redis": "jobs-redis", "rediss": "jobs-redis", "nats": "jobs-nats"}
 _MAX_PRIORITY = 10
 _PUBLISH_TIMEOUT = 2.0  # seconds
-_MAX_IN_FLIGHT = 128  # background publishes awaiting the broker's confirm
+_MAX_IN_FLIGHT = 256  # background publishes awaiting the broker's confirm
 
 
 def _redacted(url: str) -> str:
