@@ -271,8 +271,11 @@ class BrokerBackend(DatabaseBackend):
         """Wait up to ``poll`` seconds for messages and lease their jobs."""
         if not self._listeners:
             chosen = sorted(queues if queues is not None else self._queues())
+            # PERF: the broker may hand over twice the worker's concurrency: the next messages
+            # wait here while jobs run, instead of the ack -> deliver round trip after each job
+            # (the extra ones stay unacknowledged: redelivered if this worker dies).
             self._listeners = [
-                asyncio.create_task(self._listen(queue, max(limit, 1))) for queue in chosen
+                asyncio.create_task(self._listen(queue, 2 * max(limit, 1))) for queue in chosen
             ]
         now = time.monotonic()
         if now - self._relayed_at >= self.poll:
