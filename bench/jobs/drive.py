@@ -17,6 +17,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+if sys.argv[1:2] and sys.argv[1].startswith("celeris"):
+    sys.path.insert(
+        0, str(HERE.parents[1] / "src")
+    )  # this checkout's celeris, not an installed one
 
 import harness  # noqa: E402
 
