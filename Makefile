@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COMPILED := build/compiled
 # The extras the showcase (examples/showcase) imports: `make demo` installs only these.
-DEMO_EXTRAS := templates,db,settings,sessions,security,cache,mail,storage,auth
+DEMO_EXTRAS := templates,db,settings,sessions,security,cache,mail,storage,auth,admin
 DEMO_STAMP := $(VENV)/.demo-installed
 
 .PHONY: setup test test-compiled wheel lint demo fresh-install bench bench-quick clean

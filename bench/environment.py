@@ -80,12 +80,21 @@ def peer_bin() -> Path:
     return PEERS / "bin"
 
 
+def _peers_digest() -> str:
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes() + (ROOT / "pyproject.toml").read_bytes())
+    return digest.hexdigest()
+
+
+def peers_current() -> bool:
+    """Tell whether bench/.venv-peers is built from the current requirements (no set-up due)."""
+    return STAMP.exists() and STAMP.read_text().strip() == _peers_digest()
+
+
 def ensure_peers() -> None:
     """Create bench/.venv-peers from the pinned requirements (and celeris, editable)."""
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes() + (ROOT / "pyproject.toml").read_bytes())
-    wanted = digest.hexdigest()
-    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+    if peers_current():
         return
+    wanted = _peers_digest()
     print("bench: setting up the peer venv (bench/.venv-peers); this takes a minute", flush=True)
     if not (peer_bin() / "python").exists():
         _run([sys.executable, "-m", "venv", str(PEERS)], "creating the peer venv")

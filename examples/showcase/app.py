@@ -41,6 +41,7 @@ from celeris import (
     WebSocket,
     WebSocketDisconnect,
 )
+from celeris.admin import Admin, ModelAdmin
 from celeris.auth import Auth, User
 from celeris.cache import Cache
 from celeris.cache.models import invalidate_on_commit, model_tag
@@ -130,6 +131,18 @@ add_health_route(app, db)  # GET /healthz
 # battery does not create them at start-up; `celeris db check` sees one schema.
 auth = Auth(app=app, db=db, mailer=mailer, cache=cache, create_tables=False)
 app.include_router(auth.router)  # /auth/signup, /auth/login, /auth/2fa/totp, /auth/account...
+admin = Admin(app=app, db=db, auth=auth)  # /admin for staff: notes, users, groups, audit log
+
+
+@admin.register(Note)
+class NoteAdmin(ModelAdmin):
+    list_display = ["id", "title", "created_at"]
+    search_fields = ["title", "body"]
+    ordering = ["-created_at"]
+    readonly_fields = ["created_at"]
+    widgets = {"body": "textarea"}
+
+
 Session = Annotated[AsyncSession, Depends(db.session)]
 ReadSession = Annotated[AsyncSession, Depends(db.read_session)]
 

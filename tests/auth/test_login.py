@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,44 @@ def test_wiring_mistakes_are_named_at_start_up(
     assert "auth.W001" in caplog.text
     with pytest.raises(ValueError, match=r"auth\.E001"):
         auth.requires("delete")
+
+
+async def test_a_devices_last_seen_moves_once_per_interval(
+    make_app: MakeApp, database_url: str
+) -> None:
+    import sqlalchemy as sa
+
+    from celeris.auth.models import Device
+
+    app, auth, _ = make_app(url=database_url)
+    async with AsyncTestClient(app) as client:
+        await asignup(client)
+        user = await auth.get_user_by_email("ada@example.org")
+        (device,) = await auth.devices(user)
+        signed_in = device.last_seen
+        statements: list[str] = []
+
+        def count(*args: Any) -> None:
+            statements.append(str(args[2]).split()[0])
+
+        event.listen(auth.db.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            assert (await client.get("/me")).status_code == 200
+            assert statements == ["SELECT"]  # within the interval: no write
+            # a device last seen an hour ago is touched by its next request, once
+            async with auth.reader() as db:
+                old = signed_in - timedelta(hours=1)
+                await db.execute(
+                    sa.update(Device).where(Device.id == device.id).values(last_seen=old)
+                )
+            statements.clear()
+            assert (await client.get("/me")).status_code == 200
+            assert statements == ["SELECT", "UPDATE"]
+            statements.clear()
+            assert (await client.get("/me")).status_code == 200
+            assert statements == ["SELECT"]
+        finally:
+            event.remove(auth.db.engine.sync_engine, "before_cursor_execute", count)
+        (device,) = await auth.devices(user)
+        seen = device.last_seen if device.last_seen.tzinfo else device.last_seen.replace(tzinfo=UTC)
+        assert seen >= (signed_in if signed_in.tzinfo else signed_in.replace(tzinfo=UTC))

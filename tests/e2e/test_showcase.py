@@ -290,3 +290,36 @@ def test_migrations_match_the_models(running: Showcase) -> None:
     with sqlite3.connect(running.database) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert {"note", "celeris_user", "celeris_device", "celeris_totp"} <= tables
+
+
+def test_the_notes_appear_in_the_admin(running: Showcase) -> None:
+    staff = {"email": "staff@example.org", "password": "a long pass phrase for the staff"}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "celeris",
+            "auth",
+            "--app",
+            "examples.showcase.app:app",
+            "createsuperuser",
+            "--email",
+            staff["email"],
+            "--no-input",
+        ],
+        cwd=ROOT,
+        env={**running.env, "CELERIS_PASSWORD": staff["password"]},
+        check=True,
+        timeout=120,
+    )
+    with httpx.Client(base_url=running.url, headers={**BROWSER, "accept": "text/html"}) as client:
+        assert client.get("/admin/").status_code == 303  # anonymous: to the login page
+        client.post("/api/notes", json={"title": "seen by the <admin>"})
+        login = client.post("/auth/login", json=staff, headers={"accept": "application/json"})
+        assert login.status_code == 200
+        home = client.get("/admin/")
+        assert home.status_code == 200
+        assert "Notes" in home.text
+        listing = client.get("/admin/note/")
+        assert "seen by the &lt;admin&gt;" in listing.text
+        assert client.get("/admin/static/admin.css").headers["content-type"].startswith("text/css")

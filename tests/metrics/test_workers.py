@@ -13,8 +13,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from celeris.metrics.stats import Snapshot
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +61,11 @@ def test_metrics_are_the_whole_servers(tmp_path: Path) -> None:
     (tmp_path / "metrics_app.py").write_text(APP)
     prom = tmp_path / "prom"
     prom.mkdir()
+    # a previous run's files: the supervisor empties the directory before the workers start
+    stale = Snapshot(4_194_305, [["/pid/{n}", "GET", 200, 1000]], [], 0, 1.0, 1, 1.0)
+    (prom / "celeris-4194305.json").write_bytes(msgspec.json.encode(stale))
+    (prom / "counter_4194305.db").write_bytes(b"stale")
+    (prom / "keep.txt").write_text("not a metrics file")
     port = free_port()
     src = Path(__file__).resolve().parents[2] / "src"
     env = {
@@ -125,6 +133,9 @@ def test_metrics_are_the_whole_servers(tmp_path: Path) -> None:
             totals.append((total, own))
         assert totals == [(float(sent), float(sent))] * 6
         assert seen_pids == pids  # both workers' process metrics, by pid
+        assert not (prom / "celeris-4194305.json").exists()
+        assert not (prom / "counter_4194305.db").exists()
+        assert (prom / "keep.txt").exists()
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -35,7 +35,7 @@ from celeris.auth.validators import DEFAULT_VALIDATORS, Validator, validate_pass
 from celeris.core.errors import Forbidden, HTTPError, ServiceUnavailable
 from celeris.core.pipeline import Step
 from celeris.core.requests import Request
-from celeris.db import Database, Fault, classify
+from celeris.db import Database, Fault, classify, create_tables
 from celeris.mail import Mailer
 from celeris.openapi.jwt import JWT, InvalidToken
 from celeris.openapi.security import authorization
@@ -73,6 +73,9 @@ class Auth(Step):
     Build ``Sessions`` (and ``Cache``) before ``Auth``: the auth step reads the session, and a
     ``RateLimiter`` built after it can count by user.
     """
+
+    #: Seconds between two updates of a signed-in device's ``last_seen`` (one write per interval).
+    device_touch_interval: float = 300.0
 
     def __init__(
         self,
@@ -257,9 +260,7 @@ class Auth(Step):
         if self.create_tables:
             tables = [self.user_table, *side_tables()]
             async with engine.begin() as connection:
-                await connection.run_sync(
-                    lambda sync: self.db.metadata.create_all(sync, tables=tables, checkfirst=True)
-                )
+                await create_tables(connection, self.db.metadata, tables)
         # PERF: look-ups run in autocommit: one round trip each, no BEGIN/COMMIT.
         self._reader = async_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
@@ -337,18 +338,28 @@ class Auth(Step):
         # PERF: one query: the user joined with this session's device row (a device signed out
         # elsewhere is gone, and so is the session).
         statement = (
-            sa.select(model)
+            sa.select(model, Device.last_seen)
             .join(Device, sa.and_(Device.user_id == model.id, Device.id == device_id))
             .where(model.id == user_id, model.session_epoch == epoch, model.is_active.is_(True))
         )
         try:
             async with self.reader() as db:
-                user = (await db.execute(statement)).scalar_one_or_none()
+                row = (await db.execute(statement)).one_or_none()
+                if row is None:
+                    session.pop(SESSION_KEY, None)
+                    return None
+                user, last_seen = row
+                now = _now()
+                if last_seen.tzinfo is None:  # SQLite keeps no offset; the value was written in UTC
+                    last_seen = last_seen.replace(tzinfo=UTC)
+                if (now - last_seen).total_seconds() >= self.device_touch_interval:
+                    # PERF: a device's last_seen moves at most once per interval, not per request.
+                    await db.execute(
+                        sa.update(Device).where(Device.id == device_id).values(last_seen=now)
+                    )
         except Exception as exc:
             self.unavailable(exc)
             raise
-        if user is None:
-            session.pop(SESSION_KEY, None)
         return user
 
     async def _from_token(self, request: Request, token: str) -> Any:

@@ -17,13 +17,14 @@ import logging
 import secrets
 import time
 import typing
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeVar, overload
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
+from celeris import telemetry
 from celeris.cache.base import Backend
 from celeris.cache.errors import CacheConfigError, CacheUnavailable
 from celeris.cache.health import check
@@ -108,12 +109,20 @@ class Cache:
         self.retry_after = retry_after
         self.lock_ttl = lock_ttl
         self._down_until = 0.0  # monotonic time before which the backend is not tried again
+        self.hits = 0  # lookups that found a value (get, get_many, get_or_set, responses)
+        self.misses = 0  # and those that did not; exported by celeris.metrics
         self._flights: dict[str, asyncio.Future[bytes]] = {}
         self._refreshes: set[asyncio.Task[None]] = set()
         if app is not None:
             app.on_startup(self.connect)
             app.on_shutdown(self.close)
             register_check(app, "cache", functools.partial(check, self))
+            state = getattr(app, "state", None)
+            if state is not None:  # NOTE: celeris.metrics counts their hits and misses
+                caches = state.get("caches")
+                if caches is None:
+                    caches = state.caches = []
+                caches.append(self)
 
     def __repr__(self) -> str:
         return f"Cache(backend={self.backend.name!r}, namespace={self.namespace!r})"
@@ -169,8 +178,15 @@ class Cache:
             f"The cache is unavailable{reason}.", retry_after=max(1, round(self.retry_after))
         )
 
-    async def _call(self, operation: Awaitable[T], fallback: T) -> T:
+    async def _call(self, operation: Awaitable[T], fallback: T, traced: bool = False) -> T:
         """Run one backend operation; on an outage degrade to ``fallback`` or raise a 503."""
+        if telemetry.tracer is not None and not traced:
+            name = getattr(operation, "__name__", "call")
+            with telemetry.cache_span(name, self.backend.name) as span:
+                result = await self._call(operation, fallback, True)
+                if name == "get":
+                    span.set_attribute("cache.hit", result is not None)
+                return result
         if not self.available:
             close = getattr(operation, "close", None)
             if close is not None:
@@ -228,9 +244,14 @@ class Cache:
         """Return the value at ``key`` (decoded into ``type``), or ``default`` on a miss."""
         data = await self._call(self.backend.get(self._key(key)), None)
         if data is None:
+            self.misses += 1
             return default
         value = self._load(key, data, type)
-        return default if value is _MISSING else value
+        if value is _MISSING:
+            self.misses += 1
+            return default
+        self.hits += 1
+        return value
 
     async def get_many(self, keys: Sequence[str], *, type: Any = Any) -> dict[str, Any]:
         """Return ``{key: value}`` for the keys that are present."""
@@ -240,7 +261,10 @@ class Cache:
         found = {
             k: self._load(k, v, type) for k, v in zip(keys, values, strict=True) if v is not None
         }
-        return {k: v for k, v in found.items() if v is not _MISSING}
+        present = {k: v for k, v in found.items() if v is not _MISSING}
+        self.hits += len(present)
+        self.misses += len(keys) - len(present)
+        return present
 
     async def set(
         self,
@@ -284,6 +308,12 @@ class Cache:
         whatever ``on_error`` says.
         """
         operation = self.backend.incr(self._key(key), amount, self._ttl(ttl))
+        if telemetry.tracer is not None:
+            with telemetry.cache_span("incr", self.backend.name):
+                return await self._incr(operation)
+        return await self._incr(operation)
+
+    async def _incr(self, operation: Coroutine[Any, Any, int]) -> int:
         if not self.available:
             operation.close()
             raise self._unavailable()
@@ -344,9 +374,11 @@ class Cache:
         if data is not None:
             value = self._load(key, data, type)
             if value is not _MISSING:
+                self.hits += 1
                 if stale:
                     await self._refresh_early(key, full, compute, seconds, tags, early)
                 return value
+        self.misses += 1
         # PERF: concurrent callers in this process share one flight instead of each polling.
         flight = self._flights.get(full)
         if flight is not None:

@@ -16,11 +16,13 @@ _LAZY: dict[str, tuple[str, str, str | None, str]] = {
     "auth": ("celeris.cli.auth", "auth", "auth", "Create superusers and change passwords."),
     "worker": ("celeris.cli.worker", "worker", "jobs", "Run an app's jobs and schedules."),
     "jobs": ("celeris.cli.jobs", "jobs", "jobs", "List, retry, cancel and purge jobs."),
+    "tickets": ("celeris.cli.tickets", "tickets", "tickets", "List, show and purge error tickets."),
 }
 _EXTRA_LIBRARIES = {
     "db": ("sqlalchemy", "alembic"),
     "auth": ("sqlalchemy", "pwdlib"),
     "jobs": ("croniter", "sqlalchemy"),
+    "tickets": ("sqlalchemy",),
 }
 
 

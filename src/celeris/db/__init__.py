@@ -19,7 +19,7 @@ async def notes() -> list[NoteRead]:
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from celeris.db.crud import CRUDRouter, get_or_404, page_schema
-from celeris.db.database import Database, PoolOptions
+from celeris.db.database import Database, PoolOptions, create_tables
 from celeris.db.errors import DatabaseError, DatabaseUnavailable, Fault, classify
 from celeris.db.health import Health, add_health_route, check
 from celeris.db.migrations import MigrationError, Migrations
@@ -62,6 +62,7 @@ __all__ = [
     "add_health_route",
     "check",
     "classify",
+    "create_tables",
     "database_url",
     "get_or_404",
     "page_schema",

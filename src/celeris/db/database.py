@@ -15,16 +15,17 @@ import os
 import sys
 import time
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import MetaData, Table, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -51,7 +52,7 @@ from celeris.db.session import make_sessionmaker, session_scope
 from celeris.db.url import database_url
 from celeris.health import register_check
 
-__all__ = ["Database", "PoolOptions", "database_url"]
+__all__ = ["Database", "PoolOptions", "create_tables", "database_url"]
 
 log = logging.getLogger("celeris.db")
 
@@ -64,6 +65,22 @@ _migration_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.L
 def _migration_lock() -> asyncio.Lock:
     """Return this event loop's migration lock (an asyncio.Lock is bound to one loop)."""
     return _migration_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+
+
+async def create_tables(
+    connection: AsyncConnection, metadata: MetaData, tables: Sequence[Table] | None = None
+) -> None:
+    """Create the missing ``tables`` of ``metadata`` (all by default) in ``connection``'s transaction.
+
+    Batteries that keep tables of their own call it at start-up. Workers of one server start
+    together: on PostgreSQL two concurrent ``CREATE TABLE`` of the same name race in the catalog
+    (``pg_type`` unique violation), so they queue on the migrations' advisory lock, released
+    with the transaction.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+    found = None if tables is None else list(tables)
+    await connection.run_sync(lambda sync: metadata.create_all(sync, tables=found, checkfirst=True))
 
 
 @dataclass(frozen=True, slots=True)

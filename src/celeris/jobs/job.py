@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, get_type_hints
 
 import msgspec
 
+from celeris import telemetry
 from celeris.core.di import Context, call, solve
 from celeris.core.signature import Kind, ParamInfo, Plan, compile_plan
 from celeris.core.validation import encode_json
@@ -192,7 +193,10 @@ class Job(Generic[P, R]):
         record = self.jobs.record_for(
             self, raw, delay=delay, priority=priority, queue=queue, unique_key=unique_key
         )
-        stored = await self.jobs.push(record, session=session)
+        push: Callable[..., Awaitable[JobRecord]] = self.jobs.push
+        if telemetry.tracer is not None:  # a PRODUCER span, its context carried in the args
+            push = telemetry.traced_push(push)
+        stored = await push(record, session=session)
         return JobHandle(self.jobs, stored.id, self)
 
     def __repr__(self) -> str:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from celeris import telemetry
 from celeris.core.validation import encode_json
 from celeris.jobs.base import JobRecord
 from celeris.jobs.cron import run_schedules
@@ -215,7 +216,10 @@ class Worker:
                 retryable = False  # stored arguments that no longer fit the signature
                 raise TypeError(f"{record.name}: stored arguments do not fit: {error}") from None
             async with asyncio.timeout(record.timeout) as deadline:
-                result = await job.invoke(kwargs)
+                running = job.invoke(kwargs)
+                if telemetry.tracer is not None:  # a CONSUMER span, child of the enqueue
+                    running = telemetry.run_job(record, running)
+                result = await running
             try:
                 raw = encode_json(result).decode()
             except (TypeError, NotImplementedError, msgspec.EncodeError) as error:

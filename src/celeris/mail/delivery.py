@@ -88,7 +88,7 @@ def register(mailer: Mailer, jobs: Any) -> Any:
         A ``MailRejected`` (an SMTP 5xx) is not retried: the job is dead-lettered at once.
         """
         email = decode(mime)
-        await mailer.backend.send(email, message_from_email(email, recipients), recipients)
+        await mailer.transmit(email, message_from_email(email, recipients), recipients)
 
     deliver.mailer = mailer  # type: ignore[attr-defined]
     # NOTE: the mailer's ``retries`` counts attempts (as the in-process task does); a job's

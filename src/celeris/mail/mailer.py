@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from celeris import telemetry
 from celeris.health import register_check
 from celeris.mail import delivery
 from celeris.mail.base import Backend
@@ -182,13 +183,21 @@ class Mailer:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         else:
-            await self.backend.send(email, message, recipients)
+            await self.transmit(email, message, recipients)
         return str(email["Message-ID"])
+
+    async def transmit(self, email: EmailMessage, message: Message, recipients: list[str]) -> None:
+        """Hand one built mail to the backend now (a ``mail send`` span when traced)."""
+        if telemetry.tracer is None:
+            await self.backend.send(email, message, recipients)
+            return
+        with telemetry.mail_span(self.backend.name, len(recipients)):
+            await self.backend.send(email, message, recipients)
 
     async def _deliver_retrying(self, email: EmailMessage, message: Message) -> None:
         for attempt in range(1, self.retries + 1):
             try:
-                await self.backend.send(email, message, message.recipients)
+                await self.transmit(email, message, message.recipients)
                 return
             except MailError as error:
                 if attempt == self.retries or isinstance(error, MailRejected):

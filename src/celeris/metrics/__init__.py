@@ -3,11 +3,19 @@
 ```python
 from celeris.metrics import Metrics
 
-Metrics(app=app)   # requests by route template, method, status; latency; in flight
+Metrics(app=app)   # requests by route template, method, status; latency; in flight;
+                   # WebSocket connections; the app's cache hits/misses and job counters
 ```
 """
 
 from celeris.metrics.metrics import DEFAULT_BUCKETS, Metrics, multiprocess_dir
-from celeris.metrics.step import UNMATCHED, RequestMetrics
+from celeris.metrics.step import UNMATCHED, RequestMetrics, WebSocketConnections
 
-__all__ = ["DEFAULT_BUCKETS", "UNMATCHED", "Metrics", "RequestMetrics", "multiprocess_dir"]
+__all__ = [
+    "DEFAULT_BUCKETS",
+    "UNMATCHED",
+    "Metrics",
+    "RequestMetrics",
+    "WebSocketConnections",
+    "multiprocess_dir",
+]

@@ -29,8 +29,8 @@ from prometheus_client import (
 )
 
 from celeris.core.responses import Response
-from celeris.metrics.stats import Stats, exposition, read_snapshots, write_snapshot
-from celeris.metrics.step import UNMATCHED, RequestMetrics
+from celeris.metrics.stats import Snapshot, Stats, exposition, read_snapshots, write_snapshot
+from celeris.metrics.step import UNMATCHED, RequestMetrics, WebSocketConnections
 
 __all__ = ["DEFAULT_BUCKETS", "Metrics", "multiprocess_dir"]
 
@@ -97,6 +97,9 @@ class Metrics:
         self.app = app
         app.state.metrics = self
         app.add_step(self._step)
+        # NOTE: WebSocket routes run no steps; they meet this middleware (for HTTP it is a
+        # step that no route keeps, so it costs nothing there)
+        app.add_middleware(WebSocketConnections, stats=self.stats)
         if self.path is not None:
             self._add_route(app, self.path)
         if self.directory is not None:
@@ -116,16 +119,37 @@ class Metrics:
 
     # --- scraping ----------------------------------------------------------------------------
 
+    def snapshot(self) -> Snapshot:
+        """Return this process's numbers, with those of the app's cache and jobs batteries."""
+        snapshot = self.stats.snapshot()
+        state = getattr(self.app, "state", None)
+        if state is None:
+            return snapshot
+        counters: dict[str, float] = {}
+        caches = state.get("caches")
+        if caches:
+            counters["cache_hits_total"] = sum(cache.hits for cache in caches)
+            counters["cache_misses_total"] = sum(cache.misses for cache in caches)
+        gauges: dict[str, float] = {"websocket_connections": self.stats.websockets}
+        jobs = state.get("jobs")
+        if jobs is not None:
+            for kind, n in jobs.metrics.counts.items():
+                counters[f"jobs_{kind}_total"] = n
+            gauges["jobs_running"] = jobs.metrics.running
+        snapshot.counters = counters
+        snapshot.gauges = gauges
+        return snapshot
+
     def render(self) -> bytes:
         """Return the metrics in the Prometheus text format (the whole server's, if multiprocess)."""
         stats = self.stats
         directory = self.directory
         if directory is None:
             own = exposition(
-                self.prefix, stats.bounds, iter([(stats.snapshot(), True)]), per_pid=False
+                self.prefix, stats.bounds, iter([(self.snapshot(), True)]), per_pid=False
             )
             return own + generate_latest(self.registry)
-        snapshots = read_snapshots(directory, stats.snapshot())
+        snapshots = read_snapshots(directory, self.snapshot())
         own = exposition(self.prefix, stats.bounds, snapshots, per_pid=True)
         # NOTE: the app's own prometheus_client metrics, in its multiprocess mode
         merged = CollectorRegistry()
@@ -142,7 +166,7 @@ class Metrics:
         """Write this worker's numbers for the worker that answers the next scrape."""
         if self.directory is not None:
             with contextlib.suppress(OSError):
-                write_snapshot(self.directory, self.stats.snapshot())
+                write_snapshot(self.directory, self.snapshot())
 
     async def _start_snapshots(self) -> None:
         self.write_snapshot()

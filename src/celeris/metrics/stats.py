@@ -51,6 +51,7 @@ class Stats:
         self.requests: dict[tuple[str, str, int], int] = {}  # (route, method, status) -> n
         self.timings: dict[tuple[str, str], Timing] = {}  # (route, method) -> histogram
         self.in_progress = 0
+        self.websockets = 0  # WebSocket connections open now (``WebSocketConnections``)
 
     def timing(self, route: str, method: str) -> Timing:
         """Return the histogram of ``route`` and ``method`` (made on first use)."""
@@ -99,6 +100,10 @@ class Snapshot(msgspec.Struct, array_like=True):
     cpu_seconds: float
     resident_bytes: int
     start_time: float
+    #: the batteries' numbers by metric name (cache hits, jobs queued...): summed over every
+    #: worker that ever wrote one (counters) or over those alive (gauges)
+    counters: dict[str, float] = {}
+    gauges: dict[str, float] = {}
 
 
 _encode: Final = msgspec.json.encode
@@ -135,6 +140,20 @@ def read_snapshots(directory: str, own: Snapshot) -> Iterator[tuple[Snapshot, bo
             yield snapshot, _alive(snapshot.pid)
 
 
+_HELP: Final = {
+    "cache_hits_total": "Cache lookups that found a value.",
+    "cache_misses_total": "Cache lookups that found nothing (or a value that no longer decodes).",
+    "websocket_connections": "WebSocket connections open now (accepted, not yet closed).",
+    "jobs_queued_total": "Jobs enqueued.",
+    "jobs_started_total": "Job attempts started.",
+    "jobs_done_total": "Jobs finished successfully.",
+    "jobs_retried_total": "Job attempts that failed and were scheduled again.",
+    "jobs_failed_total": "Jobs that failed for good (dead-lettered).",
+    "jobs_cancelled_total": "Jobs cancelled.",
+    "jobs_running": "Jobs running now.",
+}
+
+
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
@@ -160,7 +179,11 @@ def exposition(
     timings: dict[tuple[str, str], tuple[list[int], float, int]] = {}
     in_progress = 0
     processes: list[Snapshot] = []
+    counters: dict[str, float] = {}
+    gauges: dict[str, float] = {}
     for snapshot, alive in snapshots:
+        for metric, value in snapshot.counters.items():
+            counters[metric] = counters.get(metric, 0) + value
         for route, method, status, n in snapshot.requests:
             key = (route, method, status)
             requests[key] = requests.get(key, 0) + n
@@ -174,6 +197,8 @@ def exposition(
         if alive:
             in_progress += snapshot.in_progress
             processes.append(snapshot)
+            for metric, value in snapshot.gauges.items():
+                gauges[metric] = gauges.get(metric, 0) + value
     escaped: dict[str, str] = {}
     lines: list[str] = []
     out = lines.append
@@ -204,6 +229,12 @@ def exposition(
     out(f"# HELP {name} HTTP requests being answered now.")
     out(f"# TYPE {name} gauge")
     out(f"{name} {_number(in_progress)}")
+    for kind, values in (("counter", counters), ("gauge", gauges)):
+        for metric, value in sorted(values.items()):
+            name = f"{prefix}_{metric}"
+            out(f"# HELP {name} {_HELP.get(metric, metric.replace('_', ' ') + '.')}")
+            out(f"# TYPE {name} {kind}")
+            out(f"{name} {_number(value)}")
     if per_pid:
         for metric, doc, field in (
             ("process_cpu_seconds", "CPU time of the worker, user and system.", "cpu_seconds"),

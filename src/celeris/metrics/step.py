@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from celeris.core.pipeline import Step
 from celeris.core.requests import Request
 from celeris.core.responses import Response
 from celeris.metrics.stats import Stats, Timing
+from celeris.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from celeris.core.routing import Route
 
-__all__ = ["UNMATCHED", "RequestMetrics"]
+__all__ = ["UNMATCHED", "RequestMetrics", "WebSocketConnections"]
 
 #: The ``route`` label of requests no route matched (404s, mounted apps, static files):
 #: one value, so that scanners probing random paths cannot blow up the label cardinality.
@@ -59,3 +60,41 @@ class RequestMetrics(Step):
         if timing is None:
             timing = self._timings[method] = stats.timing(self.template, method)
         stats.observe(timing, elapsed)
+
+
+class WebSocketConnections:
+    """ASGI middleware counting the WebSocket connections open now in ``stats.websockets``.
+
+    WebSocket routes run no pipeline steps, but they meet the app's middleware in its ASGI
+    form. For HTTP this class offers ``as_step``: a step that runs nowhere, so a route pays
+    nothing for it (unless an ASGI-only middleware added earlier keeps it in ASGI form).
+    """
+
+    def __init__(self, app: ASGIApp, *, stats: Stats) -> None:
+        self.app = app
+        self.stats = stats
+
+    @classmethod
+    def as_step(cls, **options: Any) -> Step:
+        """The HTTP side: nothing to do."""
+        return Step()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        stats = self.stats
+        accepted = False
+
+        async def sending(message: Message) -> None:
+            nonlocal accepted
+            if not accepted and message["type"] == "websocket.accept":
+                accepted = True
+                stats.websockets += 1
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            if accepted:
+                stats.websockets -= 1

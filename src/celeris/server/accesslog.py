@@ -6,6 +6,8 @@ import json
 import logging
 import time
 
+from celeris.telemetry import log_ids
+
 logger = logging.getLogger("celeris.access")
 
 
@@ -35,18 +37,19 @@ class AccessLog:
         """Write one line for a finished response (``"-"``: a part the server never read)."""
         host = client[0] if client else "-"
         if self.json_format:
-            line = json.dumps(
-                {
-                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    "client": host,
-                    "method": None if method == "-" else method,
-                    "path": None if target == "-" else target,
-                    "http_version": None if http_version == "-" else http_version,
-                    "status": status,
-                    "size": size,
-                },
-                separators=(",", ":"),
-            )
+            fields: dict[str, object] = {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "client": host,
+                "method": None if method == "-" else method,
+                "path": None if target == "-" else target,
+                "http_version": None if http_version == "-" else http_version,
+                "status": status,
+                "size": size,
+            }
+            ids = log_ids()  # the request's span, when celeris.tracing traced it
+            if ids is not None:
+                fields["trace_id"], fields["span_id"] = ids
+            line = json.dumps(fields, separators=(",", ":"))
         else:
             stamp = time.strftime("%d/%b/%Y:%H:%M:%S %z")
             request = "-" if method == "-" else f"{method} {target} HTTP/{http_version}"

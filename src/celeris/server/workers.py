@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import select
 import signal
 import socket
@@ -27,6 +28,57 @@ from celeris.server.server import Server, bind_sockets, run_worker
 from celeris.types import ASGIApp
 
 logger = logging.getLogger("celeris.error")
+
+
+def empty_metrics_dir(path: str | None) -> int:
+    """Delete the metrics files that processes no longer running left in ``path``.
+
+    The prometheus multiprocess trap: the files of a previous run would be counted again.
+    Only celeris's snapshots (``celeris-<pid>.json``) and prometheus_client's files
+    (``<kind>_<pid>.db``) of pids not alive go; a live process's files stay (another server
+    using the same directory: a warning, since its numbers would be merged with ours).
+    Return how many files were removed.
+    """
+    if not path or not os.path.isdir(path):
+        return 0
+    removed = 0
+    shared: set[int] = set()
+    for entry in os.scandir(path):
+        match = _METRICS_FILE.fullmatch(entry.name)
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        pid = int(match.group(1) or match.group(2))
+        if _alive(pid):
+            shared.add(pid)
+            continue
+        try:
+            os.unlink(entry.path)
+            removed += 1
+        except FileNotFoundError:
+            pass
+    if removed:
+        logger.info("celeris: removed %d stale metrics files from %s", removed, path)
+    if shared:
+        logger.warning(
+            "celeris: PROMETHEUS_MULTIPROC_DIR %s holds the metrics of running processes %s; "
+            "give each server its own directory",
+            path,
+            ", ".join(map(str, sorted(shared))),
+        )
+    return removed
+
+
+_METRICS_FILE = re.compile(r"celeris-(\d+)\.(?:json|tmp)|[a-z_]+_(\d+)\.db")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Supervisor:
@@ -48,6 +100,7 @@ class Supervisor:
         # NOTE: inherited by every worker: per-process resources sized as a share of a budget
         # (celeris.db's pool) read it; WEB_CONCURRENCY-style, but ours to set.
         os.environ["CELERIS_WORKERS"] = str(self.config.workers)
+        empty_metrics_dir(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.sockets = bind_sockets(self.config, count=self.config.workers)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_stop)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from celeris import telemetry
 from celeris.core.pipeline import Step
 from celeris.core.requests import Request
 from celeris.core.responses import Response
@@ -63,6 +64,8 @@ class RequestSpans(Step):
         span = self.tracer.start_span(name, parent, SpanKind.SERVER, attributes)
         token = context.attach(trace.set_span_in_context(span, parent))
         request.conn.state[_STATE] = (span, token)
+        # NOTE: outlives the detach in after(): the access line is written once it is sent
+        telemetry.request_span.set(span)
         return None
 
     async def after(self, request: Request, response: Response) -> None:

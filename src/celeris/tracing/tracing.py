@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 
+from celeris import telemetry
 from celeris.settings import app_setting
 from celeris.tracing.step import RequestSpans
 
@@ -97,11 +98,15 @@ class Tracing:
         self.app = app
         app.state.tracing = self
         app.add_step(self._step)
+        # NOTE: the cache, jobs and mail batteries open their spans while this is set
+        telemetry.tracer = self.tracer
         app.on_startup(self.start)
         app.on_shutdown(self.stop)
 
     async def start(self) -> None:
         """Instrument the database's engine, if one was given."""
+        if self.app is not None:
+            telemetry.tracer = self.tracer  # NOTE: again, after another app's stop cleared it
         if self.db is not None and not self._instrumented:
             self.instrument_engine(self.db.engine)
 
@@ -134,4 +139,6 @@ class Tracing:
             # NOTE: the instrumentor is a process-wide singleton that instruments once
             SQLAlchemyInstrumentor().uninstrument()
             self._instrumented.clear()
+        if telemetry.tracer is self.tracer:
+            telemetry.tracer = None
         self.provider.shutdown()

@@ -1,0 +1,527 @@
+"""The admin's own pages: users and groups (celeris.auth), jobs, error tickets, bulk tasks.
+
+Permissions: ``auth.view`` / ``auth.change`` for users and groups, ``jobs.view`` /
+``jobs.change`` for jobs, ``tickets.view`` / ``tickets.change`` / ``tickets.delete`` for tickets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from celeris.admin.log import snapshot, task_table, write_log
+from celeris.auth.models import Group, TOTPDevice, group_permission, user_group, user_permission
+from celeris.core.errors import BadRequest, NotFound
+from celeris.core.requests import Request
+from celeris.core.responses import Response
+from celeris.core.routing import Router
+
+if TYPE_CHECKING:
+    from celeris.admin.site import Admin
+
+__all__ = ["add_routes"]
+
+USER_FLAGS = ("is_active", "is_staff", "is_superuser", "email_verified")
+
+
+def _perms(text: str) -> list[str]:
+    out = []
+    for line in text.replace(",", "\n").splitlines():
+        value = line.strip()
+        if not value:
+            continue
+        if "." not in value or len(value) > 150 or any(c.isspace() for c in value):
+            raise ValueError(
+                f"{value[:60]!r} is not a permission (write app.action, e.g. book.view)"
+            )
+        out.append(value)
+    return sorted(set(out))
+
+
+def add_routes(router: Router, admin: Admin) -> None:
+    """Add the users, groups, jobs, tickets and task pages to the admin's router."""
+    pages = Pages(admin)
+    router.get("/users/", name="admin.users")(pages.users)
+    router.get("/users/{user_id:int}/", name="admin.user")(pages.user)
+    router.post("/users/{user_id:int}/", name="admin.user.post")(pages.save_user)
+    router.post("/users/{user_id:int}/reset/", name="admin.user.reset")(pages.reset_link)
+    router.get("/groups/", name="admin.groups")(pages.groups)
+    router.post("/groups/", name="admin.groups.post")(pages.add_group)
+    router.get("/groups/{group_id:int}/", name="admin.group")(pages.group)
+    router.post("/groups/{group_id:int}/", name="admin.group.post")(pages.save_group)
+    router.get("/jobs/", name="admin.jobs")(pages.jobs)
+    router.post("/jobs/{job_id}/retry/", name="admin.jobs.retry")(pages.retry)
+    router.get("/tickets/", name="admin.tickets")(pages.tickets_page)
+    router.get("/tickets/{ticket_id}/", name="admin.ticket")(pages.ticket)
+    router.post("/tickets/{ticket_id}/resolve/", name="admin.ticket.resolve")(pages.resolve)
+    router.post("/tickets/{ticket_id}/delete/", name="admin.ticket.delete")(pages.delete_ticket)
+    router.get("/tasks/{task_id:int}/", name="admin.task")(pages.task)
+
+
+class Pages:
+    """Handlers of the pages that are not a registered model's."""
+
+    def __init__(self, admin: Admin) -> None:
+        self.admin = admin
+
+    # --- users and groups ---------------------------------------------------------------------
+
+    async def users(self, request: Request, q: str = "", after: int | None = None) -> Response:
+        admin, user = self.admin, request.state.user
+        await admin.require(request, user, "auth", "view")
+        model = admin.auth.user_model
+        statement = sa.select(model).order_by(model.id).limit(51)
+        if q.strip():
+            escaped = q.strip()[:100].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            statement = statement.where(model.email.ilike(f"%{escaped}%", escape="\\"))
+        if after is not None:
+            statement = statement.where(model.id > after)
+        async with admin.db.scope() as session:
+            found = list((await session.scalars(statement)).all())
+            ids = [u.id for u in found]
+            totp = (
+                set(
+                    (
+                        await session.scalars(
+                            sa.select(TOTPDevice.user_id).where(
+                                TOTPDevice.user_id.in_(ids), TOTPDevice.confirmed.is_(True)
+                            )
+                        )
+                    ).all()
+                )
+                if ids
+                else set()
+            )
+        more = len(found) > 50
+        found = found[:50]
+        return await admin.render(
+            request,
+            user,
+            "users",
+            title="Users",
+            users=found,
+            totp=totp,
+            q=q,
+            next_after=found[-1].id if more and found else None,
+        )
+
+    async def _user_context(self, session: Any, target: Any) -> dict[str, Any]:
+        groups = list((await session.scalars(sa.select(Group).order_by(Group.name))).all())
+        member = set(
+            (
+                await session.scalars(
+                    sa.select(user_group.c.group_id).where(user_group.c.user_id == target.id)
+                )
+            ).all()
+        )
+        direct = sorted(
+            (
+                await session.scalars(
+                    sa.select(user_permission.c.permission).where(
+                        user_permission.c.user_id == target.id
+                    )
+                )
+            ).all()
+        )
+        totp = (
+            await session.scalars(
+                sa.select(TOTPDevice.confirmed).where(TOTPDevice.user_id == target.id)
+            )
+        ).first()
+        return {"groups": groups, "member": member, "direct": "\n".join(direct), "totp": bool(totp)}
+
+    async def _target(self, session: Any, user_id: int) -> Any:
+        target = await session.get(self.admin.auth.user_model, user_id)
+        if target is None:
+            raise NotFound("No such user.")
+        return target
+
+    async def user(self, request: Request, user_id: int) -> Response:
+        admin, user = self.admin, request.state.user
+        await admin.require(request, user, "auth", "view")
+        async with admin.db.scope() as session:
+            target = await self._target(session, user_id)
+            context = await self._user_context(session, target)
+        return await admin.render(
+            request,
+            user,
+            "user",
+            title=target.email,
+            target=target,
+            flags=USER_FLAGS,
+            can_change=await admin.can(request, user, "auth", "change"),
+            error=None,
+            **context,
+        )
+
+    async def save_user(self, request: Request, user_id: int) -> Response:
+        admin, user = self.admin, request.state.user
+        await admin.require(request, user, "auth", "change")
+        form = await admin.read_form(request)
+        async with admin.db.scope() as session:
+            target = await self._target(session, user_id)
+            columns = ["email", *USER_FLAGS]
+            before = snapshot(target, columns)
+            try:
+                permissions = _perms(str(form.get("permissions") or ""))
+            except ValueError as error:
+                context = await self._user_context(session, target)
+                return await admin.render(
+                    request,
+                    user,
+                    "user",
+                    422,
+                    title=target.email,
+                    target=target,
+                    flags=USER_FLAGS,
+                    can_change=True,
+                    error=str(error),
+                    **context,
+                )
+            for flag in USER_FLAGS:
+                if flag == "is_superuser" and not getattr(user, "is_superuser", False):
+                    continue  # SECURITY: only a superuser makes (or unmakes) a superuser
+                setattr(target, flag, form.get(flag) is not None)
+            wanted = set()
+            for value in form.getlist("groups"):
+                if isinstance(value, str) and value.isdigit():
+                    wanted.add(int(value))
+            known = set(
+                (await session.scalars(sa.select(Group.id).where(Group.id.in_(wanted)))).all()
+            )
+            await session.execute(user_group.delete().where(user_group.c.user_id == target.id))
+            for group_id in sorted(known):
+                await session.execute(
+                    user_group.insert().values(user_id=target.id, group_id=group_id)
+                )
+            await session.execute(
+                user_permission.delete().where(user_permission.c.user_id == target.id)
+            )
+            for permission in permissions:
+                await session.execute(
+                    user_permission.insert().values(user_id=target.id, permission=permission)
+                )
+            after = {
+                **snapshot(target, columns),
+                "groups": sorted(known),
+                "permissions": permissions,
+            }
+            await write_log(
+                session,
+                user=user,
+                action="change",
+                model="auth.user",
+                object_id=target.id,
+                object_repr=target.email,
+                before=before,
+                after=after,
+            )
+        return admin.redirect(request, admin.url("users", user_id), f"Saved user {target.email}.")
+
+    async def reset_link(self, request: Request, user_id: int) -> Response:
+        admin, user = self.admin, request.state.user
+        await admin.require(request, user, "auth", "change")
+        await admin.read_form(request)
+        auth = admin.auth
+        async with admin.db.scope() as session:
+            target = await self._target(session, user_id)
+            token = auth.signer.make(target, "reset")
+            await write_log(
+                session,
+                user=user,
+                action="action:password_reset_link",
+                model="auth.user",
+                object_id=target.id,
+                object_repr=target.email,
+            )
+            context = await self._user_context(session, target)
+        link = (
+            f"{str(request.base_url).rstrip('/')}{auth.prefix}/password/reset/confirm?token={token}"
+        )
+        return await admin.render(
+            request,
+            user,
+            "user",
+            title=target.email,
+            target=target,
+            flags=USER_FLAGS,
+            can_change=True,
+            error=None,
+            reset_link=link,
+            **context,
+        )
+
+    async def groups(self, request: Request) -> Response:
+        admin, user = self.admin, request.state.user
+        await admin.require(request, user, "auth", "view")
+        async with admin.db.scope() as session:
+            rows = (
+                await session.execute(
+                    sa.select(Group.id, Group.name, sa.func.count(user_group.c.user_id))
+                    .outerjoin(user_group, user_group.c.group_id == Group.id)
+                    .group_by(Group.id, Group.name)
+                    .order_by(Group.name)
+                )
+            ).all()
+        return await admin.render(request, user, "groups", title="Groups", groups=rows, error=None)
+
+    async def add_group(self, request: Request) -> Response:
+        admin, user = self.admin, request.state.user
+        await admin.require(request, user, "auth", "change")
+        form = await admin.read_form(request)
+        name = str(form.get("name") or "").strip()
+        if not name or len(name) > 150:
+            raise BadRequest("A group's name has 1 to 150 characters.")
+        async with admin.db.scope() as session:
+            exists = (await session.scalars(sa.select(Group.id).where(Group.name == name))).first()
+            if exists is None:
+                group = Group(name=name)
+                session.add(group)
+                await session.flush()
+                exists = group.id
+                await write_log(
+                    session,
+                    user=user,
+                    action="add",
+                    model="auth.group",
+                    object_id=group.id,
+                    object_repr=name,
+                    after={"name": name},
+                )
+        return admin.redirect(request, admin.url("groups", exists), f"Group {name} is ready.")
+
+    def model_permissions(self) -> list[str]:
+        names = [m.name for m in self.admin.registry.values()]
+        return [f"{n}.{a}" for n in names for a in ("view", "add", "change", "delete")] + [
+            "auth.view",
+            "auth.change",
+            "jobs.view",
+            "jobs.change",
+            "tickets.view",
+            "tickets.change",
+            "tickets.delete",
+        ]
+
+    async def group(self, request: Request, group_id: int) -> Response:
+        admin, user = self.admin, request.state.user
+        await admin.require(request, user, "auth", "view")
+        async with admin.db.scope() as session:
+            group = await session.get(Group, group_id)
+            if group is None:
+                raise NotFound("No such group.")
+            held = set(
+                (
+                    await session.scalars(
+                        sa.select(group_permission.c.permission).where(
+                            group_permission.c.group_id == group_id
+                        )
+                    )
+                ).all()
+            )
+        known = self.model_permissions()
+        return await admin.render(
+            request,
+            user,
+            "group",
+            title=f"Group {group.name}",
+            group=group,
+            held=held,
+            known=known,
+            other="\n".join(sorted(held - set(known))),
+            can_change=await admin.can(request, user, "auth", "change"),
+            error=None,
+        )
+
+    async def save_group(self, request: Request, group_id: int) -> Response:
+        admin, user = self.admin, request.state.user
+        await admin.require(request, user, "auth", "change")
+        form = await admin.read_form(request)
+        try:
+            other = _perms(str(form.get("other") or ""))
+        except ValueError as error:
+            raise BadRequest(str(error)) from None
+        known = set(self.model_permissions())
+        chosen = {v for v in form.getlist("permissions") if isinstance(v, str) and v in known}
+        wanted = sorted(chosen | set(other))
+        async with admin.db.scope() as session:
+            group = await session.get(Group, group_id)
+            if group is None:
+                raise NotFound("No such group.")
+            before = sorted(
+                (
+                    await session.scalars(
+                        sa.select(group_permission.c.permission).where(
+                            group_permission.c.group_id == group_id
+                        )
+                    )
+                ).all()
+            )
+            await session.execute(
+                group_permission.delete().where(group_permission.c.group_id == group_id)
+            )
+            for permission in wanted:
+                await session.execute(
+                    group_permission.insert().values(group_id=group_id, permission=permission)
+                )
+            await write_log(
+                session,
+                user=user,
+                action="change",
+                model="auth.group",
+                object_id=group_id,
+                object_repr=group.name,
+                before={"permissions": before},
+                after={"permissions": wanted},
+            )
+        return admin.redirect(request, admin.url("groups", group_id), f"Saved group {group.name}.")
+
+    # --- jobs -------------------------------------------------------------------------------------
+
+    async def jobs(self, request: Request, state: str = "", offset: int = 0) -> Response:
+        admin, user = self.admin, request.state.user
+        if admin.jobs is None:
+            raise NotFound("This admin has no jobs (Admin(..., jobs=jobs)).")
+        await admin.require(request, user, "jobs", "view")
+        states = ("queued", "running", "done", "failed", "cancelled")
+        if state and state not in states:
+            raise BadRequest(f"state is one of {', '.join(states)}.")
+        offset = max(0, min(offset, 100_000))
+        counts = await admin.jobs.counts()
+        records = await admin.jobs.list(state=state or None, limit=51, offset=offset)
+        return await admin.render(
+            request,
+            user,
+            "jobs",
+            title="Jobs",
+            counts=counts,
+            states=states,
+            state=state,
+            records=records[:50],
+            more=len(records) > 50,
+            offset=offset,
+            when=lambda t: (
+                dt.datetime.fromtimestamp(t, dt.UTC).isoformat(sep=" ", timespec="seconds")
+                if t
+                else ""
+            ),
+            can_change=await admin.can(request, user, "jobs", "change"),
+        )
+
+    async def retry(self, request: Request, job_id: str) -> Response:
+        admin, user = self.admin, request.state.user
+        if admin.jobs is None:
+            raise NotFound("This admin has no jobs.")
+        await admin.require(request, user, "jobs", "change")
+        await admin.read_form(request)
+        if not await admin.jobs.retry(job_id[:64]):
+            return admin.redirect(
+                request, admin.url("jobs"), "Only a failed or cancelled job can be retried."
+            )
+        async with admin.db.scope() as session:
+            await write_log(
+                session,
+                user=user,
+                action="action:retry",
+                model="jobs",
+                object_id=job_id[:64],
+                object_repr=job_id[:64],
+            )
+        return admin.redirect(request, admin.url("jobs"), f"Job {job_id[:64]} is queued again.")
+
+    async def task(self, request: Request, task_id: int) -> Response:
+        admin, user = self.admin, request.state.user
+        async with admin.db.scope() as session:
+            task = (
+                (await session.execute(sa.select(task_table).where(task_table.c.id == task_id)))
+                .mappings()
+                .first()
+            )
+        if task is None:
+            raise NotFound("No such task.")
+        await admin.require(request, user, task["model"], "view")
+        return await admin.render(request, user, "task", title=f"Bulk task {task_id}", task=task)
+
+    # --- tickets ------------------------------------------------------------------------------
+
+    def _tickets(self) -> Any:
+        if self.admin.tickets is None:
+            raise NotFound("This admin has no error tickets (Admin(..., tickets=tickets)).")
+        return self.admin.tickets
+
+    async def tickets_page(
+        self, request: Request, q: str = "", before: str | None = None
+    ) -> Response:
+        admin, user = self.admin, request.state.user
+        tickets = self._tickets()
+        await admin.require(request, user, "tickets", "view")
+        search = q.strip()[:200] or None
+        try:
+            groups = await tickets.list(search=search, limit=50, before=before or None)
+        except ValueError:
+            raise BadRequest("That page cursor is not valid; start from the first page.") from None
+        total = await tickets.count(search)
+        last = groups[-1] if len(groups) == 50 else None
+        older = getattr(last, "cursor", getattr(last, "id", None)) if last is not None else None
+        return await admin.render(
+            request,
+            user,
+            "tickets",
+            title="Error tickets",
+            groups=groups,
+            total=total,
+            q=q,
+            older=older,
+        )
+
+    async def ticket(self, request: Request, ticket_id: str) -> Response:
+        admin, user = self.admin, request.state.user
+        tickets = self._tickets()
+        await admin.require(request, user, "tickets", "view")
+        group = await tickets.get(ticket_id[:100])
+        if group is None:
+            raise NotFound("No such ticket.")
+        return await admin.render(
+            request,
+            user,
+            "ticket",
+            title=f"{group.exc_type}: {group.message}"[:200],
+            group=group,
+            can_change=await admin.can(request, user, "tickets", "change"),
+            can_delete=await admin.can(request, user, "tickets", "delete"),
+        )
+
+    async def resolve(self, request: Request, ticket_id: str) -> Response:
+        admin, user = self.admin, request.state.user
+        tickets = self._tickets()
+        await admin.require(request, user, "tickets", "change")
+        await admin.read_form(request)
+        await tickets.resolve(ticket_id[:100])
+        async with admin.db.scope() as session:
+            await write_log(
+                session,
+                user=user,
+                action="action:resolve",
+                model="tickets",
+                object_id=ticket_id[:100],
+                object_repr=ticket_id[:100],
+            )
+        return admin.redirect(request, admin.url("tickets", ticket_id[:100]), "Marked as resolved.")
+
+    async def delete_ticket(self, request: Request, ticket_id: str) -> Response:
+        admin, user = self.admin, request.state.user
+        tickets = self._tickets()
+        await admin.require(request, user, "tickets", "delete")
+        await admin.read_form(request)
+        await tickets.delete(ticket_id[:100])
+        async with admin.db.scope() as session:
+            await write_log(
+                session,
+                user=user,
+                action="delete",
+                model="tickets",
+                object_id=ticket_id[:100],
+                object_repr=ticket_id[:100],
+            )
+        return admin.redirect(request, admin.url("tickets"), "Ticket deleted.")
