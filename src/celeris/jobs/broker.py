@@ -150,8 +150,12 @@ class BrokerBackend(DatabaseBackend):
 
     async def close(self) -> None:
         """Finish the publishes in flight, stop listening and disconnect from the broker."""
-        if self._sending:
-            await asyncio.gather(*self._sending, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        # NOTE: only this loop's: a Jobs used by one asyncio.run, then closed by another
+        in_flight = [t for t in self._sending if not t.done() and t.get_loop() is loop]
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        self._sending.clear()
         for task in self._listeners:
             task.cancel()
         await asyncio.gather(*self._listeners, return_exceptions=True)
