@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 from celeris import App
 from celeris.jobs import Jobs
 
 app = App()
-jobs = Jobs(os.environ.get("JOBS_URL"), app=app, queue=os.environ.get("BENCH_QUEUE", "bench"))
+jobs = Jobs(
+    os.environ.get("JOBS_URL"),
+    app=app,
+    queue=os.environ.get("BENCH_QUEUE", "bench"),
+    root_path=os.environ.get("BENCH_ROOT") or None,  # where a broker's records (jobs.db) go
+    poll=float(os.environ.get("BENCH_POLL", "0.5")),  # drive.py: 0.05 on SQLite
+)
+
+
+@app.on_startup
+async def ready() -> None:
+    """In the worker process: tell the benchmark it is up (harness.start_worker)."""
+    path = os.environ.get("BENCH_READY_FILE")
+    if path:
+        Path(path).write_text(str(os.getpid()))
 
 
 @jobs.job(retries=0, name="bench.noop")

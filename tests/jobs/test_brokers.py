@@ -264,3 +264,31 @@ async def test_starts_without_the_broker_and_publishes_once_it_is_back(
         await proxy.close()
         await db.disconnect()
         await delete_queue(rabbitmq_url, queue)
+
+
+async def test_enqueues_published_in_the_background_are_flushed_at_close(
+    broker_jobs: Jobs, tmp_path: Path
+) -> None:
+    """``enqueue`` returns once the record is stored; closing waits for the publishes in flight,
+    so a worker that starts later gets every job from the broker, none from the relay."""
+    jobs = broker_jobs
+
+    @jobs.job(name="flushed")
+    async def flushed(n: int) -> int:
+        return n
+
+    async with jobs:
+        handles = await asyncio.gather(*(flushed.enqueue(n) for n in range(300)))
+        # NOTE: some publishes are usually still in flight here; a close() that did not wait
+        # for them would shut the publisher under them, and they would be marked unsent.
+    assert not jobs.backend._sending  # type: ignore[attr-defined]
+    unsent = await jobs.list(state=State.QUEUED, limit=400)
+    assert len(unsent) == 300
+    assert all(r.sent_at is not None for r in unsent)  # each handed over (none marked unsent)
+    async with jobs:
+        # NOTE: a relay pass would republish only jobs sent more than resend_after ago
+        jobs.backend.resend_after = 3600  # type: ignore[attr-defined]
+        worker, task = await start(jobs, concurrency=50)
+        assert [await h.result(timeout=30) for h in handles] == list(range(300))
+        worker.stop()  # type: ignore[attr-defined]
+        await asyncio.wait_for(task, 10)

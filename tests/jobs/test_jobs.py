@@ -12,7 +12,15 @@ import msgspec
 import pytest
 
 from celeris import Depends
-from celeris.jobs import JobArgumentError, JobCancelled, JobFailed, Jobs, State, backoff_delay
+from celeris.jobs import (
+    JobArgumentError,
+    JobCancelled,
+    JobFailed,
+    Jobs,
+    Permanent,
+    State,
+    backoff_delay,
+)
 
 
 class Point(msgspec.Struct):
@@ -103,6 +111,41 @@ async def test_retries_with_backoff_then_dead_letter(make_jobs) -> None:
         with pytest.raises(JobFailed):
             await handle.result(timeout=10)
         assert len(calls) == 6
+        await stop(worker, task)
+
+
+async def test_permanent_failures_skip_the_retries(make_jobs) -> None:
+    jobs = make_jobs()
+    calls: list[str] = []
+
+    class Refused(Exception):
+        pass
+
+    @jobs.job(retries=5, backoff=0.01, dont_retry=Refused)
+    async def send(kind: str) -> None:
+        calls.append(kind)
+        if kind == "permanent":
+            raise Permanent("550 no such mailbox")
+        if kind == "refused":
+            raise Refused("refused for good")
+        if calls.count("flaky") < 2:
+            raise RuntimeError("try again")
+
+    async with jobs:
+        worker, task = await run_worker(jobs)
+        permanent, refused, flaky = [
+            await send.enqueue(k) for k in ("permanent", "refused", "flaky")
+        ]
+        with pytest.raises(JobFailed, match="550 no such mailbox"):
+            await permanent.result(timeout=10)
+        with pytest.raises(JobFailed, match="refused for good"):
+            await refused.result(timeout=10)
+        assert await flaky.result(timeout=10) is None  # any other error is retried
+        assert (await permanent.record()).attempts == 1
+        assert (await refused.record()).attempts == 1
+        assert (await flaky.record()).attempts == 2
+        assert calls.count("permanent") == calls.count("refused") == 1
+        assert {r.id for r in await jobs.dead()} == {permanent.id, refused.id}
         await stop(worker, task)
 
 
@@ -410,3 +453,53 @@ def test_one_jobs_object_across_event_loops(tmp_path) -> None:
 
     assert asyncio.run(once(1)) == 1
     assert asyncio.run(once(2)) == 2  # a second loop: locks and batches start afresh
+
+
+async def test_concurrent_enqueues_and_results_are_batched_and_stay_exact(
+    make_jobs, backend_kind: str
+) -> None:
+    """Enqueues of one loop turn share one multi-row INSERT (unique keys still dedupe inside it);
+    results of one turn too, and a batch holding a job its worker lost is written one by one,
+    so only that result is dropped."""
+    if backend_kind == "memory":
+        pytest.skip("the memory backend has no database batches")
+    jobs = make_jobs()
+
+    @jobs.job()
+    async def echo(n: int) -> int:
+        return n
+
+    batches: list[int] = []
+    backend = jobs.backend
+    for batcher in (backend._pushes, backend._finishes):  # type: ignore[attr-defined]
+        many = batcher.many
+
+        async def counted(connection, items, many=many):  # type: ignore[no-untyped-def]
+            batches.append(len(items))
+            return await many(connection, items)
+
+        batcher.many = counted
+    async with jobs:
+        handles = await asyncio.gather(
+            *(echo.enqueue(n) for n in range(20)),
+            echo.enqueue(99, unique_key="k"),
+            echo.enqueue(98, unique_key="k"),
+        )
+        assert handles[20].id == handles[21].id  # deduped inside the batch
+        assert len({h.id for h in handles}) == 21
+        assert (await jobs.counts())[State.QUEUED] == 21
+        assert batches == [22]  # one batch for the enqueues
+        claimed = await backend.claim(None, "w1", 50, 30.0)  # type: ignore[attr-defined]
+        assert len(claimed) == 21
+        lost = claimed[3].id
+        await backend.release(lost, "w1")  # as if reaped: w1 no longer holds it
+        outcomes = await asyncio.gather(
+            *(backend.finish(r.id, "w1", str(i)) for i, r in enumerate(claimed))
+        )
+        assert outcomes == [r.id != lost for r in claimed]
+        assert batches == [22, 21]  # tried as one batch, then one by one
+        counts = await jobs.counts()
+        assert counts[State.DONE] == 20
+        assert counts[State.QUEUED] == 1
+        assert (await backend.get(lost)).result is None  # type: ignore[union-attr]
+        assert await jobs.handle(claimed[5].id).result(timeout=1) == 5

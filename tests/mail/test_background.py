@@ -233,6 +233,54 @@ async def test_a_mail_that_keeps_failing_is_dead_lettered(
     assert always_refusing_server.messages == []
 
 
+class Rejecting(Inbox):
+    """Answers 550 to every DATA command: a permanent refusal."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = 0
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        self.refused += 1
+        return "550 5.1.1 no such mailbox"
+
+
+@pytest.fixture
+def rejecting_server() -> Iterator[SMTPServer]:
+    inbox = Rejecting()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield SMTPServer(controller.port, inbox)
+    finally:
+        controller.stop()
+
+
+async def test_a_permanent_5xx_goes_straight_to_the_dead_letters(
+    jobs_url: str, rejecting_server: SMTPServer
+) -> None:
+    app = App()
+    jobs = Jobs(jobs_url, app=app, poll=0.02, embedded_worker=True)
+    mailer = Mailer(
+        app=app,
+        url=f"smtp://127.0.0.1:{rejecting_server.port}?starttls=never&timeout=5",
+        retries=5,
+        retry_delay=0.01,
+    )
+    async with AsyncTestClient(app):
+        await mailer.send(to="a@x.org", subject="x", text="x", background=True)
+        async with asyncio.timeout(10):
+            while not await jobs.dead():
+                await asyncio.sleep(0.02)
+        [dead] = await jobs.dead()
+        await asyncio.sleep(0.1)  # a retry, had there been one, would be due by now
+        assert (await jobs.counts())[State.QUEUED] == 0
+    assert dead.attempts == 1  # not the 5 a transient 4xx gets
+    assert "MailRejected" in (dead.error or "")
+    assert "550" in (dead.error or "")
+    assert rejecting_server.inbox.refused == 1  # type: ignore[attr-defined]
+
+
 metadata = MetaData()
 users = Table(
     "mail_test_user",

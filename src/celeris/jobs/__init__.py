@@ -24,6 +24,7 @@ from celeris.jobs.errors import (
     JobFailed,
     JobNotFound,
     JobsConfigError,
+    Permanent,
 )
 from celeris.jobs.events import JobEvent, Metrics
 from celeris.jobs.job import Job, JobHandle
@@ -45,6 +46,7 @@ __all__ = [
     "Jobs",
     "JobsConfigError",
     "Metrics",
+    "Permanent",
     "Schedule",
     "State",
     "Worker",

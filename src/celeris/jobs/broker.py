@@ -36,6 +36,7 @@ log = logging.getLogger("celeris.jobs")
 _EXTRAS = {"amqp": "jobs-amqp", "redis": "jobs-redis", "rediss": "jobs-redis", "nats": "jobs-nats"}
 _MAX_PRIORITY = 10
 _PUBLISH_TIMEOUT = 2.0  # seconds
+_MAX_IN_FLIGHT = 256  # background publishes awaiting the broker's confirm
 
 
 def _redacted(url: str) -> str:
@@ -118,8 +119,9 @@ class BrokerBackend(DatabaseBackend):
         *,
         poll: float = 0.5,
         resend_after: float = 60.0,
+        own: bool = False,
     ) -> None:
-        super().__init__(database)
+        super().__init__(database, own=own)
         self.broker_url = broker_url
         self.url = _redacted(broker_url)
         self.records_url = database.url.render_as_string(hide_password=True)
@@ -133,6 +135,7 @@ class BrokerBackend(DatabaseBackend):
         self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._acks: dict[str, Any] = {}
         self._relayed_at = 0.0
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
         """Create the tables and connect one publisher per known queue."""
@@ -146,7 +149,13 @@ class BrokerBackend(DatabaseBackend):
             log.warning("jobs broker %s unavailable at start-up (%s)", self.url, error)
 
     async def close(self) -> None:
-        """Stop listening and disconnect from the broker."""
+        """Finish the publishes in flight, stop listening and disconnect from the broker."""
+        loop = asyncio.get_running_loop()
+        # NOTE: only this loop's: a Jobs used by one asyncio.run, then closed by another
+        in_flight = [t for t in self._sending if not t.done() and t.get_loop() is loop]
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        self._sending.clear()
         for task in self._listeners:
             task.cancel()
         await asyncio.gather(*self._listeners, return_exceptions=True)
@@ -196,7 +205,18 @@ class BrokerBackend(DatabaseBackend):
             record.sent_at = time.time()  # the relay re-publishes if this process dies now
         stored = await super().push(record, session)
         if stored.id == record.id and session is None and due:
-            await self._send(stored)
+            if len(self._sending) >= _MAX_IN_FLIGHT:
+                # NOTE: back-pressure: enqueues faster than the broker confirms wait for
+                # their own publish, instead of piling up publishes that would time out.
+                await self._send(stored)
+                return stored
+            # PERF: published in the background: the enqueue returns once the record is
+            # stored, and the next requests' inserts overlap this publish's confirm. The
+            # record is marked sent, so if this process dies first the relay publishes it
+            # ``resend_after`` seconds later; a publish that fails marks it unsent at once.
+            task = asyncio.get_running_loop().create_task(self._send(stored))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
         return stored
 
     async def _send(self, record: JobRecord) -> None:
@@ -255,8 +275,11 @@ class BrokerBackend(DatabaseBackend):
         """Wait up to ``poll`` seconds for messages and lease their jobs."""
         if not self._listeners:
             chosen = sorted(queues if queues is not None else self._queues())
+            # PERF: the broker may hand over twice the worker's concurrency: the next messages
+            # wait here while jobs run, instead of the ack -> deliver round trip after each job
+            # (the extra ones stay unacknowledged: redelivered if this worker dies).
             self._listeners = [
-                asyncio.create_task(self._listen(queue, max(limit, 1))) for queue in chosen
+                asyncio.create_task(self._listen(queue, 2 * max(limit, 1))) for queue in chosen
             ]
         now = time.monotonic()
         if now - self._relayed_at >= self.poll:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     delete,
     event,
     func,
@@ -106,17 +107,20 @@ class _Batcher:
 
     PERF: on SQLite every commit takes the file's write lock (and every aiosqlite call is a hop
     to its thread), so enqueues from concurrent requests and results of jobs finishing together
-    cost one transaction, not one each. If the batch fails, each operation is retried alone, so
-    one bad operation fails only its own caller.
+    cost one transaction, not one each, and, with ``many``, one statement for many rows (one
+    hop to the driver's thread) instead of one statement per row. If the batch fails, each operation is retried alone, so one bad operation fails only
+    its own caller.
     """
 
     def __init__(
         self,
         begin: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
         operation: Callable[[AsyncConnection, Any], Awaitable[Any]],
+        many: Callable[[AsyncConnection, list[Any]], Awaitable[list[Any]]] | None = None,
     ) -> None:
         self.begin = begin
         self.operation = operation
+        self.many = many  # the whole batch in a few statements, when it can
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -137,7 +141,10 @@ class _Batcher:
             batch, self._pending = self._pending, []
             try:
                 async with self.begin() as connection:
-                    results = [await self.operation(connection, item) for item, _ in batch]
+                    if self.many is not None and len(batch) > 1:
+                        results = await self.many(connection, [item for item, _ in batch])
+                    else:
+                        results = [await self.operation(connection, item) for item, _ in batch]
             except Exception as error:
                 if len(batch) == 1:
                     if not batch[0][1].done():
@@ -162,6 +169,16 @@ class _Batcher:
                     future.set_result(result)
 
 
+# PERF: a batch is written as one statement per this many rows, not one per row: each
+# statement is one hop to the driver's thread and, on SQLite, one release of the GIL (a busy
+# event loop holds it for up to the switch interval, 5 ms, at every hand-back).
+_ROWS_PER_STATEMENT = 512
+
+
+class _NotAllHeld(Exception):
+    """A batch of results in which some job was no longer held: recorded one by one instead."""
+
+
 def _sqlite_normal_sync(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -178,8 +195,8 @@ class DatabaseBackend:
         self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
-        self._pushes = _Batcher(self.begin, self._push_one)
-        self._finishes = _Batcher(self.begin, self._finish_one)
+        self._pushes = _Batcher(self.begin, self._push_one, self._push_many)
+        self._finishes = _Batcher(self.begin, self._finish_one, self._finish_many)
 
     @property
     def dialect(self) -> str:
@@ -253,6 +270,21 @@ class DatabaseBackend:
         if await self._push(connection, record) or record.unique_key is None:
             return record
         return await self._live(connection, record.unique_key) or record
+
+    async def _push_many(
+        self, connection: AsyncConnection, records: builtins.list[JobRecord]
+    ) -> builtins.list[JobRecord]:
+        """Insert a batch: the records without a unique key in multi-row INSERTs."""
+        plain = [_values(record) for record in records if record.unique_key is None]
+        if plain:
+            # PERF: with RETURNING, SQLAlchemy sends an executemany as multi-row INSERTs
+            # ("insertmanyvalues") from one cached compiled statement.
+            statement = self._insert().on_conflict_do_nothing().returning(_c.id)
+            (await connection.execute(statement, plain)).all()
+        return [
+            record if record.unique_key is None else await self._push_one(connection, record)
+            for record in records
+        ]
 
     async def claim(
         self, queues: Sequence[str] | None, worker: str, limit: int, lease: float
@@ -329,6 +361,43 @@ class DatabaseBackend:
             finished_at=time.time(),
         )
         return bool((await connection.execute(statement)).rowcount == 1)
+
+    async def _finish_many(
+        self, connection: AsyncConnection, items: builtins.list[tuple[str, str, str]]
+    ) -> builtins.list[bool]:
+        """Record a batch of results in one UPDATE per worker (all of them held, the usual case)."""
+        now = time.time()
+        by_worker: dict[str, builtins.list[tuple[str, str]]] = {}
+        for job_id, worker, result in items:
+            by_worker.setdefault(worker, []).append((job_id, result))
+        changed = 0
+        for worker, pairs in by_worker.items():
+            for start in range(0, len(pairs), _ROWS_PER_STATEMENT):
+                chunk = pairs[start : start + _ROWS_PER_STATEMENT]
+                # PERF: padded to a power of two with repeats of its last pair (harmless in
+                # IN and CASE), so the statement has few shapes and its compiled form is cached.
+                chunk += chunk[-1:] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))
+                statement = (
+                    update(jobs_table)
+                    .where(
+                        _c.id.in_([job_id for job_id, _ in chunk]),
+                        _c.worker == worker,
+                        _c.state == State.RUNNING.value,
+                    )
+                    .values(
+                        state=State.DONE.value,
+                        result=case(*((_c.id == job_id, result) for job_id, result in chunk)),
+                        worker=None,
+                        lease_until=None,
+                        finished_at=now,
+                    )
+                )
+                changed += (await connection.execute(statement)).rowcount
+        if changed != len(items):
+            # NOTE: some job was reaped meanwhile: roll back, and the batcher records each
+            # result alone, telling its worker which one it no longer holds.
+            raise _NotAllHeld(f"{changed} of {len(items)} jobs still held")
+        return [True] * len(items)
 
     async def fail(self, job_id: str, worker: str, error: str, retry_at: float | None) -> bool:
         """Queue again at ``retry_at``, or dead-letter."""

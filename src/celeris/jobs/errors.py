@@ -10,6 +10,7 @@ __all__ = [
     "JobFailed",
     "JobNotFound",
     "JobsConfigError",
+    "Permanent",
 ]
 
 
@@ -40,6 +41,14 @@ class JobFailed(JobError):
         super().__init__(f"job {job_id} failed: {error or 'no error recorded'}")
         self.job_id = job_id
         self.error = error
+
+
+class Permanent(JobError):
+    """Raised by a job: a failure that retrying cannot fix; the job goes to the dead letters.
+
+    ``raise Permanent("the address does not exist") from error`` ends the job at once, whatever
+    retries it has left, with this error (and its cause) as the dead letter's last error.
+    """
 
 
 class JobCancelled(JobError):

@@ -62,6 +62,7 @@ class Job(Generic[P, R]):
         priority: int,
         backoff: float,
         max_backoff: float,
+        dont_retry: tuple[type[BaseException], ...] = (),
     ) -> None:
         if retries < 0:
             raise ValueError(f"job {name}: retries must be >= 0, not {retries}")
@@ -76,6 +77,7 @@ class Job(Generic[P, R]):
         self.priority = priority
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.dont_retry = dont_retry  # exceptions that go straight to the dead-letter list
         self.__name__ = getattr(func, "__name__", name)
         self.__qualname__ = getattr(func, "__qualname__", name)
         self.__doc__ = func.__doc__

@@ -122,8 +122,13 @@ class Jobs:
             from celeris.jobs.broker import BrokerBackend, make_broker
 
             make_broker(url, self.queue, consumer=False, prefetch=1)  # a missing extra: E001
+            records = self._records_database(None)
             return BrokerBackend(
-                self._records_database(None), url, self.known_queues, poll=self.poll
+                records,
+                url,
+                self.known_queues,
+                poll=self.poll,
+                own=records is self._owned_database,  # jobs.db: its own SQLite settings
             )
         raise JobsConfigError(
             f"jobs.E001: unknown JOBS_URL scheme {scheme!r}; use memory://, sqlite:///path, "
@@ -174,8 +179,14 @@ class Jobs:
         priority: int = 0,
         backoff: float = 1.0,
         max_backoff: float = 300.0,
+        dont_retry: type[BaseException] | tuple[type[BaseException], ...] = (),
     ) -> Callable[[Callable[P, R]], Job[P, R]]:
-        """Register a job: ``@jobs.job(retries=5, timeout=30)`` above an async or sync def."""
+        """Register a job: ``@jobs.job(retries=5, timeout=30)`` above an async or sync def.
+
+        An exception of a ``dont_retry`` type (or a ``celeris.jobs.Permanent``) raised by the
+        job is not retried: the job goes straight to the dead-letter list with that error.
+        """
+        never = dont_retry if isinstance(dont_retry, tuple) else (dont_retry,)
 
         def register(function: Callable[P, R]) -> Job[P, R]:
             job_name = name or f"{function.__module__}.{function.__qualname__}"
@@ -191,6 +202,7 @@ class Jobs:
                 priority=priority,
                 backoff=backoff,
                 max_backoff=max_backoff,
+                dont_retry=never,
             )
             self.registry[job_name] = job
             return job

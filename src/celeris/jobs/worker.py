@@ -26,6 +26,7 @@ from celeris import telemetry
 from celeris.core.validation import encode_json
 from celeris.jobs.base import JobRecord
 from celeris.jobs.cron import run_schedules
+from celeris.jobs.errors import Permanent
 from celeris.jobs.events import JobEvent
 
 if TYPE_CHECKING:
@@ -238,6 +239,10 @@ class Worker:
             raise
         except Exception as error:
             duration = time.time() - started
+            if isinstance(error, Permanent) or (
+                job is not None and job.dont_retry and isinstance(error, job.dont_retry)
+            ):
+                retryable = False  # the job said so: straight to the dead letters
             if isinstance(error, TimeoutError) and deadline is not None and deadline.expired():
                 message = f"TimeoutError: {record.name} ran past its timeout of {record.timeout}s"
             else:

@@ -5,6 +5,7 @@ from celeris.mail.errors import (
     InvalidHeader,
     MailConfigError,
     MailError,
+    MailRejected,
     MailTimeout,
 )
 from celeris.mail.health import Health, check
@@ -20,6 +21,7 @@ __all__ = [
     "InvalidHeader",
     "MailConfigError",
     "MailError",
+    "MailRejected",
     "MailTimeout",
     "Mailer",
     "Message",

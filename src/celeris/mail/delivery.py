@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.policy import default as _policy
 from typing import TYPE_CHECKING, Any
 
-from celeris.mail.errors import MailConfigError
+from celeris.mail.errors import MailConfigError, MailRejected
 from celeris.mail.message import _RESERVED, Attachment, Message
 
 if TYPE_CHECKING:
@@ -83,7 +83,10 @@ def register(mailer: Mailer, jobs: Any) -> Any:
         )
 
     async def deliver(mime: bytes, recipients: list[str]) -> None:
-        """Deliver one stored mail; a ``MailError`` makes the jobs battery retry it."""
+        """Deliver one stored mail; a ``MailError`` makes the jobs battery retry it.
+
+        A ``MailRejected`` (an SMTP 5xx) is not retried: the job is dead-lettered at once.
+        """
         email = decode(mime)
         await mailer.transmit(email, message_from_email(email, recipients), recipients)
 
@@ -94,5 +97,6 @@ def register(mailer: Mailer, jobs: Any) -> Any:
         name=JOB_NAME,
         retries=max(0, mailer.retries - 1),
         backoff=mailer.retry_delay,
+        dont_retry=MailRejected,
     )
     return decorate(deliver)

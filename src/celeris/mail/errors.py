@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from celeris.core.errors import UnprocessableEntity
 
-__all__ = ["InvalidAddress", "InvalidHeader", "MailConfigError", "MailError", "MailTimeout"]
+__all__ = [
+    "InvalidAddress",
+    "InvalidHeader",
+    "MailConfigError",
+    "MailError",
+    "MailRejected",
+    "MailTimeout",
+]
 
 
 # NOTE: bad input, so also a 422: a handler that passes a visitor's address straight into a
@@ -23,6 +30,13 @@ class MailConfigError(ValueError):
 
 class MailError(Exception):
     """The message was not delivered; the message says where and why."""
+
+
+class MailRejected(MailError):
+    """The server refused the message for good (an SMTP 5xx reply): sending again cannot help.
+
+    Not retried: a background send goes straight to the jobs battery's dead letters.
+    """
 
 
 class MailTimeout(MailError, TimeoutError):

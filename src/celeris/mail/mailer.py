@@ -24,7 +24,7 @@ from celeris.health import register_check
 from celeris.mail import delivery
 from celeris.mail.base import Backend
 from celeris.mail.console import ConsoleBackend
-from celeris.mail.errors import MailConfigError, MailError
+from celeris.mail.errors import MailConfigError, MailError, MailRejected
 from celeris.mail.file import FileBackend
 from celeris.mail.health import check
 from celeris.mail.memory import MemoryBackend, SentMail
@@ -200,7 +200,7 @@ class Mailer:
                 await self.transmit(email, message, message.recipients)
                 return
             except MailError as error:
-                if attempt == self.retries:
+                if attempt == self.retries or isinstance(error, MailRejected):
                     logger.error(
                         "mail %s to %s not delivered after %d attempts: %s",
                         email["Message-ID"],

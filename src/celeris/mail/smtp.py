@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import aiosmtplib
 
-from celeris.mail.errors import MailConfigError, MailError, MailTimeout
+from celeris.mail.errors import MailConfigError, MailError, MailRejected, MailTimeout
 from celeris.mail.message import Message
 
 __all__ = ["SMTPBackend"]
@@ -79,11 +79,15 @@ class SMTPBackend:
             )
         if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
             refused = ", ".join(f"{e.recipient} ({e.code} {e.message})" for e in error.recipients)
-            return MailError(f"the SMTP server {where} refused every recipient: {refused}")
+            # NOTE: 5xx is permanent (RFC 5321 4.2.1), 4xx transient: retried
+            permanent = all(e.code >= 500 for e in error.recipients)
+            kind = MailRejected if permanent else MailError
+            return kind(f"the SMTP server {where} refused every recipient: {refused}")
         if isinstance(error, aiosmtplib.SMTPServerDisconnected):
             return MailError(f"the SMTP server {where} closed the connection: {error}")
         if isinstance(error, aiosmtplib.SMTPResponseException):
-            return MailError(f"the SMTP server {where} answered {error.code} {error.message}")
+            kind = MailRejected if error.code >= 500 else MailError
+            return kind(f"the SMTP server {where} answered {error.code} {error.message}")
         return MailError(f"mail to the SMTP server {where} failed: {error}")
 
     async def send(self, email: EmailMessage, message: Message, recipients: list[str]) -> None:
