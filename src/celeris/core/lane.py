@@ -29,10 +29,10 @@ from celeris.core.responses import Response
 from celeris.core.routing import EMPTY_PARAMS, Route, RouteTable, routing_path
 from celeris.core.signature import TEXT_KINDS, Kind, Plan, bind_text
 from celeris.core.validation import ValidationFailure, missing_error
-from celeris.types import FastRequest, RawHeaders
+from celeris.types import CheckedHeader, FastRequest, RawHeaders
 
-_TEXT_PLAIN: Final = (b"content-type", b"text/plain; charset=utf-8")
-_APPLICATION_JSON: Final = (b"content-type", b"application/json")
+_TEXT_PLAIN: Final = CheckedHeader((b"content-type", b"text/plain; charset=utf-8"))
+_APPLICATION_JSON: Final = CheckedHeader((b"content-type", b"application/json"))
 _TEXT_TYPE: Final = "text/plain"
 _JSON_TYPE: Final = "application/json"
 _NO_ARGS: Final[dict[str, Any]] = {}  # never written to
