@@ -262,7 +262,9 @@ class Lane:
             else:
                 result = await run_in_threadpool(endpoint, **call_args)
             cls = type(result)
-            headers: RawHeaders
+            # NOTE: list[Any]: compiled, a list of tuples would store CheckedHeader pairs
+            # re-made as plain tuples, which the server scans.
+            headers: list[Any]
             if cls is str and short.direct:
                 text: str = result
                 body = text.encode()

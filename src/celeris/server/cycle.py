@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from celeris.server.head import (
     CLEAN_HEADERS,
@@ -177,8 +177,12 @@ class RequestCycle:
         parts = [STATUS_LINES.get(status) or status_line(status), defaults.line]
         has_length = False
         unknown = False  # a header not known to be free of CR/LF: the head gets scanned
-        for pair in headers:
-            name, value = pair
+        # NOTE: the pairs as objects: compiled, a pair typed as a tuple is unboxed, and a
+        # CheckedHeader would lose its type.
+        pairs: list[Any] = headers
+        for pair in pairs:
+            name: bytes = pair[0]
+            value: bytes = pair[1]
             parts += (name, b": ", value, b"\r\n")
             n = len(name)
             if n == 14 or n == 10:  # PERF: only content-length and connection matter here
@@ -280,8 +284,10 @@ class RequestCycle:
         length = -1
         kept = 0
         unknown = False
-        for pair in self.start_headers:
-            name, value = pair
+        pairs: list[Any] = self.start_headers  # NOTE: as objects, as in respond()
+        for pair in pairs:
+            name: bytes = pair[0]
+            value: bytes = pair[1]
             lname = name.lower()
             if lname == b"content-length":
                 try:
