@@ -29,7 +29,7 @@ from celeris.core.responses import Response
 from celeris.core.routing import EMPTY_PARAMS, Route, RouteTable, routing_path
 from celeris.core.signature import TEXT_KINDS, Kind, Plan, bind_text
 from celeris.core.validation import ValidationFailure, missing_error
-from celeris.types import CheckedHeader, FastRequest, RawHeaders
+from celeris.types import CheckedHeader, FastRequest
 
 _TEXT_PLAIN: Final = CheckedHeader((b"content-type", b"text/plain; charset=utf-8"))
 _APPLICATION_JSON: Final = CheckedHeader((b"content-type", b"application/json"))
