@@ -138,7 +138,7 @@ class RequestIds:
             if len(name) == size and name.lower() == header:
                 return None
         value = text.encode("latin-1")
-        if text.find("\r") < 0 and text.find("\n") < 0:
+        if "\r" not in text and "\n" not in text:  # NOTE: str: no int lookup, unlike bytes
             # PERF: checked here (a 32-character id): the server skips its scan of the head.
             raw.append(_NEW_PAIR(_CHECKED, (header, value)))
         else:
