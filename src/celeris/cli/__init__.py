@@ -16,6 +16,7 @@ _LAZY: dict[str, tuple[str, str, str | None, str]] = {
     "auth": ("celeris.cli.auth", "auth", "auth", "Create superusers and change passwords."),
     "worker": ("celeris.cli.worker", "worker", "jobs", "Run an app's jobs and schedules."),
     "jobs": ("celeris.cli.jobs", "jobs", "jobs", "List, retry, cancel and purge jobs."),
+    "check": ("celeris.cli.check", "check", None, "Run the deployment checks on an app."),
 }
 _EXTRA_LIBRARIES = {
     "db": ("sqlalchemy", "alembic"),
