@@ -125,11 +125,7 @@ class RequestIds:
             return None  # NOTE: the handler removed it (or replaced it)
         text: str = request_id
         if type(response) is not _RESPONSE and not is_plain(response):
-            options = self.options
-            return filtered(
-                response,
-                lambda send: options.send_filter(send, text, "http.response.start"),
-            )
+            return self.filtered(response, text)
         header = self.header
         size = self.size
         raw = response.raw_headers
@@ -144,6 +140,15 @@ class RequestIds:
         else:
             raw.append((header, value))  # NOTE: the server refuses it
         return None
+
+    def filtered(self, response: Response, request_id: str) -> Response:
+        """Return ``response`` (streamed, a file...) sent through the ASGI form's filter."""
+        # NOTE: a method of its own: compiled, a function holding a lambda allocates the
+        # lambda's environment on every call, taken or not.
+        options = self.options
+        return filtered(
+            response, lambda send: options.send_filter(send, request_id, "http.response.start")
+        )
 
 
 @final
@@ -164,12 +169,16 @@ class CORSHeaders:
         policy = self.policy
         if not policy.applies(origin):
             return None
-        found: str = origin
         if type(response) is not _RESPONSE and not is_plain(response):
-            return filtered(response, lambda send: policy.send_filter(send, found))
+            return self.filtered(response, origin)
         raw = response.raw_headers
-        raw[:] = policy.cors_headers(raw, found)
+        raw[:] = policy.cors_headers(raw, origin)
         return None
+
+    def filtered(self, response: Response, origin: str) -> Response:
+        """Return ``response`` (streamed, a file...) sent through the ASGI form's filter."""
+        policy = self.policy  # NOTE: its own method, as in RequestIds
+        return filtered(response, lambda send: policy.send_filter(send, origin))
 
 
 @final
