@@ -181,3 +181,75 @@ async def test_an_error_while_matching_is_answered_with_500() -> None:
     with pytest.raises(RuntimeError, match="the matcher broke"):
         await lane(conn)  # answered, then raised for the server to log (as a handler error)
     assert conn.responded[0][0] == 500
+
+
+# --- positional calls on piped routes ------------------------------------------------------
+
+
+def test_in_order_reads_the_code_object() -> None:
+    from celeris.core.lane import _in_order
+
+    def plain(a: str, b: str = "") -> None: ...
+    def keyword_only(a: str, *, b: str) -> None: ...
+    def variadic(*args: Any, **kwargs: Any) -> None: ...
+
+    class Callable_:
+        def __call__(self, a: str) -> None: ...
+
+    assert _in_order(plain, ["a", "b"])
+    assert not _in_order(plain, ["b", "a"])
+    assert not _in_order(keyword_only, ["a", "b"])
+    assert not _in_order(variadic, [])
+    assert not _in_order(Callable_(), ["a"])
+
+
+def test_piped_handlers_and_dependencies_bind_by_name_whatever_their_shape() -> None:
+    import functools
+    from typing import Annotated
+
+    from celeris import Header
+
+    def by_keyword(func: Any) -> Any:
+        @functools.wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            assert not args, "the lane must call a wrapper by keyword"
+            return await func(**kwargs)
+
+        return wrapper
+
+    async def agent(user_agent: Annotated[str, Header()] = "-") -> str:
+        return user_agent
+
+    @by_keyword
+    async def wrapped_agent(user_agent: Annotated[str, Header()] = "-") -> str:
+        return user_agent.upper()
+
+    async def keyword_only(*, user_agent: Annotated[str, Header()] = "-") -> str:
+        return user_agent[::-1]
+
+    app = App(openapi_url=None)
+
+    @app.before_request
+    async def hook(request: Request) -> None:
+        return None
+
+    @app.get("/plain")
+    async def plain(a: Annotated[str, Depends(agent)], b: Annotated[str, Header()] = "") -> str:
+        return f"{a}|{b}"
+
+    @app.get("/wrapped")
+    @by_keyword
+    async def wrapped(a: Annotated[str, Depends(wrapped_agent)]) -> str:
+        return a
+
+    @app.get("/keywords")
+    async def keywords(
+        *, a: Annotated[str, Depends(keyword_only)], b: Annotated[str, Header()] = ""
+    ) -> str:
+        return f"{a}|{b}"
+
+    client = TestClient(app)
+    headers = {"user-agent": "abc", "b": "x"}
+    assert client.get("/plain", headers=headers).text == "abc|x"
+    assert client.get("/wrapped", headers=headers).text == "ABC"
+    assert client.get("/keywords", headers=headers).text == "cba|x"
