@@ -15,7 +15,6 @@ here is meant to be subclassed); a pure install runs the same code as plain Pyth
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable
 from typing import Any, Final, Protocol, final
 
@@ -90,31 +89,6 @@ class _Short:
             )
             for info in plan.params
         )
-        # PERF: a keyword call matches each name against the signature (~1,100 instructions
-        # for one argument); where the function takes its parameters, in order, as plain
-        # positional-or-keyword ones, the lane passes the values positionally instead.
-        self.positional = _in_order(plan.endpoint, [info.name for info in plan.params])
-        self.sub_positional: tuple[bool, ...] = tuple(
-            info.dependency is not None
-            and _in_order(info.dependency.endpoint, [each.name for each in info.dependency.params])
-            for info in plan.params
-        )
-
-
-def _in_order(function: Any, names: list[str]) -> bool:
-    """Tell whether ``function(*values)`` binds ``values`` to ``names`` as keywords would.
-
-    Read off the code object, not ``inspect.signature``: a wrapper or a ``__signature__``
-    can show parameters the function does not take positionally.
-    """
-    if not inspect.isfunction(function):
-        return False
-    code = function.__code__
-    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
-        return False
-    if code.co_kwonlyargcount or code.co_posonlyargcount:
-        return False
-    return list(code.co_varnames[: code.co_argcount]) == names
 
 
 @final
@@ -245,9 +219,7 @@ class Lane:
             elif short.inline:
                 errors: list[Any] = []
                 call_args = {}
-                at = -1
                 for info in short.params:
-                    at += 1
                     kind = info.kind
                     if kind is _DEPENDENCY:
                         sub = info.dependency
@@ -271,8 +243,6 @@ class Lane:
                             values[each.name] = value
                         if len(errors) > count:
                             call_args[info.name] = MISSING
-                        elif short.sub_positional[at]:
-                            call_args[info.name] = await sub.endpoint(*values.values())
                         else:
                             call_args[info.name] = await sub.endpoint(**values)
                     elif kind is _REQUEST:
@@ -287,14 +257,10 @@ class Lane:
                 if errors:
                     raise RequestValidationError(errors)
             endpoint = short.endpoint
-            if not short.is_async:
-                result = await run_in_threadpool(endpoint, **call_args)
-            elif not call_args:
-                result = await endpoint()
-            elif short.positional:
-                result = await endpoint(*call_args.values())
+            if short.is_async:
+                result = await (endpoint(**call_args) if call_args else endpoint())
             else:
-                result = await endpoint(**call_args)
+                result = await run_in_threadpool(endpoint, **call_args)
             cls = type(result)
             # NOTE: list[Any]: compiled, a list of tuples would store CheckedHeader pairs
             # re-made as plain tuples, which the server scans.
