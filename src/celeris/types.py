@@ -21,6 +21,30 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 RawHeaders = list[tuple[bytes, bytes]]
 
 
+class CheckedHeader(tuple[bytes, bytes]):
+    """A raw response header pair known to hold no CR or LF: the server does not scan it.
+
+    ``CheckedHeader((name, value))`` checks the pair once (``ValueError`` on a CR or LF).
+    celeris makes them at start-up for the constant headers it validated (a step's
+    ``headers``) and per request only for values it built from safe characters; the
+    server's scan of the response head runs only when some header is not one.
+    PERF: that scan (two counts over the whole head) is ~3,000 instructions per response.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, pair: tuple[bytes, bytes]) -> CheckedHeader:
+        name, value = pair
+        if not isinstance(name, bytes) or not isinstance(value, bytes):
+            raise TypeError("a header name and value are bytes")
+        # SECURITY: a CR or LF would split the response head. NOTE: bytes.find, not
+        # ``in``: on CPython 3.11 ``in`` on bytes first tries the needle as an int.
+        for part in (name, value):
+            if part.find(b"\r") >= 0 or part.find(b"\n") >= 0:
+                raise ValueError(f"header {name!r}: a name or value holds CR or LF")
+        return tuple.__new__(cls, (name, value))
+
+
 class ASGIVersions(TypedDict):
     spec_version: str
     version: Literal["3.0"]

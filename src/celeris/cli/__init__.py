@@ -17,6 +17,7 @@ _LAZY: dict[str, tuple[str, str, str | None, str]] = {
     "worker": ("celeris.cli.worker", "worker", "jobs", "Run an app's jobs and schedules."),
     "jobs": ("celeris.cli.jobs", "jobs", "jobs", "List, retry, cancel and purge jobs."),
     "tickets": ("celeris.cli.tickets", "tickets", "tickets", "List, show and purge error tickets."),
+    "check": ("celeris.cli.check", "check", None, "Run the deployment checks on an app."),
 }
 _EXTRA_LIBRARIES = {
     "db": ("sqlalchemy", "alembic"),

@@ -23,15 +23,16 @@ from celeris.core.di import bind_body_and_text, flat_kwargs, is_flat
 from celeris.core.errors import RequestValidationError
 from celeris.core.params import MISSING
 from celeris.core.pipeline import Answering as Flowing
-from celeris.core.pipeline import Flow, add_headers
+from celeris.core.pipeline import Flow
 from celeris.core.requests import Request
 from celeris.core.responses import Response
 from celeris.core.routing import EMPTY_PARAMS, Route, RouteTable, routing_path
 from celeris.core.signature import TEXT_KINDS, Kind, Plan, bind_text
-from celeris.types import FastRequest, RawHeaders
+from celeris.core.validation import ValidationFailure, missing_error
+from celeris.types import CheckedHeader, FastRequest
 
-_TEXT_PLAIN: Final = (b"content-type", b"text/plain; charset=utf-8")
-_APPLICATION_JSON: Final = (b"content-type", b"application/json")
+_TEXT_PLAIN: Final = CheckedHeader((b"content-type", b"text/plain; charset=utf-8"))
+_APPLICATION_JSON: Final = CheckedHeader((b"content-type", b"application/json"))
 _TEXT_TYPE: Final = "text/plain"
 _JSON_TYPE: Final = "application/json"
 _NO_ARGS: Final[dict[str, Any]] = {}  # never written to
@@ -226,7 +227,20 @@ class Lane:
                         count = len(errors)
                         values: dict[str, Any] = {}
                         for each in sub.params:  # PERF: a loop, not a comprehension's function
-                            values[each.name] = bind_text(each, request, params, errors)
+                            # PERF: bind_text(), inlined (one call less per value)
+                            extract = each.extract
+                            assert extract is not None
+                            try:
+                                value = extract(request, params)
+                            except ValidationFailure as exc:
+                                errors.extend(exc.errors)
+                                value = MISSING
+                            else:
+                                if value is MISSING:
+                                    if each.required:
+                                        errors.append(missing_error([each.kind.value, each.alias]))
+                                    value = each.default
+                            values[each.name] = value
                         if len(errors) > count:
                             call_args[info.name] = MISSING
                         else:
@@ -248,7 +262,9 @@ class Lane:
             else:
                 result = await run_in_threadpool(endpoint, **call_args)
             cls = type(result)
-            headers: RawHeaders
+            # NOTE: list[Any]: compiled, a list of tuples would store CheckedHeader pairs
+            # re-made as plain tuples, which the server scans.
+            headers: list[Any]
             if cls is str and short.direct:
                 text: str = result
                 body = text.encode()
@@ -279,7 +295,13 @@ class Lane:
             await self.send(request, response, late)
             return
         if tail.headers:
-            add_headers(response, tail.headers, tail.names)
+            # PERF: add_headers(), inlined
+            raw = response.raw_headers
+            present = {name.lower() for name, _ in raw}  # PERF: usually two names
+            if tail.names.isdisjoint(present):
+                raw.extend(tail.headers)
+            else:
+                raw.extend([pair for pair in tail.headers if pair[0] not in present])
         if type(response) is Response:
             # PERF: Response.send_to inlined (one coroutine less).
             await conn.respond(response.status_code, response.raw_headers, response.body)

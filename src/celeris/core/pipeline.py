@@ -18,7 +18,7 @@ from celeris.core.asgi import ASGIConnection, scope_of
 from celeris.core.concurrency import run_in_threadpool
 from celeris.core.requests import Request
 from celeris.core.responses import Response
-from celeris.types import FastRequest, RawHeaders, Send
+from celeris.types import CheckedHeader, FastRequest, RawHeaders, Send
 
 if TYPE_CHECKING:  # NOTE: annotations only; routing imports this module at run time
     from celeris.core.routing import Route
@@ -101,7 +101,8 @@ def _encode_headers(step: Step) -> RawHeaders:
                 f"{type(step).__name__}.headers: the value of {name!r} must be a str "
                 "without CR or LF"
             )
-        raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        # PERF: checked here, once: the server does not scan these per response.
+        raw.append(CheckedHeader((name.lower().encode("latin-1"), value.encode("latin-1"))))
     return raw
 
 

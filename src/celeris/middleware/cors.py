@@ -10,10 +10,11 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from celeris.core.pipeline import Step, filtered, is_plain
+from celeris.core.pipeline import Step
 from celeris.core.requests import Request
 from celeris.core.responses import Response
 from celeris.core.routing import Route
+from celeris.middleware._steps import CORSHeaders
 from celeris.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
 ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -250,6 +251,8 @@ class CORSStep(Step):
 
     def __init__(self, policy: CORSMiddleware) -> None:
         self.policy = policy
+        # PERF: the per-request code is compiled in the compiled build (middleware._steps).
+        self._headers = CORSHeaders(policy)
 
     def for_route(self, route: Route) -> Step | None:
         """Skip the preflight check on routes that take no OPTIONS (preflights miss them)."""
@@ -259,7 +262,7 @@ class CORSStep(Step):
         return (self.before_now, False)  # PERF: a plain call, no coroutine
 
     def _after_entry(self) -> tuple[Any, bool] | None:
-        return (self.after_now, False)
+        return (self._headers.after, False)
 
     async def before(self, request: Request) -> Response | None:
         """Answer a preflight request (OPTIONS with Origin and Access-Control-Request-Method)."""
@@ -290,18 +293,7 @@ class CORSStep(Step):
 
     def after_now(self, request: Request, response: Response) -> Response | None:
         """``after``, as a plain function."""
-        origin = None
-        for name, value in request.conn.headers:  # NOTE: _origin_of(), inlined
-            if name == b"origin":
-                origin = value.decode("latin-1")
-                break
-        if origin is None or not self.policy.applies(origin):
-            return None
-        if type(response) is not Response and not is_plain(response):
-            return filtered(response, lambda send: self.policy.send_filter(send, origin))
-        raw = response.raw_headers
-        raw[:] = self.policy.cors_headers(raw, origin)
-        return None
+        return self._headers.after(request, response)
 
 
 class _CORSHeaders(CORSStep):

@@ -15,6 +15,7 @@ from typing import Any, Protocol, cast
 from celeris.core.pipeline import Step, filtered, is_plain
 from celeris.core.requests import Request
 from celeris.core.responses import Response
+from celeris.middleware._steps import Compression
 from celeris.types import ASGIApp, Message, RawHeaders, Receive, Scope, Send
 
 try:  # NOTE: brotli is the optional ``celeris[brotli]`` extra.
@@ -301,9 +302,12 @@ class GZipStep(Step):
 
     def __init__(self, options: GZipMiddleware) -> None:
         self.options = options
+        # PERF: the tests that stop most responses are compiled in the compiled build
+        # (middleware._steps); compressing is ``compress`` below.
+        self._compression = Compression(options.minimum_size, self.compress)
 
     def _after_entry(self) -> tuple[Any, bool] | None:
-        return (self.after_now, False)  # PERF: a plain call, no coroutine
+        return (self._compression.after, False)  # PERF: a plain call, no coroutine
 
     async def after(self, request: Request, response: Response) -> Response | None:  # type: ignore[override]
         """Compress a plain body in place; send any other response through the ASGI filter."""
@@ -311,6 +315,10 @@ class GZipStep(Step):
 
     def after_now(self, request: Request, response: Response) -> Response | None:
         """``after``, as a plain function."""
+        return self._compression.after(request, response)
+
+    def compress(self, request: Request, response: Response) -> Response | None:
+        """Compress the response of ``request`` (``after_now`` past its first tests)."""
         options = self.options
         if request.conn.method == "HEAD":
             return None
@@ -320,7 +328,6 @@ class GZipStep(Step):
                 return None
             return filtered(response, lambda send: _Responder(options, chosen, send).send)
         body = response.body
-        # PERF: the cheapest test first: most small bodies stop here.
         if len(body) < options.minimum_size:
             return None
         encoding = _encoding_of(request, options.brotli)

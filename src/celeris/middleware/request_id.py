@@ -6,49 +6,23 @@ the pipeline step ``RequestIDStep`` for HTTP (WebSockets keep the ASGI form).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Final, cast
+from typing import Any, cast
 
-from celeris.core.pipeline import Step, filtered, is_plain
+from celeris.core.pipeline import Step
 from celeris.core.requests import Request
 from celeris.core.responses import Response
+from celeris.middleware._steps import RequestIds, ids, uuid_hex
 from celeris.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Safe ids: at most 200 characters that cannot break a header or a log line.
 DEFAULT_VALIDATE = re.compile(r"[A-Za-z0-9._:+/=@-]{1,200}")
 
-# The version and variant bits of a random (version 4) UUID, RFC 9562 section 5.4: byte 6
-# starts with the version 0100, byte 8 with the variant 10.
-_VERSION: Final = bytes((b & 0x0F) | 0x40 for b in range(256))
-_VARIANT: Final = bytes((b & 0x3F) | 0x80 for b in range(256))
-_BATCH: Final = 256  # ids made at once
-
-
-_ids: list[str] = []  # made ahead, taken from the end
-
-
-def _uuid_hex() -> str:
-    """Return a random version 4 UUID as 32 hex digits (``uuid.uuid4().hex``'s value).
-
-    PERF: ``uuid.uuid4().hex`` costs ~15,000 instructions (a UUID object, a 128-bit int and
-    its checks); here one ``os.urandom`` call, two ``translate`` calls and one ``hex()`` make
-    256 ids, and a request pops one.
-    """
-    try:
-        return _ids.pop()
-    except IndexError:
-        raw = bytearray(os.urandom(16 * _BATCH))
-        raw[6::16] = raw[6::16].translate(_VERSION)
-        raw[8::16] = raw[8::16].translate(_VARIANT)
-        text = raw.hex()
-        _ids.extend(text[at : at + 32] for at in range(0, len(text), 32))
-        return _ids.pop()
-
-
-# SECURITY: a forked worker must not hand out the ids its parent had made.
-os.register_at_fork(after_in_child=_ids.clear)
+# NOTE: the default generator and its batch live with the per-request code (compiled in the
+# compiled build); these names are the ones tests and older code use.
+_uuid_hex = uuid_hex
+_ids = ids
 
 
 class RequestIDMiddleware:
@@ -133,17 +107,14 @@ class RequestIDStep(Step):
 
     def __init__(self, options: RequestIDMiddleware) -> None:
         self.options = options
-        # PERF: the options read per request, one attribute away.
-        self.header = options.header
-        self.trust_incoming = options.trust_incoming
-        self.fullmatch = options.validate.fullmatch
-        self.generator = options.generator
+        # PERF: the per-request code is compiled in the compiled build (middleware._steps).
+        self._ids = RequestIds(options)
 
     def _before_entry(self) -> tuple[Any, bool] | None:
-        return (self.before_now, False)  # PERF: plain calls, no coroutines
+        return (self._ids.before, False)  # PERF: plain calls, no coroutines
 
     def _after_entry(self) -> tuple[Any, bool] | None:
-        return (self.after_now, False)
+        return (self._ids.after, False)
 
     async def before(self, request: Request) -> Response | None:
         """Put the request's id into ``request.state.request_id``."""
@@ -155,37 +126,8 @@ class RequestIDStep(Step):
 
     def before_now(self, request: Request) -> Response | None:
         """``before``, as a plain function."""
-        conn = request.conn
-        request_id = None
-        if self.trust_incoming:
-            header = self.header
-            for name, value in conn.headers:  # NOTE: request_id_in(), inlined
-                if name == header:
-                    incoming: str = value.decode("latin-1")
-                    if self.fullmatch(incoming):
-                        request_id = incoming
-                    break
-        # NOTE: the connection's state dict is what request.state reads and writes.
-        conn.state["request_id"] = request_id or self.generator()
-        return None
+        return self._ids.before(request)
 
     def after_now(self, request: Request, response: Response) -> Response | None:
         """``after``, as a plain function."""
-        request_id = request.conn.state.get("request_id")
-        if type(request_id) is not str:
-            return None  # NOTE: the handler removed it (or replaced it)
-        if type(response) is not Response and not is_plain(response):
-            options = self.options
-            return filtered(
-                response,
-                lambda send: options.send_filter(send, request_id, "http.response.start"),
-            )
-        header = self.header
-        size = len(header)
-        raw = response.raw_headers
-        for name, _ in raw:
-            # PERF: only a name of the same length can be the header, in any case.
-            if len(name) == size and name.lower() == header:
-                return None
-        raw.append((header, request_id.encode("latin-1")))
-        return None
+        return self._ids.after(request, response)

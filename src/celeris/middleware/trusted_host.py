@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from typing import Any, Final, cast
+from typing import Any, cast
 
 from celeris.core.pipeline import Step
 from celeris.core.requests import Request
 from celeris.core.responses import Response
 from celeris.core.routing import Route
+from celeris.middleware._steps import HostCheck
 from celeris.types import ASGIApp, RawHeaders, Receive, Scope, Send
 
 _PROBLEM_HEADERS = [(b"content-type", b"application/problem+json")]
@@ -142,23 +143,22 @@ class TrustedHostMiddleware:
         return f"{url}?{query.decode('latin-1')}" if query else url
 
 
-_CACHE_SIZE: Final = 64
-
-
 class TrustedHostStep(Step):
     """``TrustedHostMiddleware``'s policy as a pipeline step: refuses in ``before``."""
 
     def __init__(self, policy: TrustedHostMiddleware) -> None:
         self.policy = policy
-        # PERF: a server sees few distinct Host values: each is matched once, not per request.
-        self._allowed: dict[bytes, bool] = {}
+        # PERF: the per-request test (a bounded cache of the Host values judged) is compiled
+        # in the compiled build (celeris.middleware._steps).
+        self._check = HostCheck(self.judge, self.refuse)
+        self._allowed = self._check.allowed
 
     def for_route(self, route: Route) -> Step | None:
         """Skip every route when any host is allowed."""
         return None if self.policy.allow_any else self
 
     def _before_entry(self) -> tuple[Any, bool] | None:
-        return (self.before_now, False)  # PERF: a plain call, no coroutine
+        return (self._check.before, False)  # PERF: a plain call, no coroutine
 
     async def before(self, request: Request) -> Response | None:
         """Answer a request for a host not served (as the ASGI form does)."""
@@ -166,24 +166,18 @@ class TrustedHostStep(Step):
 
     def before_now(self, request: Request) -> Response | None:
         """``before``, as a plain function."""
-        policy = self.policy
-        if policy.allow_any:
+        if self.policy.allow_any:
             return None
-        headers = request.conn.headers
-        value = b""
-        for name, raw in headers:
-            if name == b"host":
-                value = raw
-                break
-        allowed = self._allowed.get(value)
-        if allowed is None:
-            allowed = policy.is_allowed(_split_host_in(headers)[0])
-            if len(self._allowed) < _CACHE_SIZE:
-                self._allowed[value] = allowed
-        if allowed:
-            return None
-        host, port = _split_host_in(headers)
-        status, raw_headers, body = policy.refusal(request.scope, host, port)
+        return self._check.before(request)
+
+    def judge(self, headers: RawHeaders) -> bool:
+        """Tell whether the Host among the raw request ``headers`` is served."""
+        return self.policy.is_allowed(_split_host_in(headers)[0])
+
+    def refuse(self, request: Request) -> Response:
+        """Return the answer to a request for a host not served."""
+        host, port = _split_host_in(request.conn.headers)
+        status, raw_headers, body = self.policy.refusal(request.scope, host, port)
         response = Response(body, status_code=status)
         response.raw_headers = raw_headers
         return response

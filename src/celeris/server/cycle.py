@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from celeris.server.head import (
     CLEAN_HEADERS,
@@ -15,7 +15,7 @@ from celeris.server.head import (
     content_length_line,
     status_line,
 )
-from celeris.types import ASGIApp, HTTPScope, Message, RawHeaders
+from celeris.types import ASGIApp, CheckedHeader, HTTPScope, Message, RawHeaders
 
 if TYPE_CHECKING:
     from celeris.server.protocol import HttpProtocol
@@ -26,6 +26,7 @@ _ASGI_VERSIONS = {"version": "3.0", "spec_version": "2.4"}
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _CHUNKED_END: Final = b"0\r\n\r\n"
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
+_CHECKED: Final = CheckedHeader  # PERF: a C static in the compiled build
 _INTERNAL_ERROR = (
     b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 21\r\nconnection: close\r\n"
@@ -176,8 +177,12 @@ class RequestCycle:
         parts = [STATUS_LINES.get(status) or status_line(status), defaults.line]
         has_length = False
         unknown = False  # a header not known to be free of CR/LF: the head gets scanned
-        for pair in headers:
-            name, value = pair
+        # NOTE: the pairs as objects: compiled, a pair typed as a tuple is unboxed, and a
+        # CheckedHeader would lose its type.
+        pairs: list[Any] = headers
+        for pair in pairs:
+            name: bytes = pair[0]
+            value: bytes = pair[1]
             parts += (name, b": ", value, b"\r\n")
             n = len(name)
             if n == 14 or n == 10:  # PERF: only content-length and connection matter here
@@ -188,7 +193,8 @@ class RequestCycle:
                         continue  # digits under a known name: nothing to scan
                 elif lname == b"connection" and value.lower() == b"close":
                     self.keep_alive = False
-            if pair not in CLEAN_HEADERS:
+            # PERF: a CheckedHeader was checked when it was made (a step's constant header).
+            if type(pair) is not _CHECKED and pair not in CLEAN_HEADERS:
                 unknown = True
         no_body = status in _NO_BODY_STATUSES or status < 200
         if self.expect_100 and self.more_body:
@@ -277,7 +283,11 @@ class RequestCycle:
         parts = [status_line(status), self.conn.state.headers.line]
         length = -1
         kept = 0
-        for name, value in self.start_headers:
+        unknown = False
+        pairs: list[Any] = self.start_headers  # NOTE: as objects, as in respond()
+        for pair in pairs:
+            name: bytes = pair[0]
+            value: bytes = pair[1]
             lname = name.lower()
             if lname == b"content-length":
                 try:
@@ -290,6 +300,8 @@ class RequestCycle:
                 continue  # NOTE: the server owns the framing.
             parts += (name, b": ", value, b"\r\n")
             kept += 1
+            if type(pair) is not _CHECKED:
+                unknown = True
         no_body = status in _NO_BODY_STATUSES or status < 200
         if self.expect_100 and self.more_body:
             self.keep_alive = False  # no 100 Continue went out: the body may never come
@@ -310,7 +322,8 @@ class RequestCycle:
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
         head = b"".join(parts)
-        _check_head(head, len(parts), kept, self.conn.state.headers.nlines)
+        if unknown:
+            _check_head(head, len(parts), kept, self.conn.state.headers.nlines)
         self.head_sent = True
         return [head]
 
