@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from celeris.db import Database
+from celeris.db import Database, create_tables
 from celeris.jobs.base import FINISHED, JobRecord, State
 
 __all__ = ["METADATA", "DatabaseBackend", "crons_table", "jobs_table"]
@@ -219,7 +219,9 @@ class DatabaseBackend:
                 # NOTE: write-ahead logging lets readers (the admin, result polling) run beside
                 # the one writer, and commits cost one fsync less.
                 await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
-            await connection.run_sync(METADATA.create_all)
+            await create_tables(
+                connection, METADATA
+            )  # workers starting together queue on PostgreSQL
 
     async def close(self) -> None:
         """Nothing of its own: the database is closed by whoever opened it."""
