@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any, Final, Protocol, final
 
+from celeris.core._fast import parts_response
 from celeris.core.concurrency import run_in_threadpool
 from celeris.core.di import bind_body_and_text, flat_kwargs, is_flat
 from celeris.core.errors import RequestValidationError
@@ -271,11 +272,11 @@ class Lane:
                 # NOTE: no content-length, as in answer(): respond() adds the body's (the
                 # server, and ASGIConnection over ASGI), after what the steps added.
                 headers = [_TEXT_PLAIN]
-                response = Response.of_parts(short.status_code, headers, body, _TEXT_TYPE)
+                response = parts_response(short.status_code, headers, body, _TEXT_TYPE)
             elif (cls is dict or cls is list or cls is short.json_class) and short.direct:
                 body = short.encode(result)
                 headers = [_APPLICATION_JSON]
-                response = Response.of_parts(short.status_code, headers, body, _JSON_TYPE)
+                response = parts_response(short.status_code, headers, body, _JSON_TYPE)
             else:
                 response = short.render(result)
         except Exception as exc:
