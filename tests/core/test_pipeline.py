@@ -566,6 +566,16 @@ def piped_app(*, flat: bool) -> App:
 
     dependency = agent if flat else agent_gen
 
+    async def count(x_count: int = Header(), x_tag: str = Header("-")) -> str:
+        return f"{x_count}{x_tag}"
+
+    async def count_gen(x_count: int = Header(), x_tag: str = Header("-")) -> Any:
+        yield f"{x_count}{x_tag}"
+
+    @app.get("/count")
+    async def by_count(value: str = Depends(count if flat else count_gen)) -> str:
+        return value
+
     async def limit(n: int = Query(ge=1)) -> int:
         return n
 
@@ -596,6 +606,10 @@ def piped_app(*, flat: bool) -> App:
     [
         ("/agent", {"user-agent": "probe"}),
         ("/agent", {}),
+        ("/count", {"x-count": "2", "x-tag": "t"}),
+        ("/count", {"x-count": "2"}),
+        ("/count", {}),  # a required header missing: 422
+        ("/count", {"x-count": "two"}),  # not an int: 422
         ("/nested?n=3", {}),
         ("/nested?n=0", {}),
         ("/nested", {}),
@@ -613,7 +627,24 @@ def test_piped_routes_answer_as_the_full_path(path: str, headers: dict[str, str]
     lane = piped_app(flat=True)
     lane.build_middleware_stack()
     assert isinstance(lane._entry, Lane)
-    assert {r.path for r in lane._entry.shorts} >= {"/agent", "/nested", "/boom", "/teapot"}
+    assert {r.path for r in lane._entry.shorts} >= {
+        "/agent",
+        "/count",
+        "/nested",
+        "/boom",
+        "/teapot",
+    }
+
+
+def test_piped_dependency_header_values_are_validated_on_the_lane() -> None:
+    app = piped_app(flat=True)
+    client = TestClient(app)
+    assert client.get("/count", headers={"x-count": "2", "x-tag": "t"}).text == "2t"
+    assert client.get("/count", headers={"x-count": "2"}).text == "2-"
+    for headers in ({}, {"x-count": "two"}):
+        r = client.get("/count", headers=headers)
+        assert r.status_code == 422
+        assert [e["loc"] for e in r.json()["errors"]] == [["header", "x-count"]]
 
 
 def test_piped_route_early_answer_and_failing_after() -> None:

@@ -377,6 +377,10 @@ def _identity(value: Any) -> Any:
     return value
 
 
+#: The converter of a ``str`` / ``Any`` value: the compiled extractors skip calling it.
+identity: Converter = _identity
+
+
 def value_converter(tp: Any, loc: list[str | int]) -> Converter:
     """Return a strict converter for an already-decoded JSON value (an embedded body member)."""
     if tp is Any or tp is object:
