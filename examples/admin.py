@@ -27,6 +27,7 @@ from celeris.db import Database, Model
 from celeris.jobs import Jobs
 from celeris.security import CSRF
 from celeris.sessions import Sessions
+from celeris.settings import dev_secret_key
 
 book_tag = sa.Table(
     "library_book_tag",
@@ -83,10 +84,17 @@ def build(
     """
     app = App(title="Library")
     db = Database(url, app=app, create_all=True)
-    Sessions(app=app)
+    # NOTE: an example: without SECRET_KEY, one development key kept in .celeris/ signs sessions.
+    secret_key = os.environ.get("SECRET_KEY") or dev_secret_key()
+    Sessions(app=app, secret_key=secret_key)
     CSRF(app=app)
-    auth = Auth(app=app, db=db, **(auth_options or {}))
+    auth = Auth(app=app, db=db, secret_key=secret_key, **(auth_options or {}))
     app.include_router(auth.router)
+
+    @app.get("/")
+    async def index() -> str:
+        return "The library's admin is at /admin/ (sign in as a staff user)."
+
     if jobs_url is not None:
         admin_options["jobs"] = Jobs(jobs_url, app=app, db=db)
     admin = Admin(app=app, db=db, auth=auth, **admin_options)
