@@ -129,6 +129,7 @@ class BrokerBackend(DatabaseBackend):
         self.poll = poll
         self.resend_after = resend_after
         self._publishers: dict[str, Any] = {}
+        self._exchanges: dict[str, Any] = {}  # amqp: queue -> exchange on an unconfirmed channel
         self._publishers_lock = asyncio.Lock()
         self._consumers: dict[str, Any] = {}
         self._listeners: list[asyncio.Task[None]] = []
@@ -165,6 +166,7 @@ class BrokerBackend(DatabaseBackend):
                 await broker.shutdown()
         self._consumers.clear()
         self._publishers.clear()
+        self._exchanges.clear()
 
     async def _publisher(self, queue: str) -> Any:
         async with self._publishers_lock:
@@ -172,14 +174,36 @@ class BrokerBackend(DatabaseBackend):
             if broker is None:
                 broker = make_broker(self.broker_url, queue, consumer=False, prefetch=1)
                 await broker.startup()
+                if self.broker_url.partition("://")[0].lower() == "amqp":
+                    # PERF: the hot path publishes on a channel of its own without publisher
+                    # confirms, as Celery (kombu) does by default: the job's record is the
+                    # source of truth, and the relay publishes again what the broker lost.
+                    channel = await broker.write_conn.channel(publisher_confirms=False)
+                    self._exchanges[queue] = await channel.get_exchange(
+                        "celeris.jobs", ensure=False
+                    )
                 self._publishers[queue] = broker
             return broker
 
-    async def _kick(self, record: JobRecord) -> bool:
+    async def _publish(self, record: JobRecord) -> None:
+        priority = max(0, min(_MAX_PRIORITY, record.priority))
+        exchange = self._exchanges.get(record.queue)
+        if exchange is None and record.queue not in self._publishers:
+            await self._publisher(record.queue)
+            exchange = self._exchanges.get(record.queue)
+        if exchange is not None:
+            from aio_pika import DeliveryMode, Message
+
+            # NOTE: the body is all the worker reads (taskiq's listener yields it alone);
+            # persistent, so a message the broker took survives its restart, as Celery's.
+            message = Message(
+                record.id.encode(), delivery_mode=DeliveryMode.PERSISTENT, priority=priority
+            )
+            await exchange.publish(message, routing_key=record.queue, mandatory=False)
+            return
         from taskiq import BrokerMessage
 
-        priority = max(0, min(_MAX_PRIORITY, record.priority))
-        message = BrokerMessage(
+        kicked = BrokerMessage(
             task_id=record.id,
             task_name="celeris.job",
             message=record.id.encode(),
@@ -187,11 +211,14 @@ class BrokerBackend(DatabaseBackend):
             # Redis broker would take that label as the stream's key.
             labels={"priority": str(priority)},  # NATS headers are text
         )
+        await (await self._publisher(record.queue)).kick(kicked)
+
+    async def _kick(self, record: JobRecord) -> bool:
         try:
             # NOTE: bounded, so a request that enqueues never hangs on a broker that stopped
             # answering; the stored record is published later by the relay.
             async with asyncio.timeout(_PUBLISH_TIMEOUT):
-                await (await self._publisher(record.queue)).kick(message)
+                await self._publish(record)
         except Exception as error:
             # NOTE: the record is stored; the relay publishes it again after resend_after.
             log.warning("job %s not handed to the broker yet: %s", record.id, error)
