@@ -103,9 +103,18 @@ class Worker:
         ]
         if self.schedules and self.jobs.schedules:
             self._background.append(asyncio.create_task(self._every(1.0, self._schedule)))
+        backend = self.jobs.backend
+        subscribe = getattr(backend, "subscribe", None)
+        if subscribe is not None:
+            try:
+                await subscribe(self._wake.set)  # PostgreSQL: NOTIFY wakes an idle worker
+            except Exception as error:
+                log.warning("worker %s: cannot LISTEN for new jobs (%s); polling", self.name, error)
         try:
             await self._claim_loop()
         finally:
+            if subscribe is not None:
+                getattr(backend, "unsubscribe", lambda _: None)(self._wake.set)
             self.jobs.workers.discard(self)
             await self._drain()
             for task in self._background:
