@@ -11,6 +11,11 @@ worker's relay publishes due records that were never sent (delayed jobs, retries
 workers put back by the reaper, a publish that failed, a crash between commit and publish) and
 re-publishes any still queued ``resend_after`` seconds after it was sent. A message for a job
 that is not queued (a duplicate) is acknowledged and dropped, so each job runs once per attempt.
+
+The records being the source of truth, publishing need not wait for the broker: the jobs stored
+in one loop iteration go out together (up to ``_IDS_PER_MESSAGE`` ids a message, acknowledged
+after its last job), and on RabbitMQ without publisher confirms, as Celery does (persistent
+messages; what the broker loses, the relay publishes again).
 """
 
 from __future__ import annotations
