@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     case,
     delete,
     event,
@@ -187,6 +188,21 @@ def _sqlite_normal_sync(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_FINISH_ONE = (
+    update(jobs_table)
+    .where(
+        _c.id == bindparam("b_id"),
+        _c.worker == bindparam("b_worker"),
+        _c.state == State.RUNNING.value,
+    )
+    .values(
+        state=State.DONE.value,
+        result=bindparam("b_result"),
+        worker=None,
+        lease_until=None,
+        finished_at=bindparam("b_now"),
+    )
+)
 _CHANNEL = "celeris_jobs"  # PostgreSQL: NOTIFY'd in the transaction that stores due jobs
 
 
@@ -425,6 +441,15 @@ class DatabaseBackend:
     ) -> builtins.list[bool]:
         """Record a batch of results in one UPDATE per worker (all of them held, the usual case)."""
         now = time.time()
+        if self.dialect == "sqlite":
+            # PERF: one cached statement run for every row (one hop to the driver's thread),
+            # instead of building a CASE of the batch's rows, whose construction and cache key
+            # cost a worker more CPU than the write. sqlite3 sums an executemany's rowcount.
+            rows = [{"b_id": j, "b_worker": w, "b_result": r, "b_now": now} for j, w, r in items]
+            changed = (await connection.execute(_FINISH_ONE, rows)).rowcount
+            if changed != len(items):
+                raise _NotAllHeld(f"{changed} of {len(items)} jobs still held")
+            return [True] * len(items)
         by_worker: dict[str, builtins.list[tuple[str, str]]] = {}
         for job_id, worker, result in items:
             by_worker.setdefault(worker, []).append((job_id, result))

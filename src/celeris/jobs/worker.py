@@ -72,6 +72,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.schedules = schedules
         self.running: dict[str, asyncio.Task[None]] = {}
+        self._recording = 0  # of the running: jobs that returned, their outcome being recorded
         self.done = self.failed = self.retried = 0
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
@@ -160,7 +161,9 @@ class Worker:
         failures = 0
         idle = _FIRST_IDLE_POLL
         while not self._stopping.is_set():
-            free = self.concurrency - len(self.running)
+            # PERF: a job whose function returned frees its slot while its outcome is being
+            # recorded (at most ``concurrency`` of them), so the next claim overlaps that write.
+            free = self.concurrency - len(self.running) + min(self._recording, self.concurrency)
             if free <= 0:
                 await self._pause(None)
                 continue
@@ -299,13 +302,18 @@ class Worker:
 
     async def _settle(self, operation: Callable[[], Awaitable[bool]]) -> bool:
         """Record an outcome, retrying while the database is away (within about the lease)."""
-        for pause in (0.1, 0.5, 1.0, 2.0, 4.0, 8.0, 0.0):
-            try:
-                return await operation()
-            except Exception as error:
-                log.warning("worker %s: cannot record a result (%s)", self.name, error)
-                await asyncio.sleep(pause)
-        return False
+        self._recording += 1
+        self._wake.set()
+        try:
+            for pause in (0.1, 0.5, 1.0, 2.0, 4.0, 8.0, 0.0):
+                try:
+                    return await operation()
+                except Exception as error:
+                    log.warning("worker %s: cannot record a result (%s)", self.name, error)
+                    await asyncio.sleep(pause)
+            return False
+        finally:
+            self._recording -= 1
 
     def status(self) -> str:
         """Return the one-line status the CLI prints."""
