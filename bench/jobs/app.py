@@ -15,7 +15,6 @@ jobs = Jobs(
     app=app,
     queue=os.environ.get("BENCH_QUEUE", "bench"),
     root_path=os.environ.get("BENCH_ROOT") or None,  # where a broker's records (jobs.db) go
-    poll=float(os.environ.get("BENCH_POLL", "0.5")),  # drive.py: 0.05 on SQLite
 )
 
 

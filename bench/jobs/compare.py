@@ -45,9 +45,10 @@ celeris App; the peers: a bare ASGI callable, no framework, so the peers pay no 
 the request latencies. Every system acknowledges after the job ran and stores each result:
 
 - celeris: records (state, attempts, result) in SQLite (jobs.db; on a broker too), the broker
-  message acknowledged after the result is stored; the bench jobs have retries=0. On SQLite
-  an idle worker polls every `poll=0.05` s (the default is 0.5 s); on a broker it waits on the
-  broker.
+  message acknowledged after the result is stored; the bench jobs have retries=0. celeris's
+  defaults: on SQLite a worker claims again at once while it finds jobs, and an idle one backs
+  off from 10 ms to `poll=0.5` s; on a broker it waits on the broker, which celeris publishes
+  to without publisher confirms (as Celery), persistent messages.
 - Celery 5.7: amqp broker (RabbitMQ, durable queue, persistent messages),
   `task_acks_late=True`, results in Redis, `--pool threads --concurrency 50`, prefetch
   multiplier 4 (its default); the jobs are sync functions, the 10 ms one `time.sleep(0.01)`.

@@ -40,9 +40,8 @@ async def drive_celeris(system: str, kind: str, options: argparse.Namespace) -> 
         "JOBS_URL": url,
         "BENCH_QUEUE": queue,
         "BENCH_ROOT": str(workdir),
-        # NOTE: on SQLite an idle worker polls; 0.05 s instead of the default 0.5 s, as arq's
-        # poll_delay is 0.01 here. A broker worker waits on the broker: the default there.
-        "BENCH_POLL": "0.05" if CELERIS_URLS[system] is None else "0.5",
+        # NOTE: celeris's defaults: on SQLite an idle worker's poll backs off to poll=0.5 s
+        # and claims again at once while it finds jobs; a broker worker waits on the broker.
         "PYTHONPATH": os.pathsep.join([str(HERE.parents[1] / "src"), str(HERE)]),
     }
     os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})

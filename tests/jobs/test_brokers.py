@@ -292,3 +292,47 @@ async def test_enqueues_published_in_the_background_are_flushed_at_close(
         assert [await h.result(timeout=30) for h in handles] == list(range(300))
         worker.stop()  # type: ignore[attr-defined]
         await asyncio.wait_for(task, 10)
+
+
+async def test_jobs_enqueued_together_share_messages_and_each_runs_once(
+    broker_jobs: Jobs, broker_url: str
+) -> None:
+    """Jobs stored in one loop iteration go out in few messages (up to 32 ids each); each job
+    runs once, and each message is acknowledged after its last job (none left on the broker)."""
+    jobs = broker_jobs
+    runs: list[int] = []
+    published: list[int] = []
+
+    @jobs.job(name="together")
+    async def together(n: int) -> int:
+        runs.append(n)
+        return n
+
+    async with jobs:
+        backend = jobs.backend
+        publish = backend._publish  # type: ignore[attr-defined]
+
+        async def counting(queue: str, priority: int, ids: list[str]) -> None:
+            published.append(len(ids))
+            await publish(queue, priority, ids)
+
+        backend._publish = counting  # type: ignore[attr-defined]
+        handles = await asyncio.gather(*(together.enqueue(n) for n in range(100)))
+        worker, task = await start(jobs, concurrency=10)
+        results = await asyncio.gather(*(h.result(timeout=20) for h in handles))
+        assert results == list(range(100))
+        await asyncio.sleep(0.3)  # any duplicate would run now
+        assert sorted(runs) == list(range(100))
+        assert sum(published) == 100
+        assert len(published) < 100
+        assert max(published) <= 32
+        worker.stop()  # type: ignore[attr-defined]
+        await task
+    if broker_url.startswith("amqp"):
+        import aio_pika
+
+        connection = await aio_pika.connect(broker_url)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(f"celeris.jobs.{jobs.queue}", passive=True)
+            assert queue.declaration_result.message_count == 0  # every message acknowledged

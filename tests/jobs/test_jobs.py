@@ -503,3 +503,35 @@ async def test_concurrent_enqueues_and_results_are_batched_and_stay_exact(
         assert counts[State.QUEUED] == 1
         assert (await backend.get(lost)).result is None  # type: ignore[union-attr]
         assert await jobs.handle(claimed[5].id).result(timeout=1) == 5
+
+
+async def test_an_idle_worker_claims_at_once_while_it_finds_jobs_then_backs_off(
+    make_jobs, backend_kind: str
+) -> None:
+    """Polling adapts: an idle worker's pauses grow to ``poll``; on PostgreSQL a NOTIFY sent
+    when the enqueue commits wakes it at once, elsewhere the next poll finds the job. The
+    worker has a Jobs of its own, as in another process (no in-process wake-up)."""
+    if backend_kind == "memory":
+        pytest.skip("the memory backend wakes its in-process workers directly")
+    consumer, producer = make_jobs(poll=8.0), make_jobs(poll=8.0)
+
+    async def woken(n: int) -> int:
+        return n
+
+    consumer.job(name="woken")(woken)
+    enqueue = producer.job(name="woken")(woken).enqueue
+
+    async with consumer, producer:
+        worker, task = await run_worker(consumer)
+        # idle: its pauses double from 10 ms; the one from 5.1 s to 10.2 s is under way at 6 s
+        await asyncio.sleep(6.0 if backend_kind == "postgresql" else 2.0)
+        started = time.monotonic()
+        handle = await enqueue(1)
+        if backend_kind == "postgresql":
+            assert await handle.result(timeout=1.5) == 1  # NOTIFY, not the next poll
+            assert time.monotonic() - started < 1.5
+        else:
+            assert await handle.result(timeout=10) == 1  # found by a poll, within ``poll``
+        handles = [await enqueue(n) for n in range(200)]
+        assert [await h.result(timeout=10) for h in handles] == list(range(200))
+        await stop(worker, task)

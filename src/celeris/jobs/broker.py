@@ -11,6 +11,11 @@ worker's relay publishes due records that were never sent (delayed jobs, retries
 workers put back by the reaper, a publish that failed, a crash between commit and publish) and
 re-publishes any still queued ``resend_after`` seconds after it was sent. A message for a job
 that is not queued (a duplicate) is acknowledged and dropped, so each job runs once per attempt.
+
+The records being the source of truth, publishing need not wait for the broker: the jobs stored
+in one loop iteration go out together (up to ``_IDS_PER_MESSAGE`` ids a message, acknowledged
+after its last job), and on RabbitMQ without publisher confirms, as Celery does (persistent
+messages; what the broker loses, the relay publishes again).
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ log = logging.getLogger("celeris.jobs")
 _EXTRAS = {"amqp": "jobs-amqp", "redis": "jobs-redis", "rediss": "jobs-redis", "nats": "jobs-nats"}
 _MAX_PRIORITY = 10
 _PUBLISH_TIMEOUT = 2.0  # seconds
-_MAX_IN_FLIGHT = 256  # background publishes awaiting the broker's confirm
+_MAX_WAITING = 4096  # jobs stored and waiting for the background publisher
+_IDS_PER_MESSAGE = 32  # job ids in one broker message, at most
 
 
 def _redacted(url: str) -> str:
@@ -106,6 +112,16 @@ def make_broker(url: str, queue: str, *, consumer: bool, prefetch: int) -> Any:
     return broker
 
 
+class _Delivery:
+    """A broker message naming ``pending`` jobs not yet settled, and its acknowledgement."""
+
+    __slots__ = ("ack", "pending")
+
+    def __init__(self, ack: Callable[[], Any] | None, pending: int) -> None:
+        self.ack = ack
+        self.pending = pending
+
+
 class BrokerBackend(DatabaseBackend):
     """Records in a database, deliveries through a taskiq broker."""
 
@@ -129,11 +145,14 @@ class BrokerBackend(DatabaseBackend):
         self.poll = poll
         self.resend_after = resend_after
         self._publishers: dict[str, Any] = {}
+        self._exchanges: dict[str, Any] = {}  # amqp: queue -> exchange on an unconfirmed channel
         self._publishers_lock = asyncio.Lock()
         self._consumers: dict[str, Any] = {}
         self._listeners: list[asyncio.Task[None]] = []
-        self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self._acks: dict[str, Any] = {}
+        self._inbox: asyncio.Queue[tuple[str, _Delivery]] = asyncio.Queue()
+        self._acks: dict[str, _Delivery] = {}
+        self._outgoing: list[JobRecord] = []  # stored this loop iteration, to publish together
+        self._flushing: asyncio.Task[None] | None = None
         self._relayed_at = 0.0
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -165,6 +184,7 @@ class BrokerBackend(DatabaseBackend):
                 await broker.shutdown()
         self._consumers.clear()
         self._publishers.clear()
+        self._exchanges.clear()
 
     async def _publisher(self, queue: str) -> Any:
         async with self._publishers_lock:
@@ -172,31 +192,77 @@ class BrokerBackend(DatabaseBackend):
             if broker is None:
                 broker = make_broker(self.broker_url, queue, consumer=False, prefetch=1)
                 await broker.startup()
+                if self.broker_url.partition("://")[0].lower() == "amqp":
+                    # PERF: the hot path publishes on a channel of its own without publisher
+                    # confirms, as Celery (kombu) does by default: the job's record is the
+                    # source of truth, and the relay publishes again what the broker lost.
+                    channel = await broker.write_conn.channel(publisher_confirms=False)
+                    self._exchanges[queue] = await channel.get_exchange(
+                        "celeris.jobs", ensure=False
+                    )
                 self._publishers[queue] = broker
             return broker
 
-    async def _kick(self, record: JobRecord) -> bool:
+    async def _publish(self, queue: str, priority: int, ids: Sequence[str]) -> None:
+        """Publish one message naming the jobs ``ids`` (all of ``queue``, one priority)."""
+        priority = max(0, min(_MAX_PRIORITY, priority))
+        body = " ".join(ids).encode()
+        exchange = self._exchanges.get(queue)
+        if exchange is None and queue not in self._publishers:
+            await self._publisher(queue)
+            exchange = self._exchanges.get(queue)
+        if exchange is not None:
+            from aio_pika import DeliveryMode, Message
+
+            # NOTE: the body is all the worker reads (taskiq's listener yields it alone);
+            # persistent, so a message the broker took survives its restart, as Celery's.
+            message = Message(body, delivery_mode=DeliveryMode.PERSISTENT, priority=priority)
+            await exchange.publish(message, routing_key=queue, mandatory=False)
+            return
         from taskiq import BrokerMessage
 
-        priority = max(0, min(_MAX_PRIORITY, record.priority))
-        message = BrokerMessage(
-            task_id=record.id,
+        kicked = BrokerMessage(
+            task_id=ids[0],
             task_name="celeris.job",
-            message=record.id.encode(),
+            message=body,
             # NOTE: no "queue_name" label: each celeris queue has a broker of its own, and the
             # Redis broker would take that label as the stream's key.
             labels={"priority": str(priority)},  # NATS headers are text
         )
-        try:
-            # NOTE: bounded, so a request that enqueues never hangs on a broker that stopped
-            # answering; the stored record is published later by the relay.
-            async with asyncio.timeout(_PUBLISH_TIMEOUT):
-                await (await self._publisher(record.queue)).kick(message)
-        except Exception as error:
-            # NOTE: the record is stored; the relay publishes it again after resend_after.
-            log.warning("job %s not handed to the broker yet: %s", record.id, error)
-            return False
-        return True
+        await (await self._publisher(queue)).kick(kicked)
+
+    async def _kick(self, record: JobRecord) -> bool:
+        return not await self._kick_many([record])
+
+    async def _kick_many(self, records: Sequence[JobRecord]) -> list[JobRecord]:
+        """Publish ``records``, a message per queue, priority and _IDS_PER_MESSAGE jobs.
+
+        Return those whose publish failed.
+        """
+        # PERF: one message for the jobs enqueued together: one publish, one delivery and one
+        # acknowledgement for up to _IDS_PER_MESSAGE jobs instead of one each.
+        groups: dict[tuple[str, int], list[JobRecord]] = {}
+        for record in records:
+            groups.setdefault((record.queue, record.priority), []).append(record)
+        failed: list[JobRecord] = []
+        for (queue, priority), group in groups.items():
+            for start in range(0, len(group), _IDS_PER_MESSAGE):
+                chunk = group[start : start + _IDS_PER_MESSAGE]
+                try:
+                    # NOTE: bounded, so a request that enqueues never hangs on a broker that
+                    # stopped answering; the stored records are published later by the relay.
+                    async with asyncio.timeout(_PUBLISH_TIMEOUT):
+                        await self._publish(queue, priority, [r.id for r in chunk])
+                except Exception as error:
+                    # NOTE: the records are stored; the relay publishes them again.
+                    log.warning(
+                        "%d job(s) not handed to the broker yet (%s): %s",
+                        len(chunk),
+                        chunk[0].id,
+                        error,
+                    )
+                    failed += chunk
+        return failed
 
     async def push(self, record: JobRecord, session: Any = None) -> JobRecord:
         """Store the record (in ``session`` when given) and publish it unless it waits."""
@@ -205,23 +271,35 @@ class BrokerBackend(DatabaseBackend):
             record.sent_at = time.time()  # the relay re-publishes if this process dies now
         stored = await super().push(record, session)
         if stored.id == record.id and session is None and due:
-            if len(self._sending) >= _MAX_IN_FLIGHT:
-                # NOTE: back-pressure: enqueues faster than the broker confirms wait for
+            if len(self._outgoing) >= _MAX_WAITING:
+                # NOTE: back-pressure: enqueues faster than the broker takes them wait for
                 # their own publish, instead of piling up publishes that would time out.
-                await self._send(stored)
+                await self._send([stored])
                 return stored
-            # PERF: published in the background: the enqueue returns once the record is
-            # stored, and the next requests' inserts overlap this publish's confirm. The
-            # record is marked sent, so if this process dies first the relay publishes it
+            # PERF: published in the background, together with the other records stored in
+            # this loop iteration: the enqueue returns once the record is stored. The record
+            # is marked sent, so if this process dies first the relay publishes it
             # ``resend_after`` seconds later; a publish that fails marks it unsent at once.
-            task = asyncio.get_running_loop().create_task(self._send(stored))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            self._outgoing.append(stored)
+            loop = asyncio.get_running_loop()
+            flushing = self._flushing
+            if flushing is None or flushing.done() or flushing.get_loop() is not loop:
+                task = loop.create_task(self._flush())
+                self._flushing = task
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
         return stored
 
-    async def _send(self, record: JobRecord) -> None:
-        """Publish; when that fails, mark the job unsent so the next relay pass retries it."""
-        if not await self._kick(record):
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let the rest of this loop iteration join
+        while self._outgoing:
+            # NOTE: the records stored while this batch is published make the next batch
+            records, self._outgoing = self._outgoing, []
+            await self._send(records)
+
+    async def _send(self, records: Sequence[JobRecord]) -> None:
+        """Publish; mark the jobs whose publish failed unsent, so the next relay pass retries."""
+        for record in await self._kick_many(records):
             try:
                 await self.mark_unsent(record.id)
             except Exception as error:  # the relay re-publishes it after resend_after
@@ -235,8 +313,8 @@ class BrokerBackend(DatabaseBackend):
     async def relay(self) -> int:
         """Publish due jobs that were never handed over, or long ago."""
         records = await self.unsent(self.resend_after)
-        for record in records:
-            await self._send(record)
+        if records:
+            await self._send(records)
         return len(records)
 
     async def _listen(self, queue: str, prefetch: int) -> None:
@@ -248,8 +326,10 @@ class BrokerBackend(DatabaseBackend):
                 self._consumers[queue] = broker
                 async for message in broker.listen():
                     data = message.data if hasattr(message, "data") else message
-                    job_id = bytes(data).decode()
-                    await self._inbox.put((job_id, getattr(message, "ack", None)))
+                    ids = bytes(data).decode().split()
+                    delivery = _Delivery(getattr(message, "ack", None), len(ids))
+                    for job_id in ids:
+                        self._inbox.put_nowait((job_id, delivery))
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -259,11 +339,15 @@ class BrokerBackend(DatabaseBackend):
                         await broker.shutdown()
                 await asyncio.sleep(1.0)
 
-    async def _ack(self, ack: Any) -> None:
-        if ack is None:
+    async def _ack(self, delivery: _Delivery | None) -> None:
+        """One of the message's jobs is settled: acknowledge the message after its last."""
+        if delivery is None:
+            return
+        delivery.pending -= 1
+        if delivery.pending > 0 or delivery.ack is None:
             return
         try:
-            result = ack()
+            result = delivery.ack()
             if inspect.isawaitable(result):
                 await result
         except Exception as error:
@@ -292,7 +376,7 @@ class BrokerBackend(DatabaseBackend):
         pending = [first]
         while len(pending) < limit and not self._inbox.empty():
             pending.append(self._inbox.get_nowait())
-        acks: dict[str, Any] = {}
+        acks: dict[str, _Delivery] = {}
         for job_id, ack in pending:
             if job_id in acks:
                 await self._ack(ack)  # the same job twice in one batch

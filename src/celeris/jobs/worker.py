@@ -37,6 +37,7 @@ __all__ = ["Worker", "backoff_delay"]
 log = logging.getLogger("celeris.jobs")
 
 _TRACEBACK_CHARS = 4000
+_FIRST_IDLE_POLL = 0.01  # seconds: the first pause after an empty claim, doubling up to poll
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
@@ -71,6 +72,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.schedules = schedules
         self.running: dict[str, asyncio.Task[None]] = {}
+        self._recording = 0  # of the running: jobs that returned, their outcome being recorded
         self.done = self.failed = self.retried = 0
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
@@ -102,9 +104,18 @@ class Worker:
         ]
         if self.schedules and self.jobs.schedules:
             self._background.append(asyncio.create_task(self._every(1.0, self._schedule)))
+        backend = self.jobs.backend
+        subscribe = getattr(backend, "subscribe", None)
+        if subscribe is not None:
+            try:
+                await subscribe(self._wake.set)  # PostgreSQL: NOTIFY wakes an idle worker
+            except Exception as error:
+                log.warning("worker %s: cannot LISTEN for new jobs (%s); polling", self.name, error)
         try:
             await self._claim_loop()
         finally:
+            if subscribe is not None:
+                getattr(backend, "unsubscribe", lambda _: None)(self._wake.set)
             self.jobs.workers.discard(self)
             await self._drain()
             for task in self._background:
@@ -148,8 +159,11 @@ class Worker:
         backend = self.jobs.backend
         blocking = getattr(backend, "blocking_claim", False)  # it waits for messages itself
         failures = 0
+        idle = _FIRST_IDLE_POLL
         while not self._stopping.is_set():
-            free = self.concurrency - len(self.running)
+            # PERF: a job whose function returned frees its slot while its outcome is being
+            # recorded (at most ``concurrency`` of them), so the next claim overlaps that write.
+            free = self.concurrency - len(self.running) + min(self._recording, self.concurrency)
             if free <= 0:
                 await self._pause(None)
                 continue
@@ -167,8 +181,16 @@ class Worker:
             for record in records:
                 task = asyncio.create_task(self._execute(record))
                 self.running[record.id] = task
-            if len(records) < free and not blocking:
-                await self._pause(self.jobs.poll)
+            if blocking or len(records) == free:
+                continue
+            if records:
+                # PERF: adaptive polling: while claims find jobs, claim again at once (a job
+                # finishing wakes it too); an empty claim backs off from 10 ms up to ``poll``.
+                idle = _FIRST_IDLE_POLL
+                await asyncio.sleep(0)
+                continue
+            await self._pause(min(idle, self.jobs.poll))
+            idle = min(idle * 2, self.jobs.poll)
 
     async def _pause(self, timeout: float | None) -> None:
         try:
@@ -280,13 +302,18 @@ class Worker:
 
     async def _settle(self, operation: Callable[[], Awaitable[bool]]) -> bool:
         """Record an outcome, retrying while the database is away (within about the lease)."""
-        for pause in (0.1, 0.5, 1.0, 2.0, 4.0, 8.0, 0.0):
-            try:
-                return await operation()
-            except Exception as error:
-                log.warning("worker %s: cannot record a result (%s)", self.name, error)
-                await asyncio.sleep(pause)
-        return False
+        self._recording += 1
+        self._wake.set()
+        try:
+            for pause in (0.1, 0.5, 1.0, 2.0, 4.0, 8.0, 0.0):
+                try:
+                    return await operation()
+                except Exception as error:
+                    log.warning("worker %s: cannot record a result (%s)", self.name, error)
+                    await asyncio.sleep(pause)
+            return False
+        finally:
+            self._recording -= 1
 
     def status(self) -> str:
         """Return the one-line status the CLI prints."""
