@@ -43,6 +43,7 @@ _MAX_PRIORITY = 10
 _PUBLISH_TIMEOUT = 2.0  # seconds
 _MAX_WAITING = 4096  # jobs stored and waiting for the background publisher
 _IDS_PER_MESSAGE = 32  # job ids in one broker message, at most
+_CLOSE_TIMEOUT = 10.0  # seconds close() waits for the publishes in flight
 
 
 def _redacted(url: str) -> str:
@@ -173,7 +174,19 @@ class BrokerBackend(DatabaseBackend):
         # NOTE: only this loop's: a Jobs used by one asyncio.run, then closed by another
         in_flight = [t for t in self._sending if not t.done() and t.get_loop() is loop]
         if in_flight:
-            await asyncio.gather(*in_flight, return_exceptions=True)
+            # NOTE: bounded: a broker that stops answering must not hang shutdown. A publish
+            # given up here leaves its record unfinished; the relay republishes it later.
+            _, pending = await asyncio.wait(in_flight, timeout=_CLOSE_TIMEOUT)
+            if pending:
+                log.warning(
+                    "jobs: %d publishes still in flight after %.0f s at close; the relay "
+                    "republishes them",
+                    len(pending),
+                    _CLOSE_TIMEOUT,
+                )
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
         self._sending.clear()
         for task in self._listeners:
             task.cancel()
