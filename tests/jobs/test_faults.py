@@ -171,8 +171,10 @@ async def run_chaos(
         print(
             f"chaos on {url.split(':')[0]}: {total} jobs done once, {killed} kills, {reruns} re-runs"
         )
-        # only jobs running on a killed worker run twice: at most its concurrency per kill
-        assert reruns <= killed * concurrency
+        # only jobs a killed worker held run twice: those running (its concurrency) and those
+        # whose results it was still writing (a slot is freed while the outcome is recorded,
+        # so at most as many again): 2 x concurrency per kill
+        assert reruns <= killed * 2 * concurrency
 
 
 @pytest.mark.timeout(120)
