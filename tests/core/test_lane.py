@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import pytest
 
-from celeris import App, Depends, HTTPError, PlainTextResponse, Request, Response
+from celeris import App, Depends, Header, HTTPError, PlainTextResponse, Request, Response
 from celeris.core.background import BackgroundTask
 from celeris.core.lane import Lane
 from celeris.core.routing import Route, RouteTable
@@ -181,3 +181,78 @@ async def test_an_error_while_matching_is_answered_with_500() -> None:
     with pytest.raises(RuntimeError, match="the matcher broke"):
         await lane(conn)  # answered, then raised for the server to log (as a handler error)
     assert conn.responded[0][0] == 500
+
+
+def _by_keyword(endpoint: Any) -> Any:
+    """A decorator whose wrapper takes keywords only (``functools.wraps`` hides that)."""
+    import functools
+
+    @functools.wraps(endpoint)
+    async def wrapper(**kwargs: Any) -> Any:
+        return await endpoint(**kwargs)
+
+    return wrapper
+
+
+def test_values_go_positionally_only_where_the_function_takes_them() -> None:
+    app = App()
+
+    async def agent(
+        user_agent: Annotated[str, Header()] = "", *, tag: str = "t"
+    ) -> str:  # keyword-only: by name
+        return f"{user_agent}/{tag}"
+
+    async def plain(x_n: Annotated[int, Header()] = 0) -> int:  # positional
+        return x_n
+
+    @_by_keyword
+    async def wrapped_dep(x_n: Annotated[int, Header()] = 0) -> int:
+        return x_n * 10
+
+    @app.get("/one/{a}")
+    async def one(a: int, b: str = "", c: float = 0.5) -> dict[str, Any]:
+        return {"a": a, "b": b, "c": c}
+
+    @app.get("/two/{a}")
+    @_by_keyword
+    async def two(a: int, b: str = "") -> dict[str, Any]:
+        return {"a": a, "b": b}
+
+    @app.get("/three")
+    async def three(*, q: int = 1) -> int:
+        return q
+
+    @app.get("/deps")
+    async def deps(
+        request: Request,
+        a: str = Depends(agent),
+        n: int = Depends(plain),
+        w: int = Depends(wrapped_dep),
+        *,
+        last: str = "z",
+    ) -> dict[str, Any]:
+        return {"a": a, "n": n, "w": w, "last": last, "path": request.url.path}
+
+    @app.get("/pos")
+    async def pos(n: int = Depends(plain), q: str = "") -> dict[str, Any]:
+        return {"n": n, "q": q}
+
+    app.build_middleware_stack()
+    lane = app._entry
+    assert isinstance(lane, Lane)
+    plans = {route.path: route.plan for route in lane.table.routes if route.plan is not None}
+    assert plans["/one/{a}"].positional
+    assert plans["/pos"].positional
+    assert not plans["/two/{a}"].positional
+    assert not plans["/three"].positional
+    assert not plans["/deps"].positional
+    with TestClient(app) as client:
+        assert client.get("/one/3?b=x&c=2").json() == {"a": 3, "b": "x", "c": 2.0}
+        assert client.get("/two/4?b=y").json() == {"a": 4, "b": "y"}
+        assert client.get("/three?q=7").json() == 7
+        got = client.get("/deps?last=q", headers={"user-agent": "ua", "x-n": "2"}).json()
+        assert got == {"a": "ua/t", "n": 2, "w": 20, "last": "q", "path": "/deps"}
+        assert client.get("/pos?q=r", headers={"x-n": "5"}).json() == {"n": 5, "q": "r"}
+        problem = client.get("/one/notanint")
+        assert problem.status_code == 422
+        assert client.get("/pos", headers={"x-n": "bad"}).status_code == 422

@@ -41,6 +41,7 @@ _NO_PARAMS: Final = EMPTY_PARAMS  # PERF: a C static in the compiled build
 _NO_STEPS: Final = Flow(())
 _DEPENDENCY: Final = Kind.DEPENDENCY
 _REQUEST: Final = Kind.REQUEST
+_UNCALLED: Final = object()  # NOTE: the piped handler's result before it is called
 
 # how a short route's parameters bind
 _SIMPLE: Final = 0  # none
@@ -91,9 +92,13 @@ class _Bound:
         sub = info.dependency
         self.endpoint: Callable[..., Any] | None = None
         self.values: tuple[_Value, ...] = ()
+        self.names: tuple[str, ...] = ()
+        self.positional = False
         if info.kind is Kind.DEPENDENCY and sub is not None:
             self.endpoint = sub.endpoint
             self.values = tuple(_Value(each) for each in sub.params)
+            self.names = tuple(each.name for each in sub.params)
+            self.positional = sub.positional
 
 
 @final
@@ -127,6 +132,8 @@ class _Short:
         self.bound: tuple[_Bound, ...] = (
             tuple(_Bound(info) for info in plan.params) if self.inline else ()
         )
+        self.names: tuple[str, ...] = tuple(info.name for info in plan.params)
+        self.positional = plan.positional
         # PERF: the flow's parts, read once (a Flow and its Tail are immutable once built).
         self.befores: tuple[Entry, ...] = flow.befores if flow is not None else ()
         self.afters: tuple[Entry, ...] = flow.tail.afters if flow is not None else ()
@@ -200,6 +207,7 @@ class Lane:
         response: Response | None = None
         body = b""
         content_type = _TEXT_PLAIN
+        result: Any = _UNCALLED
         try:
             kind = short.kind
             if kind == _SIMPLE:
@@ -210,17 +218,24 @@ class Lane:
             else:
                 request = Request(conn, app, params)
                 errors: list[Any] = []
-                call_args = {}
+                args: list[Any] = []
                 for info in short.params:
-                    call_args[info.name] = bind_text(info, request, params, errors)
+                    args.append(bind_text(info, request, params, errors))  # noqa: PERF401
                 if errors:
                     raise RequestValidationError(errors)
-            endpoint = short.endpoint
-            if short.is_async:
-                # PERF: f() costs about half of f(**{}) (no keyword unpacking).
-                result = await (endpoint(**call_args) if call_args else endpoint())
-            else:
-                result = await run_in_threadpool(endpoint, **call_args)
+                if short.is_async and short.positional:
+                    # PERF: f(*values) costs about two thirds of f(**kwargs).
+                    result = await short.endpoint(*args)
+                    call_args = _NO_ARGS
+                else:
+                    call_args = dict(zip(short.names, args, strict=True))
+            if result is _UNCALLED:
+                endpoint = short.endpoint
+                if short.is_async:
+                    # PERF: f() costs about half of f(**{}) (no keyword unpacking).
+                    result = await (endpoint(**call_args) if call_args else endpoint())
+                else:
+                    result = await run_in_threadpool(endpoint, **call_args)
             cls = type(result)
             if cls is str and short.direct:
                 text: str = result  # PERF: typed, the compiled build encodes without a lookup
@@ -257,16 +272,19 @@ class Lane:
                     await self.send(request, response, error)
                     return
                 index += 1
+            result: Any = _UNCALLED
             if short.kind == _SIMPLE:
                 call_args = _NO_ARGS
             elif short.inline:
+                # PERF: values in a list, passed positionally where the function allows
+                # (about half the cost of a keyword call), else by name.
                 errors: list[Any] = []
-                call_args = {}
+                args: list[Any] = []
                 for param in short.bound:
                     kind = param.kind
                     if kind is _DEPENDENCY:
                         count = len(errors)
-                        values: dict[str, Any] = {}
+                        values: list[Any] = []
                         for each in param.values:  # PERF: a loop, not a comprehension's function
                             # PERF: bind_text(), inlined (one call less per value)
                             try:
@@ -279,29 +297,40 @@ class Lane:
                                     if each.required:
                                         errors.append(missing_error([each.source, each.alias]))
                                     value = each.default
-                            values[each.name] = value
+                            values.append(value)
                         if len(errors) > count:
-                            call_args[param.name] = MISSING
+                            args.append(MISSING)
+                            continue
+                        endpoint = param.endpoint
+                        assert endpoint is not None
+                        if param.positional:
+                            args.append(await endpoint(*values))
                         else:
-                            endpoint = param.endpoint
-                            assert endpoint is not None
-                            call_args[param.name] = await endpoint(**values)
+                            kwargs = dict(zip(param.names, values, strict=True))
+                            args.append(await endpoint(**kwargs))
                     elif kind is _REQUEST:
-                        call_args[param.name] = request
+                        args.append(request)
                     else:
-                        call_args[param.name] = bind_text(param.info, request, params, errors)
+                        args.append(bind_text(param.info, request, params, errors))
                 if errors:
                     raise RequestValidationError(errors)
+                if short.is_async and short.positional:
+                    result = await short.endpoint(*args)
+                    call_args = _NO_ARGS
+                else:
+                    call_args = dict(zip(short.names, args, strict=True))
+                    result = _UNCALLED
             else:
                 errors = []
                 call_args = await flat_kwargs(short.plan, request, params, errors)
                 if errors:
                     raise RequestValidationError(errors)
-            endpoint = short.endpoint
-            if short.is_async:
-                result = await (endpoint(**call_args) if call_args else endpoint())
-            else:
-                result = await run_in_threadpool(endpoint, **call_args)
+            if result is _UNCALLED:
+                endpoint = short.endpoint
+                if short.is_async:
+                    result = await (endpoint(**call_args) if call_args else endpoint())
+                else:
+                    result = await run_in_threadpool(endpoint, **call_args)
             cls = type(result)
             # NOTE: list[Any]: compiled, a list of tuples would store CheckedHeader pairs
             # re-made as plain tuples, which the server scans.

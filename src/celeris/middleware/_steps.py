@@ -53,8 +53,8 @@ def uuid_hex() -> str:
     raw = bytearray(os.urandom(16 * _BATCH))
     raw[6::16] = raw[6::16].translate(_VERSION)
     raw[8::16] = raw[8::16].translate(_VARIANT)
-    text = raw.hex()
-    ids.extend([text[at : at + 32] for at in range(0, len(text), 32)])
+    # PERF: hex digits with a space after every 16 bytes, split: the ids without a slice each.
+    ids.extend(raw.hex(" ", 16).split())
     return ids.pop()
 
 
@@ -103,20 +103,27 @@ class RequestIds:
         self.trust_incoming: bool = bool(options.trust_incoming)
         self.fullmatch: Callable[[str], object] = options.validate.fullmatch
         self.generator: Callable[[], object] = options.generator
+        self.default = options.generator is uuid_hex  # PERF: popped here, without the call
 
     def before(self, request: Request) -> Response | None:
         conn = request.conn
-        request_id: object = None
         if self.trust_incoming:
             header = self.header
             for name, value in conn.headers:  # NOTE: RequestIDMiddleware.request_id_in()
                 if name == header:
                     incoming = value.decode("latin-1")
                     if self.fullmatch(incoming):
-                        request_id = incoming
+                        conn.state[_STATE_KEY] = incoming
+                        return None
                     break
         # NOTE: the connection's state dict is what request.state reads and writes.
-        conn.state[_STATE_KEY] = request_id or self.generator()
+        if self.default:
+            try:
+                conn.state[_STATE_KEY] = ids.pop()
+            except IndexError:
+                conn.state[_STATE_KEY] = uuid_hex()
+        else:
+            conn.state[_STATE_KEY] = self.generator()
         return None
 
     def after(self, request: Request, response: Response) -> Response | None:
