@@ -194,6 +194,18 @@ def _by_keyword(endpoint: Any) -> Any:
     return wrapper
 
 
+def _by_keyword_signed(endpoint: Any) -> Any:
+    """The same, with the signature set by hand (as celeris.cache's route option does)."""
+    import inspect
+
+    async def wrapper(**kwargs: Any) -> Any:
+        return await endpoint(**kwargs)
+
+    wrapper.__signature__ = inspect.signature(endpoint)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = endpoint.__annotations__
+    return wrapper
+
+
 def test_values_go_positionally_only_where_the_function_takes_them() -> None:
     app = App()
 
@@ -216,6 +228,11 @@ def test_values_go_positionally_only_where_the_function_takes_them() -> None:
     @app.get("/two/{a}")
     @_by_keyword
     async def two(a: int, b: str = "") -> dict[str, Any]:
+        return {"a": a, "b": b}
+
+    @app.get("/signed/{a}")
+    @_by_keyword_signed
+    async def signed(a: int, b: str = "") -> dict[str, Any]:
         return {"a": a, "b": b}
 
     @app.get("/three")
@@ -245,11 +262,13 @@ def test_values_go_positionally_only_where_the_function_takes_them() -> None:
     assert plans["/pos"].positional
     assert not plans["/two/{a}"].positional
     assert not plans["/three"].positional
+    assert not plans["/signed/{a}"].positional
     assert not plans["/deps"].positional
     with TestClient(app) as client:
         assert client.get("/one/3?b=x&c=2").json() == {"a": 3, "b": "x", "c": 2.0}
         assert client.get("/two/4?b=y").json() == {"a": 4, "b": "y"}
         assert client.get("/three?q=7").json() == 7
+        assert client.get("/signed/5?b=z").json() == {"a": 5, "b": "z"}
         got = client.get("/deps?last=q", headers={"user-agent": "ua", "x-n": "2"}).json()
         assert got == {"a": "ua/t", "n": 2, "w": 20, "last": "q", "path": "/deps"}
         assert client.get("/pos?q=r", headers={"x-n": "5"}).json() == {"n": 5, "q": "r"}

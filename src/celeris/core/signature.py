@@ -524,16 +524,17 @@ def compile_plan(
 
 def _takes_positionally(endpoint: Callable[..., Any], names: list[str]) -> bool:
     """Tell whether ``endpoint`` accepts exactly ``names``, in order, as positional values."""
-    # NOTE: follow_wrapped=False: a decorator's ``wrapper(**kwargs)`` shows the wrapped
-    # function's signature through functools.wraps, but would refuse positional values.
-    try:
-        own = inspect.signature(endpoint, follow_wrapped=False)
-    except (TypeError, ValueError):
+    # NOTE: read from the code object, not the signature: a decorator's ``wrapper(**kwargs)``
+    # shows the wrapped function's signature (functools.wraps, or a __signature__ it set),
+    # but would refuse positional values.
+    func: Any = endpoint
+    skip = 0
+    if inspect.ismethod(func):
+        func, skip = func.__func__, 1
+    if not isinstance(func, types.FunctionType):
         return False
-    parameters = list(own.parameters.values())
-    return [p.name for p in parameters] == names and all(
-        p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters
-    )
+    code = func.__code__
+    return list(code.co_varnames[skip : code.co_argcount]) == names and not code.co_posonlyargcount
 
 
 # --- rendering return values ----------------------------------------------------------------
