@@ -34,7 +34,7 @@ from celeris.core.errors import HTTPError, ProblemResponse, prefers_html
 from celeris.core.requests import Request
 from celeris.core.responses import HTMLResponse, Response
 from celeris.core.websocket import WebSocket
-from celeris.settings import app_setting
+from celeris.settings import app_setting, battery_database
 from celeris.tickets.base import Ticket, TicketGroup, TicketStore, micros, read_cursor
 from celeris.tickets.capture import Capture, method_of
 from celeris.tickets.errors import TicketsConfigError
@@ -56,6 +56,13 @@ def _caller_root() -> Path:
     frame = sys._getframe(2)
     filename = frame.f_globals.get("__file__")
     return Path(filename).resolve().parent if filename else Path.cwd()
+
+
+def _metadata() -> Any:
+    """Return the tables of the tickets records (loads SQLAlchemy: only when a database is used)."""
+    from celeris.tickets.database import METADATA
+
+    return METADATA
 
 
 class Tickets:
@@ -165,26 +172,19 @@ class Tickets:
         return DatabaseStore(database)
 
     def _sql_database(self, url: str | None) -> Any:
-        if url is None:
-            database = self._database
-            if database is None and self.app is not None:
-                database = getattr(self.app.state, "database", None)
-            if database is not None:
-                return database
-            url = f"sqlite:///{self.root_path / 'tickets.db'}"
-        try:
-            from celeris.db import Database
-        except ImportError as error:
-            raise TicketsConfigError(
-                f"tickets.E001: tickets on {url.partition(':')[0]}:// need pip install "
-                f"'celeris[tickets]' ({error})"
-            ) from None
-        from celeris.tickets.database import METADATA
-
-        self._owned_database = Database(
-            url, metadata=METADATA, migrate_on_startup=False, root_path=self.root_path
+        """Return the Database of the store: ``url``, the app's, or tickets.db."""
+        database, own = battery_database(
+            "tickets",
+            url,
+            app=self.app,
+            database=self._database,
+            root_path=self.root_path,
+            metadata=_metadata,
+            error=TicketsConfigError,
         )
-        return self._owned_database
+        if own:
+            self._owned_database = database
+        return database
 
     @property
     def sentry_key(self) -> str:
