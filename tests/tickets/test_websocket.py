@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from celeris import App, HTTPError, WebSocket, WebSocketDisconnect
 from celeris.settings import Secret, Settings
 from celeris.testing import AsyncTestClient
-from celeris.tickets import Ticket, Tickets
+from celeris.tickets import Ticket, TicketGroup, Tickets
 from celeris.tickets.redact import MASK
+from tests.server.support import serving
 
 
 class Config(Settings):
@@ -195,3 +199,63 @@ async def test_repeats_group_and_are_stored(store_options: dict[str, Any]) -> No
         assert newest.request["path"] == "/ws/c"
         assert ["token", MASK] in newest.request["query"]
         assert newest.request["headers"]["authorization"] == MASK
+
+
+async def _stored(tickets: Tickets, total: int) -> list[TicketGroup]:
+    """Return the groups once ``total`` tickets are stored.
+
+    NOTE: the server's app task tells Tickets after the close frame is out: the client may
+    see the close first.
+    """
+    for _ in range(500):
+        assert await tickets.flush(10)
+        groups = await tickets.list()
+        if sum(group.count for group in groups) >= total:
+            return groups
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"fewer than {total} tickets stored")
+
+
+async def _served_close(port: int, path: str) -> Any:
+    """Return what a real client sees: the close frame's (code, reason), or the HTTP refusal."""
+    try:
+        async with connect(
+            f"ws://127.0.0.1:{port}{path}", additional_headers={"authorization": "Bearer b-9999"}
+        ) as ws:
+            try:
+                await ws.send("hi")
+                message = await ws.recv()
+            except ConnectionClosed as closed:
+                frame = closed.rcvd  # None: no close frame came
+                return (frame.code, frame.reason) if frame is not None else None
+    except InvalidStatus as refused:
+        return refused.response.status_code
+    raise AssertionError(f"{path} answered {message!r}")
+
+
+@pytest.mark.parametrize("store_kind", ["postgresql"], indirect=True)
+async def test_on_the_celeris_server_with_a_postgresql_store(
+    store_options: dict[str, Any],
+) -> None:
+    plain = App(settings=Config())
+    add_routes(plain)
+    app, tickets = make_app(**store_options)
+    async with serving(plain) as (_, bare), serving(app) as (_, port):
+        for path in ("/ws/x?token=abcdef123", "/early", "/bye", "/denied", "/wait"):
+            assert await _served_close(port, path) == await _served_close(bare, path), path
+        assert await _served_close(port, "/ws/x") == (1011, "internal error")
+        assert await _served_close(port, "/early") == 403  # closed before accept
+        groups = await _stored(tickets, 4)
+        assert sorted((g.exc_type, g.count) for g in groups) == [
+            ("LookupError", 2),
+            ("RuntimeError", 2),
+        ]
+        room = next(g for g in groups if g.exc_type == "RuntimeError")
+        full = await tickets.get(room.id)
+        assert full is not None
+        request = full.samples[-1].request  # the oldest: the one with the token
+        assert request is not None
+        assert request["path"] == "/ws/x"
+        assert ["token", MASK] in request["query"]
+        assert request["headers"]["authorization"] == MASK
+        assert request["client"].startswith("127.0.0.1:")
