@@ -12,7 +12,7 @@ import re
 import secrets
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +28,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "app_setting",
+    "battery_database",
     "dev_secret_key",
     "is_secret_name",
     "secret_key_of",
@@ -282,3 +283,38 @@ def secret_key_of(app: Any, secret_key: str | bytes | None, what: str) -> str | 
         f"{what} needs a SECRET_KEY (settings.E001): pass secret_key=, set SECRET_KEY in the "
         "app's settings or the environment, or run with debug=True for a development key"
     )
+
+
+def battery_database(
+    battery: str,
+    url: str | None,
+    *,
+    app: Any,
+    database: Any,
+    root_path: Path,
+    metadata: Callable[[], Any],
+    error: Callable[[str], Exception],
+) -> tuple[Any, bool]:
+    """Return the ``celeris.db`` Database a battery keeps its records in, and whether it owns it.
+
+    ``url`` when given; else ``database``, else the app's (``app.state.database``), else
+    ``<battery>.db`` (SQLite) in ``root_path``. Without the extra, ``error`` gets
+    ``<battery>.E001`` and the command that installs it.
+    """
+    if url is None:
+        found = database
+        if found is None and app is not None:
+            found = getattr(app.state, "database", None)
+        if found is not None:
+            return found, False
+        url = f"sqlite:///{root_path / f'{battery}.db'}"
+    try:
+        # NOTE: imported here: SQLAlchemy is an extra, and `import celeris` must not load it.
+        from celeris.db import Database
+    except ImportError as missing:
+        raise error(
+            f"{battery}.E001: {battery} on {url.partition(':')[0]}:// need pip install "
+            f"'celeris[{battery}]' ({missing})"
+        ) from None
+    own = Database(url, metadata=metadata(), migrate_on_startup=False, root_path=root_path)
+    return own, True

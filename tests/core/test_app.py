@@ -526,6 +526,63 @@ def test_websocket_handler_error_closes_1011(caplog: pytest.LogCaptureFixture) -
         ws.receive_text()
 
 
+def test_websocket_error_handlers_see_unhandled_errors_after_the_1011_close(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = App()
+    seen: list[tuple[str, str, str]] = []
+
+    @app.on_websocket_error
+    async def observe(ws: WebSocket, exc: Exception) -> None:
+        seen.append((ws.path, ws.query_params.get("q", ""), repr(exc)))
+
+    @app.on_websocket_error
+    def broken(ws: WebSocket, exc: Exception) -> None:  # sync: run in the thread pool
+        seen.append(("sync", ws.path, type(exc).__name__))
+        raise ValueError("the observer itself fails")
+
+    @app.websocket("/boom")
+    async def boom(ws: WebSocket) -> None:
+        await ws.accept()
+        raise RuntimeError("ws boom")
+
+    @app.websocket("/bye")
+    async def bye(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.close(4001, "deliberate")
+
+    @app.websocket("/denied")
+    async def denied(ws: WebSocket) -> None:
+        raise HTTPError(403, "no")
+
+    @app.websocket("/echo")
+    async def echo(ws: WebSocket) -> None:
+        await ws.accept()
+        async for message in ws.iter_text():
+            await ws.send_text(message)
+
+    client = TestClient(app)
+    # NOTE: leaving the session waits for the app, whose handlers run after the close is sent
+    with client.websocket_connect("/boom?q=1") as ws, pytest.raises(WebSocketDisconnect) as info:
+        ws.receive_text()
+    assert (info.value.code, info.value.reason) == (1011, "internal error")  # as without handlers
+    assert seen == [
+        ("/boom", "1", "RuntimeError('ws boom')"),
+        ("sync", "/boom", "RuntimeError"),
+    ]
+    assert "the WebSocket error handler" in caplog.text
+    seen.clear()
+    with client.websocket_connect("/bye") as ws, pytest.raises(WebSocketDisconnect) as info:
+        ws.receive_text()
+    assert info.value.code == 4001
+    with pytest.raises(WebSocketDisconnect):
+        client.websocket_connect("/denied")
+    with client.websocket_connect("/echo") as ws:
+        ws.send_text("hi")
+        assert ws.receive_text() == "hi"
+    assert seen == []
+
+
 def test_validation_error_handler_can_be_replaced() -> None:
     app = App()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,31 @@ def test_url_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert Jobs("memory://arg", app=app).url == "memory://arg"
     monkeypatch.delenv("JOBS_URL")
     assert Jobs(root_path=tmp_path).backend.url.endswith("jobs.db")
+
+
+def test_the_records_database_is_the_apps_else_an_own_jobs_db(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'app.db'}", root_path=tmp_path)
+    app = App()
+    database.install(app)
+    jobs = Jobs(app=app, root_path=tmp_path)
+    assert jobs._records_database(None) is database
+    assert jobs._owned_database is None  # the app's: not closed by Jobs
+    own = Jobs(root_path=tmp_path)
+    records = own._records_database(None)
+    assert records is own._owned_database
+    assert str(records.url).endswith("jobs.db")
+
+
+def test_a_missing_db_extra_is_e001_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JOBS_URL", raising=False)
+    monkeypatch.setitem(sys.modules, "celeris.db", None)  # NOTE: as if SQLAlchemy were missing
+    fix = r"need pip install 'celeris\[jobs\]'"
+    with pytest.raises(JobsConfigError, match=rf"^jobs\.E001: jobs on sqlite:// {fix}"):
+        Jobs(root_path=tmp_path).backend  # noqa: B018
+    with pytest.raises(JobsConfigError, match=rf"^jobs\.E001: jobs on postgresql:// {fix}"):
+        Jobs("postgresql://localhost/app", root_path=tmp_path).backend  # noqa: B018
 
 
 def test_unknown_scheme_and_missing_broker_name_the_fix() -> None:

@@ -44,9 +44,25 @@ def test_the_url_picks_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     store = Tickets(app=app).store
     assert isinstance(store, DatabaseStore)
     assert store.database is database  # the app's own Database
-    default = Tickets(root_path=tmp_path).store
+    default_tickets = Tickets(root_path=tmp_path)
+    default = default_tickets.store
     assert isinstance(default, DatabaseStore)
     assert str(default.database.url).endswith("tickets.db")
+    assert default_tickets._owned_database is default.database  # closed by Tickets
+
+
+def test_a_missing_db_extra_is_e001_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TICKETS_URL", raising=False)
+    monkeypatch.setitem(sys.modules, "celeris.db", None)  # NOTE: as if SQLAlchemy were missing
+    fix = r"need pip install 'celeris\[tickets\]'"
+    with pytest.raises(TicketsConfigError, match=rf"^tickets\.E001: tickets on sqlite:// {fix}"):
+        Tickets(root_path=tmp_path).store  # noqa: B018
+    with pytest.raises(
+        TicketsConfigError, match=rf"^tickets\.E001: tickets on postgresql:// {fix}"
+    ):
+        Tickets("postgresql://localhost/app", root_path=tmp_path).store  # noqa: B018
 
 
 def test_mistakes_have_stable_ids() -> None:

@@ -54,6 +54,7 @@ from celeris.types import ASGIApp, FastHandler, FastRequest, Receive, Scope, Sen
 
 F = TypeVar("F", bound=Callable[..., Any])
 ExceptionHandler = Callable[[Request, Exception], Any]
+WebSocketErrorHandler = Callable[[WebSocket, Exception], Any]
 
 logger = logging.getLogger("celeris.app")
 
@@ -131,6 +132,8 @@ class App(RouteRegistrar):
         self.exception_handlers: dict[type[Exception] | int, ExceptionHandler] = {}
         for key, handler in (exception_handlers or {}).items():
             self.add_exception_handler(key, handler)
+        #: Called with ``(websocket, exc)`` for an unhandled error in a WebSocket handler.
+        self.websocket_error_handlers: list[WebSocketErrorHandler] = []
         self._functions: list[FunctionMiddleware] = []
         self._before: list[BeforeHook] = []
         self._after: list[AfterHook] = []
@@ -260,6 +263,14 @@ class App(RouteRegistrar):
                 f"exception handlers are keyed by an Exception class or a 4xx/5xx code, not {key!r}"
             )
         self.exception_handlers[key] = handler
+
+    def on_websocket_error(self, func: F) -> F:
+        """Run ``func(websocket, exc)`` for an unhandled error in a WebSocket handler.
+
+        It runs once the core has closed the connection (1011); it cannot change the close.
+        """
+        self.websocket_error_handlers.append(func)
+        return func
 
     def on_startup(self, func: F) -> F:
         """Run ``func`` at startup (sync or async)."""
@@ -661,9 +672,24 @@ class App(RouteRegistrar):
         except Exception as exc:
             error = exc
             await _close_websocket(send, 1011, "internal error")
+            if self.websocket_error_handlers:
+                await self._websocket_error(ws, exc)
             raise
         finally:
             await ctx.close(error)
+
+    async def _websocket_error(self, ws: WebSocket, exc: Exception) -> None:
+        """Call the ``on_websocket_error`` handlers; one that fails is logged, never raised."""
+        for handler in list(self.websocket_error_handlers):
+            try:
+                if inspect.iscoroutinefunction(handler):
+                    await handler(ws, exc)
+                else:
+                    result = await run_in_threadpool(handler, ws, exc)
+                    if inspect.isawaitable(result):
+                        await result
+            except Exception:
+                logger.exception("the WebSocket error handler %r failed", handler)
 
     # --- running -----------------------------------------------------------------------------
 

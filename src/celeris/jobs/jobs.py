@@ -27,6 +27,7 @@ from celeris.jobs.events import JobEvent, Listener, Metrics
 from celeris.jobs.job import Job, JobHandle
 from celeris.jobs.outbox import Outbox
 from celeris.jobs.worker import Worker
+from celeris.settings import battery_database
 
 __all__ = ["Jobs"]
 
@@ -43,6 +44,13 @@ def _caller_root() -> Path:
     frame = sys._getframe(2)
     filename = frame.f_globals.get("__file__")
     return Path(filename).resolve().parent if filename else Path.cwd()
+
+
+def _metadata() -> Any:
+    """Return the tables of the jobs records (loads SQLAlchemy: only when a database is used)."""
+    from celeris.jobs.database import METADATA
+
+    return METADATA
 
 
 class Jobs:
@@ -137,26 +145,18 @@ class Jobs:
 
     def _records_database(self, url: str | None) -> Any:
         """Return the Database that holds the job records: ``url``, the app's, or jobs.db."""
-        if url is None:
-            database = self._database
-            if database is None and self.app is not None:
-                database = getattr(self.app.state, "database", None)
-            if database is not None:
-                return database
-            url = f"sqlite:///{self.root_path / 'jobs.db'}"
-        try:
-            from celeris.db import Database
-        except ImportError as error:
-            raise JobsConfigError(
-                f"jobs.E001: jobs on {url.partition(':')[0]}:// need pip install "
-                f"'celeris[jobs]' ({error})"
-            ) from None
-        from celeris.jobs.database import METADATA
-
-        self._owned_database = Database(
-            url, metadata=METADATA, migrate_on_startup=False, root_path=self.root_path
+        database, own = battery_database(
+            "jobs",
+            url,
+            app=self.app,
+            database=self._database,
+            root_path=self.root_path,
+            metadata=_metadata,
+            error=JobsConfigError,
         )
-        return self._owned_database
+        if own:
+            self._owned_database = database
+        return database
 
     def known_queues(self) -> set[str]:
         """Return every queue a registered job uses, and the default one."""

@@ -17,10 +17,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from celeris.core.routing import WEBSOCKET
 from celeris.tickets.base import Ticket
 from celeris.tickets.redact import Redactor
 
-__all__ = ["Capture", "fingerprint", "in_app", "new_id"]
+__all__ = ["Capture", "fingerprint", "in_app", "method_of", "new_id"]
 
 _CONTEXT = 5  # source lines each side of the current one
 _MAX_FRAMES = 40  # the innermost ones: where it failed
@@ -42,6 +43,12 @@ _ADDRESS = re.compile(r"0x[0-9a-f]+", re.I)
 def new_id() -> str:
     """Return a new, unguessable ticket id."""
     return uuid.uuid4().hex
+
+
+def method_of(request: Any) -> str:
+    """Return the request's method; a WebSocket handshake's is ``WEBSOCKET``, as in the routes."""
+    method = getattr(request, "method", None)
+    return str(method) if method else WEBSOCKET
 
 
 def in_app(filename: str) -> bool:
@@ -180,7 +187,10 @@ class Capture:
         return shown
 
     def request(self, request: Any, route: str | None) -> dict[str, Any]:
-        """Return the request line, headers, query, client and (if read) body, redacted."""
+        """Return the request line, headers, query, client and (if read) body, redacted.
+
+        ``request`` may be a ``WebSocket``: its handshake's path, headers, query and client.
+        """
         redactor = self.redactor
         try:
             pairs = list(request.query_params.multi_items())
@@ -195,7 +205,7 @@ class Capture:
         path = redactor.text(str(request.url.path))
         encoded = urllib.parse.urlencode([(key, str(value)) for key, value in query])
         shown_request: dict[str, Any] = {
-            "method": request.method,
+            "method": method_of(request),
             "path": path,
             "url": f"{path}?{encoded}" if encoded else path,
             "query": query,

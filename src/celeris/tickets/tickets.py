@@ -1,8 +1,9 @@
 """``Tickets``: every unhandled exception stored, grouped and browsable; never in the way.
 
-The 500 handler builds the ticket at once (the traceback is only alive then), puts it in a
-bounded in-memory buffer and answers with its id; a background task writes the buffer to the
-store with a short deadline per write. A store that is down or slow costs the response nothing:
+The 500 handler (and, for a WebSocket handler, the app's ``on_websocket_error`` hook) builds
+the ticket at once (the traceback is only alive then), puts it in a bounded in-memory buffer and
+answers with its id; a background task writes the buffer to the store with a short deadline per
+write. A store that is down or slow costs the response nothing:
 tickets wait in the buffer (the oldest dropped past ``buffer=``, with a log line) and are written
 when the store answers again.
 """
@@ -32,9 +33,10 @@ from celeris.core.concurrency import run_in_threadpool
 from celeris.core.errors import HTTPError, ProblemResponse, prefers_html
 from celeris.core.requests import Request
 from celeris.core.responses import HTMLResponse, Response
-from celeris.settings import app_setting
+from celeris.core.websocket import WebSocket
+from celeris.settings import app_setting, battery_database
 from celeris.tickets.base import Ticket, TicketGroup, TicketStore, micros, read_cursor
-from celeris.tickets.capture import Capture
+from celeris.tickets.capture import Capture, method_of
 from celeris.tickets.errors import TicketsConfigError
 from celeris.tickets.redact import Redactor, secret_values
 from celeris.tickets.sentry import SentryEndpoint
@@ -54,6 +56,13 @@ def _caller_root() -> Path:
     frame = sys._getframe(2)
     filename = frame.f_globals.get("__file__")
     return Path(filename).resolve().parent if filename else Path.cwd()
+
+
+def _metadata() -> Any:
+    """Return the tables of the tickets records (loads SQLAlchemy: only when a database is used)."""
+    from celeris.tickets.database import METADATA
+
+    return METADATA
 
 
 class Tickets:
@@ -163,26 +172,19 @@ class Tickets:
         return DatabaseStore(database)
 
     def _sql_database(self, url: str | None) -> Any:
-        if url is None:
-            database = self._database
-            if database is None and self.app is not None:
-                database = getattr(self.app.state, "database", None)
-            if database is not None:
-                return database
-            url = f"sqlite:///{self.root_path / 'tickets.db'}"
-        try:
-            from celeris.db import Database
-        except ImportError as error:
-            raise TicketsConfigError(
-                f"tickets.E001: tickets on {url.partition(':')[0]}:// need pip install "
-                f"'celeris[tickets]' ({error})"
-            ) from None
-        from celeris.tickets.database import METADATA
-
-        self._owned_database = Database(
-            url, metadata=METADATA, migrate_on_startup=False, root_path=self.root_path
+        """Return the Database of the store: ``url``, the app's, or tickets.db."""
+        database, own = battery_database(
+            "tickets",
+            url,
+            app=self.app,
+            database=self._database,
+            root_path=self.root_path,
+            metadata=_metadata,
+            error=TicketsConfigError,
         )
-        return self._owned_database
+        if own:
+            self._owned_database = database
+        return database
 
     @property
     def sentry_key(self) -> str:
@@ -251,7 +253,7 @@ class Tickets:
             routes = self.app.routes
         except Exception:
             return None
-        method, path = request.method, request.url.path
+        method, path = method_of(request), request.url.path
         patterns = self._route_patterns
         for route in routes:
             if method not in route.methods:
@@ -444,13 +446,14 @@ class Tickets:
         return None
 
     def install(self, app: Any) -> None:
-        """Attach to ``app``: the 500 handler, the Sentry routes, start-up and shutdown."""
+        """Attach to ``app``: its two error hooks, the Sentry routes, start-up and shutdown."""
         self.app = app
         app.state.tickets = self
         self._fallback = self._current_fallback()
-        # NOTE: the public hook: the core calls its 500 handler only for an unhandled error,
-        # so a request that does not fail never reaches Tickets.
+        # NOTE: the public hooks: the core calls them only for an unhandled error, so a request
+        # or a WebSocket that does not fail never reaches Tickets.
         app.add_exception_handler(500, self.handle_error)
+        app.on_websocket_error(self.handle_websocket_error)
         app.on_startup(self.open)
         handlers = getattr(getattr(app, "lifespan", None), "shutdown_handlers", None)
         if isinstance(handlers, list):
@@ -484,6 +487,16 @@ class Tickets:
             detail = f"Error ticket {ticket_id}" if ticket_id else None
             return HTTPError(500, detail).to_response(accept)
         return HTTPError(500, extra=extra).to_response()
+
+    async def handle_websocket_error(self, websocket: WebSocket, exc: Exception) -> None:
+        """Make the ticket of an unhandled exception in a WebSocket handler.
+
+        The core has closed the connection (1011) already: the client sees what it sees
+        without Tickets. The id is in ``websocket.state.ticket``.
+        """
+        ticket = self.capture(exc, request=websocket)
+        if ticket is not None:
+            websocket.state.ticket = ticket.id
 
     # --- the data API (the admin's) -----------------------------------------------------------
 
