@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 __all__ = ["add_routes"]
 
 USER_FLAGS = ("is_active", "is_staff", "is_superuser", "email_verified")
+#: A ticket group's changes: the ``Tickets`` method -> (permission, audit-log action, message).
+TICKET_CHANGES = {
+    "resolve": ("change", "action:resolve", "Marked as resolved."),
+    "delete": ("delete", "delete", "Ticket deleted."),
+}
 
 
 def _perms(text: str) -> list[str]:
@@ -493,35 +498,32 @@ class Pages:
         )
 
     async def resolve(self, request: Request, ticket_id: str) -> Response:
-        admin, user = self.admin, request.state.user
-        tickets = self._tickets()
-        await admin.require(request, user, "tickets", "change")
-        await admin.read_form(request)
-        await tickets.resolve(ticket_id[:100])
-        async with admin.db.scope() as session:
-            await write_log(
-                session,
-                user=user,
-                action="action:resolve",
-                model="tickets",
-                object_id=ticket_id[:100],
-                object_repr=ticket_id[:100],
-            )
-        return admin.redirect(request, admin.url("tickets", ticket_id[:100]), "Marked as resolved.")
+        return await self._ticket_change(request, ticket_id, "resolve")
 
     async def delete_ticket(self, request: Request, ticket_id: str) -> Response:
+        return await self._ticket_change(request, ticket_id, "delete")
+
+    async def _ticket_change(self, request: Request, ticket_id: str, change: str) -> Response:
+        """Resolve or delete a ticket group: its permission, the form, the change, the log.
+
+        An unknown group answers 404 and writes nothing to the audit log.
+        """
         admin, user = self.admin, request.state.user
         tickets = self._tickets()
-        await admin.require(request, user, "tickets", "delete")
+        permission, action, message = TICKET_CHANGES[change]
+        await admin.require(request, user, "tickets", permission)
         await admin.read_form(request)
-        await tickets.delete(ticket_id[:100])
+        group_id = ticket_id[:100]
+        if not await getattr(tickets, change)(group_id):
+            raise NotFound("No such ticket.")
         async with admin.db.scope() as session:
             await write_log(
                 session,
                 user=user,
-                action="delete",
+                action=action,
                 model="tickets",
-                object_id=ticket_id[:100],
-                object_repr=ticket_id[:100],
+                object_id=group_id,
+                object_repr=group_id,
             )
-        return admin.redirect(request, admin.url("tickets"), "Ticket deleted.")
+        back = admin.url("tickets") if change == "delete" else admin.url("tickets", group_id)
+        return admin.redirect(request, back, message)
