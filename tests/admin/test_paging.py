@@ -10,13 +10,11 @@ import re
 import pytest
 from examples.admin import seed
 
-from .conftest import MakeSite, Site
+from .conftest import MakeSite, Site, superuser_site
 
 
 def _site(make_site: MakeSite) -> Site:
-    site = make_site()
-    site.user("staff@example.org", superuser=True)
-    site.login("staff@example.org")
+    site = superuser_site(make_site)
     site.run(seed(site.db, authors=3, books=34, tags=0))
     return site
 

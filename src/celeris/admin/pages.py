@@ -10,6 +10,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 
 from celeris.admin.log import snapshot, task_table, write_log
 from celeris.auth.models import Group, TOTPDevice, group_permission, user_group, user_permission
@@ -45,6 +46,21 @@ def _perms(text: str) -> list[str]:
     return sorted(set(out))
 
 
+def _group_name(form: Any) -> tuple[str, str | None]:
+    """Return a form's group name and what is wrong with it (None when it will do)."""
+    value = form.get("name")
+    name = value.strip() if isinstance(value, str) else ""
+    if not name:
+        return name, "Enter the group's name."
+    if len(name) > 150:
+        return name, "At most 150 characters."
+    return name, None
+
+
+class _Refused(Exception):
+    """A form's input refused: the message goes beside its field."""
+
+
 def add_routes(router: Router, admin: Admin) -> None:
     """Add the users, groups, jobs, tickets and task pages to the admin's router."""
     pages = Pages(admin)
@@ -56,6 +72,11 @@ def add_routes(router: Router, admin: Admin) -> None:
     router.post("/groups/", name="admin.groups.post")(pages.add_group)
     router.get("/groups/{group_id:int}/", name="admin.group")(pages.group)
     router.post("/groups/{group_id:int}/", name="admin.group.post")(pages.save_group)
+    router.post("/groups/{group_id:int}/rename/", name="admin.group.rename")(pages.rename_group)
+    router.get("/groups/{group_id:int}/delete/", name="admin.group.delete")(pages.delete_group_page)
+    router.post("/groups/{group_id:int}/delete/", name="admin.group.delete.post")(
+        pages.delete_group
+    )
     router.get("/jobs/", name="admin.jobs")(pages.jobs)
     router.post("/jobs/{job_id}/retry/", name="admin.jobs.retry")(pages.retry)
     router.get("/tickets/", name="admin.tickets")(pages.tickets_page)
@@ -259,6 +280,11 @@ class Pages:
         )
 
     async def groups(self, request: Request) -> Response:
+        return await self._groups_page(request)
+
+    async def _groups_page(
+        self, request: Request, *, status: int = 200, new_name: str = "", error: str | None = None
+    ) -> Response:
         admin, user = self.admin, request.state.user
         await admin.require(request, user, "auth", "view")
         async with admin.db.scope() as session:
@@ -270,15 +296,25 @@ class Pages:
                     .order_by(Group.name)
                 )
             ).all()
-        return await admin.render(request, user, "groups", title="Groups", groups=rows, error=None)
+        return await admin.render(
+            request,
+            user,
+            "groups",
+            status,
+            title="Groups",
+            groups=rows,
+            new_name=new_name,
+            error=error,
+            can_change=await admin.can(request, user, "auth", "change"),
+        )
 
     async def add_group(self, request: Request) -> Response:
         admin, user = self.admin, request.state.user
         await admin.require(request, user, "auth", "change")
         form = await admin.read_form(request)
-        name = str(form.get("name") or "").strip()
-        if not name or len(name) > 150:
-            raise BadRequest("A group's name has 1 to 150 characters.")
+        name, error = _group_name(form)
+        if error is not None:
+            return await self._groups_page(request, status=422, new_name=name, error=error)
         async with admin.db.scope() as session:
             exists = (await session.scalars(sa.select(Group.id).where(Group.name == name))).first()
             if exists is None:
@@ -309,34 +345,53 @@ class Pages:
             "tickets.delete",
         ]
 
+    async def _group(self, session: Any, group_id: int) -> Group:
+        group: Group | None = await session.get(Group, group_id)
+        if group is None:
+            raise NotFound("No such group.")
+        return group
+
+    async def _group_permissions(self, session: Any, group_id: int) -> list[str]:
+        found = await session.scalars(
+            sa.select(group_permission.c.permission).where(group_permission.c.group_id == group_id)
+        )
+        return sorted(found.all())
+
+    async def _members(self, session: Any, group_id: int) -> int:
+        counted = sa.select(sa.func.count()).where(user_group.c.group_id == group_id)
+        return int(await session.scalar(counted) or 0)
+
     async def group(self, request: Request, group_id: int) -> Response:
+        return await self._group_page(request, group_id)
+
+    async def _group_page(
+        self,
+        request: Request,
+        group_id: int,
+        *,
+        status: int = 200,
+        new_name: str | None = None,
+        name_error: str | None = None,
+    ) -> Response:
         admin, user = self.admin, request.state.user
         await admin.require(request, user, "auth", "view")
         async with admin.db.scope() as session:
-            group = await session.get(Group, group_id)
-            if group is None:
-                raise NotFound("No such group.")
-            held = set(
-                (
-                    await session.scalars(
-                        sa.select(group_permission.c.permission).where(
-                            group_permission.c.group_id == group_id
-                        )
-                    )
-                ).all()
-            )
+            group = await self._group(session, group_id)
+            held = set(await self._group_permissions(session, group_id))
         known = self.model_permissions()
         return await admin.render(
             request,
             user,
             "group",
+            status,
             title=f"Group {group.name}",
             group=group,
+            new_name=group.name if new_name is None else new_name,
+            name_error=name_error,
             held=held,
             known=known,
             other="\n".join(sorted(held - set(known))),
             can_change=await admin.can(request, user, "auth", "change"),
-            error=None,
         )
 
     async def save_group(self, request: Request, group_id: int) -> Response:
@@ -351,18 +406,8 @@ class Pages:
         chosen = {v for v in form.getlist("permissions") if isinstance(v, str) and v in known}
         wanted = sorted(chosen | set(other))
         async with admin.db.scope() as session:
-            group = await session.get(Group, group_id)
-            if group is None:
-                raise NotFound("No such group.")
-            before = sorted(
-                (
-                    await session.scalars(
-                        sa.select(group_permission.c.permission).where(
-                            group_permission.c.group_id == group_id
-                        )
-                    )
-                ).all()
-            )
+            group = await self._group(session, group_id)
+            before = await self._group_permissions(session, group_id)
             await session.execute(
                 group_permission.delete().where(group_permission.c.group_id == group_id)
             )
@@ -381,6 +426,95 @@ class Pages:
                 after={"permissions": wanted},
             )
         return admin.redirect(request, admin.url("groups", group_id), f"Saved group {group.name}.")
+
+    async def rename_group(self, request: Request, group_id: int) -> Response:
+        admin, user = self.admin, request.state.user
+        await admin.require(request, user, "auth", "change")
+        form = await admin.read_form(request)
+        name, error = _group_name(form)
+        try:
+            async with admin.db.scope() as session:
+                group = await self._group(session, group_id)
+                old = group.name
+                if error is None and name != old:
+                    taken = await session.scalars(
+                        sa.select(Group.id).where(Group.name == name, Group.id != group_id)
+                    )
+                    if taken.first() is not None:
+                        error = "Another group has this name."
+                if error is not None:
+                    raise _Refused(error)
+                if name == old:
+                    return admin.redirect(request, admin.url("groups", group_id))
+                group.name = name
+                await session.flush()
+                await write_log(
+                    session,
+                    user=user,
+                    action="change",
+                    model="auth.group",
+                    object_id=group_id,
+                    object_repr=name,
+                    before={"name": old},
+                    after={"name": name},
+                )
+        except (_Refused, sa_exc.IntegrityError) as refused:
+            # NOTE: an IntegrityError is a rename racing another one to the same name.
+            message = (
+                str(refused) if isinstance(refused, _Refused) else "Another group has this name."
+            )
+            return await self._group_page(
+                request, group_id, status=422, new_name=name, name_error=message
+            )
+        return admin.redirect(
+            request, admin.url("groups", group_id), f"Renamed group {old} to {name}."
+        )
+
+    async def delete_group_page(self, request: Request, group_id: int) -> Response:
+        admin, user = self.admin, request.state.user
+        await admin.require(request, user, "auth", "change")
+        async with admin.db.scope() as session:
+            group = await self._group(session, group_id)
+            members = await self._members(session, group_id)
+            permissions = await self._group_permissions(session, group_id)
+        return await admin.render(
+            request,
+            user,
+            "group_delete",
+            title=f"Delete group {group.name}?",
+            group=group,
+            members=members,
+            permissions=permissions,
+        )
+
+    async def delete_group(self, request: Request, group_id: int) -> Response:
+        admin, user = self.admin, request.state.user
+        await admin.require(request, user, "auth", "change")
+        await admin.read_form(request)
+        async with admin.db.scope() as session:
+            group = await self._group(session, group_id)
+            name = group.name
+            before = {
+                "name": name,
+                "permissions": await self._group_permissions(session, group_id),
+                "members": await self._members(session, group_id),
+            }
+            # NOTE: explicit, as SQLite enforces ON DELETE CASCADE only with its pragma on.
+            await session.execute(user_group.delete().where(user_group.c.group_id == group_id))
+            await session.execute(
+                group_permission.delete().where(group_permission.c.group_id == group_id)
+            )
+            await session.delete(group)
+            await write_log(
+                session,
+                user=user,
+                action="delete",
+                model="auth.group",
+                object_id=group_id,
+                object_repr=name,
+                before=before,
+            )
+        return admin.redirect(request, admin.url("groups"), f"Deleted group {name}.")
 
     # --- jobs -------------------------------------------------------------------------------------
 
