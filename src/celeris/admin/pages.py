@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from celeris.admin.log import snapshot, task_table, write_log
+from celeris.auth import PasswordInvalid, PasswordTooLong, SignupError
 from celeris.auth.models import Group, TOTPDevice, group_permission, user_group, user_permission
 from celeris.core.errors import BadRequest, NotFound
 from celeris.core.requests import Request
@@ -57,6 +58,25 @@ def _group_name(form: Any) -> tuple[str, str | None]:
     return name, None
 
 
+def _text(form: Any, key: str) -> str:
+    value = form.get(key)
+    return value if isinstance(value, str) else ""
+
+
+async def _chosen_groups(session: Any, form: Any) -> tuple[list[int], list[str]]:
+    """Return the ids of the existing groups ticked on a form, and the values that are none."""
+    values = [v for v in form.getlist("groups") if isinstance(v, str)]
+    ids = {int(v) for v in values if v.isascii() and v.isdigit() and len(v) < 19}
+    known = set((await session.scalars(sa.select(Group.id).where(Group.id.in_(ids)))).all())
+    names = {str(k) for k in known}
+    return sorted(known), [v[:20] for v in values if v not in names]
+
+
+async def _join_groups(session: Any, user_id: int, group_ids: list[int]) -> None:
+    for group_id in group_ids:
+        await session.execute(user_group.insert().values(user_id=user_id, group_id=group_id))
+
+
 class _Refused(Exception):
     """A form's input refused: the message goes beside its field."""
 
@@ -65,6 +85,8 @@ def add_routes(router: Router, admin: Admin) -> None:
     """Add the users, groups, jobs, tickets and task pages to the admin's router."""
     pages = Pages(admin)
     router.get("/users/", name="admin.users")(pages.users)
+    router.get("/users/add/", name="admin.user.add")(pages.add_user_page)
+    router.post("/users/add/", name="admin.user.add.post")(pages.add_user)
     router.get("/users/{user_id:int}/", name="admin.user")(pages.user)
     router.post("/users/{user_id:int}/", name="admin.user.post")(pages.save_user)
     router.post("/users/{user_id:int}/reset/", name="admin.user.reset")(pages.reset_link)
@@ -131,6 +153,7 @@ class Pages:
             totp=totp,
             q=q,
             next_after=found[-1].id if more and found else None,
+            can_change=await admin.can(request, user, "auth", "change"),
         )
 
     async def _user_context(self, session: Any, target: Any) -> dict[str, Any]:
@@ -210,18 +233,9 @@ class Pages:
                 if flag == "is_superuser" and not getattr(user, "is_superuser", False):
                     continue  # SECURITY: only a superuser makes (or unmakes) a superuser
                 setattr(target, flag, form.get(flag) is not None)
-            wanted = set()
-            for value in form.getlist("groups"):
-                if isinstance(value, str) and value.isdigit():
-                    wanted.add(int(value))
-            known = set(
-                (await session.scalars(sa.select(Group.id).where(Group.id.in_(wanted)))).all()
-            )
+            known, _unknown = await _chosen_groups(session, form)
             await session.execute(user_group.delete().where(user_group.c.user_id == target.id))
-            for group_id in sorted(known):
-                await session.execute(
-                    user_group.insert().values(user_id=target.id, group_id=group_id)
-                )
+            await _join_groups(session, target.id, known)
             await session.execute(
                 user_permission.delete().where(user_permission.c.user_id == target.id)
             )
@@ -231,7 +245,7 @@ class Pages:
                 )
             after = {
                 **snapshot(target, columns),
-                "groups": sorted(known),
+                "groups": known,
                 "permissions": permissions,
             }
             await write_log(
@@ -245,6 +259,78 @@ class Pages:
                 after=after,
             )
         return admin.redirect(request, admin.url("users", user_id), f"Saved user {target.email}.")
+
+    async def add_user_page(self, request: Request) -> Response:
+        await self.admin.require(request, request.state.user, "auth", "change")
+        return await self._add_user_form(request, {"is_staff": False, "groups": []}, {})
+
+    async def _add_user_form(
+        self, request: Request, values: dict[str, Any], errors: dict[str, str], status: int = 200
+    ) -> Response:
+        admin, user = self.admin, request.state.user
+        async with admin.db.scope() as session:
+            groups = list((await session.scalars(sa.select(Group).order_by(Group.name))).all())
+        return await admin.render(
+            request,
+            user,
+            "user_add",
+            status,
+            title="Add user",
+            values=values,
+            errors=errors,
+            groups=groups,
+        )
+
+    async def add_user(self, request: Request) -> Response:
+        """Create a user through ``Auth.create_user`` (its email rules, policy and hasher)."""
+        admin, user = self.admin, request.state.user
+        await admin.require(request, user, "auth", "change")
+        form = await admin.read_form(request)
+        email, password, again = (_text(form, k) for k in ("email", "password", "password2"))
+        flags = {"is_staff": form.get("is_staff") is not None}
+        if getattr(user, "is_superuser", False):  # SECURITY: only a superuser makes one
+            flags["is_superuser"] = form.get("is_superuser") is not None
+        errors: dict[str, str] = {}
+        async with admin.db.scope() as session:
+            groups, unknown = await _chosen_groups(session, form)
+        if unknown:
+            listed = ", ".join(repr(v) for v in unknown[:3])
+            errors["groups"] = f"Select groups from the list (no group has the id {listed})."
+        if not email.strip():
+            errors["email"] = "Enter the user's email address."
+        if not password:
+            errors["password"] = "Choose a password."
+        elif again != password:
+            errors["password2"] = "The two passwords differ: type the same one twice."
+        created = None
+        if not errors:
+            try:
+                created = await admin.auth.create_user(email, password, **flags)
+            except SignupError as exc:
+                errors[exc.field if exc.field == "email" else "password"] = " ".join(exc.messages)
+            except PasswordInvalid as exc:
+                errors["password"] = " ".join(exc.messages)
+            except PasswordTooLong as exc:
+                errors["password"] = str(exc)
+        if created is None:
+            values = {"email": email, **flags, "groups": groups}
+            return await self._add_user_form(request, values, errors, 422)
+        # NOTE: create_user commits the account in its own transaction; the groups and the
+        # log entry follow in a second one.
+        async with admin.db.scope() as session:
+            await _join_groups(session, created.id, groups)
+            await write_log(
+                session,
+                user=user,
+                action="add",
+                model="auth.user",
+                object_id=created.id,
+                object_repr=created.email,
+                after={**snapshot(created, ["email", *USER_FLAGS]), "groups": groups},
+            )
+        return admin.redirect(
+            request, admin.url("users", created.id), f"Added user {created.email}."
+        )
 
     async def reset_link(self, request: Request, user_id: int) -> Response:
         admin, user = self.admin, request.state.user
