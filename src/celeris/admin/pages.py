@@ -73,8 +73,12 @@ async def _chosen_groups(session: Any, form: Any) -> tuple[list[int], list[str]]
 
 
 async def _join_groups(session: Any, user_id: int, group_ids: list[int]) -> None:
-    for group_id in group_ids:
-        await session.execute(user_group.insert().values(user_id=user_id, group_id=group_id))
+    """Add a user to those of ``group_ids`` that still exist (one INSERT ... SELECT)."""
+    if group_ids:
+        existing = sa.select(sa.literal(user_id, sa.Integer), Group.id).where(
+            Group.id.in_(group_ids)
+        )
+        await session.execute(user_group.insert().from_select(["user_id", "group_id"], existing))
 
 
 class _Refused(Exception):
