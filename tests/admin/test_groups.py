@@ -75,24 +75,26 @@ def test_rename_a_group_with_errors_beside_the_name(make_site: MakeSite) -> None
 
 def test_delete_a_group_after_its_confirmation_page(make_site: MakeSite) -> None:
     site = superuser_site(make_site)
-    staff = _group(site, "Staff", "a@example.org", "b@example.org", perms=("library_book.view",))
+    staff = _group(site, "<Staff>", "a@example.org", "b@example.org", perms=("library_book.view",))
     empty = _group(site, "Empty")
     page = site.page(f"/admin/groups/{staff}/delete/")
     assert "2 users are in this group" in page
+    assert "“&lt;Staff&gt;”" in page
+    assert "<Staff>" not in page
     assert "<code>library_book.view</code>" in page
     assert "No users are in this group." in site.page(f"/admin/groups/{empty}/delete/")
     assert f'href="/admin/groups/{staff}/delete/"' in site.page(f"/admin/groups/{staff}/")
     done = site.post(f"/admin/groups/{staff}/delete/", {}, token_from="/admin/groups/")
     assert done.status_code == 200
-    assert "Deleted group Staff." in done.text
+    assert "Deleted group &lt;Staff&gt;." in done.text
     assert site.rows(sa.select(Group.name)) == [("Empty",)]
     assert site.rows(sa.select(user_group)) == []
     assert site.rows(sa.select(group_permission)) == []
     assert _log(site) == [
         (
             "delete",
-            "Staff",
-            {"name": "Staff", "permissions": ["library_book.view"], "members": 2},
+            "<Staff>",
+            {"name": "<Staff>", "permissions": ["library_book.view"], "members": 2},
             {},
         )
     ]
