@@ -100,6 +100,15 @@ class Site:
 
         return self.run(make())
 
+    def rows(self, statement: Any) -> list[Any]:
+        """Return the rows of a statement, run on the site's database."""
+
+        async def run() -> list[Any]:
+            async with self.db.scope() as session:
+                return list((await session.execute(statement)).all())
+
+        return self.run(run())
+
     def login(self, email: str) -> TestClient:
         """Sign ``email`` in on the (one) client, replacing whoever was signed in."""
         client = self.client
@@ -152,3 +161,11 @@ def make_site(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ma
     yield make
     for site in made:
         site.close()
+
+
+def superuser_site(make_site: MakeSite, **options: Any) -> Site:
+    """A running admin with a superuser signed in (root@example.org)."""
+    site = make_site(**options)
+    site.user("root@example.org", superuser=True)
+    site.login("root@example.org")
+    return site

@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from celeris.auth.models import TOTPDevice
 
@@ -153,3 +154,19 @@ def test_ticket_pages_show_a_failing_route(make_site: MakeSite) -> None:
     assert bad.status_code == 400
     gone = site.post(f"/admin/tickets/{group_id}/delete/", {}, token_from="/admin/")
     assert "Ticket deleted." in gone.text
+    # resolve and delete share one handler: forged ids are 404 and write no log entry
+    for change in ("resolve", "delete"):
+        forged = site.post(f"/admin/tickets/{group_id}/{change}/", {}, token_from="/admin/")
+        assert forged.status_code == 404, change
+    log = site.rows(
+        sa.text(
+            "SELECT action, object_id FROM celeris_admin_log WHERE model = 'tickets' ORDER BY id"
+        )
+    )
+    assert [tuple(r) for r in log] == [("action:resolve", group_id), ("delete", group_id)]
+    # each change needs its own permission
+    site.user("viewer@example.org", perms=("tickets.view",))
+    site.login("viewer@example.org")
+    for change in ("resolve", "delete"):
+        refused = site.post(f"/admin/tickets/{group_id}/{change}/", {}, token_from="/admin/")
+        assert refused.status_code == 403, change

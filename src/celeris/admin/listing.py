@@ -4,7 +4,8 @@ PERF: a list page never runs ``COUNT(*)`` over a large table. The first page fet
 more than it shows to know whether there is a next; the total is exact on SQLite and small
 tables, the planner's estimate (``pg_class.reltuples``) on a large PostgreSQL table, and a
 bounded count ("10,000+") for a filtered one. Later pages seek past the last row seen
-(keyset), so page 20,000 costs what page 1 costs.
+(keyset), so page 20,000 costs what page 1 costs; the previous page seeks back from the first
+row shown the same way.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from celeris.admin.forms import FormError, parse_value
 from celeris.admin.options import ModelAdmin
-from celeris.db.pagination import Ordering, decode_cursor, encode_cursor
+from celeris.db.pagination import InvalidCursor, Ordering, decode_cursor, encode_cursor
 
-__all__ = ["LARGE_TABLE", "ListQuery", "count_rows", "run_list"]
+__all__ = ["LARGE_TABLE", "ListQuery", "Page", "count_rows", "run_list"]
 
 #: Past this many rows (by the planner's estimate) a PostgreSQL table is counted by estimate.
 LARGE_TABLE = 100_000
@@ -39,6 +40,7 @@ class ListQuery:
     sort_param: str = ""
     per_page: int = 50
     cursor: str | None = None
+    before: str | None = None
     columns: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
 
@@ -118,6 +120,9 @@ def parse_query(admin: ModelAdmin, params: Any, columns: list[str]) -> ListQuery
         else:
             query.messages.append(f"Page size {size[:20]!r} ignored: choose 1 to 500.")
     query.cursor = params.get("after") or None
+    query.before = params.get("before") or None
+    if query.cursor and query.before:
+        raise InvalidCursor("Give one page cursor, after or before, not both.")
     cols = params.getlist("c") if hasattr(params, "getlist") else []
     if cols:
         allowed = set(choosable(admin))
@@ -154,40 +159,110 @@ def filtered(admin: ModelAdmin, request: Any, query: ListQuery) -> Any:
     return statement
 
 
+@dataclass(slots=True)
+class Page:
+    """One page of a list: its rows, the cursors of the pages beside it, whether it is the first."""
+
+    rows: list[Any]
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+    first: bool = True
+
+
+def _seek(keys: list[Ordering], values: tuple[Any, ...], forward: bool) -> Any:
+    """Return "the row comes after ``values``" (``forward``) or "before" them, in ``keys``' order."""
+    # NOTE: bound parameters, as SQLAlchemy refuses `<` beside a literal True or False.
+    bound = [sa.bindparam(None, v, type_=k.column.type) for k, v in zip(keys, values, strict=True)]
+    clauses = []
+    for index, key in enumerate(keys):
+        equal = [keys[i].column == bound[i] for i in range(index)]
+        column, value = key.column, bound[index]
+        beyond = column < value if key.descending == forward else column > value
+        clauses.append(sa.and_(*equal, beyond))
+    return sa.or_(*clauses)
+
+
+def _order(keys: list[Ordering], forward: bool) -> list[Any]:
+    """Return the ORDER BY of ``keys`` (reversed when not ``forward``)."""
+    return [k.column.desc() if k.descending == forward else k.column.asc() for k in keys]
+
+
+def _values(row: Any, keys: list[Ordering]) -> tuple[Any, ...]:
+    return tuple(getattr(row, k.column.key) for k in keys)
+
+
+def _offset(cursor: str) -> int:
+    """Return the row offset inside an offset page's cursor."""
+    (offset,) = decode_cursor(cursor, [Ordering(sa.literal(0, sa.Integer))])
+    return max(0, int(offset))
+
+
 async def run_list(
     session: AsyncSession, admin: ModelAdmin, request: Any, query: ListQuery
-) -> tuple[list[Any], str | None]:
-    """Return one page of rows and the cursor of the next page (None on the last)."""
+) -> Page:
+    """Return one page of rows and the cursors of the next and previous pages.
+
+    ``?after=<cursor>`` is the page after a row, ``?before=<cursor>`` the page before one (the
+    "Previous" link: the first row of the page shown); both seek by keyset. Going back past the
+    first row shows the first page, full.
+    """
     keys = orderings(admin, query)
     statement = filtered(admin, request, query)
-    keyset = all(not getattr(k.column, "nullable", True) or k.column.primary_key for k in keys)
-    order = [k.column.desc() if k.descending else k.column.asc() for k in keys]
-    if query.cursor:
-        if keyset:
-            values = decode_cursor(query.cursor, keys)
-            clauses = []
-            for index, key in enumerate(keys):
-                equal = [keys[i].column == values[i] for i in range(index)]
-                beyond = (
-                    key.column < values[index] if key.descending else key.column > values[index]
-                )
-                clauses.append(sa.and_(*equal, beyond))
-            statement = statement.where(sa.or_(*clauses))
+    size = query.per_page
+    if not all(not getattr(k.column, "nullable", True) or k.column.primary_key for k in keys):
+        # NOTE: a nullable sort key cannot seek (NULLs do not compare): pages by offset, and a
+        # cursor holds the offset of the page's first row (after) or of the next page's (before).
+        if query.cursor:
+            offset = _offset(query.cursor)
+        elif query.before:
+            offset = max(0, _offset(query.before) - size)
         else:
-            # NOTE: a nullable sort key cannot seek (NULLs do not compare): pages by offset.
-            (offset,) = decode_cursor(query.cursor, [Ordering(sa.literal(0, sa.Integer))])
-            statement = statement.offset(max(0, int(offset)))
-    rows = list((await session.scalars(statement.order_by(*order).limit(query.per_page + 1))).all())
-    if len(rows) <= query.per_page:
-        return rows, None
-    rows = rows[: query.per_page]
-    last = rows[-1]
-    if keyset:
-        return rows, encode_cursor([getattr(last, k.column.key) for k in keys])
-    previous = 0
+            offset = 0
+        found = await session.scalars(
+            statement.order_by(*_order(keys, True)).offset(offset).limit(size + 1)
+        )
+        rows = list(found.all())
+        return Page(
+            rows[:size],
+            encode_cursor([offset + size]) if len(rows) > size else None,
+            encode_cursor([offset]) if offset else None,
+            first=offset == 0,
+        )
+
+    async def fetch(where: Any, forward: bool, limit: int) -> list[Any]:
+        ordered = where.order_by(*_order(keys, forward)).limit(limit)
+        return list((await session.scalars(ordered)).all())
+
+    async def beyond(row: Any, forward: bool) -> bool:
+        return bool(
+            await fetch(statement.where(_seek(keys, _values(row, keys), forward)), forward, 1)
+        )
+
+    if query.before:
+        values = decode_cursor(query.before, keys)
+        rows = await fetch(statement.where(_seek(keys, values, False)), False, size + 1)
+        if len(rows) > size:
+            rows = rows[:size][::-1]
+            next_cursor = (
+                encode_cursor(_values(rows[-1], keys)) if await beyond(rows[-1], True) else None
+            )
+            return Page(rows, next_cursor, encode_cursor(_values(rows[0], keys)), first=False)
+        # NOTE: back at the start (fewer rows before than a page): the first page, full.
+    where = statement
     if query.cursor:
-        (previous,) = decode_cursor(query.cursor, [Ordering(sa.literal(0, sa.Integer))])
-    return rows, encode_cursor([int(previous) + query.per_page])
+        where = statement.where(_seek(keys, decode_cursor(query.cursor, keys), True))
+    # PERF: one row more than shown tells whether a next page exists, without counting.
+    rows = await fetch(where, True, size + 1)
+    page = Page(rows[:size])
+    if len(rows) > size:
+        page.next_cursor = encode_cursor(_values(page.rows[-1], keys))
+    if query.cursor:
+        page.first = False
+        if page.rows and await beyond(page.rows[0], False):
+            page.previous_cursor = encode_cursor(_values(page.rows[0], keys))
+        elif page.rows:
+            page.first = True
+    return page
 
 
 async def estimated_rows(session: AsyncSession, table: sa.Table) -> int | None:

@@ -130,7 +130,8 @@ class Views:
         columns = model_admin.columns()
         query = parse_query(model_admin, request.query_params, columns)
         async with admin.db.scope() as session:
-            rows, next_cursor = await run_list(session, model_admin, request, query)
+            page = await run_list(session, model_admin, request, query)
+            rows = page.rows
             count, how = await count_rows(session, model_admin, request, query)
             filters = await self.filter_choices(session, model_admin, request, query)
             labels = await self.relation_labels(session, model_admin, rows, query.columns)
@@ -152,7 +153,9 @@ class Views:
                 if n in info.fields and info.fields[n].kind not in ("m2m", "json", "binary")
             },
             "rows": table,
-            "next_cursor": next_cursor,
+            "next_cursor": page.next_cursor,
+            "previous_cursor": page.previous_cursor,
+            "first_page": page.first,
             "count": count,
             "how": how,
             "filters": filters,
