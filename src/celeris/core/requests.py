@@ -1,4 +1,10 @@
-"""``Request``: a lazy view of one HTTP request over any ``FastRequest``."""
+"""``Request``: a lazy view of one HTTP request over any ``FastRequest``.
+
+PERF: the compiled build compiles this module with mypyc: ``Request`` is then a native class,
+made and read from the compiled lane and steps as a C struct (compiled, an interpreted
+``Request`` cost ~2,800 instructions to make, and each of its attributes read from compiled
+code ~100-200). A pure install runs the same code as plain Python.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from typing import Any
 import msgspec
 
 from celeris.core.asgi import scope_of
+from celeris.core.bodies import body_stream
 from celeris.core.datastructures import URL, Address, FormData, Headers, QueryParams, State
 from celeris.core.errors import BadRequest
 from celeris.core.forms import (
@@ -206,20 +213,11 @@ class Request:
 
     # --- the body -----------------------------------------------------------------------------
 
-    async def stream(self) -> AsyncIterator[bytes]:
+    def stream(self) -> AsyncIterator[bytes]:
         """Yield the body in chunks as they arrive (once; ``body()`` caches instead)."""
-        if self._body is not None:
-            yield self._body
-            return
-        if self._stream_consumed:
-            raise RuntimeError("The request body has already been consumed by stream().")
-        self._stream_consumed = True
-        receive = self.conn.receive
-        more = True
-        while more:
-            chunk, more = await _next_chunk(receive)
-            if chunk:
-                yield chunk
+        # NOTE: the async generator lives in core/bodies.py: the compiled build compiles
+        # this module with mypyc, which does not compile async generators.
+        return body_stream(self)
 
     def body_read(self) -> bytes | None:
         """Return the body if ``body()`` has already read it, else None."""
