@@ -146,3 +146,16 @@ def test_the_bodies_list_their_fields(make_app: MakeApp) -> None:
     assert set(schema["properties"]) == {"name", "scopes", "expires_in"}
     passkey = paths["/auth/passkeys/register"]["post"]["requestBody"]["content"]
     assert set(passkey) == {"application/json"}
+
+
+def test_the_query_values_read_by_hand_are_parameters(make_app: MakeApp) -> None:
+    app, _, _ = make_app()
+    with TestClient(app) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+
+    def names(path: str) -> list[str]:
+        return [p["name"] for p in paths[path]["get"].get("parameters", [])]
+
+    assert names("/auth/login") == ["next"]
+    assert names("/auth/oauth/{provider}/login") == ["provider", "next"]
+    assert names("/auth/oauth/{provider}/callback") == ["provider", "code", "state", "error"]

@@ -54,7 +54,11 @@ def make_app() -> App:
     @router.get(
         "/people/{person_id:int}",
         responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
-        openapi_extra={"responses": {"404": {"description": "No such person"}}, "x-audit": True},
+        openapi_extra={
+            "responses": {"404": {"description": "No such person"}},
+            "parameters": [{"name": "tab", "in": "query", "schema": {"type": "string"}}],
+            "x-audit": True,
+        },
     )
     async def page(person_id: int) -> Response:
         return Response(f"<p>{person_id}</p>", media_type="text/html")
@@ -92,6 +96,8 @@ def test_extra_merges_into_what_is_generated() -> None:
     assert "application/problem+json" in operation["responses"]["404"]["content"]
     assert "422" in operation["responses"]
     assert operation["x-audit"] is True
+    # a list is added to: the path parameter stays, the query parameter read by hand follows
+    assert [p["name"] for p in operation["parameters"]] == ["person_id", "tab"]
     assert operation["tags"] == ["people"]
 
 

@@ -13,7 +13,7 @@ from typing import Any, Final
 from celeris.openapi.problems import PROBLEM, PROBLEM_MEDIA_TYPE
 from celeris.openapi.schema import REF_PREFIX
 
-__all__ = ["answers", "body"]
+__all__ = ["answers", "body", "query"]
 
 _HTML: Final[dict[str, Any]] = {"text/html": {"schema": {"type": "string"}}}
 _PROBLEM: Final[dict[str, Any]] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": REF_PREFIX + PROBLEM}}}
@@ -141,6 +141,16 @@ def body(*required: str, **optional: str) -> dict[str, Any]:
             "required": bool(required),
             "content": {media: {"schema": schema} for media in _INPUTS},
         }
+    }
+
+
+def query(**described: str) -> dict[str, Any]:
+    """Return ``openapi_extra=`` declaring optional query parameters the handler reads itself."""
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "description": d, "schema": {"type": "string"}}
+            for name, d in described.items()
+        ]
     }
 
 

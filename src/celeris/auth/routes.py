@@ -33,6 +33,7 @@ from celeris.auth.openapi import (
     VERIFIED,
     answers,
     body,
+    query,
 )
 from celeris.auth.pages import Pages, problem, read_input, safe_next, wants_html
 from celeris.auth.passwords import PasswordTooLong, check_length
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["build_router"]
 
 PASSKEYS_JS = Path(__file__).parent / "static" / "passkeys.js"
+_NEXT = "Where to go after signing in: a path on this site (anything else: the default)."
 PENDING_KEY = "_auth_pending"  # [user id, session epoch, deadline, next] after the password
 
 
@@ -597,16 +599,18 @@ def build_router(auth: Auth) -> Router:
         summary="Confirm an email address",
         responses=answers(400, pages=(200, 400), json={200: VERIFIED}),
     )(flows.verify)
-    router.get("/login", name="auth.login", summary="The sign-in page", responses=PAGE)(
-        flows.login_page
-    )
+    router.get(
+        "/login",
+        name="auth.login",
+        summary="The sign-in page",
+        responses=PAGE,
+        openapi_extra=query(next=_NEXT),
+    )(flows.login_page)
     router.post(
         "/login",
         name="auth.login.post",
         summary="Sign in with a password",
-        openapi_extra=body(
-            "email", "password", next="Where a browser goes next: a path on this site."
-        ),
+        openapi_extra=body("email", "password", next=_NEXT),
         responses=answers(
             *INPUT,
             400,
@@ -742,11 +746,17 @@ def build_router(auth: Auth) -> Router:
         name="auth.oauth.login",
         summary="Sign in with a provider: off to its authorization page",
         responses=answers(404, empty=(303,)),
+        openapi_extra=query(next=_NEXT),
     )(flows.social_login)
     router.get(
         "/oauth/{provider}/callback",
         name="auth.oauth.callback",
         summary="Where the provider sends the user back",
+        openapi_extra=query(
+            code="The provider's authorization code.",
+            state="The state this site sent to the provider.",
+            error="The provider's refusal, if it refused.",
+        ),
         responses=answers(400, pages=(400,), json={200: USER}, empty=(303,)),
     )(flows.social_callback)
 

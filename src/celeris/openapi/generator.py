@@ -523,11 +523,14 @@ def _extra_of(route: Route) -> dict[str, Any]:
 
 
 def _merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
-    """Merge ``extra`` into ``target``: mappings key by key, any other value replaces."""
+    """Merge ``extra`` into ``target``: mappings key by key, lists added to the end (as
+    FastAPI's ``openapi_extra`` does), any other value replaces."""
     for key, value in extra.items():
         known = target.get(key)
         if isinstance(value, Mapping) and isinstance(known, dict):
             _merge(known, value)
+        elif isinstance(value, list | tuple) and isinstance(known, list):
+            known.extend(_copied(value))
         else:
             target[key] = _copied(value)
 
