@@ -13,6 +13,28 @@ from markupsafe import Markup
 from celeris.auth.emails import EmailInvalid, normalize_email
 from celeris.auth.errors import PasskeyError, SignupError, SocialLoginError
 from celeris.auth.models import Passkey
+from celeris.auth.openapi import (
+    ACCOUNT,
+    CODES,
+    CREDENTIAL,
+    DETAIL,
+    ENROLLMENT,
+    INPUT,
+    JWT_PAIR,
+    LIMITED,
+    NEW_TOKEN,
+    OBJECT,
+    PAGE,
+    PASSKEY,
+    PASSKEYS,
+    SENT,
+    TWO_FACTOR,
+    USER,
+    VERIFIED,
+    answers,
+    body,
+    query,
+)
 from celeris.auth.pages import Pages, problem, read_input, safe_next, wants_html
 from celeris.auth.passwords import PasswordTooLong, check_length
 from celeris.auth.validators import PasswordInvalid, validate_password
@@ -28,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["build_router"]
 
 PASSKEYS_JS = Path(__file__).parent / "static" / "passkeys.js"
+_NEXT = "Where to go after signing in: a path on this site (anything else: the default)."
 PENDING_KEY = "_auth_pending"  # [user id, session epoch, deadline, next] after the password
 
 
@@ -557,18 +580,78 @@ def build_router(auth: Auth) -> Router:
     flows = _Flows(auth)
     router = Router(prefix=auth.prefix, tags=["auth"])
     user = Depends(auth.current_user)
-    router.get("/signup", name="auth.signup", include_in_schema=False)(flows.signup_page)
-    router.post("/signup", name="auth.signup.post")(flows.signup)
-    router.get("/verify", name="auth.verify")(flows.verify)
-    router.get("/login", name="auth.login", include_in_schema=False)(flows.login_page)
-    router.post("/login", name="auth.login.post")(flows.login)
-    router.post("/logout", name="auth.logout")(flows.logout)
-    router.get("/password/reset", name="auth.reset", include_in_schema=False)(flows.reset_page)
-    router.post("/password/reset", name="auth.reset.post")(flows.reset)
-    router.get("/password/reset/confirm", name="auth.reset.confirm", include_in_schema=False)(
-        flows.reset_confirm_page
+    # NOTE: the HTML pages are documented too (text/html): they share their paths with the
+    # operations, and an ``Allow`` naming a GET the document hides would make it untrue.
+    router.get("/signup", name="auth.signup", summary="The sign-up page", responses=PAGE)(
+        flows.signup_page
     )
-    router.post("/password/reset/confirm", name="auth.reset.confirm.post")(flows.reset_confirm)
+    router.post(
+        "/signup",
+        name="auth.signup.post",
+        summary="Create an account",
+        status_code=201,
+        openapi_extra=body("email", "password"),
+        responses=answers(*INPUT, 404, *LIMITED, pages=(422,), json={201: USER}, empty=(303,)),
+    )(flows.signup)
+    router.get(
+        "/verify",
+        name="auth.verify",
+        summary="Confirm an email address",
+        responses=answers(400, pages=(200, 400), json={200: VERIFIED}),
+    )(flows.verify)
+    router.get(
+        "/login",
+        name="auth.login",
+        summary="The sign-in page",
+        responses=PAGE,
+        openapi_extra=query(next=_NEXT),
+    )(flows.login_page)
+    router.post(
+        "/login",
+        name="auth.login.post",
+        summary="Sign in with a password",
+        openapi_extra=body("email", "password", next=_NEXT),
+        responses=answers(
+            *INPUT,
+            400,
+            403,
+            *LIMITED,
+            pages=(400, 403, 422),
+            json={200: USER, 202: TWO_FACTOR},
+            empty=(303,),
+        ),
+    )(flows.login)
+    router.post(
+        "/logout",
+        name="auth.logout",
+        summary="Sign out",
+        status_code=204,
+        responses=answers(empty=(204, 303)),
+    )(flows.logout)
+    router.get(
+        "/password/reset", name="auth.reset", summary="The password reset page", responses=PAGE
+    )(flows.reset_page)
+    router.post(
+        "/password/reset",
+        name="auth.reset.post",
+        summary="Mail a password reset link",
+        status_code=202,
+        openapi_extra=body("email"),
+        responses=answers(*INPUT, *LIMITED, pages=(202, 422), json={202: DETAIL}),
+    )(flows.reset)
+    router.get(
+        "/password/reset/confirm",
+        name="auth.reset.confirm",
+        summary="The new password page",
+        responses=PAGE,
+    )(flows.reset_confirm_page)
+    router.post(
+        "/password/reset/confirm",
+        name="auth.reset.confirm.post",
+        summary="Set a new password with a reset link's token",
+        openapi_extra=body("token", "password"),
+        responses=answers(*INPUT, 400, pages=(400, 422), json={200: DETAIL}, empty=(303,)),
+    )(flows.reset_confirm)
 
     async def resend(request: Request, current: Any = user) -> Response:
         return await flows.resend(request, current)
@@ -618,46 +701,178 @@ def build_router(auth: Auth) -> Router:
     router.get("/passkeys.js", name="auth.passkeys.js", include_in_schema=False)(
         flows.passkeys_script
     )
-    router.get("/passkeys", name="auth.passkeys")(passkeys_page)
-    router.post("/passkeys/register/options", name="auth.passkeys.register.options")(
-        passkey_register_options
-    )
-    router.post("/passkeys/register", name="auth.passkeys.register", status_code=201)(
-        passkey_register
-    )
-    router.post("/passkeys/login/options", name="auth.passkeys.login.options")(
-        flows.passkey_login_options
-    )
-    router.post("/passkeys/login", name="auth.passkeys.login")(flows.passkey_login)
-    router.delete("/passkeys/{passkey_id:int}", name="auth.passkeys.delete", status_code=204)(
-        passkey_delete
-    )
-    router.get("/oauth/{provider}/login", name="auth.oauth.login")(flows.social_login)
-    router.get("/oauth/{provider}/callback", name="auth.oauth.callback")(flows.social_callback)
+    router.get(
+        "/passkeys",
+        name="auth.passkeys",
+        summary="The user's passkeys",
+        responses=answers(pages=(200,), json={200: PASSKEYS}, empty=(303,)),
+    )(passkeys_page)
+    router.post(
+        "/passkeys/register/options",
+        name="auth.passkeys.register.options",
+        summary="Start registering a passkey (WebAuthn options)",
+        responses=answers(json={200: OBJECT}),
+    )(passkey_register_options)
+    router.post(
+        "/passkeys/register",
+        name="auth.passkeys.register",
+        summary="Register a passkey",
+        status_code=201,
+        openapi_extra=CREDENTIAL,
+        responses=answers(400, 422, json={201: PASSKEY}),
+    )(passkey_register)
+    router.post(
+        "/passkeys/login/options",
+        name="auth.passkeys.login.options",
+        summary="Start signing in with a passkey (WebAuthn options)",
+        responses=answers(*LIMITED, json={200: OBJECT}),
+    )(flows.passkey_login_options)
+    router.post(
+        "/passkeys/login",
+        name="auth.passkeys.login",
+        summary="Sign in with a passkey",
+        openapi_extra=CREDENTIAL,
+        responses=answers(400, 422, *LIMITED, json={200: USER}),
+    )(flows.passkey_login)
+    router.delete(
+        "/passkeys/{passkey_id:int}",
+        name="auth.passkeys.delete",
+        summary="Delete a passkey",
+        status_code=204,
+        responses=answers(404),
+    )(passkey_delete)
+    router.get(
+        "/oauth/{provider}/login",
+        name="auth.oauth.login",
+        summary="Sign in with a provider: off to its authorization page",
+        responses=answers(404, empty=(303,)),
+        openapi_extra=query(next=_NEXT),
+    )(flows.social_login)
+    router.get(
+        "/oauth/{provider}/callback",
+        name="auth.oauth.callback",
+        summary="Where the provider sends the user back",
+        openapi_extra=query(
+            code="The provider's authorization code.",
+            state="The state this site sent to the provider.",
+            error="The provider's refusal, if it refused.",
+        ),
+        responses=answers(400, pages=(400,), json={200: USER}, empty=(303,)),
+    )(flows.social_callback)
 
     async def totp_page(request: Request, current: Any = user) -> Response:
         return await flows.totp_page(request, current)
 
-    router.get("/2fa/totp", name="auth.totp", include_in_schema=False)(totp_page)
-    router.get("/2fa", name="auth.2fa", include_in_schema=False)(flows.second_factor_page)
-    router.post("/2fa", name="auth.2fa.post")(flows.second_factor)
-    router.post("/2fa/totp/setup", name="auth.totp.setup")(totp_setup)
-    router.post("/2fa/totp/confirm", name="auth.totp.confirm")(totp_confirm)
-    router.post("/2fa/totp/disable", name="auth.totp.disable")(totp_disable)
-    router.post("/verify/resend", name="auth.verify.resend")(resend)
-    router.get("/password/change", name="auth.change", include_in_schema=False)(change_page)
-    router.post("/password/change", name="auth.change.post")(change)
-    router.post("/signout-everywhere", name="auth.signout_everywhere")(everywhere)
+    router.get(
+        "/2fa/totp",
+        name="auth.totp",
+        summary="The two-factor settings page",
+        responses=answers(pages=(200,), empty=(303,)),
+    )(totp_page)
+    router.get("/2fa", name="auth.2fa", summary="The second-factor page", responses=PAGE)(
+        flows.second_factor_page
+    )
+    router.post(
+        "/2fa",
+        name="auth.2fa.post",
+        summary="Finish signing in with a second factor",
+        openapi_extra=body("code"),
+        responses=answers(*INPUT, 400, *LIMITED, pages=(400,), json={200: USER}, empty=(303,)),
+    )(flows.second_factor)
+    router.post(
+        "/2fa/totp/setup",
+        name="auth.totp.setup",
+        summary="Start setting up an authenticator app",
+        responses=answers(409, pages=(200,), json={200: ENROLLMENT}),
+    )(totp_setup)
+    router.post(
+        "/2fa/totp/confirm",
+        name="auth.totp.confirm",
+        summary="Turn two-factor authentication on with a first code",
+        openapi_extra=body("code"),
+        responses=answers(*INPUT, 400, *LIMITED, pages=(200, 400), json={200: CODES}),
+    )(totp_confirm)
+    router.post(
+        "/2fa/totp/disable",
+        name="auth.totp.disable",
+        summary="Turn two-factor authentication off",
+        status_code=204,
+        openapi_extra=body("code"),
+        responses=answers(*INPUT, 400, *LIMITED, pages=(200,), empty=(204,)),
+    )(totp_disable)
+    router.post(
+        "/verify/resend",
+        name="auth.verify.resend",
+        summary="Mail the confirmation link again",
+        status_code=202,
+        responses=answers(*LIMITED, pages=(202,), json={202: SENT}),
+    )(resend)
+    router.get(
+        "/password/change",
+        name="auth.change",
+        summary="The password change page",
+        responses=answers(pages=(200,), empty=(303,)),
+    )(change_page)
+    router.post(
+        "/password/change",
+        name="auth.change.post",
+        summary="Change the password",
+        openapi_extra=body("old_password", "new_password"),
+        responses=answers(*INPUT, 400, *LIMITED, pages=(200, 400, 422), json={200: DETAIL}),
+    )(change)
+    router.post(
+        "/signout-everywhere",
+        name="auth.signout_everywhere",
+        summary="Sign out of every browser and device",
+        status_code=204,
+        responses=answers(empty=(204, 303)),
+    )(everywhere)
 
     async def account(request: Request, current: Any = user) -> Response:
         return await flows.account(request, current)
 
-    router.get("/account", name="auth.account")(account)
-    router.get("/devices", name="auth.devices")(devices)
-    router.get("/tokens", name="auth.tokens")(tokens)
-    router.post("/tokens", name="auth.tokens.create", status_code=201)(create_token)
-    router.delete("/tokens/{token_id}", name="auth.tokens.revoke", status_code=204)(revoke_token)
+    router.get(
+        "/account",
+        name="auth.account",
+        summary="The account",
+        responses=answers(pages=(200,), json={200: ACCOUNT}, empty=(303,)),
+    )(account)
+    router.get("/devices", name="auth.devices", responses=answers(empty=(303,)))(devices)
+    router.get("/tokens", name="auth.tokens", responses=answers(empty=(303,)))(tokens)
+    router.post(
+        "/tokens",
+        name="auth.tokens.create",
+        summary="Create a personal API token",
+        status_code=201,
+        openapi_extra=body(
+            name="A label (100 characters at most).",
+            scopes="Scopes, separated by spaces.",
+            expires_in="Seconds until it expires (a number); none: never.",
+        ),
+        responses=answers(*INPUT, 403, json={201: NEW_TOKEN}),
+    )(create_token)
+    router.delete(
+        "/tokens/{token_id}",
+        name="auth.tokens.revoke",
+        summary="Revoke a personal API token",
+        status_code=204,
+        responses=answers(404),
+    )(revoke_token)
     if auth.jwt_enabled:
-        router.post("/jwt", name="auth.jwt")(flows.jwt_pair)
-        router.post("/jwt/refresh", name="auth.jwt.refresh")(flows.jwt_refresh)
+        router.post(
+            "/jwt",
+            name="auth.jwt",
+            summary="Get a JWT access and refresh pair with a password",
+            openapi_extra=body(
+                "email", "password", code="The current second-factor code, if the account has one."
+            ),
+            responses=answers(*INPUT, 400, *LIMITED, json={200: JWT_PAIR}),
+        )(flows.jwt_pair)
+        router.post(
+            "/jwt/refresh",
+            name="auth.jwt.refresh",
+            summary="Trade a refresh token for a new pair",
+            openapi_extra=body("refresh_token"),
+            responses=answers(*INPUT, 401, json={200: JWT_PAIR}),
+        )(flows.jwt_refresh)
     return router

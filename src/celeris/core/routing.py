@@ -58,6 +58,9 @@ class RouteOptions(TypedDict, total=False):
     operation_id: str | None
     deprecated: bool
     include_in_schema: bool
+    # merged into the route's OpenAPI operation object (``requestBody``, ``responses``...), for
+    # what the handler does that its signature does not show (a body it reads itself)
+    openapi_extra: Mapping[str, Any] | None
     dependencies: Sequence[Any] | None
     steps: Sequence[Step] | None  # run after the app's steps, in order (core/pipeline.py)
     csrf_exempt: bool  # read by celeris.security.CSRF: the route skips the CSRF check
@@ -220,6 +223,7 @@ class Route:
         "localns",
         "methods",
         "name",
+        "openapi_extra",
         "operation_id",
         "path",
         "plan",
@@ -259,6 +263,10 @@ class Route:
         self.operation_id = options.get("operation_id")
         self.deprecated = bool(options.get("deprecated", False))
         self.include_in_schema = bool(options.get("include_in_schema", True))
+        extra = options.get("openapi_extra")
+        if extra is not None and not isinstance(extra, Mapping):
+            raise TypeError(f"openapi_extra= on {path!r} takes a mapping, got {extra!r}")
+        self.openapi_extra: Mapping[str, Any] | None = extra
         self.dependencies: list[Dependency] = _check_dependencies(options.get("dependencies"))
         self.steps: list[Step] = _check_steps(options.get("steps"))
         self.csrf_exempt = bool(options.get("csrf_exempt", False))
@@ -285,6 +293,7 @@ class Route:
             operation_id=self.operation_id,
             deprecated=self.deprecated,
             include_in_schema=self.include_in_schema,
+            openapi_extra=self.openapi_extra,
             dependencies=list(self.dependencies),
             steps=list(self.steps),
             csrf_exempt=self.csrf_exempt,

@@ -457,6 +457,7 @@ def generate(
     except Exception as exc:  # SchemaError, or a model pydantic cannot describe
         raise OpenAPIError(f"celeris.openapi.E001: cannot generate the spec: {exc}") from exc
     paths: dict[str, spec.PathItem] = {}
+    extras: list[tuple[str, str, dict[str, Any]]] = []  # (path, method, what to merge in)
     seen_ids: dict[str, str] = {}
     for route in documented:
         item = paths.setdefault(_spec_path(route.path), spec.PathItem())
@@ -481,6 +482,9 @@ def generate(
                     counter += 1
             seen_ids[op_id] = f"{method} {route.path}"
             setattr(item, method.lower(), builder.operation(route, method, op_id))
+            extra = _extra_of(route)
+            if extra:
+                extras.append((_spec_path(route.path), method.lower(), extra))
     schemas = {**problem_components(), **builder.registry.components}
     used_tags = sorted({t for r in documented for t in r.tags} - {t.name for t in tags})
     document = spec.OpenAPI(
@@ -493,4 +497,47 @@ def generate(
         ),
         tags=[*tags, *(spec.Tag(name=t) for t in used_tags)] or None,
     )
-    return document.to_dict()
+    out = document.to_dict()
+    for path, method, extra in extras:
+        _merge(out["paths"][path][method], extra)
+    return out
+
+
+def _extra_of(route: Route) -> dict[str, Any]:
+    """Return what a route adds to its generated operation, as raw OpenAPI data.
+
+    That is the full response objects given to ``responses=`` as mappings (their
+    ``content`` and ``headers`` too), then ``openapi_extra=``.
+    """
+    extra: dict[str, Any] = {}
+    given = {
+        str(code): dict(value)
+        for code, value in route.responses.items()
+        if isinstance(value, Mapping)
+    }
+    if given:
+        extra["responses"] = given
+    if route.openapi_extra:
+        _merge(extra, route.openapi_extra)
+    return extra
+
+
+def _merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    """Merge ``extra`` into ``target``: mappings key by key, lists added to the end (as
+    FastAPI's ``openapi_extra`` does), any other value replaces."""
+    for key, value in extra.items():
+        known = target.get(key)
+        if isinstance(value, Mapping) and isinstance(known, dict):
+            _merge(known, value)
+        elif isinstance(value, list | tuple) and isinstance(known, list):
+            known.extend(_copied(value))
+        else:
+            target[key] = _copied(value)
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _copied(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copied(v) for v in value]
+    return value
