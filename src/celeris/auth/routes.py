@@ -37,6 +37,8 @@ class _Flows(Pages):
     # --- signup and verification -------------------------------------------------------------
 
     async def signup_page(self, request: Request) -> Response:
+        if not self.auth.signup_enabled:
+            raise NotFound()  # the answer of the POST: no page for a form that cannot succeed
         return self.page(request, "signup")
 
     async def signup(self, request: Request) -> Response:
