@@ -221,7 +221,15 @@ class _Flows(Pages):
         data = await read_input(request)
         await self.auth.throttle(request, f"2fa:{user.id}")
         if not await self.auth.two_factor.verify(user.id, data.get("code", "")):
-            raise problem(400, "That code is wrong.", {"code": ["That code is wrong."]})
+            return self.fail(
+                request,
+                "totp",
+                400,
+                "That code is wrong.",
+                {"code": ["That code is wrong."]},
+                enabled=True,
+                user=user,
+            )
         await self.auth.two_factor.disable(user)
         if wants_html(request):
             return self.page(request, "message", detail="Two-factor authentication is off.")
