@@ -174,6 +174,30 @@ def test_signup_reports_every_problem_at_once(make_app: MakeApp) -> None:
         assert r.status_code == 404
 
 
+def test_without_signup_the_page_is_gone_too_and_not_linked(make_app: MakeApp) -> None:
+    html = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    app, _, _ = make_app()
+    with TestClient(app) as client:
+        assert client.get("/auth/signup", headers=html).status_code == 200
+        assert 'href="/auth/signup"' in client.get("/auth/login", headers=html).text
+    app, _, _ = make_app(signup=False)
+    with TestClient(app) as client:
+        api = client.get("/auth/signup")
+        posted = client.post("/auth/signup", json={"email": "a@example.org", "password": PASSWORD})
+        assert api.status_code == posted.status_code == 404
+        assert api.headers["content-type"].startswith("application/problem+json")
+        assert api.json() == posted.json()
+        page = client.get("/auth/signup", headers=html)
+        assert page.status_code == 404
+        assert page.headers["content-type"].startswith("text/html")
+        assert "<form" not in page.text
+        login_page = client.get("/auth/login", headers=html)
+        assert login_page.status_code == 200
+        assert "/auth/signup" not in login_page.text
+        assert "Create an account" not in login_page.text
+        assert 'href="/auth/password/reset"' in login_page.text
+
+
 def test_require_verified_email_holds_sign_in_until_the_link(make_app: MakeApp) -> None:
     app, _, mailer = make_app(require_verified_email=True)
     with TestClient(app) as client:

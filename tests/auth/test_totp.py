@@ -114,3 +114,31 @@ async def test_codes_outside_the_window_are_refused(make_app: MakeApp) -> None:
         assert not await factor.verify(user_id, "abcdef")
         assert not await factor.verify(user_id, "9" * 1000)
         assert isinstance(auth, Auth)
+
+
+async def test_a_wrong_code_to_disable_shows_the_page_again_to_a_browser(
+    make_app: MakeApp,
+) -> None:
+    app, auth, _ = make_app()
+    async with AsyncTestClient(app) as client:
+        user_id = (await asignup(client)).json()["id"]
+        _, codes = await _enroll(client)
+        form = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        page = await client.post("/auth/2fa/totp/disable", data={"code": "1"}, headers=form)
+        assert page.status_code == 400
+        assert page.headers["content-type"].startswith("text/html")
+        assert '<p role="alert">That code is wrong.</p>' in page.text
+        assert 'id="code" name="code"' in page.text
+        assert 'aria-invalid="true" aria-describedby="code-error"' in page.text
+        assert '<p class="error" id="code-error">That code is wrong.</p>' in page.text
+        assert 'action="/auth/2fa/totp/disable"' in page.text  # the form to try again
+        assert await auth.two_factor.enabled(user_id)
+        # an API client still gets problem+json with the field's error
+        api = await client.post("/auth/2fa/totp/disable", json={"code": "1"})
+        assert api.status_code == 400
+        assert api.headers["content-type"].startswith("application/problem+json")
+        assert [e["loc"] for e in api.json()["errors"]] == [["body", "code"]]
+        off = await client.post("/auth/2fa/totp/disable", data={"code": codes[0]}, headers=form)
+        assert off.status_code == 200
+        assert "Two-factor authentication is off." in off.text
+        assert not await auth.two_factor.enabled(user_id)

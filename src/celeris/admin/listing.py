@@ -20,7 +20,15 @@ from celeris.admin.forms import FormError, parse_value
 from celeris.admin.options import ModelAdmin
 from celeris.db.pagination import InvalidCursor, Ordering, decode_cursor, encode_cursor
 
-__all__ = ["LARGE_TABLE", "ListQuery", "Page", "count_rows", "run_list"]
+__all__ = [
+    "LARGE_TABLE",
+    "ListQuery",
+    "Page",
+    "count_rows",
+    "keyset_page",
+    "page_cursors",
+    "run_list",
+]
 
 #: Past this many rows (by the planner's estimate) a PostgreSQL table is counted by estimate.
 LARGE_TABLE = 100_000
@@ -119,10 +127,7 @@ def parse_query(admin: ModelAdmin, params: Any, columns: list[str]) -> ListQuery
             query.per_page = wanted
         else:
             query.messages.append(f"Page size {size[:20]!r} ignored: choose 1 to 500.")
-    query.cursor = params.get("after") or None
-    query.before = params.get("before") or None
-    if query.cursor and query.before:
-        raise InvalidCursor("Give one page cursor, after or before, not both.")
+    query.cursor, query.before = page_cursors(params)
     cols = params.getlist("c") if hasattr(params, "getlist") else []
     if cols:
         allowed = set(choosable(admin))
@@ -131,6 +136,14 @@ def parse_query(admin: ModelAdmin, params: Any, columns: list[str]) -> ListQuery
     else:
         query.columns = columns
     return query
+
+
+def page_cursors(params: Any) -> tuple[str | None, str | None]:
+    """Return the ``?after=`` and ``?before=`` cursors of a query string (one at most)."""
+    after, before = params.get("after") or None, params.get("before") or None
+    if after and before:
+        raise InvalidCursor("Give one page cursor, after or before, not both.")
+    return after, before
 
 
 def orderings(admin: ModelAdmin, query: ListQuery) -> list[Ordering]:
@@ -200,22 +213,39 @@ def _offset(cursor: str) -> int:
 async def run_list(
     session: AsyncSession, admin: ModelAdmin, request: Any, query: ListQuery
 ) -> Page:
-    """Return one page of rows and the cursors of the next and previous pages.
+    """Return one page of a model's list and the cursors of the next and previous pages."""
+    return await keyset_page(
+        session,
+        filtered(admin, request, query),
+        orderings(admin, query),
+        query.per_page,
+        after=query.cursor,
+        before=query.before,
+    )
 
-    ``?after=<cursor>`` is the page after a row, ``?before=<cursor>`` the page before one (the
+
+async def keyset_page(
+    session: AsyncSession,
+    statement: Any,
+    keys: list[Ordering],
+    size: int,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+) -> Page:
+    """Return one page of ``statement``'s rows in ``keys``' order (ended by a unique key).
+
+    ``after`` is the cursor of the page after a row, ``before`` of the page before one (the
     "Previous" link: the first row of the page shown); both seek by keyset. Going back past the
-    first row shows the first page, full.
+    first row shows the first page, full. The users page pages with it too.
     """
-    keys = orderings(admin, query)
-    statement = filtered(admin, request, query)
-    size = query.per_page
     if not all(not getattr(k.column, "nullable", True) or k.column.primary_key for k in keys):
         # NOTE: a nullable sort key cannot seek (NULLs do not compare): pages by offset, and a
         # cursor holds the offset of the page's first row (after) or of the next page's (before).
-        if query.cursor:
-            offset = _offset(query.cursor)
-        elif query.before:
-            offset = max(0, _offset(query.before) - size)
+        if after:
+            offset = _offset(after)
+        elif before:
+            offset = max(0, _offset(before) - size)
         else:
             offset = 0
         found = await session.scalars(
@@ -238,8 +268,8 @@ async def run_list(
             await fetch(statement.where(_seek(keys, _values(row, keys), forward)), forward, 1)
         )
 
-    if query.before:
-        values = decode_cursor(query.before, keys)
+    if before:
+        values = decode_cursor(before, keys)
         rows = await fetch(statement.where(_seek(keys, values, False)), False, size + 1)
         if len(rows) > size:
             rows = rows[:size][::-1]
@@ -249,14 +279,14 @@ async def run_list(
             return Page(rows, next_cursor, encode_cursor(_values(rows[0], keys)), first=False)
         # NOTE: back at the start (fewer rows before than a page): the first page, full.
     where = statement
-    if query.cursor:
-        where = statement.where(_seek(keys, decode_cursor(query.cursor, keys), True))
+    if after:
+        where = statement.where(_seek(keys, decode_cursor(after, keys), True))
     # PERF: one row more than shown tells whether a next page exists, without counting.
     rows = await fetch(where, True, size + 1)
     page = Page(rows[:size])
     if len(rows) > size:
         page.next_cursor = encode_cursor(_values(page.rows[-1], keys))
-    if query.cursor:
+    if after:
         page.first = False
         if page.rows and await beyond(page.rows[0], False):
             page.previous_cursor = encode_cursor(_values(page.rows[0], keys))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from celeris.admin.listing import keyset_page, page_cursors
 from celeris.admin.log import snapshot, task_table, write_log
 from celeris.auth import PasswordInvalid, PasswordTooLong, SignupError
 from celeris.auth.models import Group, TOTPDevice, group_permission, user_group, user_permission
@@ -19,6 +20,7 @@ from celeris.core.errors import BadRequest, NotFound
 from celeris.core.requests import Request
 from celeris.core.responses import Response
 from celeris.core.routing import Router
+from celeris.db.pagination import Ordering
 
 if TYPE_CHECKING:
     from celeris.admin.site import Admin
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["add_routes"]
 
 USER_FLAGS = ("is_active", "is_staff", "is_superuser", "email_verified")
+USERS_PER_PAGE = 50
 #: A ticket group's changes: the ``Tickets`` method -> (permission, audit-log action, message).
 TICKET_CHANGES = {
     "resolve": ("change", "action:resolve", "Marked as resolved."),
@@ -120,18 +123,21 @@ class Pages:
 
     # --- users and groups ---------------------------------------------------------------------
 
-    async def users(self, request: Request, q: str = "", after: int | None = None) -> Response:
+    async def users(self, request: Request, q: str = "") -> Response:
         admin, user = self.admin, request.state.user
         await admin.require(request, user, "auth", "view")
         model = admin.auth.user_model
-        statement = sa.select(model).order_by(model.id).limit(51)
+        after, before = page_cursors(request.query_params)
+        statement = sa.select(model)
         if q.strip():
             escaped = q.strip()[:100].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             statement = statement.where(model.email.ilike(f"%{escaped}%", escape="\\"))
-        if after is not None:
-            statement = statement.where(model.id > after)
         async with admin.db.scope() as session:
-            found = list((await session.scalars(statement)).all())
+            # the list pages' keyset paging, by id: Next then Previous shows the same users
+            page = await keyset_page(
+                session, statement, [Ordering(model.id)], USERS_PER_PAGE, after=after, before=before
+            )
+            found = page.rows
             ids = [u.id for u in found]
             totp = (
                 set(
@@ -146,8 +152,6 @@ class Pages:
                 if ids
                 else set()
             )
-        more = len(found) > 50
-        found = found[:50]
         return await admin.render(
             request,
             user,
@@ -156,7 +160,9 @@ class Pages:
             users=found,
             totp=totp,
             q=q,
-            next_after=found[-1].id if more and found else None,
+            next_cursor=page.next_cursor,
+            previous_cursor=page.previous_cursor,
+            first_page=page.first,
             can_change=await admin.can(request, user, "auth", "change"),
         )
 

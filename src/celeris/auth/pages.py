@@ -104,6 +104,7 @@ class Pages:
                 "request": request,
                 "csrf_field": csrf,
                 "prefix": self.auth.prefix,
+                "signup_enabled": self.auth.signup_enabled,
                 "status": status,
                 **context,
             },

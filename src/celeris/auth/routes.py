@@ -60,6 +60,8 @@ class _Flows(Pages):
     # --- signup and verification -------------------------------------------------------------
 
     async def signup_page(self, request: Request) -> Response:
+        if not self.auth.signup_enabled:
+            raise NotFound()  # the answer of the POST: no page for a form that cannot succeed
         return self.page(request, "signup")
 
     async def signup(self, request: Request) -> Response:
@@ -242,7 +244,15 @@ class _Flows(Pages):
         data = await read_input(request)
         await self.auth.throttle(request, f"2fa:{user.id}")
         if not await self.auth.two_factor.verify(user.id, data.get("code", "")):
-            raise problem(400, "That code is wrong.", {"code": ["That code is wrong."]})
+            return self.fail(
+                request,
+                "totp",
+                400,
+                "That code is wrong.",
+                {"code": ["That code is wrong."]},
+                enabled=True,
+                user=user,
+            )
         await self.auth.two_factor.disable(user)
         if wants_html(request):
             return self.page(request, "message", detail="Two-factor authentication is off.")
