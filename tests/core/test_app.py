@@ -583,6 +583,61 @@ def test_websocket_error_handlers_see_unhandled_errors_after_the_1011_close(
     assert seen == []
 
 
+def test_a_mounted_app_without_error_hooks_uses_its_parents(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    parent, sub, own, deeper = App(), App(), App(), App()
+    seen: list[str] = []
+
+    def error_hooks(app: App, who: str, key: type[Exception] | int) -> None:
+        async def on_500(request: Request, exc: Exception) -> Response:
+            seen.append(f"{who} 500 {request.url.path} {exc}")
+            return PlainTextResponse(f"{who} says sorry", status_code=500)
+
+        async def on_ws(ws: WebSocket, exc: Exception) -> None:
+            seen.append(f"{who} ws {ws.path} {exc}")
+
+        app.add_exception_handler(key, on_500)
+        app.on_websocket_error(on_ws)
+
+    error_hooks(parent, "parent", 500)
+    error_hooks(own, "own", Exception)
+
+    for app in (sub, own, deeper):
+
+        @app.get("/boom")
+        async def boom() -> str:
+            raise RuntimeError("boom")
+
+        @app.websocket("/ws")
+        async def failing(ws: WebSocket) -> None:
+            await ws.accept()
+            raise RuntimeError("ws boom")
+
+    sub.mount("/deeper", deeper)
+    parent.mount("/sub", sub)
+    parent.mount("/own", own)
+    client = TestClient(parent, raise_server_exceptions=False)
+    caplog.set_level(logging.CRITICAL)
+    assert client.get("/sub/boom").text == "parent says sorry"
+    assert client.get("/sub/deeper/boom").text == "parent says sorry"  # the nearest with one
+    assert client.get("/own/boom").text == "own says sorry"  # its own first, the parent's not
+    for path in ("/sub/ws", "/sub/deeper/ws", "/own/ws"):
+        with client.websocket_connect(path) as ws, pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+        assert info.value.code == 1011
+    assert seen == [
+        "parent 500 /sub/boom boom",
+        "parent 500 /sub/deeper/boom boom",
+        "own 500 /own/boom boom",
+        "parent ws /sub/ws ws boom",
+        "parent ws /sub/deeper/ws ws boom",
+        "own ws /own/ws ws boom",
+    ]
+    assert sub.exception_handlers == {}  # nothing copied: looked up when an error happens
+    assert sub.websocket_error_handlers == []
+
+
 def test_validation_error_handler_can_be_replaced() -> None:
     app = App()
 

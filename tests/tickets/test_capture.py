@@ -13,7 +13,7 @@ from celeris.settings import Secret, Settings
 from celeris.templating import Templates
 from celeris.testing import AsyncTestClient
 from celeris.tickets import Ticket, Tickets
-from celeris.tickets.redact import MASK
+from celeris.tickets.redact import MASK, Redactor
 
 
 class Config(Settings):
@@ -291,3 +291,23 @@ async def test_an_error_template_shows_the_ticket(tmp_path: Any) -> None:
         ticket = await _only_ticket(tickets)
     assert page.status_code == 500
     assert f"Quote ticket {ticket.id}" in page.text
+
+
+def test_secret_headers_are_masked_as_fields_and_as_raw_asgi_pairs() -> None:
+    redactor = Redactor()
+    assert redactor.header("Sec-WebSocket-Protocol", "graphql-ws, eyJhbGciOi.token") == MASK
+    assert redactor.header("Sec-WebSocket-Version", "13") == "13"
+    scope = {
+        "type": "websocket",
+        "headers": [
+            (b"cookie", b"session=cookie-value-1"),
+            (b"sec-websocket-protocol", b"access_token, protocol-token-2"),
+            ("Authorization", "Digestive raw-auth-value-3"),
+            (b"x-request-id", b"r-9"),
+        ],
+    }
+    shown = redactor.repr(scope)  # NOTE: what a frame's ``scope`` local becomes
+    for secret in ("cookie-value-1", "protocol-token-2", "raw-auth-value-3"):
+        assert secret not in shown
+    assert f"(b'cookie', {MASK})" in shown
+    assert "(b'x-request-id', b'r-9')" in shown

@@ -147,6 +147,8 @@ class App(RouteRegistrar):
         self._entry: FastHandler = self._http  # the short lane once built, when there is one
         self._asgi_entry: ASGIApp = self._asgi  # NOTE: one bound method, compared by identity
         self._mounted_at = ""  # set by a parent App that mounts this one, for url_for
+        #: The App that mounts this one (set when the parent compiles its routes), or None.
+        self._parent: App | None = None
         self._extended = False  # start-up extensions have run
 
     # --- routes: thin delegates to the app's router ------------------------------------------
@@ -306,6 +308,7 @@ class App(RouteRegistrar):
             for mount in self._table.mounts:
                 if isinstance(mount.app, App):
                     mount.app._mounted_at = (self.root_path or self._mounted_at) + mount.path
+                    mount.app._parent = self
         return self._table
 
     def build_middleware_stack(self) -> ASGIApp:
@@ -628,8 +631,19 @@ class App(RouteRegistrar):
             return response, None
         return await self._server_error(request, exc), exc
 
+    def _unhandled_handler(self) -> ExceptionHandler | None:
+        """Return the 500 handler: this app's, else (a mounted App) the nearest parent's."""
+        app: App | None = self
+        while app is not None:
+            handlers = app.exception_handlers
+            handler = handlers.get(500) or handlers.get(Exception)
+            if handler is not None:
+                return handler
+            app = app._parent
+        return None
+
     async def _server_error(self, request: Request, exc: Exception) -> Response:
-        handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
+        handler = self._unhandled_handler()
         if handler is not None:
             try:
                 return await self._call_handler(handler, request, exc)
@@ -672,24 +686,21 @@ class App(RouteRegistrar):
         except Exception as exc:
             error = exc
             await _close_websocket(send, 1011, "internal error")
-            if self.websocket_error_handlers:
-                await self._websocket_error(ws, exc)
+            handlers = self._websocket_error_handlers()
+            if handlers:
+                await _websocket_error(handlers, ws, exc)
             raise
         finally:
             await ctx.close(error)
 
-    async def _websocket_error(self, ws: WebSocket, exc: Exception) -> None:
-        """Call the ``on_websocket_error`` handlers; one that fails is logged, never raised."""
-        for handler in list(self.websocket_error_handlers):
-            try:
-                if inspect.iscoroutinefunction(handler):
-                    await handler(ws, exc)
-                else:
-                    result = await run_in_threadpool(handler, ws, exc)
-                    if inspect.isawaitable(result):
-                        await result
-            except Exception:
-                logger.exception("the WebSocket error handler %r failed", handler)
+    def _websocket_error_handlers(self) -> list[WebSocketErrorHandler]:
+        """Return this app's WebSocket error handlers, else (mounted) the nearest parent's."""
+        app: App | None = self
+        while app is not None:
+            if app.websocket_error_handlers:
+                return list(app.websocket_error_handlers)
+            app = app._parent
+        return []
 
     # --- running -----------------------------------------------------------------------------
 
@@ -753,6 +764,22 @@ async def _close_websocket(send: Send, code: int, reason: str) -> None:
         await send({"type": "websocket.close", "code": code, "reason": text})
     except Exception:
         logger.debug("could not close the WebSocket", exc_info=True)
+
+
+async def _websocket_error(
+    handlers: list[WebSocketErrorHandler], ws: WebSocket, exc: Exception
+) -> None:
+    """Call the ``on_websocket_error`` handlers; one that fails is logged, never raised."""
+    for handler in handlers:
+        try:
+            if inspect.iscoroutinefunction(handler):
+                await handler(ws, exc)
+            else:
+                result = await run_in_threadpool(handler, ws, exc)
+                if inspect.isawaitable(result):
+                    await result
+        except Exception:
+            logger.exception("the WebSocket error handler %r failed", handler)
 
 
 def _debug_response(request: Request, exc: Exception) -> Response:

@@ -26,6 +26,7 @@ SECRET_HEADERS = frozenset(
         "x-api-key",
         "x-auth-token",
         "x-sentry-auth",
+        "sec-websocket-protocol",  # NOTE: browsers cannot set Authorization on a WebSocket
     }
 )
 # NOTE: a key (local variable, header, query or form field, dict key) that looks like it holds a
@@ -142,6 +143,14 @@ class _SafeRepr(reprlib.Repr):
             text = MASK if self.redactor.is_secret_key(key) else self.repr1(value, level - 1)
             shown.append(f"{self.repr1(key, level - 1)}: {text}")
         return ", ".join(shown)
+
+    def repr_tuple(self, x: tuple[Any, ...], level: int) -> str:
+        # NOTE: an ASGI header pair, (b"cookie", b"..."), as in a frame's ``scope`` local
+        if len(x) == 2 and isinstance(x[0], bytes | str) and level > 0:
+            name = x[0].decode("latin-1") if isinstance(x[0], bytes) else x[0]
+            if name.lower() in SECRET_HEADERS:
+                return f"({self.repr1(x[0], level - 1)}, {MASK})"
+        return super().repr_tuple(x, level)
 
     def repr_dict(self, x: dict[Any, Any], level: int) -> str:
         if not x:

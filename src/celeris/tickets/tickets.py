@@ -29,6 +29,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from celeris.core.app import App
 from celeris.core.concurrency import run_in_threadpool
 from celeris.core.errors import HTTPError, ProblemResponse, prefers_html
 from celeris.core.requests import Request
@@ -250,19 +251,32 @@ class Tickets:
         if request is None or self.app is None:
             return None
         try:
-            routes = self.app.routes
+            method, path = method_of(request), request.url.path
+            found = self._route_in(self.app, method, path, "")
+            root = request.scope.get("root_path") or ""
+            if found is None and root and path.startswith(root):
+                # NOTE: the app is itself mounted (or behind a root path): its routes are relative
+                found = self._route_in(self.app, method, path[len(root) :] or "/", "")
+            return found
         except Exception:
             return None
-        method, path = method_of(request), request.url.path
+
+    def _route_in(self, app: Any, method: str, path: str, prefix: str) -> str | None:
+        """Return the route pattern ``path`` matches in ``app`` or an App it mounts (prefixed)."""
         patterns = self._route_patterns
-        for route in routes:
+        for route in app.routes:
             if method not in route.methods:
                 continue
             pattern = patterns.get(route.compiled.regex)
             if pattern is None:
                 pattern = patterns[route.compiled.regex] = re.compile(route.compiled.regex)
             if pattern.fullmatch(path):
-                return str(route.path)
+                return prefix + str(route.path)
+        for mount in app.mounts:
+            # NOTE: a mounted celeris App's errors reach these hooks too (see install)
+            if isinstance(mount.app, App) and mount.path and mount.matches(path):
+                inner = path[len(mount.path) :] or "/"
+                return self._route_in(mount.app, method, inner, prefix + mount.path)
         return None
 
     # --- the background writer ---------------------------------------------------------------
