@@ -261,10 +261,11 @@ def _connect_outcome(port: int) -> str:
     try:
         sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     except (ConnectionRefusedError, ConnectionResetError):
-        # NOTE: a reset during the handshake is the kernel closing a listening socket while
-        # this SYN was half-open (the last worker's close, just after its final accept): no
-        # request was sent and nothing was accepted, so for the client it is a refusal (seen
-        # once in a loaded CI run). A reset after connecting is what must never happen.
+        # NOTE: reset before connect() returned: the kernel had completed the handshake into
+        # the listening socket's queue, and the last worker closed that socket just after its
+        # final accept (every prefork server has this window). No request was sent and the
+        # server never accepted it, so for the client it is a refusal (seen once in a loaded
+        # CI run). A reset after connecting, with the request sent, must never happen.
         return "refused"
     with sock:
         try:
