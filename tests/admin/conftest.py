@@ -67,9 +67,8 @@ class Site:
         **options: Any,
     ) -> None:
         monkeypatch.setenv("SECRET_KEY", SECRET)
-        self.app, self.db, self.auth, self.admin = build(
-            url, auth_options={"hasher": PasswordHasher(**FAST)}, **options
-        )
+        auth_options = {"hasher": PasswordHasher(**FAST), **options.pop("auth_options", {})}
+        self.app, self.db, self.auth, self.admin = build(url, auth_options=auth_options, **options)
         if before_start is not None:
             before_start(self)
         self.client = TestClient(self.app)

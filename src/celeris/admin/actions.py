@@ -110,22 +110,33 @@ async def apply(
     name: str,
     statement: Any,
     progress: Callable[[int], Awaitable[None]] | None = None,
-) -> int:
-    """Run action ``name`` over the rows of ``statement`` in batches; return how many."""
+) -> tuple[int, int]:
+    """Run action ``name`` over the rows of ``statement`` in batches; return (done, skipped).
+
+    A row the auth battery's object-level check refuses (``Auth(object_permission=...)``, for
+    the action's permission) is skipped, not acted on, and counted as skipped.
+    """
+    if name == "delete":
+        permission = f"{model_admin.name}.delete"
+    else:
+        action_of = getattr(model_admin, name)
+        permission = f"{model_admin.name}.{getattr(action_of, 'admin_permission', 'change')}"
     pk_name = model_admin.info.pk.name
     column = getattr(model_admin.model, pk_name)
-    done, last = 0, None
+    done, skipped, last = 0, 0, None
     columns = model_admin.info.column_names
     while True:
         batch = statement if last is None else statement.where(column > last)
         async with admin.db.scope() as session:
-            rows = list((await session.scalars(batch.order_by(column).limit(BATCH))).all())
-            if not rows:
+            fetched = list((await session.scalars(batch.order_by(column).limit(BATCH))).all())
+            if not fetched:
                 break
+            rows = [r for r in fetched if await admin.may_object(user, permission, r)]
+            skipped += len(fetched) - len(rows)
             if name == "delete":
                 for row in rows:
                     await delete_one(admin, session, user, model_admin, row)
-            else:
+            elif rows:
                 before = {getattr(r, pk_name): snapshot(r, columns) for r in rows}
                 await getattr(model_admin, name)(session, rows)
                 await session.flush()
@@ -140,13 +151,13 @@ async def apply(
                         before=before[getattr(row, pk_name)],
                         after=snapshot(row, columns),
                     )
-            last = getattr(rows[-1], pk_name)
+            last = getattr(fetched[-1], pk_name)
         done += len(rows)
         if progress is not None:
             await progress(done)
-        if len(rows) < BATCH:
+        if len(fetched) < BATCH:
             break
-    return done
+    return done, skipped
 
 
 async def handle(views: Views, request: Request, model_admin: ModelAdmin) -> Response:
@@ -217,8 +228,9 @@ async def handle(views: Views, request: Request, model_admin: ModelAdmin) -> Res
             admin.url("tasks", task_id),
             f"{allowed[name]}: {total} rows, running as a job.",
         )
-    done = await apply(admin, user, model_admin, name, statement)
-    return admin.redirect(request, back, f"{allowed[name]}: done on {done} rows.")
+    done, skipped = await apply(admin, user, model_admin, name, statement)
+    note = f" {skipped} skipped: you may not do this to them." if skipped else ""
+    return admin.redirect(request, back, f"{allowed[name]}: done on {done} rows.{note}")
 
 
 def register_bulk_job(admin: Admin, jobs: Any) -> Any:
@@ -247,7 +259,9 @@ def register_bulk_job(admin: Admin, jobs: Any) -> Any:
                 )
 
         try:
-            done = await apply(admin, user, model_admin, task["action"], statement, progress)
+            done, _skipped = await apply(
+                admin, user, model_admin, task["action"], statement, progress
+            )
         except Exception as error:
             async with admin.db.scope() as session:
                 await session.execute(

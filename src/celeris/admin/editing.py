@@ -151,7 +151,9 @@ class Editor:
         names = model_admin.form_fields()
         errors = errors or {}
         readonly = set(model_admin.readonly_fields)
-        can_change = obj is None or await admin.can(request, user, model_admin.name, "change")
+        can_change = obj is None or await admin.can_object(
+            request, user, model_admin.name, "change", obj
+        )
         if not can_change:
             readonly = set(names)
         async with admin.db.scope() as session:
@@ -232,7 +234,7 @@ class Editor:
             error_count=len(errors),
             can_change=can_change,
             can_delete=obj is not None
-            and await admin.can(request, user, model_admin.name, "delete"),
+            and await admin.can_object(request, user, model_admin.name, "delete", obj),
         )
 
     async def load_relations(self, session: Any, model_admin: ModelAdmin, obj: Any) -> None:
@@ -254,6 +256,7 @@ class Editor:
         await admin.require(request, current_user(request), model, "view")
         async with admin.db.scope() as session:
             obj = await admin.get_object(session, model_admin, request, pk)
+            await admin.require_object(request, current_user(request), model, "view", obj)
             await self.load_relations(session, model_admin, obj)
         return await self.form_page(request, model_admin, obj)
 
@@ -347,6 +350,7 @@ class Editor:
                 obj = None
                 if pk is not None:
                     obj = await admin.get_object(session, model_admin, request, pk)
+                    await admin.require_object(request, user, model_admin.name, "change", obj)
                     await self.load_relations(session, model_admin, obj)
                 parsed, raw = await self.parse_fields(
                     session, request, model_admin, info, names, form, errors

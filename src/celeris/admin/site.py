@@ -207,6 +207,32 @@ class Admin:
         if not await self.can(request, user, slug, action):
             raise Forbidden(f"You need the permission {slug}.{action}.")
 
+    async def may_object(self, user: Any, permission: str, obj: Any) -> bool:
+        """Tell whether the auth battery's object-level check lets ``user`` use ``permission``
+        on ``obj`` (true when no ``Auth(object_permission=...)`` is set)."""
+        if self.auth.object_permission is None:
+            return True
+        return bool(await self.auth.has_perms(user, permission, obj=obj))
+
+    async def can_object(
+        self, request: Request, user: Any, slug: str, action: str, obj: Any
+    ) -> bool:
+        """Tell whether ``user`` holds ``<slug>.<action>`` and the object check allows ``obj``."""
+        if not await self.can(request, user, slug, action):
+            return False
+        held = await self.permissions(request, user)
+        permission = f"{slug}.{action}"
+        if action == "view" and "*" not in held and permission not in held:
+            permission = f"{slug}.change"  # NOTE: change implies view, for objects too.
+        return await self.may_object(user, permission, obj)
+
+    async def require_object(
+        self, request: Request, user: Any, slug: str, action: str, obj: Any
+    ) -> None:
+        """Raise 403 unless ``user`` may ``action`` this very object (see ``can_object``)."""
+        if not await self.can_object(request, user, slug, action, obj):
+            raise Forbidden(f"You may not {action} this object.")
+
     async def visible_models(self, request: Request, user: Any) -> list[ModelAdmin]:
         """Return the models the user may see, in registration order."""
         return [m for m in self.registry.values() if await self.can(request, user, m.name, "view")]

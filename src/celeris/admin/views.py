@@ -360,6 +360,7 @@ class Views:
         await admin.require(request, user, model, "delete")
         async with admin.db.scope() as session:
             obj = await admin.get_object(session, model_admin, request, pk)
+            await admin.require_object(request, user, model, "delete", obj)
             effects = await self.cascade(session, model_admin, obj)
         return await admin.render(
             request,
@@ -381,6 +382,7 @@ class Views:
         try:
             async with admin.db.scope() as session:
                 obj = await admin.get_object(session, model_admin, request, pk)
+                await admin.require_object(request, user, model, "delete", obj)
                 await self.editor.load_relations(session, model_admin, obj)
                 name = model_admin.str_of(obj)
                 await bulk.delete_one(admin, session, user, model_admin, obj)
@@ -407,6 +409,8 @@ class Views:
                     )
                 )
             ).first()
+            if obj is not None:
+                await admin.require_object(request, user, model, "view", obj)
             rows = (
                 (await session.execute(entries(model_admin.name, pk, limit=200))).mappings().all()
             )
