@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from examples.admin import Author, Book, Tag
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from celeris import App
 from celeris.admin import Admin, AdminConfigError, InlineAdmin, ModelAdmin
@@ -41,7 +43,6 @@ def _refused(admin: Admin, model: type[Any], **options: Any) -> str:
     [
         ({"list_display": ["titel"]}, "admin.E108", "use one of: author_id, id, pages"),
         ({"list_display": "title"}, "admin.E108", "make it a list"),
-        ({"list_display": ["tags"]}, "admin.E109", "a many-to-many field"),
         ({"search_fields": ["nope"]}, "admin.E126", "not a column of Book"),
         ({"search_fields": ["pages"]}, "admin.E127", "search only text columns"),
         ({"list_filter": ["nope"]}, "admin.E116", "not a column"),
@@ -61,6 +62,43 @@ def test_option_naming_what_does_not_exist(
     message = _refused(_admin(tmp_path), Book, **options)
     assert message.startswith(code)
     assert fix in message
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+_pair_link = sa.Table(
+    "pair_link",
+    _Base.metadata,
+    sa.Column("owner_id", sa.Integer, primary_key=True),
+    sa.Column("owner_kind", sa.Integer, primary_key=True),
+    sa.Column("item_id", sa.ForeignKey("pair_item.id"), primary_key=True),
+    sa.ForeignKeyConstraint(["owner_id", "owner_kind"], ["pair_owner.id", "pair_owner.kind"]),
+)
+
+
+class PairItem(_Base):
+    __tablename__ = "pair_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class PairOwner(_Base):
+    """A many-to-many through two columns to the owner: not shown in lists (E109)."""
+
+    __tablename__ = "pair_owner"
+    __table_args__ = (sa.UniqueConstraint("id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[int] = mapped_column(default=0)
+    items: Mapped[list[PairItem]] = relationship(secondary=_pair_link)
+
+
+def test_many_to_many_in_list_display(tmp_path: Any) -> None:
+    admin = _admin(tmp_path)
+    admin.register(Book, type("BookAdmin", (ModelAdmin,), {"list_display": ["id", "tags"]}))
+    message = _refused(admin, PairOwner, list_display=["id", "items"])
+    assert message.startswith("admin.E109")
+    assert "one column to each side" in message
 
 
 def test_inline_without_a_relationship_and_duplicate_slug(tmp_path: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celeris.admin.forms import WIDGETS
+from celeris.admin.listing import m2m_link
 from celeris.admin.options import InlineAdmin, ModelAdmin
 
 __all__ = ["RESERVED", "AdminConfigError", "check_model_admin", "inline_relation"]
@@ -64,10 +65,11 @@ def check_model_admin(admin: ModelAdmin, taken: set[str]) -> list[str]:
     column("list_display", "admin.E108", admin.list_display or (), allow_methods=True)
     for name in admin.list_display or ():
         info = fields.get(name)
-        if info is not None and info.kind == "m2m":
+        if info is not None and info.kind == "m2m" and m2m_link(admin.model, name) is None:
             errors.append(
-                f"admin.E109: {where}.list_display names {name!r}, a many-to-many field; "
-                "show it on the form, or list a ModelAdmin method that names the related rows"
+                f"admin.E109: {where}.list_display names {name!r}, a many-to-many field not "
+                "through an association table with one column to each side; list a ModelAdmin "
+                "method that names the related rows instead"
             )
     column("search_fields", "admin.E126", admin.search_fields)
     for name in admin.search_fields:

@@ -12,7 +12,15 @@ from celeris.admin import actions as bulk
 from celeris.admin import pages
 from celeris.admin.editing import Editor, current_user, parse_pk
 from celeris.admin.forms import display
-from celeris.admin.listing import PAGE_SIZES, choosable, count_rows, parse_query, run_list
+from celeris.admin.listing import (
+    PAGE_SIZES,
+    choosable,
+    count_rows,
+    m2m_labels,
+    m2m_link,
+    parse_query,
+    run_list,
+)
 from celeris.admin.log import entries, log_table
 from celeris.admin.options import ModelAdmin
 from celeris.core.errors import NotFound
@@ -183,6 +191,10 @@ class Views:
                     tuple(getattr(row, c) for c in relation.local_columns), ""
                 )
             return display(getattr(model_admin, name)(row))
+        if info.kind == "m2m":
+            link = m2m_link(model_admin.model, name)
+            owner = getattr(row, link.owner_key) if link is not None else None
+            return labels.get(name, {}).get(owner, "")
         value = getattr(row, name)
         if info.kind == "fk" and value is not None:
             return labels.get(name, {}).get(value, str(value))
@@ -191,12 +203,18 @@ class Views:
     async def relation_labels(
         self, session: Any, model_admin: ModelAdmin, rows: list[Any], columns: list[str]
     ) -> dict[str, dict[Any, str]]:
-        """Return the names of the rows that foreign keys in ``columns`` point at (one query each)."""
+        """Return the names of the rows that foreign keys and many-to-many fields in ``columns``
+        point at (one query each, for the whole page)."""
         out: dict[str, dict[Any, str]] = {}
         for name in columns:
             info = model_admin.info.fields.get(name)
             relation = model_admin.info.relations.get(name)
-            if info is not None and info.kind == "fk" and info.target is not None:
+            if info is not None and info.kind == "m2m" and info.target is not None:
+                target_admin = self.admin.by_model.get(info.target) or ModelAdmin(info.target)
+                out[name] = await m2m_labels(
+                    session, model_admin.model, name, rows, target_admin.str_of
+                )
+            elif info is not None and info.kind == "fk" and info.target is not None:
                 keys = {getattr(r, name) for r in rows} - {None}
                 out[name] = await self.names_of(session, info.target, keys)
             elif (
