@@ -10,6 +10,7 @@ from ``bench/run.py``, peers side by side).
   .venv/bin/python bench/hotpath.py bench.apps.celeris_app '/items/42?q=hello&limit=5'
   .venv/bin/python bench/hotpath.py bench.apps.celeris_app /json --profile   # cProfile top 25
   .venv/bin/python bench/hotpath.py bench.apps.celeris_app /users --post '{"name": "Ada", "age": 36, "email": "a@b.c"}'
+  .venv/bin/python bench/hotpath.py bench.apps.celeris_idempotency /memory --post '{"sku": "tea"}' --header 'Idempotency-Key: "k1"'
   .venv/bin/python bench/hotpath.py bench.apps.celeris_dressed --versus bench.apps.celeris_hello
 
 ``celeris_dressed`` is the hello app with CORS, GZip, TrustedHost, RequestID, a no-op hook and
