@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import secrets
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ __all__ = [
     "SettingsError",
     "app_setting",
     "battery_database",
+    "caller_root",
     "dev_secret_key",
     "is_secret_name",
     "secret_key_of",
@@ -283,6 +285,17 @@ def secret_key_of(app: Any, secret_key: str | bytes | None, what: str) -> str | 
         f"{what} needs a SECRET_KEY (settings.E001): pass secret_key=, set SECRET_KEY in the "
         "app's settings or the environment, or run with debug=True for a development key"
     )
+
+
+def caller_root() -> Path:
+    """Return the folder of the module that called the caller (a battery's constructor).
+
+    The default ``root_path`` of a battery: where the app that made it lives, else the current
+    directory (a module without ``__file__``, such as the REPL).
+    """
+    frame = sys._getframe(2)
+    filename = frame.f_globals.get("__file__")
+    return Path(filename).resolve().parent if filename else Path.cwd()
 
 
 def battery_database(

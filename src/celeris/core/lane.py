@@ -319,7 +319,6 @@ class Lane:
                     call_args = _NO_ARGS
                 else:
                     call_args = dict(zip(short.names, args, strict=True))
-                    result = _UNCALLED
             else:
                 errors = []
                 call_args = await flat_kwargs(short.plan, request, params, errors)

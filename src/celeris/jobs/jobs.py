@@ -12,7 +12,6 @@ import asyncio
 import builtins
 import logging
 import os
-import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,7 +26,7 @@ from celeris.jobs.events import JobEvent, Listener, Metrics
 from celeris.jobs.job import Job, JobHandle
 from celeris.jobs.outbox import Outbox
 from celeris.jobs.worker import Worker
-from celeris.settings import battery_database
+from celeris.settings import battery_database, caller_root
 
 __all__ = ["Jobs"]
 
@@ -38,12 +37,6 @@ R = TypeVar("R")
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres")
 _BROKER_SCHEMES = ("amqp", "redis", "rediss", "nats")
-
-
-def _caller_root() -> Path:
-    frame = sys._getframe(2)
-    filename = frame.f_globals.get("__file__")
-    return Path(filename).resolve().parent if filename else Path.cwd()
 
 
 def _metadata() -> Any:
@@ -71,7 +64,7 @@ class Jobs:
     ) -> None:
         if lease <= 0 or poll <= 0:
             raise ValueError("Jobs: lease and poll must be positive seconds")
-        self.root_path = Path(root_path) if root_path is not None else _caller_root()
+        self.root_path = Path(root_path) if root_path is not None else caller_root()
         self._explicit_url = url
         self._database = db
         self.app = app

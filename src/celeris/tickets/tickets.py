@@ -22,7 +22,6 @@ import logging
 import os
 import re
 import secrets
-import sys
 import time
 import weakref
 from collections.abc import Callable, Coroutine
@@ -35,7 +34,7 @@ from celeris.core.errors import HTTPError, ProblemResponse, prefers_html
 from celeris.core.requests import Request
 from celeris.core.responses import HTMLResponse, Response
 from celeris.core.websocket import WebSocket
-from celeris.settings import app_setting, battery_database
+from celeris.settings import app_setting, battery_database, caller_root
 from celeris.tickets.base import Ticket, TicketGroup, TicketStore, micros, read_cursor
 from celeris.tickets.capture import Capture, method_of
 from celeris.tickets.errors import TicketsConfigError
@@ -51,12 +50,6 @@ T = TypeVar("T")
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres")
 _BATCH = 50
 _DAY = 86_400 * 1_000_000  # µs
-
-
-def _caller_root() -> Path:
-    frame = sys._getframe(2)
-    filename = frame.f_globals.get("__file__")
-    return Path(filename).resolve().parent if filename else Path.cwd()
 
 
 def _metadata() -> Any:
@@ -92,7 +85,7 @@ class Tickets:
             raise TicketsConfigError("tickets.E002: samples, max_tickets and buffer must be >= 1")
         if retention <= 0 or write_timeout <= 0:
             raise TicketsConfigError("tickets.E002: retention and write_timeout must be positive")
-        self.root_path = Path(root_path) if root_path is not None else _caller_root()
+        self.root_path = Path(root_path) if root_path is not None else caller_root()
         self._explicit_url = url
         self._database = db
         self.app = app
